@@ -1,0 +1,498 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from tickmesh.common.v1 import billing_pb2 as _billing_pb2
+from tickmesh.common.v1 import tenancy_pb2 as _tenancy_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Company(_message.Message):
+    __slots__ = ("company_id", "name", "tier", "status", "created_at")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    name: str
+    tier: _tenancy_pb2.Tier
+    status: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, company_id: _Optional[str] = ..., name: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., status: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateCompanyRequest(_message.Message):
+    __slots__ = ("name", "tier")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    tier: _tenancy_pb2.Tier
+    def __init__(self, name: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ...) -> None: ...
+
+class CreateCompanyResponse(_message.Message):
+    __slots__ = ("company", "subscription")
+    COMPANY_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    company: Company
+    subscription: Subscription
+    def __init__(self, company: _Optional[_Union[Company, _Mapping]] = ..., subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...
+
+class GetCompanyRequest(_message.Message):
+    __slots__ = ("company_id",)
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    def __init__(self, company_id: _Optional[str] = ...) -> None: ...
+
+class GetCompanyResponse(_message.Message):
+    __slots__ = ("company",)
+    COMPANY_FIELD_NUMBER: _ClassVar[int]
+    company: Company
+    def __init__(self, company: _Optional[_Union[Company, _Mapping]] = ...) -> None: ...
+
+class ListCompaniesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCompaniesResponse(_message.Message):
+    __slots__ = ("companies", "next_page_token")
+    COMPANIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    companies: _containers.RepeatedCompositeFieldContainer[Company]
+    next_page_token: str
+    def __init__(self, companies: _Optional[_Iterable[_Union[Company, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class User(_message.Message):
+    __slots__ = ("user_id", "email", "name", "role", "created_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    email: str
+    name: str
+    role: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[str] = ..., email: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateUserRequest(_message.Message):
+    __slots__ = ("email", "name", "role")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    name: str
+    role: str
+    def __init__(self, email: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...
+
+class CreateUserResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+
+class ListUsersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListUsersResponse(_message.Message):
+    __slots__ = ("users",)
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    users: _containers.RepeatedCompositeFieldContainer[User]
+    def __init__(self, users: _Optional[_Iterable[_Union[User, _Mapping]]] = ...) -> None: ...
+
+class IssueApiKeyRequest(_message.Message):
+    __slots__ = ("user_id", "company_id", "label")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    company_id: str
+    label: str
+    def __init__(self, user_id: _Optional[str] = ..., company_id: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+
+class IssueApiKeyResponse(_message.Message):
+    __slots__ = ("key_id", "api_key", "created_at")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    api_key: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, key_id: _Optional[str] = ..., api_key: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RevokeApiKeyRequest(_message.Message):
+    __slots__ = ("key_id",)
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    def __init__(self, key_id: _Optional[str] = ...) -> None: ...
+
+class RevokeApiKeyResponse(_message.Message):
+    __slots__ = ("revoked_at",)
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    revoked_at: _timestamp_pb2.Timestamp
+    def __init__(self, revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AuthenticateKeyRequest(_message.Message):
+    __slots__ = ("api_key",)
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    api_key: str
+    def __init__(self, api_key: _Optional[str] = ...) -> None: ...
+
+class AuthenticateKeyResponse(_message.Message):
+    __slots__ = ("tenant",)
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    tenant: _tenancy_pb2.TenantContext
+    def __init__(self, tenant: _Optional[_Union[_tenancy_pb2.TenantContext, _Mapping]] = ...) -> None: ...
+
+class Subscription(_message.Message):
+    __slots__ = ("company_id", "tier", "status", "period_start", "period_end", "pending_tier", "expires_at")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    PENDING_TIER_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tier: _tenancy_pb2.Tier
+    status: str
+    period_start: _timestamp_pb2.Timestamp
+    period_end: _timestamp_pb2.Timestamp
+    pending_tier: _tenancy_pb2.Tier
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., status: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetSubscriptionRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetSubscriptionResponse(_message.Message):
+    __slots__ = ("subscription",)
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...
+
+class ChangeTierRequest(_message.Message):
+    __slots__ = ("company_id", "tier", "effect", "actor")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    EFFECT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tier: _tenancy_pb2.Tier
+    effect: _billing_pb2.ChangeEffect
+    actor: str
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., effect: _Optional[_Union[_billing_pb2.ChangeEffect, str]] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class ChangeTierResponse(_message.Message):
+    __slots__ = ("subscription", "previous_tier", "effective_at")
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_TIER_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    previous_tier: _tenancy_pb2.Tier
+    effective_at: _timestamp_pb2.Timestamp
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ..., previous_tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListSubscriptionEventsRequest(_message.Message):
+    __slots__ = ("company_id", "since", "until")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    def __init__(self, company_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SubscriptionEvent(_message.Message):
+    __slots__ = ("kind", "from_tier", "to_tier", "effective_at", "actor")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    FROM_TIER_FIELD_NUMBER: _ClassVar[int]
+    TO_TIER_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    from_tier: _tenancy_pb2.Tier
+    to_tier: _tenancy_pb2.Tier
+    effective_at: _timestamp_pb2.Timestamp
+    actor: str
+    def __init__(self, kind: _Optional[str] = ..., from_tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., to_tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class ListSubscriptionEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[SubscriptionEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[SubscriptionEvent, _Mapping]]] = ...) -> None: ...
+
+class BrokerAccount(_message.Message):
+    __slots__ = ("account_id", "user_id", "broker", "account_number")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    BROKER_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    user_id: str
+    broker: str
+    account_number: str
+    def __init__(self, account_id: _Optional[str] = ..., user_id: _Optional[str] = ..., broker: _Optional[str] = ..., account_number: _Optional[str] = ...) -> None: ...
+
+class CreateBrokerAccountRequest(_message.Message):
+    __slots__ = ("user_id", "broker", "account_number")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    BROKER_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    broker: str
+    account_number: str
+    def __init__(self, user_id: _Optional[str] = ..., broker: _Optional[str] = ..., account_number: _Optional[str] = ...) -> None: ...
+
+class CreateBrokerAccountResponse(_message.Message):
+    __slots__ = ("account",)
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    account: BrokerAccount
+    def __init__(self, account: _Optional[_Union[BrokerAccount, _Mapping]] = ...) -> None: ...
+
+class Position(_message.Message):
+    __slots__ = ("position_id", "account_id", "symbol", "side", "volume", "open_price", "close_price", "opened_at", "closed_at")
+    POSITION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    OPEN_PRICE_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_PRICE_FIELD_NUMBER: _ClassVar[int]
+    OPENED_AT_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
+    position_id: str
+    account_id: str
+    symbol: str
+    side: str
+    volume: str
+    open_price: str
+    close_price: str
+    opened_at: _timestamp_pb2.Timestamp
+    closed_at: _timestamp_pb2.Timestamp
+    def __init__(self, position_id: _Optional[str] = ..., account_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[str] = ..., volume: _Optional[str] = ..., open_price: _Optional[str] = ..., close_price: _Optional[str] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordPositionsRequest(_message.Message):
+    __slots__ = ("positions",)
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedCompositeFieldContainer[Position]
+    def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ...) -> None: ...
+
+class RecordPositionsResponse(_message.Message):
+    __slots__ = ("position_ids", "storage_used_bytes")
+    POSITION_IDS_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    position_ids: _containers.RepeatedScalarFieldContainer[str]
+    storage_used_bytes: int
+    def __init__(self, position_ids: _Optional[_Iterable[str]] = ..., storage_used_bytes: _Optional[int] = ...) -> None: ...
+
+class ListPositionsRequest(_message.Message):
+    __slots__ = ("account_id", "include_closed", "limit")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_CLOSED_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    include_closed: bool
+    limit: int
+    def __init__(self, account_id: _Optional[str] = ..., include_closed: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListPositionsResponse(_message.Message):
+    __slots__ = ("positions",)
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedCompositeFieldContainer[Position]
+    def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ...) -> None: ...
+
+class GetStorageUsageRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStorageUsageResponse(_message.Message):
+    __slots__ = ("used_bytes", "quota_bytes")
+    USED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_BYTES_FIELD_NUMBER: _ClassVar[int]
+    used_bytes: int
+    quota_bytes: int
+    def __init__(self, used_bytes: _Optional[int] = ..., quota_bytes: _Optional[int] = ...) -> None: ...
+
+class ApplyRetentionRequest(_message.Message):
+    __slots__ = ("company_id", "dry_run")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    dry_run: bool
+    def __init__(self, company_id: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class RetentionResult(_message.Message):
+    __slots__ = ("company_id", "tier", "positions_deleted", "cutoff")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    CUTOFF_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tier: _tenancy_pb2.Tier
+    positions_deleted: int
+    cutoff: _timestamp_pb2.Timestamp
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., positions_deleted: _Optional[int] = ..., cutoff: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ApplyRetentionResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[RetentionResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[RetentionResult, _Mapping]]] = ...) -> None: ...
+
+class RecordUsageRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_tenancy_pb2.UsageEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[_tenancy_pb2.UsageEvent, _Mapping]]] = ...) -> None: ...
+
+class UsageRejection(_message.Message):
+    __slots__ = ("index", "idempotency_key", "reason")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    idempotency_key: str
+    reason: str
+    def __init__(self, index: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RecordUsageResponse(_message.Message):
+    __slots__ = ("accepted", "duplicates", "rejected")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    accepted: int
+    duplicates: int
+    rejected: _containers.RepeatedCompositeFieldContainer[UsageRejection]
+    def __init__(self, accepted: _Optional[int] = ..., duplicates: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[UsageRejection, _Mapping]]] = ...) -> None: ...
+
+class QueryUsageRequest(_message.Message):
+    __slots__ = ("company_id", "billing_period", "group_by")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    billing_period: str
+    group_by: str
+    def __init__(self, company_id: _Optional[str] = ..., billing_period: _Optional[str] = ..., group_by: _Optional[str] = ...) -> None: ...
+
+class UsageRow(_message.Message):
+    __slots__ = ("key", "events", "data_points", "processing_time_us")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    DATA_POINTS_FIELD_NUMBER: _ClassVar[int]
+    PROCESSING_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    events: int
+    data_points: int
+    processing_time_us: int
+    def __init__(self, key: _Optional[str] = ..., events: _Optional[int] = ..., data_points: _Optional[int] = ..., processing_time_us: _Optional[int] = ...) -> None: ...
+
+class QueryUsageResponse(_message.Message):
+    __slots__ = ("company_id", "billing_period", "rows")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    billing_period: str
+    rows: _containers.RepeatedCompositeFieldContainer[UsageRow]
+    def __init__(self, company_id: _Optional[str] = ..., billing_period: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[UsageRow, _Mapping]]] = ...) -> None: ...
+
+class SlaSample(_message.Message):
+    __slots__ = ("company_id", "tier", "service", "latency_us", "within_target", "time_us")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_US_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_TARGET_FIELD_NUMBER: _ClassVar[int]
+    TIME_US_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tier: _tenancy_pb2.Tier
+    service: str
+    latency_us: int
+    within_target: bool
+    time_us: int
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., service: _Optional[str] = ..., latency_us: _Optional[int] = ..., within_target: _Optional[bool] = ..., time_us: _Optional[int] = ...) -> None: ...
+
+class RecordSlaRequest(_message.Message):
+    __slots__ = ("samples",)
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    samples: _containers.RepeatedCompositeFieldContainer[SlaSample]
+    def __init__(self, samples: _Optional[_Iterable[_Union[SlaSample, _Mapping]]] = ...) -> None: ...
+
+class RecordSlaResponse(_message.Message):
+    __slots__ = ("accepted",)
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    accepted: int
+    def __init__(self, accepted: _Optional[int] = ...) -> None: ...
+
+class QuerySlaRequest(_message.Message):
+    __slots__ = ("billing_period", "company_id")
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    billing_period: str
+    company_id: str
+    def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ...) -> None: ...
+
+class SlaFigures(_message.Message):
+    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent")
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_TARGET_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_US_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_US_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    tier: _tenancy_pb2.Tier
+    company_id: str
+    samples: int
+    within_target: int
+    latency_p50_us: int
+    latency_p99_us: int
+    availability_percent: str
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ...) -> None: ...
+
+class QuerySlaResponse(_message.Message):
+    __slots__ = ("figures",)
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    figures: _containers.RepeatedCompositeFieldContainer[SlaFigures]
+    def __init__(self, figures: _Optional[_Iterable[_Union[SlaFigures, _Mapping]]] = ...) -> None: ...
+
+class SaveInvoiceRequest(_message.Message):
+    __slots__ = ("invoice",)
+    INVOICE_FIELD_NUMBER: _ClassVar[int]
+    invoice: _billing_pb2.Invoice
+    def __init__(self, invoice: _Optional[_Union[_billing_pb2.Invoice, _Mapping]] = ...) -> None: ...
+
+class SaveInvoiceResponse(_message.Message):
+    __slots__ = ("invoice", "already_existed")
+    INVOICE_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_EXISTED_FIELD_NUMBER: _ClassVar[int]
+    invoice: _billing_pb2.Invoice
+    already_existed: bool
+    def __init__(self, invoice: _Optional[_Union[_billing_pb2.Invoice, _Mapping]] = ..., already_existed: _Optional[bool] = ...) -> None: ...
+
+class ListInvoicesRequest(_message.Message):
+    __slots__ = ("company_id", "billing_period")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    billing_period: str
+    def __init__(self, company_id: _Optional[str] = ..., billing_period: _Optional[str] = ...) -> None: ...
+
+class ListInvoicesResponse(_message.Message):
+    __slots__ = ("invoices",)
+    INVOICES_FIELD_NUMBER: _ClassVar[int]
+    invoices: _containers.RepeatedCompositeFieldContainer[_billing_pb2.Invoice]
+    def __init__(self, invoices: _Optional[_Iterable[_Union[_billing_pb2.Invoice, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""tickmesh's shared runtime: config, tiers, errors, interceptors, server wiring, launcher."""

@@ -1,0 +1,162 @@
+"""The tier catalog: the one table of what each subscription tier buys.
+
+Every service reads its limits from here; Billing serves it as GetTierCatalog.
+Money is integer cents, never float.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+class Tier(enum.StrEnum):
+    """A subscription tier, ordered from cheapest to richest."""
+
+    FREE = "free"
+    PRO = "pro"
+    ENTERPRISE = "enterprise"
+
+    @property
+    def rank(self) -> int:
+        """0 for free, 1 for pro, 2 for enterprise: a richer tier has a higher rank."""
+        return _RANK[self]
+
+    @classmethod
+    def parse(cls, value: str) -> Tier:
+        """Parse a tier name case-insensitively; raise ValueError naming the valid ones."""
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            valid = ", ".join(t.value for t in cls)
+            raise ValueError(f"unknown tier {value!r}; valid tiers: {valid}") from None
+
+
+_RANK = {Tier.FREE: 0, Tier.PRO: 1, Tier.ENTERPRISE: 2}
+
+
+class Feature(enum.StrEnum):
+    """A data feature a tier may unlock on each tick."""
+
+    BASIC_PRICE = "basic_price"
+    SPREAD_ANALYSIS = "spread_analysis"
+    QUALITY_SCORE = "quality_score"
+    BROKER_COMPARISON = "broker_comparison"
+    LIQUIDITY = "liquidity"
+
+
+FREE_SYMBOLS: tuple[str, ...] = ("EURUSD", "GBPUSD", "USDJPY", "EURGBP", "AUDUSD")
+
+# The 28 major pairs of the Data Bridge seed.
+MAJOR_PAIRS: tuple[str, ...] = (
+    "EURUSD", "GBPUSD", "USDJPY", "USDCHF", "USDCAD", "AUDUSD", "NZDUSD",
+    "EURGBP", "EURJPY", "EURCHF", "EURCAD", "EURAUD", "EURNZD", "GBPJPY",
+    "GBPCHF", "GBPCAD", "GBPAUD", "GBPNZD", "CHFJPY", "CADJPY", "AUDJPY",
+    "NZDJPY", "AUDCAD", "AUDCHF", "AUDNZD", "CADCHF", "NZDCAD", "NZDCHF",
+)  # fmt: skip
+
+MB = 1024 * 1024
+GB = 1024 * MB
+
+
+@dataclass(frozen=True, slots=True)
+class TierLimits:
+    """What one tier buys. None means unlimited (or, for symbols, every symbol)."""
+
+    tier: Tier
+    symbols: frozenset[str] | None
+    update_interval_ms: int
+    features: frozenset[Feature]
+    daily_api_calls: int | None
+    concurrent_streams: int
+    market_data_history_days: int
+    trading_retention_days: int
+    storage_quota_bytes: int | None
+    brokers: tuple[str, ...]
+    latency_target_ms: int
+    uptime_sla_percent: Decimal
+    price_cents_per_month: int
+    currency: str = "USD"
+
+    def allows_symbol(self, symbol: str) -> bool:
+        """True when this tier may receive `symbol`."""
+        return self.symbols is None or symbol in self.symbols
+
+    def allows_feature(self, feature: Feature) -> bool:
+        """True when this tier's ticks carry `feature`."""
+        return feature in self.features
+
+
+_BASIC = frozenset({Feature.BASIC_PRICE})
+_PRO_FEATURES = _BASIC | {Feature.SPREAD_ANALYSIS, Feature.QUALITY_SCORE}
+_ALL_FEATURES = frozenset(Feature)
+
+CATALOG: dict[Tier, TierLimits] = {
+    Tier.FREE: TierLimits(
+        tier=Tier.FREE,
+        symbols=frozenset(FREE_SYMBOLS),
+        update_interval_ms=1000,
+        features=_BASIC,
+        daily_api_calls=1_000,
+        concurrent_streams=1,
+        market_data_history_days=7,
+        trading_retention_days=30,
+        storage_quota_bytes=100 * MB,
+        brokers=("fxcm",),
+        latency_target_ms=1000,
+        uptime_sla_percent=Decimal("99"),
+        price_cents_per_month=0,
+    ),
+    Tier.PRO: TierLimits(
+        tier=Tier.PRO,
+        symbols=frozenset(MAJOR_PAIRS),
+        update_interval_ms=100,
+        features=_PRO_FEATURES,
+        daily_api_calls=50_000,
+        concurrent_streams=5,
+        market_data_history_days=90,
+        trading_retention_days=365,
+        storage_quota_bytes=10 * GB,
+        brokers=("ic_markets", "fxcm"),
+        latency_target_ms=100,
+        uptime_sla_percent=Decimal("99.9"),
+        price_cents_per_month=9_900,
+    ),
+    Tier.ENTERPRISE: TierLimits(
+        tier=Tier.ENTERPRISE,
+        symbols=None,
+        update_interval_ms=10,
+        features=_ALL_FEATURES,
+        daily_api_calls=None,
+        concurrent_streams=50,
+        market_data_history_days=365,
+        trading_retention_days=1095,
+        storage_quota_bytes=None,
+        brokers=("ic_markets", "pepperstone", "fxcm"),
+        latency_target_ms=10,
+        uptime_sla_percent=Decimal("99.99"),
+        price_cents_per_month=49_900,
+    ),
+}
+
+
+def limits(tier: Tier) -> TierLimits:
+    """The limits of `tier`."""
+    return CATALOG[tier]
+
+
+def cheapest_tier_with_symbol(symbol: str) -> Tier | None:
+    """The cheapest tier entitled to `symbol` (for PERMISSION_DENIED messages)."""
+    for tier in Tier:
+        if CATALOG[tier].allows_symbol(symbol):
+            return tier
+    return None
+
+
+def cheapest_tier_with_feature(feature: Feature) -> Tier:
+    """The cheapest tier whose ticks carry `feature`."""
+    for tier in Tier:
+        if CATALOG[tier].allows_feature(feature):
+            return tier
+    raise AssertionError(f"no tier has {feature}")  # every feature is in enterprise

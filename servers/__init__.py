@@ -1,0 +1,1 @@
+"""tickmesh's servers: one package per service, each a thin servicer over plain domain modules."""

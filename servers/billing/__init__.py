@@ -1,0 +1,1 @@
+"""Billing: the tier catalog and prices, rating, invoices, proration, revenue analytics."""

@@ -1,0 +1,1 @@
+"""Bridge: per-subscriber tier filtering and fan-out, live usage counting."""

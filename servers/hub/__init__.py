@@ -1,0 +1,1 @@
+"""Hub: the registry of live instances, health-checked tier-aware routing, mesh metrics."""

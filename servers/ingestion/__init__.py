@@ -1,0 +1,1 @@
+"""Ingestion: broker collectors, the aggregator, and the resumable tick stream."""

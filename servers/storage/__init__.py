@@ -1,0 +1,1 @@
+"""The Storage service: tenants, users, subscriptions, API keys, usage and retention."""

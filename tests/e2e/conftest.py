@@ -1,0 +1,123 @@
+"""A real mesh for end-to-end tests: `tickmesh up` as a subprocess on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from mesh.config import SERVICES
+
+READY_LINE = "Press Ctrl-C to stop."
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass
+class RunningMesh:
+    """A `tickmesh up` process and where its services listen."""
+
+    process: subprocess.Popen[str]
+    ports: dict[str, int]
+    data_dir: Path
+    output: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+    drainer: threading.Thread | None = None
+
+    def address(self, service: str) -> str:
+        return f"127.0.0.1:{self.ports[service]}"
+
+    def child_pids(self) -> list[int]:
+        """Pids of the service processes the launcher started."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def log(self) -> str:
+        """Everything the mesh printed so far."""
+        return "".join(self.output)
+
+    def stop(self, timeout_s: float = 15.0) -> int:
+        """SIGTERM the launcher and wait for it; returns its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=timeout_s)
+        self.close()
+        return code
+
+    def close(self) -> None:
+        """Kill the launcher if it still runs, then release its pipe."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.drainer is not None:
+            self.drainer.join(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def _drain(self) -> None:
+        # Keeps reading after ready: services log to this pipe, and a full pipe
+        # would block them.
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if READY_LINE in line:
+                self.ready.set()
+
+
+def start_mesh(data_dir: Path, extra_env: dict[str, str] | None = None) -> RunningMesh:
+    """Start `tickmesh up` and return once it prints that every service is SERVING."""
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    env = {
+        **os.environ,
+        "TICKMESH_DATA_DIR": str(data_dir),
+        "TICKMESH_LOG_FORMAT": "text",
+        **{f"TICKMESH_{s.upper()}_PORT": str(p) for s, p in ports.items()},
+        **(extra_env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mesh.cli", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    mesh = RunningMesh(process, ports, data_dir)
+    mesh.drainer = threading.Thread(target=mesh._drain, daemon=True)
+    mesh.drainer.start()
+    deadline = time.monotonic() + 120
+    while not mesh.ready.wait(0.1):
+        if process.poll() is not None or time.monotonic() > deadline:
+            mesh.close()
+            raise AssertionError("tickmesh up never became ready:\n" + mesh.log())
+    return mesh
+
+
+@pytest.fixture
+def running_mesh(tmp_path: Path) -> Iterator[RunningMesh]:
+    """A whole mesh on embedded defaults, stopped (and checked) after the test."""
+    mesh = start_mesh(tmp_path / "data")
+    try:
+        yield mesh
+    finally:
+        if mesh.process.poll() is None:
+            mesh.stop()
+        mesh.close()
