@@ -1,0 +1,1 @@
+"""Client SDKs: the Python client (issue #4) and examples for other languages."""
