@@ -1,0 +1,1 @@
+"""Tenancy domain: tenant context, its signing, quotas and the API-key cache (no gRPC here)."""

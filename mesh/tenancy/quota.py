@@ -1,0 +1,324 @@
+"""Daily API-call and concurrent-stream quotas on Redis: one Lua round trip per check.
+
+Hot path: the daily quota counts RPC calls (a unary call or a stream open), never
+ticks, so one round trip per call is the right price (~0.1-0.2 ms). A Bridge
+streaming ticks touches Redis only to open a stream and to renew its lease every
+few seconds; per-tick metering is aggregated in process and flushed elsewhere.
+
+The same scripts run on a real Redis and on fakeredis[lua] (the embedded default),
+so both share one code path. Time comes from the injected `now`, passed into the
+scripts as an argument (never Redis TIME), so tests can cross midnight at will.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+import redis.asyncio as aioredis
+
+from mesh.errors import QuotaViolation, ResourceExhausted
+from mesh.tiers import Tier, limits
+
+DAY_S = 86_400
+# Yesterday's counter outlives midnight by this much, so a replica whose clock lags
+# slightly still finds it, and usage reports can read it just after reset.
+DAILY_SLACK_S = 3_600
+# The lease set outlives its last lease by this much; expired members are dropped by
+# the next acquire anyway, this only garbage-collects idle companies.
+LEASE_SLACK_MS = 60_000
+NEAR_LIMIT_PERCENT = 80
+
+# KEYS[1]: the company's counter for one UTC day.
+# ARGV: limit (-1 = unlimited), cost, key TTL in ms.
+# Read first and refuse without writing, so a refusal never consumes quota; Redis
+# runs a script atomically, so concurrent callers cannot overshoot the limit.
+_CALL_LUA = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local limit = tonumber(ARGV[1])
+local cost = tonumber(ARGV[2])
+if limit >= 0 and used + cost > limit then
+  return {0, used}
+end
+used = redis.call('INCRBY', KEYS[1], cost)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, used}
+"""
+
+# KEYS[1]: the company's lease set (member = lease id, score = expiry in unix ms).
+# ARGV: now ms, limit, lease id, new expiry ms, slack ms.
+# Drops lapsed leases (expiry < now) first, so a crashed holder's slot returns once
+# its lease lapses. Re-acquiring a lease one holds extends it (that is how renew works).
+# Returns {allowed, active leases, expiry ms (of this lease, or of the earliest one
+# when refused)}.
+_ACQUIRE_LUA = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+local held = redis.call('ZSCORE', KEYS[1], ARGV[3])
+local active = redis.call('ZCARD', KEYS[1])
+if not held and active >= tonumber(ARGV[2]) then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, active, tonumber(first[2] or now)}
+end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(last[2]) - now + tonumber(ARGV[5])))
+if not held then active = active + 1 end
+return {1, active, tonumber(ARGV[4])}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CallQuota:
+    """The outcome of one daily-call check (or a read of the day's usage)."""
+
+    company_id: str
+    tier: Tier
+    allowed: bool
+    limit: int | None  # None: unlimited
+    used: int
+    remaining: int | None  # None: unlimited
+    reset_at: float  # unix seconds: the next midnight UTC
+    reset_after_s: float  # seconds from the check until reset_at
+    near_limit: bool  # used >= 80 % of the limit
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLease:
+    """A held slot among a company's concurrent streams."""
+
+    company_id: str
+    tier: Tier
+    lease_id: str
+    expires_at: float  # unix seconds
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDecision:
+    """The outcome of acquiring (or renewing) a stream lease."""
+
+    company_id: str
+    tier: Tier
+    allowed: bool
+    limit: int
+    active: int  # leases held after this decision
+    lease: StreamLease | None  # set when allowed
+    retry_after_s: float  # when refused: until the earliest lease could lapse
+
+
+class QuotaStore:
+    """Quota counters and stream leases shared by every replica through one Redis."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "tickmesh:",
+        now: Callable[[], float] = time.time,
+        owns_client: bool = False,
+    ) -> None:
+        self.redis = client
+        self._prefix = prefix
+        self._now = now
+        self._owns_client = owns_client
+        self._call_script = client.register_script(_CALL_LUA)
+        self._acquire_script = client.register_script(_ACQUIRE_LUA)
+
+    @classmethod
+    async def connect(
+        cls,
+        redis_url: str | None,
+        *,
+        prefix: str = "tickmesh:",
+        now: Callable[[], float] = time.time,
+    ) -> QuotaStore:
+        """A store on the Redis at `redis_url`, or on an in-process fakeredis when None.
+
+        A real server is pinged, so a wrong URL fails at startup, not on a request.
+        """
+        client: aioredis.Redis
+        if redis_url:
+            client = aioredis.Redis.from_url(redis_url)
+            try:
+                await client.ping()
+            except BaseException:
+                await client.aclose()
+                raise
+        else:
+            import fakeredis  # only the embedded default needs it
+
+            client = fakeredis.FakeAsyncRedis()
+        return cls(client, prefix=prefix, now=now, owns_client=True)
+
+    async def aclose(self) -> None:
+        """Close the client if this store created it."""
+        if self._owns_client:
+            await self.redis.aclose()
+
+    # -- daily API calls -------------------------------------------------------
+
+    async def check_call(self, company_id: str, tier: Tier, *, cost: int = 1) -> CallQuota:
+        """Count `cost` calls against today's quota, or refuse without counting."""
+        if cost < 1:
+            raise ValueError("cost must be at least 1")
+        now = self._now()
+        reset_at = _next_midnight(now)
+        limit = limits(tier).daily_api_calls
+        # Unlimited tiers are still counted (one round trip) so usage stays visible.
+        ttl_ms = math.ceil((reset_at - now + DAILY_SLACK_S) * 1000)
+        raw = await self._call_script(
+            keys=[self._day_key(company_id, now)],
+            args=[-1 if limit is None else limit, cost, ttl_ms],
+        )
+        allowed, used = (int(x) for x in cast(list[int], raw))
+        return _call_quota(company_id, tier, bool(allowed), limit, used, now, reset_at)
+
+    async def call_usage(self, company_id: str, tier: Tier) -> CallQuota:
+        """Today's usage without counting anything (for GetUsage and dashboards)."""
+        now = self._now()
+        raw = await self.redis.get(self._day_key(company_id, now))
+        used = int(raw or 0)
+        limit = limits(tier).daily_api_calls
+        allowed = limit is None or used < limit
+        return _call_quota(company_id, tier, allowed, limit, used, now, _next_midnight(now))
+
+    def _day_key(self, company_id: str, now: float) -> str:
+        # Keyed per company, not per tier: a mid-day upgrade keeps what was used.
+        day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
+        return f"{self._prefix}quota:calls:{company_id}:{day}"
+
+    # -- concurrent streams ----------------------------------------------------
+
+    async def acquire_stream(
+        self, company_id: str, tier: Tier, lease_id: str, ttl_s: float
+    ) -> StreamDecision:
+        """Take a stream slot for `ttl_s` unless the tier's limit is reached.
+
+        Acquiring a lease id one already holds just extends it (idempotent retry).
+        """
+        if ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+        now = self._now()
+        # Round so a lease never lasts less than ttl_s: expiry up, "now" down, and a
+        # lease is dropped only once now is past its expiry millisecond.
+        now_ms, expiry_ms = math.floor(now * 1000), math.ceil((now + ttl_s) * 1000)
+        limit = limits(tier).concurrent_streams
+        raw = await self._acquire_script(
+            keys=[self._lease_key(company_id)],
+            args=[now_ms, limit, lease_id, expiry_ms, LEASE_SLACK_MS],
+        )
+        allowed, active, at_ms = (int(x) for x in cast(list[int], raw))
+        if allowed:
+            lease = StreamLease(company_id, tier, lease_id, at_ms / 1000)
+            return StreamDecision(company_id, tier, True, limit, active, lease, 0.0)
+        # A live holder keeps renewing, so this is the earliest a slot *could* free.
+        retry = max((at_ms - now_ms) / 1000, 1.0)
+        return StreamDecision(company_id, tier, False, limit, active, None, retry)
+
+    async def renew_stream(self, lease: StreamLease, ttl_s: float) -> StreamDecision:
+        """Extend a lease. A lease that already lapsed is re-taken only if a slot is free."""
+        return await self.acquire_stream(lease.company_id, lease.tier, lease.lease_id, ttl_s)
+
+    async def release_stream(self, lease: StreamLease) -> bool:
+        """Give the slot back; False if the lease had already lapsed and been dropped."""
+        removed = await self.redis.zrem(self._lease_key(lease.company_id), lease.lease_id)
+        return bool(removed)
+
+    def _lease_key(self, company_id: str) -> str:
+        return f"{self._prefix}quota:streams:{company_id}"
+
+
+# -- turning decisions into gRPC-facing errors and headers -------------------------
+
+
+def ratelimit_headers(quota: CallQuota) -> tuple[tuple[str, str], ...]:
+    """IETF RateLimit header fields for a successful call (empty when unlimited)."""
+    headers = _limit_headers(quota)
+    if headers and quota.near_limit:
+        headers.append(("ratelimit-near-limit", "1"))
+    return tuple(headers)
+
+
+def call_quota_exhausted(quota: CallQuota) -> ResourceExhausted:
+    """The RESOURCE_EXHAUSTED error for a refused daily-call check."""
+    if quota.allowed or quota.limit is None:
+        raise ValueError("call_quota_exhausted needs a refused, limited CallQuota")
+    reset_in = math.ceil(quota.reset_after_s)
+    reset_iso = datetime.fromtimestamp(quota.reset_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    description = f"{quota.limit} API calls per UTC day on the {quota.tier.value} tier"
+    return ResourceExhausted(
+        f"daily API call quota used up ({description}); resets at {reset_iso}"
+        f" (in {reset_in} s){_upgrade_hint(quota.tier, 'daily_api_calls')}",
+        violations=[QuotaViolation(subject=f"company:{quota.company_id}", description=description)],
+        retry_after_s=quota.reset_after_s,
+        metadata={
+            "quota": "daily_api_calls",
+            "tier": quota.tier.value,
+            "limit": str(quota.limit),
+            "reset_at": reset_iso,
+        },
+        trailing_metadata=_limit_headers(quota),
+    )
+
+
+def streams_exhausted(decision: StreamDecision) -> ResourceExhausted:
+    """The RESOURCE_EXHAUSTED error for a refused stream lease."""
+    if decision.allowed:
+        raise ValueError("streams_exhausted needs a refused StreamDecision")
+    description = f"{decision.limit} concurrent streams on the {decision.tier.value} tier"
+    return ResourceExhausted(
+        f"concurrent stream limit reached ({description}); close a stream or retry later"
+        f"{_upgrade_hint(decision.tier, 'concurrent_streams')}",
+        violations=[
+            QuotaViolation(subject=f"company:{decision.company_id}", description=description)
+        ],
+        retry_after_s=decision.retry_after_s,
+        metadata={
+            "quota": "concurrent_streams",
+            "tier": decision.tier.value,
+            "limit": str(decision.limit),
+        },
+    )
+
+
+def _limit_headers(quota: CallQuota) -> list[tuple[str, str]]:
+    if quota.limit is None or quota.remaining is None:
+        return []
+    return [
+        ("ratelimit-limit", str(quota.limit)),
+        ("ratelimit-remaining", str(quota.remaining)),
+        ("ratelimit-reset", str(math.ceil(quota.reset_after_s))),
+    ]
+
+
+def _upgrade_hint(tier: Tier, field: str) -> str:
+    richer = [t for t in Tier if t.rank == tier.rank + 1]
+    if not richer:
+        return ""
+    value = getattr(limits(richer[0]), field)
+    return f"; the {richer[0].value} tier allows {'unlimited' if value is None else value}"
+
+
+def _next_midnight(now: float) -> float:
+    # POSIX time has no leap seconds, so UTC days are exactly 86,400 s long.
+    return (math.floor(now / DAY_S) + 1) * DAY_S
+
+
+def _call_quota(
+    company_id: str,
+    tier: Tier,
+    allowed: bool,
+    limit: int | None,
+    used: int,
+    now: float,
+    reset_at: float,
+) -> CallQuota:
+    remaining = None if limit is None else max(limit - used, 0)
+    near = limit is not None and used * 100 >= limit * NEAR_LIMIT_PERCENT
+    return CallQuota(
+        company_id, tier, allowed, limit, used, remaining, reset_at, reset_at - now, near
+    )

@@ -1,0 +1,121 @@
+"""Fixtures for the tenancy tests: each Redis test runs on real Redis and on fakeredis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import fakeredis
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+REDIS_URL = os.environ.get("TICKMESH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+START_REDIS = (
+    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
+    "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
+)
+
+RedisFactory = Callable[[], aioredis.Redis]
+
+
+class FakeClock:
+    """A clock tests move by hand (unix seconds)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # 2030-06-15T12:00:00Z: far from midnight unless a test moves it there.
+    return FakeClock(1_907_755_200.0)
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix unique to this test, so runs never see each other's keys."""
+    return f"tickmesh-test:{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis), "fakeredis"])
+async def redis_factory(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[RedisFactory]:
+    """Makes clients of one server; two clients stand for two processes sharing a Redis."""
+    clients: list[aioredis.Redis] = []
+    server = fakeredis.FakeServer() if request.param == "fakeredis" else None
+
+    def new_client() -> aioredis.Redis:
+        client: aioredis.Redis
+        if server is not None:
+            client = fakeredis.FakeAsyncRedis(server=server)
+        else:
+            client = aioredis.Redis.from_url(REDIS_URL)
+        clients.append(client)
+        return client
+
+    if server is None:
+        await _require_real_redis()
+    try:
+        yield new_client
+    finally:
+        cleaner = new_client()
+        keys = [k async for k in cleaner.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await cleaner.delete(*keys)
+        for client in clients:
+            await client.aclose()
+
+
+async def _require_real_redis() -> None:
+    """Fails (never skips) the test when the real Redis is down, saying how to start it."""
+    probe = aioredis.Redis.from_url(REDIS_URL)
+    problem = None
+    try:
+        await probe.ping()
+    except (RedisError, OSError) as exc:
+        problem = str(exc)
+    finally:
+        await probe.aclose()
+    if problem is not None:
+        pytest.fail(
+            f"Redis is unreachable at {REDIS_URL} ({problem}). Start it with:\n  {START_REDIS}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+async def real_redis_url(prefix: str) -> AsyncIterator[str]:
+    """The real Redis URL (checked reachable); keys under `prefix` are removed after."""
+    await _require_real_redis()
+    yield REDIS_URL
+    cleaner = aioredis.Redis.from_url(REDIS_URL)
+    keys = [k async for k in cleaner.scan_iter(match=f"{prefix}*", count=1000)]
+    if keys:
+        await cleaner.delete(*keys)
+    await cleaner.aclose()
+
+
+WaitUntil = Callable[[Callable[[], bool]], Awaitable[None]]
+
+
+@pytest.fixture
+def wait_until() -> WaitUntil:
+    """Polls a condition with a bounded timeout (never a bare sleep-and-hope)."""
+
+    async def wait(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout_s} s")
+            await asyncio.sleep(0.002)
+
+    return wait
