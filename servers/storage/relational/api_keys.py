@@ -1,0 +1,236 @@
+"""API keys: issue (plaintext shown once, only its SHA-256 stored), revoke, authenticate.
+
+A key reads `tm_<key_id>_<secret>`: the key id is public and finds the row, the secret
+is 32 random bytes (token_urlsafe). The row keeps sha256(full key) in hex, so neither
+the table nor a backup can authenticate anyone, and the digest is compared in
+constant time so response timing tells an attacker nothing about it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+import sqlalchemy as sa
+
+from mesh.errors import NotFound, Unauthenticated
+from mesh.tiers import Tier
+from servers.storage.relational import audit, validation
+from servers.storage.relational.engine import RelationalStore
+from servers.storage.relational.ids import new_entity_id
+from servers.storage.relational.scope import TenantScope
+from servers.storage.relational.tables import ENTITY_ID_LEN, api_keys, companies, subscriptions
+from servers.storage.relational.users import load_user
+
+KEY_PREFIX = "tm_"
+_SECRET_BYTES = 32
+_SECRET_CHARS = 43  # len(token_urlsafe(32))
+KEY_FORMAT = re.compile(
+    rf"{KEY_PREFIX}(?P<key_id>[0-9a-f]{{{ENTITY_ID_LEN}}})_(?P<secret>[A-Za-z0-9_-]{{{_SECRET_CHARS}}})"
+)
+_MAX_KEY_LEN = len(KEY_PREFIX) + ENTITY_ID_LEN + 1 + _SECRET_CHARS
+# last_used_at is bookkeeping, not an access log: refreshing it at most once a minute
+# keeps authentication a read on the hot path.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A key's public record (never its secret)."""
+
+    id: str
+    company_id: str
+    user_id: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class IssuedKey(NamedTuple):
+    """A new key: its id and the plaintext, which exists nowhere else after this returns."""
+
+    key_id: str
+    plaintext: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """The tenant context a valid key resolves to."""
+
+    company_id: str
+    user_id: str
+    tier: Tier
+    key_id: str
+
+
+def hash_key(plaintext: str) -> str:
+    """The stored form of a key: sha256 of the whole key string, hex."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def _from_row(row: sa.RowMapping) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        company_id=row["company_id"],
+        user_id=row["user_id"],
+        prefix=row["prefix"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+    )
+
+
+async def issue_api_key(
+    store: RelationalStore,
+    scope: TenantScope,
+    user_id: str,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> IssuedKey:
+    """Issue a key for a user of the scope's company; NotFound for users of any other."""
+    check = validation.Validator()
+    user_id = check.entity_id(user_id, "user_id")
+    actor = actor or f"user:{user_id}"
+    check.text("actor", actor, validation.ACTOR, 81, "kind[:id], e.g. user:<id>")
+    check.check()
+    at = store.now(now)
+    key_id = new_entity_id()
+    plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(_SECRET_BYTES)}"
+    async with store.tenant(scope.company_id) as conn:
+        # The user lives in this tenant's schema: a user id of another tenant is not found.
+        await load_user(conn, user_id)
+        await conn.execute(
+            api_keys.insert().values(
+                id=key_id,
+                company_id=scope.company_id,
+                user_id=user_id,
+                key_hash=hash_key(plaintext),
+                prefix=f"{KEY_PREFIX}{key_id}",
+                created_at=at,
+            )
+        )
+        await audit.record(
+            conn,
+            at=at,
+            actor=actor,
+            action="api_key.issued",
+            company_id=scope.company_id,
+            target=f"api_key:{key_id}",
+            after={"user_id": user_id, "prefix": f"{KEY_PREFIX}{key_id}"},
+        )
+    return IssuedKey(key_id, plaintext)
+
+
+async def revoke_api_key(
+    store: RelationalStore,
+    scope: TenantScope,
+    key_id: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> ApiKey:
+    """Revoke one of the scope's keys (idempotent); NotFound for keys of any other company."""
+    check = validation.Validator()
+    key_id = check.entity_id(key_id, "key_id")
+    check.text("actor", actor, validation.ACTOR, 81, "kind[:id], e.g. user:<id>")
+    check.check()
+    at = store.now(now)
+    async with store.shared() as conn:
+        row = (
+            (
+                await conn.execute(
+                    sa.select(api_keys)
+                    .where(api_keys.c.id == key_id, api_keys.c.company_id == scope.company_id)
+                    .with_for_update()
+                )
+            )
+            .mappings()
+            .one_or_none()
+        )
+        if row is None:
+            raise NotFound(f"API key {key_id} not found", metadata={"key_id": key_id})
+        key = _from_row(row)
+        if key.revoked_at is not None:
+            return key
+        await conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=at))
+        await audit.record(
+            conn,
+            at=at,
+            actor=actor,
+            action="api_key.revoked",
+            company_id=scope.company_id,
+            target=f"api_key:{key_id}",
+            before={"revoked_at": None},
+            after={"revoked_at": at.isoformat()},
+        )
+    return replace(key, revoked_at=at)
+
+
+async def list_api_keys(
+    store: RelationalStore, scope: TenantScope, *, user_id: str | None = None
+) -> list[ApiKey]:
+    """The scope's keys (optionally one user's), oldest first."""
+    query = sa.select(api_keys).where(api_keys.c.company_id == scope.company_id)
+    if user_id is not None:
+        query = query.where(api_keys.c.user_id == validation.entity_id(user_id, "user_id"))
+    async with store.shared(readonly=True) as conn:
+        rows = (
+            (await conn.execute(query.order_by(api_keys.c.created_at, api_keys.c.id)))
+            .mappings()
+            .all()
+        )
+    return [_from_row(row) for row in rows]
+
+
+async def authenticate_key(
+    store: RelationalStore, plaintext: str, *, now: datetime | None = None
+) -> AuthResult:
+    """Resolve a presented key to its tenant context, or raise Unauthenticated.
+
+    Messages tell malformed, unknown and revoked keys apart; "revoked" is only said to
+    a caller holding the right secret, so key ids alone reveal nothing.
+    """
+    if not isinstance(plaintext, str) or len(plaintext) > _MAX_KEY_LEN:
+        raise Unauthenticated("malformed API key", reason="API_KEY_MALFORMED")
+    match = KEY_FORMAT.fullmatch(plaintext)
+    if match is None:
+        raise Unauthenticated("malformed API key", reason="API_KEY_MALFORMED")
+    key_id = match["key_id"]
+    at = store.now(now)
+    query = (
+        sa.select(
+            api_keys.c.key_hash,
+            api_keys.c.company_id,
+            api_keys.c.user_id,
+            api_keys.c.revoked_at,
+            api_keys.c.last_used_at,
+            companies.c.status,
+            subscriptions.c.tier,
+        )
+        .join(companies, companies.c.id == api_keys.c.company_id)
+        .join(subscriptions, subscriptions.c.company_id == api_keys.c.company_id)
+        .where(api_keys.c.id == key_id)
+    )
+    async with store.shared(readonly=True) as conn:
+        row = (await conn.execute(query)).one_or_none()
+    # Compare even when the id is unknown, against a dummy, to keep timing uniform.
+    stored = row.key_hash if row is not None else "0" * 64
+    if not hmac.compare_digest(stored, hash_key(plaintext)) or row is None:
+        raise Unauthenticated("unknown API key", reason="API_KEY_UNKNOWN")
+    if row.revoked_at is not None:
+        raise Unauthenticated("API key revoked", reason="API_KEY_REVOKED")
+    if row.status != "active":
+        raise Unauthenticated("the API key's company is deactivated", reason="COMPANY_DEACTIVATED")
+    if row.last_used_at is None or at - row.last_used_at >= LAST_USED_GRANULARITY:
+        async with store.shared() as conn:
+            await conn.execute(
+                api_keys.update().where(api_keys.c.id == key_id).values(last_used_at=at)
+            )
+    return AuthResult(row.company_id, row.user_id, Tier(row.tier), key_id)

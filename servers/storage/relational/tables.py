@@ -1,0 +1,179 @@
+"""Table definitions: the shared schema and the per-tenant schema, each behind a placeholder name.
+
+Both schemas are written with placeholder names that every connection translates
+(`schema_translate_map`): SHARED becomes the deployment's shared schema on PostgreSQL
+(`tickmesh` by default, a throwaway name in tests) and the main database on SQLite;
+TENANT becomes `tenant_<company_id>` for exactly one company per connection. A
+statement run without the map names a schema that does not exist and fails loudly,
+so no query can silently reach the wrong tenant.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from servers.storage.relational.types import ExactDecimal, JSONDoc, UTCDateTime
+
+SHARED = "__tickmesh_shared__"
+TENANT = "__tickmesh_tenant__"
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Integer primary keys that autoincrement on both: SQLite only does so for INTEGER.
+_SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+COMPANY_ID_LEN = 12
+ENTITY_ID_LEN = 16
+
+shared_metadata = sa.MetaData(schema=SHARED, naming_convention=_NAMING)
+tenant_metadata = sa.MetaData(schema=TENANT, naming_convention=_NAMING)
+
+# ---- shared schema -------------------------------------------------------------
+
+companies = sa.Table(
+    "companies",
+    shared_metadata,
+    sa.Column("id", sa.String(COMPANY_ID_LEN), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("deactivated_at", UTCDateTime(), nullable=True),
+    # Which tenant DDL version this company's schema is at (see tenant_schema.py).
+    sa.Column("tenant_schema_version", sa.Integer(), nullable=False),
+    sa.CheckConstraint("status IN ('active', 'deactivated')", name="status"),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    shared_metadata,
+    sa.Column(
+        "company_id", sa.String(COMPANY_ID_LEN), sa.ForeignKey(companies.c.id), primary_key=True
+    ),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("period_start", UTCDateTime(), nullable=False),
+    sa.Column("period_end", UTCDateTime(), nullable=False),
+    # An END_OF_TERM change waits here until the period it was requested in ends.
+    sa.Column("pending_tier", sa.String(16), nullable=True),
+    sa.Column("pending_effective_at", UTCDateTime(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("tier IN ('free', 'pro', 'enterprise')", name="tier"),
+    sa.CheckConstraint("status IN ('active', 'past_due')", name="status"),
+    sa.CheckConstraint(
+        "(pending_tier IS NULL) = (pending_effective_at IS NULL)", name="pending_pair"
+    ),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    shared_metadata,
+    sa.Column("id", sa.String(ENTITY_ID_LEN), primary_key=True),
+    sa.Column(
+        "company_id", sa.String(COMPANY_ID_LEN), sa.ForeignKey(companies.c.id), nullable=False
+    ),
+    # The user lives in the tenant schema; a cross-schema (on SQLite: cross-file) foreign
+    # key is impossible, so issue_api_key checks the user in the same transaction.
+    sa.Column("user_id", sa.String(ENTITY_ID_LEN), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "company_id", "user_id"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    shared_metadata,
+    sa.Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    # No foreign key: the trail must be writable for anything, and companies are never deleted.
+    sa.Column("company_id", sa.String(COMPANY_ID_LEN), nullable=True),
+    sa.Column("target", sa.String(100), nullable=False),
+    sa.Column("before", JSONDoc, nullable=True),
+    sa.Column("after", JSONDoc, nullable=True),
+    sa.Index(None, "company_id", "at"),
+)
+
+storage_usage = sa.Table(
+    "storage_usage",
+    shared_metadata,
+    sa.Column(
+        "company_id", sa.String(COMPANY_ID_LEN), sa.ForeignKey(companies.c.id), primary_key=True
+    ),
+    sa.Column("used_bytes", sa.BigInteger(), nullable=False),
+    sa.Column("row_count", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("used_bytes >= 0 AND row_count >= 0", name="non_negative"),
+)
+
+# ---- per-tenant schema (tenant_<company_id>) -------------------------------------
+
+users = sa.Table(
+    "users",
+    tenant_metadata,
+    sa.Column("id", sa.String(ENTITY_ID_LEN), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("role IN ('owner', 'admin', 'member')", name="role"),
+)
+
+broker_accounts = sa.Table(
+    "broker_accounts",
+    tenant_metadata,
+    sa.Column("id", sa.String(ENTITY_ID_LEN), primary_key=True),
+    sa.Column("user_id", sa.String(ENTITY_ID_LEN), sa.ForeignKey(users.c.id), nullable=False),
+    sa.Column("broker", sa.String(32), nullable=False),
+    sa.Column("account_number", sa.String(32), nullable=False),
+    sa.Column("account_type", sa.String(8), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("leverage", sa.Integer(), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("broker", "account_number"),
+    sa.Index(None, "user_id"),
+    sa.CheckConstraint("account_type IN ('demo', 'live')", name="account_type"),
+)
+
+trading_positions = sa.Table(
+    "trading_positions",
+    tenant_metadata,
+    sa.Column("id", sa.String(ENTITY_ID_LEN), primary_key=True),
+    sa.Column(
+        "account_id", sa.String(ENTITY_ID_LEN), sa.ForeignKey(broker_accounts.c.id), nullable=False
+    ),
+    # Denormalized from the account so the seed's (user, symbol, status) index serves lookups.
+    sa.Column("user_id", sa.String(ENTITY_ID_LEN), sa.ForeignKey(users.c.id), nullable=False),
+    sa.Column("symbol", sa.String(20), nullable=False),
+    sa.Column("side", sa.String(4), nullable=False),
+    sa.Column("volume", ExactDecimal(12, 2), nullable=False),
+    sa.Column("open_price", ExactDecimal(12, 5), nullable=False),
+    sa.Column("stop_loss", ExactDecimal(12, 5), nullable=True),
+    sa.Column("take_profit", ExactDecimal(12, 5), nullable=True),
+    sa.Column("close_price", ExactDecimal(12, 5), nullable=True),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.CheckConstraint("side IN ('buy', 'sell')", name="side"),
+    sa.CheckConstraint(
+        "(status = 'open' AND closed_at IS NULL AND close_price IS NULL)"
+        " OR (status = 'closed' AND closed_at IS NOT NULL AND close_price IS NOT NULL)",
+        name="status",
+    ),
+    sa.Index(None, "user_id", "symbol", "status"),
+    sa.Index(None, "account_id", "opened_at"),
+    # Retention deletes by (status, closed_at); this keeps that a range scan.
+    sa.Index(None, "status", "closed_at"),
+)
+
+TENANT_TABLES: tuple[sa.Table, ...] = (users, broker_accounts, trading_positions)
