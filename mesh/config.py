@@ -153,11 +153,17 @@ class MeshConfig:
     postgres_url: str | None = _setting(None, cast=_as_optional_str)
     """PostgreSQL URL; None uses the embedded SQL store under data_dir."""
 
+    postgres_schema: str = _setting("tickmesh", cast=str)
+    """PostgreSQL schema of the shared tables (tenant schemas are tenant_<company id>)."""
+
     clickhouse_url: str | None = _setting(None, cast=_as_optional_str)
     """ClickHouse URL; None uses the embedded analytics store under data_dir."""
 
     redis_url: str | None = _setting(None, cast=_as_optional_str)
     """Redis URL; None uses the in-process cache."""
+
+    redis_prefix: str = _setting("tickmesh:", cast=str)
+    """Prefix of every Redis key, so meshes (or test runs) can share one Redis."""
 
     mesh_secret: str | None = _setting(None, cast=_as_optional_str, secret=True)
     """HMAC secret that signs tenant context between services. Never logged."""

@@ -36,3 +36,8 @@ def _unbuilt(method: MethodDescriptor, note: str) -> Any:
         raise Unimplemented(message, metadata={"method": method.full_name})
 
     return unary
+
+
+def method_path(service: ServiceDescriptor, method: str) -> str:
+    """The gRPC path of an RPC, `/package.Service/Method`, from the descriptor."""
+    return f"/{service.full_name}/{service.methods_by_name[method].name}"

@@ -14,11 +14,13 @@ import contextlib
 import ctypes
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -103,6 +105,31 @@ class Mesh:
         return self.children
 
 
+def mesh_environment(config: MeshConfig, env: Mapping[str, str]) -> dict[str, str]:
+    """The children's environment: the given one plus the secrets they must share.
+
+    With no mesh secret or operator key configured, `up` makes fresh ones for this run.
+    The operator key is written (mode 0600) to data_dir/operator.key for the CLI to
+    use; neither is ever printed.
+    """
+    out = dict(env)
+    if not config.mesh_secret:
+        out["TICKMESH_MESH_SECRET"] = secrets.token_urlsafe(32)
+    if not config.admin_key:
+        out["TICKMESH_ADMIN_KEY"] = "op_" + secrets.token_urlsafe(32)
+    key_file = operator_key_file(config)
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(config.admin_key or out["TICKMESH_ADMIN_KEY"])
+    return out
+
+
+def operator_key_file(config: MeshConfig) -> Path:
+    """Where `tickmesh up` leaves the operator key of the running mesh."""
+    return config.data_dir / "operator.key"
+
+
 async def run_up(
     config: MeshConfig,
     services: Sequence[str] = SERVICES,
@@ -117,7 +144,7 @@ async def run_up(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    mesh.start(services, env if env is not None else os.environ)
+    mesh.start(services, mesh_environment(config, env if env is not None else os.environ))
     try:
         ready = asyncio.ensure_future(mesh.wait_serving(ready_timeout_s))
         stopped = asyncio.ensure_future(stop.wait())

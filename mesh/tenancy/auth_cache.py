@@ -80,9 +80,27 @@ def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a key does not authenticate (unknown, revoked, ...), cached like a tenant."""
+
+    reason: str = "API_KEY_INVALID"
+    message: str = "API key is unknown or revoked"
+
+    def error(self) -> Unauthenticated:
+        return Unauthenticated(self.message, reason=self.reason)
+
+
+_DEFAULT_REFUSAL = "API key is unknown or revoked"
+
+
+Outcome = TenantContext | Refusal
+
+
 class _Entry(NamedTuple):
-    tenant: TenantContext | None
+    tenant: Outcome
     expires_at: float
+    generation: bytes | None  # the shared generation when it was filled (strict mode)
 
 
 @dataclass(slots=True)
@@ -110,6 +128,7 @@ class AuthCache:
         shared_ttl_s: float = 300.0,
         negative_shared_ttl_s: float = 10.0,
         max_entries: int = 10_000,
+        strict: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, ttl in (
@@ -126,9 +145,13 @@ class AuthCache:
         self._shared_ttl_ms = int(shared_ttl_s * 1000)
         self._negative_shared_ttl_ms = int(negative_shared_ttl_s * 1000)
         self._max_entries = max_entries
+        # Strict: a local hit is served only while the shared generation is unchanged
+        # (one GET), so a revocation anywhere is honoured on the very next call
+        # everywhere, not merely within the local TTL. Needs the shared Redis.
+        self._strict = strict and redis is not None
         self._clock = clock
         self._local: OrderedDict[str, _Entry] = OrderedDict()
-        self._inflight: dict[str, asyncio.Future[TenantContext | None]] = {}
+        self._inflight: dict[str, asyncio.Future[Outcome]] = {}
         self._epoch = 0  # bumped on every invalidation this process learns of
         self._listener: asyncio.Task[None] | None = None
         self._fill = redis.register_script(_FILL_LUA) if redis is not None else None
@@ -175,21 +198,25 @@ class AuthCache:
         """The tenant of `api_key`, or Unauthenticated when it is missing, unknown or revoked."""
         if not api_key:
             raise Unauthenticated("API key is missing", reason="API_KEY_MISSING")
-        tenant = await self.lookup(api_key)
-        if tenant is None:
-            raise Unauthenticated("API key is unknown or revoked", reason="API_KEY_INVALID")
-        return tenant
+        outcome = await self._outcome(api_key)
+        if isinstance(outcome, Refusal):
+            raise outcome.error()
+        return outcome
 
     async def lookup(self, api_key: str) -> TenantContext | None:
         """The tenant of `api_key`, or None when unknown or revoked."""
+        outcome = await self._outcome(api_key)
+        return None if isinstance(outcome, Refusal) else outcome
+
+    async def _outcome(self, api_key: str) -> Outcome:
         key_hash = hash_key(api_key)
         entry = self._local.get(key_hash)
         if entry is not None:
-            if entry.expires_at > self._clock():
+            if entry.expires_at > self._clock() and await self._still_current(entry):
                 self._local.move_to_end(key_hash)
                 self.stats.local_hits += 1
                 return entry.tenant
-            del self._local[key_hash]
+            self._local.pop(key_hash, None)
         future = self._inflight.get(key_hash)
         if future is None:
             future = asyncio.ensure_future(self._miss(api_key, key_hash))
@@ -198,13 +225,22 @@ class AuthCache:
         # Shielded: one caller giving up must not cancel the others' shared lookup.
         return await asyncio.shield(future)
 
-    def _settle(self, key_hash: str, future: asyncio.Future[TenantContext | None]) -> None:
+    async def _still_current(self, entry: _Entry) -> bool:
+        if not self._strict or self._redis is None:
+            return True
+        try:
+            generation = await self._redis.get(self._gen_key())
+        except (RedisError, OSError):
+            return True  # Redis down: the local TTL still bounds staleness
+        return (generation or b"0") == entry.generation
+
+    def _settle(self, key_hash: str, future: asyncio.Future[Outcome]) -> None:
         if self._inflight.get(key_hash) is future:
             del self._inflight[key_hash]
         if not future.cancelled():
             future.exception()  # mark retrieved even if every waiter went away
 
-    async def _miss(self, api_key: str, key_hash: str) -> TenantContext | None:
+    async def _miss(self, api_key: str, key_hash: str) -> Outcome:
         epoch = self._epoch
         generation: bytes | None = b"0"
         if self._redis is not None:
@@ -218,30 +254,37 @@ class AuthCache:
                 generation = gen or b"0"
             if value is not None and (shared := _decode(value)) is not None:
                 self.stats.shared_hits += 1
-                self._remember(key_hash, shared[0], epoch)
+                self._remember(key_hash, shared[0], epoch, generation)
                 return shared[0]
         self.stats.resolver_calls += 1
-        tenant = await self._resolver(api_key)
-        self._remember(key_hash, tenant, epoch)
+        tenant: Outcome
+        try:
+            tenant = await self._resolver(api_key) or Refusal()
+        except Unauthenticated as exc:  # the resolver says precisely why (unknown, revoked)
+            tenant = Refusal(exc.reason, exc.message)
+        self._remember(key_hash, tenant, epoch, generation)
         if generation is not None:
             await self._share(key_hash, tenant, generation)
         return tenant
 
-    def _remember(self, key_hash: str, tenant: TenantContext | None, epoch: int) -> None:
+    def _remember(
+        self, key_hash: str, tenant: Outcome, epoch: int, generation: bytes | None
+    ) -> None:
         if epoch != self._epoch:  # an invalidation landed while we looked it up
             return
-        ttl = self._local_ttl_s if tenant is not None else self._negative_local_ttl_s
-        self._local[key_hash] = _Entry(tenant, self._clock() + ttl)
+        ttl = self._local_ttl_s if isinstance(tenant, TenantContext) else self._negative_local_ttl_s
+        self._local[key_hash] = _Entry(tenant, self._clock() + ttl, generation)
         self._local.move_to_end(key_hash)
         while len(self._local) > self._max_entries:
             self._local.popitem(last=False)
 
-    async def _share(self, key_hash: str, tenant: TenantContext | None, generation: bytes) -> None:
+    async def _share(self, key_hash: str, tenant: Outcome, generation: bytes) -> None:
         if self._fill is None:
             return
         keys = [self._entry_key(key_hash), self._gen_key()]
-        if tenant is None:
-            value, ttl_ms = _NEGATIVE, self._negative_shared_ttl_ms
+        if isinstance(tenant, Refusal):
+            value = _NEGATIVE + json.dumps([tenant.reason, tenant.message]).encode()
+            ttl_ms = self._negative_shared_ttl_ms
         else:
             value, ttl_ms = json.dumps(tenant.to_dict()).encode(), self._shared_ttl_ms
             keys.append(self._index_key(tenant.company_id))
@@ -263,7 +306,7 @@ class AuthCache:
         stale = [
             h
             for h, e in self._local.items()
-            if e.tenant is not None and e.tenant.company_id == company_id
+            if isinstance(e.tenant, TenantContext) and e.tenant.company_id == company_id
         ]
         for key_hash in stale:
             del self._local[key_hash]
@@ -363,10 +406,14 @@ def _index_key(prefix: str, company_id: str) -> str:
     return f"{prefix}auth:company:{company_id}"
 
 
-def _decode(value: bytes) -> tuple[TenantContext | None] | None:
-    """(tenant,) or (None,) for a cached unknown key; None when the value is unreadable."""
-    if value == _NEGATIVE:
-        return (None,)
+def _decode(value: bytes) -> tuple[Outcome] | None:
+    """(tenant,) or (refusal,) for a cached bad key; None when the value is unreadable."""
+    if value.startswith(_NEGATIVE):
+        try:
+            reason, message = json.loads(value[len(_NEGATIVE) :] or b'["API_KEY_INVALID", ""]')
+        except (ValueError, TypeError):
+            return (Refusal(),)
+        return (Refusal(str(reason), str(message) or _DEFAULT_REFUSAL),)
     try:
         return (TenantContext.from_dict(json.loads(value)),)
     except (ValueError, KeyError, TypeError):

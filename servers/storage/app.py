@@ -1,4 +1,4 @@
-"""Wires the Storage service: its dependencies, servicer and server."""
+"""Wires the Storage service: the relational store, tenancy, servicer and server."""
 
 from __future__ import annotations
 
@@ -6,12 +6,30 @@ from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.config import MeshConfig
 from mesh.server import MeshServer, ServiceBinding, build_server
+from mesh.tenancy.context import TenantContext
+from mesh.tenancy.wiring import open_tenancy
+from servers.storage.relational.engine import open_store
 from servers.storage.service import StorageServicer
 
 
 async def create_server(config: MeshConfig, port: int | None = None) -> MeshServer:
     """Build the Storage server on `port` (default: the configured one; 0 for any)."""
-    servicer = StorageServicer()
+    store = await open_store(
+        config.postgres_url, config.data_dir / "relational", shared_schema=config.postgres_schema
+    )
+    servicer: StorageServicer | None = None
+
+    async def authenticate_key(api_key: str) -> TenantContext:
+        assert servicer is not None
+        return await servicer.authenticate_key(api_key)
+
+    tenancy = await open_tenancy(config, "storage", authenticate_key=authenticate_key)
+    servicer = StorageServicer(store, tenancy)
+
+    async def on_stop() -> None:
+        await tenancy.aclose()
+        await store.close()
+
     return await build_server(
         config,
         component="storage",
@@ -23,4 +41,6 @@ async def create_server(config: MeshConfig, port: int | None = None) -> MeshServ
                 servicer,
             )
         ],
+        interceptors=tenancy.server_interceptors,
+        on_stop=on_stop,
     )

@@ -31,6 +31,20 @@ def _from_row(row: sa.RowMapping) -> User:
     return User(row["id"], row["email"], row["name"], row["role"], row["created_at"])
 
 
+def validate_new_user(
+    email: object, name: object, role: object, *, prefix: str = ""
+) -> tuple[str, str, str]:
+    """Check a new user's fields before anything is written; fields named with `prefix`."""
+    check = validation.Validator()
+    checked = (
+        check.email(email, f"{prefix}email"),
+        check.name(name, f"{prefix}name"),
+        check.choice(role, f"{prefix}role", validation.ROLES),
+    )
+    check.check()
+    return checked
+
+
 async def create_user(
     store: RelationalStore,
     scope: TenantScope,
@@ -41,11 +55,7 @@ async def create_user(
     now: datetime | None = None,
 ) -> User:
     """Add a user to the scope's company; AlreadyExists when the email is taken there."""
-    check = validation.Validator()
-    email = check.email(email)
-    name = check.name(name)
-    role = check.choice(role, "role", validation.ROLES)
-    check.check()
+    email, name, role = validate_new_user(email, name, role)
     at = store.now(now)
     user = User(new_entity_id(), email, name, role, at)
     async with store.tenant(scope.company_id) as conn:

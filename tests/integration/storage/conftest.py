@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -10,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
@@ -20,25 +18,9 @@ from servers.storage.relational.engine import RelationalStore, open_store, tier_
 from servers.storage.relational.provision import destroy_store
 from servers.storage.relational.scope import TenantScope
 from servers.storage.relational.tables import TENANT_TABLES, shared_metadata
+from tests.support.backing import POSTGRES_URL, require_postgres
 
-POSTGRES_URL = os.environ.get(
-    "TICKMESH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-START_POSTGRES = (
-    "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-    " (or point TICKMESH_TEST_POSTGRES_URL at another server)"
-)
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-
-
-async def _require_postgres() -> None:
-    try:
-        conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(
-            f"PostgreSQL at {POSTGRES_URL} is unreachable ({exc}); {START_POSTGRES}", pytrace=False
-        )
-    await conn.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session", params=["postgres", "sqlite"])
@@ -53,7 +35,7 @@ async def store(
     """
     data_dir = tmp_path_factory.mktemp(f"relational-{request.param}")
     if request.param == "postgres":
-        await _require_postgres()
+        await require_postgres()
         opened = await open_store(
             POSTGRES_URL, data_dir, shared_schema=f"tmtest_{secrets.token_hex(6)}"
         )

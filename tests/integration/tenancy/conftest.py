@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,13 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-REDIS_URL = os.environ.get("TICKMESH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-START_REDIS = (
-    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
-    "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
-)
+from tests.support.backing import REDIS_URL, delete_redis_prefix, require_redis
 
 RedisFactory = Callable[[], aioredis.Redis]
 
@@ -63,7 +57,7 @@ async def redis_factory(request: pytest.FixtureRequest, prefix: str) -> AsyncIte
         return client
 
     if server is None:
-        await _require_real_redis()
+        await require_redis()
     try:
         yield new_client
     finally:
@@ -75,33 +69,12 @@ async def redis_factory(request: pytest.FixtureRequest, prefix: str) -> AsyncIte
             await client.aclose()
 
 
-async def _require_real_redis() -> None:
-    """Fails (never skips) the test when the real Redis is down, saying how to start it."""
-    probe = aioredis.Redis.from_url(REDIS_URL)
-    problem = None
-    try:
-        await probe.ping()
-    except (RedisError, OSError) as exc:
-        problem = str(exc)
-    finally:
-        await probe.aclose()
-    if problem is not None:
-        pytest.fail(
-            f"Redis is unreachable at {REDIS_URL} ({problem}). Start it with:\n  {START_REDIS}",
-            pytrace=False,
-        )
-
-
 @pytest.fixture
 async def real_redis_url(prefix: str) -> AsyncIterator[str]:
     """The real Redis URL (checked reachable); keys under `prefix` are removed after."""
-    await _require_real_redis()
+    await require_redis()
     yield REDIS_URL
-    cleaner = aioredis.Redis.from_url(REDIS_URL)
-    keys = [k async for k in cleaner.scan_iter(match=f"{prefix}*", count=1000)]
-    if keys:
-        await cleaner.delete(*keys)
-    await cleaner.aclose()
+    await delete_redis_prefix(prefix)
 
 
 WaitUntil = Callable[[Callable[[], bool]], Awaitable[None]]

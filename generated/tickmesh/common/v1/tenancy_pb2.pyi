@@ -1,6 +1,7 @@
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -51,3 +52,13 @@ class UsageEvent(_message.Message):
     event_time_us: int
     billing_period: str
     def __init__(self, idempotency_key: _Optional[str] = ..., company_id: _Optional[str] = ..., user_id: _Optional[str] = ..., tier: _Optional[_Union[Tier, str]] = ..., service: _Optional[str] = ..., endpoint: _Optional[str] = ..., data_points: _Optional[int] = ..., processing_time_us: _Optional[int] = ..., event_time_us: _Optional[int] = ..., billing_period: _Optional[str] = ...) -> None: ...
+
+class RelayedCaller(_message.Message):
+    __slots__ = ("service", "tenant", "operator")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    tenant: TenantContext
+    operator: bool
+    def __init__(self, service: _Optional[str] = ..., tenant: _Optional[_Union[TenantContext, _Mapping]] = ..., operator: _Optional[bool] = ...) -> None: ...

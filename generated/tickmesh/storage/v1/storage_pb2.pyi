@@ -26,20 +26,28 @@ class Company(_message.Message):
     def __init__(self, company_id: _Optional[str] = ..., name: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., status: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateCompanyRequest(_message.Message):
-    __slots__ = ("name", "tier")
+    __slots__ = ("name", "tier", "owner_email", "owner_name")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    OWNER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    OWNER_NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     tier: _tenancy_pb2.Tier
-    def __init__(self, name: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ...) -> None: ...
+    owner_email: str
+    owner_name: str
+    def __init__(self, name: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., owner_email: _Optional[str] = ..., owner_name: _Optional[str] = ...) -> None: ...
 
 class CreateCompanyResponse(_message.Message):
-    __slots__ = ("company", "subscription")
+    __slots__ = ("company", "subscription", "owner", "owner_key")
     COMPANY_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    OWNER_KEY_FIELD_NUMBER: _ClassVar[int]
     company: Company
     subscription: Subscription
-    def __init__(self, company: _Optional[_Union[Company, _Mapping]] = ..., subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...
+    owner: User
+    owner_key: IssueApiKeyResponse
+    def __init__(self, company: _Optional[_Union[Company, _Mapping]] = ..., subscription: _Optional[_Union[Subscription, _Mapping]] = ..., owner: _Optional[_Union[User, _Mapping]] = ..., owner_key: _Optional[_Union[IssueApiKeyResponse, _Mapping]] = ...) -> None: ...
 
 class GetCompanyRequest(_message.Message):
     __slots__ = ("company_id",)

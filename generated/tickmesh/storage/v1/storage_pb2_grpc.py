@@ -164,7 +164,8 @@ class StorageServiceServicer:
     """
 
     def CreateCompany(self, request, context):
-        """Operator: creates a company, its subscription and its tenant schema.
+        """Operator: creates a company, its subscription, its tenant schema, its
+        owner and the owner's first API key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,42 @@
+"""Counts every tenant call against its tier's daily quota; refuses past the limit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+
+from mesh.context import add_trailing_metadata
+from mesh.interceptors.base import CallInfo, MeshInterceptor
+from mesh.tenancy.current import PrincipalKind, optional_principal
+from mesh.tenancy.quota import QuotaStore, call_quota_exhausted, ratelimit_headers
+
+
+class QuotaInterceptor(MeshInterceptor):
+    """One Redis round trip per call (never per tick): runs after AuthInterceptor.
+
+    Only calls a tenant makes with its own key count; a call a service relays on a
+    tenant's behalf was counted where it entered the mesh.
+    """
+
+    def __init__(self, store: QuotaStore) -> None:
+        self._store = store
+
+    @asynccontextmanager
+    async def around(
+        self, call: CallInfo, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[None]:
+        principal = optional_principal()
+        if (
+            principal is not None
+            and principal.kind is PrincipalKind.TENANT
+            and not principal.service
+        ):
+            tenant = principal.require_tenant()
+            quota = await self._store.check_call(tenant.company_id, tenant.tier)
+            if not quota.allowed:
+                raise call_quota_exhausted(quota)
+            for key, value in ratelimit_headers(quota):
+                add_trailing_metadata(key, value)
+        yield
