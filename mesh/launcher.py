@@ -63,6 +63,9 @@ class Mesh:
                 [sys.executable, "-m", f"servers.{service}"],
                 env={**env, "TICKMESH_COMPONENT": service},
                 preexec_fn=_die_with_parent,
+                # Own session: Ctrl-C in a terminal (or `timeout`) signals the launcher's
+                # process group only, and the launcher signals each child exactly once.
+                start_new_session=True,
             )
             self.children.append(child)
 

@@ -224,15 +224,9 @@ async def serve(mesh_server: MeshServer) -> None:
             await _cancel(starting)
     finally:
         await _cancel(stop_requested)
-        # Handlers stay installed through the graceful stop: Ctrl-C in a terminal (or
-        # `timeout`) signals the whole process group, so a child of `tickmesh up` gets
-        # the terminal's signal and then the launcher's; the second must not kill it.
+        # Handlers stay installed through the graceful stop, so a second signal during
+        # it (an impatient operator) cannot kill the process half-way.
         await mesh_server.stop()
-        # Stopped: from here to the exit a late signal must not turn exit code 0 into
-        # -SIGTERM, so block them (still pending, never delivered) before the loop
-        # closes and restores the default handlers.
-        if installed:
-            signal.pthread_sigmask(signal.SIG_BLOCK, installed)
         for sig in installed:
             loop.remove_signal_handler(sig)
 

@@ -1,0 +1,142 @@
+"""`subscribe()`: an async iterator of market data that reconnects and resumes by itself.
+
+The iterator yields typed events. After a broken stream it reconnects with
+exponential backoff and asks to resume after the last sequence it delivered;
+the server replays what its buffer still holds or says explicitly (a Gap) what
+is lost. Refusals that retrying cannot fix (bad key, symbol not in the tier,
+bad input) end the iteration with a TickmeshError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+
+import grpc
+from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
+from tickmesh.common.v1 import market_pb2
+
+from clients.errors import TickmeshError
+from mesh.client_interceptors import api_key_interceptor
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The subscription was accepted: granted and refused symbols, the snapshot."""
+
+    ack: bridge_pb2.SubscriptionAck
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ticks:
+    """A batch of ticks, projected to the tier; `skipped` updates were conflated away."""
+
+    batch: market_pb2.TickBatch
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Sequences that will never be delivered, and why."""
+
+    notice: market_pb2.GapNotice
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The stream is idle but alive."""
+
+    heartbeat: market_pb2.Heartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnecting:
+    """The stream broke; the iterator is about to reconnect after `delay_s`."""
+
+    error: TickmeshError
+    attempt: int
+    delay_s: float
+    resume_from: int
+
+
+Event = Ack | Ticks | Gap | Heartbeat | Reconnecting
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Reconnect delays: initial * multiplier**attempt, capped, with +-jitter."""
+
+    initial_s: float = 0.2
+    maximum_s: float = 10.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+    max_attempts: int | None = None  # None: keep trying
+
+    def delay(self, attempt: int) -> float:
+        base = min(self.maximum_s, self.initial_s * self.multiplier**attempt)
+        return base * (1 + random.uniform(-self.jitter, self.jitter))
+
+
+def _retryable(error: TickmeshError) -> bool:
+    # A stream-slot refusal clears when another stream of ours ends or its lease lapses.
+    return error.retryable or error.metadata.get("quota") == "concurrent_streams"
+
+
+async def subscribe(
+    target: str,
+    api_key: str,
+    symbols: Sequence[str],
+    *,
+    resume_from: int = 0,
+    best_effort: bool = False,
+    backoff: Backoff | None = None,
+    channel: grpc.aio.Channel | None = None,
+) -> AsyncGenerator[Event, None]:
+    """Subscribe to `symbols` at `target` (a Bridge, or the Hub's router) with `api_key`."""
+    backoff = backoff or Backoff()
+    own_channel = channel is None
+    if channel is None:
+        channel = grpc.aio.insecure_channel(target, interceptors=[api_key_interceptor(api_key)])
+    stub = bridge_pb2_grpc.BridgeServiceStub(channel)
+    last_seq, attempt = resume_from, 0
+    try:
+        while True:
+            request = bridge_pb2.SubscribeRequest(
+                symbols=list(symbols),
+                resume_from=last_seq,
+                options=bridge_pb2.SubscribeOptions(best_effort=best_effort),
+            )
+            call = stub.Subscribe(request)
+            try:
+                async for message in call:
+                    kind = message.WhichOneof("payload")
+                    if kind == "ack":
+                        attempt = 0  # connected: the next failure starts backing off afresh
+                        yield Ack(message.ack, resumed=last_seq > 0)
+                    elif kind == "batch":
+                        last_seq = max(last_seq, message.batch.last_seq)
+                        yield Ticks(message.batch, message.skipped)
+                    elif kind == "gap":
+                        last_seq = max(last_seq, message.gap.to_seq)
+                        yield Gap(message.gap)
+                    elif kind == "heartbeat":
+                        yield Heartbeat(message.heartbeat)
+                error = TickmeshError(grpc.StatusCode.UNAVAILABLE, "the server ended the stream")
+            except grpc.aio.AioRpcError as err:
+                error = TickmeshError.from_rpc_error(err)
+            if not _retryable(error):
+                raise error
+            if backoff.max_attempts is not None and attempt >= backoff.max_attempts:
+                raise error
+            delay = (
+                error.retry_after_s if error.retry_after_s is not None else backoff.delay(attempt)
+            )
+            yield Reconnecting(error, attempt + 1, delay, last_seq)
+            attempt += 1
+            await asyncio.sleep(delay)  # backoff before reconnecting, by design
+    finally:
+        if own_channel:
+            await channel.close()

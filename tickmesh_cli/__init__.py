@@ -1,0 +1,1 @@
+"""The `tickmesh` command: composes the mesh's commands and the client's commands."""
