@@ -213,10 +213,13 @@ class AuthCache:
         entry = self._local.get(key_hash)
         if entry is not None:
             if entry.expires_at > self._clock() and await self._still_current(entry):
-                self._local.move_to_end(key_hash)
+                # The await above let other callers run: the entry may be gone by now.
+                if key_hash in self._local:
+                    self._local.move_to_end(key_hash)
                 self.stats.local_hits += 1
                 return entry.tenant
-            self._local.pop(key_hash, None)
+            if self._local.get(key_hash) is entry:
+                del self._local[key_hash]
         future = self._inflight.get(key_hash)
         if future is None:
             future = asyncio.ensure_future(self._miss(api_key, key_hash))

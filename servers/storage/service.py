@@ -7,9 +7,11 @@ as NOT_FOUND). Operator and service RPCs name the company explicitly.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, TypeAlias
 
 import grpc
+from tickmesh.common.v1 import billing_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.contract import answer_unbuilt
@@ -23,8 +25,10 @@ from servers.storage import convert
 from servers.storage.relational import (
     api_keys,
     companies,
+    invoices,
     quota,
     retention,
+    subscription_events,
     subscriptions,
     trading,
     users,
@@ -258,4 +262,58 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                 )
                 for r in results
             ]
+        )
+
+    async def ListSubscriptionEvents(self, request: Any, context: Ctx) -> Any:
+        current_principal().require(OPERATOR, SERVICE)
+        since = request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else None
+        until = request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else None
+        events = await subscription_events.list_subscription_events(
+            self._store, request.company_id, since, until
+        )
+        return storage_pb2.ListSubscriptionEventsResponse(
+            events=[
+                storage_pb2.SubscriptionEvent(
+                    kind=e.kind,
+                    from_tier=tier_to_proto(e.from_tier) if e.from_tier else None,
+                    to_tier=tier_to_proto(e.to_tier),
+                    effective_at=convert.timestamp(e.effective_at),
+                    actor=e.actor,
+                )
+                for e in events
+            ]
+        )
+
+    async def SaveInvoice(self, request: Any, context: Ctx) -> Any:
+        current_principal().require(SERVICE, OPERATOR)
+        invoice = request.invoice
+        if not invoice.HasField("issued_at") or not invoice.HasField("total"):
+            raise InvalidArgument(
+                "invoice.issued_at and invoice.total are required",
+                violations=[FieldViolation("invoice", "issued_at and total are required")],
+            )
+        stored, existed = await invoices.save_invoice(
+            self._store,
+            invoices.StoredInvoice(
+                invoice_id=invoice.invoice_id,
+                company_id=invoice.company_id,
+                billing_period=invoice.billing_period,
+                status=invoice.status,
+                total_minor_units=invoice.total.minor_units,
+                currency=invoice.total.currency,
+                issued_at=invoice.issued_at.ToDatetime(tzinfo=UTC),
+                body=invoice.SerializeToString(),
+            ),
+        )
+        return storage_pb2.SaveInvoiceResponse(
+            invoice=billing_pb2.Invoice.FromString(stored.body), already_existed=existed
+        )
+
+    async def ListInvoices(self, request: Any, context: Ctx) -> Any:
+        company_id = _company_for(request.company_id)
+        stored = await invoices.list_invoices(
+            self._store, company_id, request.billing_period or None
+        )
+        return storage_pb2.ListInvoicesResponse(
+            invoices=[billing_pb2.Invoice.FromString(i.body) for i in stored]
         )

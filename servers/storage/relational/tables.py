@@ -115,6 +115,25 @@ storage_usage = sa.Table(
     sa.CheckConstraint("used_bytes >= 0 AND row_count >= 0", name="non_negative"),
 )
 
+invoices = sa.Table(
+    "invoices",
+    shared_metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "company_id", sa.String(COMPANY_ID_LEN), sa.ForeignKey(companies.c.id), nullable=False
+    ),
+    sa.Column("billing_period", sa.String(7), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("total_minor_units", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("issued_at", UTCDateTime(), nullable=False),
+    # The invoice exactly as Billing rated it (serialized tickmesh.common.v1.Invoice):
+    # Storage keeps it byte for byte, so a closed invoice never changes.
+    sa.Column("body", sa.LargeBinary(), nullable=False),
+    # One closed invoice per company and period: closing twice finds the first.
+    sa.UniqueConstraint("company_id", "billing_period"),
+)
+
 # ---- per-tenant schema (tenant_<company_id>) -------------------------------------
 
 users = sa.Table(

@@ -16,9 +16,11 @@ from tickmesh.billing.v1 import billing_pb2_grpc
 from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from mesh.client_interceptors import api_key_interceptor
+from mesh.client_interceptors import MetadataClientInterceptor, api_key_interceptor
 from mesh.config import MeshConfig, load_config
 from mesh.server import MeshServer
+from mesh.tenancy.authenticator import relayed_caller
+from mesh.tenancy.signing import METADATA_KEY, ContextSigner
 from servers.billing.app import create_server as create_billing
 from servers.storage.app import create_server as create_storage
 from servers.storage.relational.engine import open_store
@@ -66,6 +68,17 @@ class StorageMesh:
 
     def billing_stub(self, key: str | None = None) -> billing_pb2_grpc.BillingServiceStub:
         return billing_pb2_grpc.BillingServiceStub(self._channel(self.billing, key))
+
+    def service_stub(self, service: str = "billing") -> storage_pb2_grpc.StorageServiceStub:
+        """A Storage client signed as another tickmesh service (a RelayedCaller)."""
+        assert self.config.mesh_secret
+        signer = ContextSigner(self.config.mesh_secret.encode())
+        pairs = ((METADATA_KEY, signer.sign(relayed_caller(service, None))),)
+        channel = grpc.aio.insecure_channel(
+            self.storage.address, interceptors=[MetadataClientInterceptor(lambda: pairs)]
+        )
+        self._channels.append(channel)
+        return storage_pb2_grpc.StorageServiceStub(channel)
 
     @property
     def operator(self) -> storage_pb2_grpc.StorageServiceStub:

@@ -241,3 +241,30 @@ async def test_listener_resubscribes_after_losing_its_connection(
     finally:
         await listener_client.aclose()
         await admin.aclose()
+
+
+async def test_strict_mode_refuses_a_revoked_key_on_the_very_next_call(
+    redis_factory, prefix: str, storage: FakeStorage
+) -> None:
+    """Strict: a local hit is checked against the shared generation, no waiting for pub/sub."""
+    first = AuthCache(storage.resolve, redis_factory(), prefix=prefix, strict=True)
+    second = AuthCache(storage.resolve, redis_factory(), prefix=prefix, strict=True)
+    async with first, second:
+        assert await second.authenticate(KEY) == ALICE  # warm second's local layer
+        del storage.keys[KEY]
+        await first.invalidate_company(ALICE.company_id)  # "process one" revokes
+        with pytest.raises(Unauthenticated):
+            await second.authenticate(KEY)  # next call, no wait for the broadcast
+
+
+async def test_strict_lookup_survives_an_eviction_during_its_check(
+    redis_factory, prefix: str, storage: FakeStorage
+) -> None:
+    """Regression: the entry may vanish while the generation check awaits Redis."""
+    cache = AuthCache(storage.resolve, redis_factory(), prefix=prefix, strict=True)
+    async with cache:
+        await cache.authenticate(KEY)
+        lookups = [asyncio.ensure_future(cache.authenticate(KEY)) for _ in range(20)]
+        await asyncio.sleep(0)  # let every lookup reach its awaited generation check
+        cache._drop_all()  # an invalidation lands meanwhile
+        assert await asyncio.gather(*lookups) == [ALICE] * 20
