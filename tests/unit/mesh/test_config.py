@@ -43,7 +43,8 @@ def test_environment_overrides_defaults() -> None:
     )
     assert config.host == "0.0.0.0"
     assert config.bridge_port == 6000
-    assert config.address_of("bridge") == "0.0.0.0:6000"
+    # Bound on every interface, reached through loopback.
+    assert config.address_of("bridge") == "127.0.0.1:6000"
     assert config.data_dir == Path("/var/lib/tickmesh")
     assert config.postgres_url == "postgresql://db/tickmesh"
     assert (config.log_level, config.log_format) == ("DEBUG", "text")
@@ -149,3 +150,9 @@ def test_config_is_frozen() -> None:
     config = MeshConfig()
     with pytest.raises(AttributeError):
         config.hub_port = 1  # type: ignore[misc]
+
+
+def test_service_addresses_can_point_elsewhere() -> None:
+    config = load_config({"TICKMESH_STORAGE_ADDRESS": "storage.internal:50054"})
+    assert config.address_of("storage") == "storage.internal:50054"
+    assert config.address_of("billing") == "127.0.0.1:50055"

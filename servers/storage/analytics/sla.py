@@ -1,0 +1,160 @@
+"""Delivery-latency samples per tier, and the SLA figures Billing credits from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from clickhouse_connect.driver.client import Client
+from tickmesh.storage.v1 import storage_pb2
+
+from mesh.errors import FieldViolation, InvalidArgument
+from mesh.tiers import Tier
+from servers.storage.analytics.queries import check_company
+from servers.storage.analytics.validation import (
+    ACCEPT_WINDOW,
+    COMPANY_ID,
+    MAX_BATCH_EVENTS,
+    MAX_FUTURE_SKEW,
+    NAME,
+    TIER_BY_PROTO,
+    period_bounds,
+    unix_us,
+)
+
+# An hour of latency is no sample, it is a unit bug.
+MAX_LATENCY_US = 3_600_000_000
+SLA_COLUMNS = ("company_id", "tier", "service", "latency_us", "within_target", "sample_time")
+_EPOCH_US = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class SlaFigures:
+    """SLA figures of one tier and company (company_id "" for the tier total)."""
+
+    tier: Tier
+    company_id: str
+    samples: int
+    within_target: int
+    latency_p50_us: int
+    latency_p99_us: int
+    # Share of sampled minutes in which at least half the samples met the tier's
+    # latency target, rounded down (never overstate availability) to 4 decimals.
+    availability_percent: Decimal
+
+
+def sla_rows(samples: Sequence[storage_pb2.SlaSample], now: datetime) -> list[list[object]]:
+    """Column-oriented rows of a valid request; INVALID_ARGUMENT naming every bad sample.
+
+    RecordSlaResponse has no per-sample rejection list, so a bad sample refuses the
+    request (samples are telemetry: the producer fixes its bug and nothing is billed).
+    """
+    if len(samples) > MAX_BATCH_EVENTS:
+        raise InvalidArgument(
+            f"samples: {len(samples)} exceeds the limit of {MAX_BATCH_EVENTS} per request",
+            violations=[FieldViolation("samples", f"at most {MAX_BATCH_EVENTS}")],
+        )
+    now_us = unix_us(now)
+    oldest = now_us - ACCEPT_WINDOW // _EPOCH_US
+    newest = now_us + MAX_FUTURE_SKEW // _EPOCH_US
+    columns: list[list[object]] = [[] for _ in SLA_COLUMNS]
+    bad: list[FieldViolation] = []
+    for index, sample in enumerate(samples):
+        tier = TIER_BY_PROTO.get(sample.tier)
+        problem = None
+        if not COMPANY_ID.fullmatch(sample.company_id):
+            problem = "company_id must be 12 lowercase hex characters"
+        elif tier is None:
+            problem = f"unknown or unset tier {sample.tier}"
+        elif not NAME.fullmatch(sample.service):
+            problem = "service must be 1-64 of [A-Za-z0-9_./-]"
+        elif not 0 <= sample.latency_us <= MAX_LATENCY_US:
+            problem = f"latency_us must be 0-{MAX_LATENCY_US}"
+        elif not oldest <= sample.time_us <= newest:
+            problem = f"time_us must be within the last {ACCEPT_WINDOW.days} days"
+        if problem is not None:
+            bad.append(FieldViolation(f"samples[{index}]", problem))
+            continue
+        for column, value in zip(
+            columns,
+            (
+                sample.company_id,
+                tier.value,  # type: ignore[union-attr]
+                sample.service,
+                sample.latency_us,
+                sample.within_target,
+                sample.time_us,
+            ),
+            strict=True,
+        ):
+            column.append(value)
+    if bad:
+        raise InvalidArgument(f"{len(bad)} invalid SLA samples", violations=bad[:100])
+    return columns
+
+
+def insert_samples(client: Client, columns: list[list[object]]) -> None:
+    """Store validated samples."""
+    if columns[0]:
+        client.insert(
+            "performance_sla", columns, column_names=list(SLA_COLUMNS), column_oriented=True
+        )
+
+
+_SAMPLE_FIGURES = """
+SELECT tier, company_id, count(), countIf(within_target),
+       quantilesExactLow(0.5, 0.99)(latency_us)
+FROM performance_sla WHERE {where} GROUP BY {grouping}
+"""
+# A minute counts once per (tier, company) and once per tier total; GROUPING SETS fill
+# the company of the tier-total set with '' (never a real company id).
+_MINUTE_FIGURES = """
+SELECT tier, company_id, count(), countIf(ok * 2 >= n) FROM (
+    SELECT tier, company_id, toStartOfMinute(sample_time) AS minute,
+           count() AS n, countIf(within_target) AS ok
+    FROM performance_sla WHERE {where} GROUP BY {minute_grouping}
+) GROUP BY tier, company_id
+"""
+
+
+def query_sla(client: Client, period: str, company_id: str | None) -> list[SlaFigures]:
+    """Figures per tier and company for a period; with no company also per-tier totals.
+
+    Minutes without samples are not counted: an outage must show up as failing samples
+    from a prober, since silence may just mean nobody was subscribed.
+    """
+    start, _ = period_bounds(period)
+    where = "toYYYYMM(sample_time) = {m:UInt32}"
+    params: dict[str, object] = {"m": start.year * 100 + start.month}
+    if company_id:
+        where += " AND company_id = {c:String}"
+        params["c"] = check_company(company_id)
+        grouping, minute_grouping = "tier, company_id", "tier, company_id, minute"
+    else:
+        grouping = "GROUPING SETS ((tier, company_id), (tier))"
+        minute_grouping = "GROUPING SETS ((tier, company_id, minute), (tier, minute))"
+    figures = client.query(
+        _SAMPLE_FIGURES.format(where=where, grouping=grouping), parameters=params
+    ).result_rows
+    minutes = {
+        (str(t), str(c)): (int(n), int(good))
+        for t, c, n, good in client.query(
+            _MINUTE_FIGURES.format(where=where, minute_grouping=minute_grouping),
+            parameters=params,
+        ).result_rows
+    }
+    out = []
+    for tier, company, count, within, (p50, p99) in figures:
+        total, good = minutes[(str(tier), str(company))]
+        availability = (Decimal(100 * good) / Decimal(total)).quantize(
+            Decimal("0.0001"), rounding=ROUND_DOWN
+        )
+        out.append(
+            SlaFigures(
+                Tier(tier), str(company), int(count), int(within), int(p50), int(p99), availability
+            )
+        )
+    out.sort(key=lambda f: (f.tier.rank, f.company_id))
+    return out
