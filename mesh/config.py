@@ -112,6 +112,83 @@ def _one_of(*choices: str, upper: bool = False) -> Callable[[object], str]:
     return cast
 
 
+def _int_at_least(minimum: int) -> Callable[[object], int]:
+    def cast(raw: object) -> int:
+        expected = f"expected an integer >= {minimum}, got {raw!r}"
+        if isinstance(raw, bool):
+            raise _Invalid(expected)
+        if isinstance(raw, str) and _INT_RE.match(raw.strip()):
+            raw = int(raw.strip())
+        if not isinstance(raw, int) or raw < minimum:
+            raise _Invalid(expected)
+        return raw
+
+    return cast
+
+
+def _as_optional_int(raw: object) -> int | None:
+    if isinstance(raw, str) and not raw.strip():
+        return None
+    return _int_at_least(-(2**63))(raw)
+
+
+def _number_at_least(minimum: float) -> Callable[[object], float]:
+    def cast(raw: object) -> float:
+        expected = f"expected a finite number >= {minimum:g}, got {raw!r}"
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise _Invalid(expected)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise _Invalid(expected) from None
+        if not (minimum <= value < float("inf")):
+            raise _Invalid(expected)
+        return value
+
+    return cast
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _as_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = _as_str(raw).strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise _Invalid(f"expected true or false (also 1/0, yes/no, on/off), got {raw!r}")
+    return value in _TRUE
+
+
+def _as_optional_path(raw: object) -> Path | None:
+    return _as_path(raw) if _as_str(raw).strip() else None
+
+
+_TIER_NAMES = ("free", "pro", "enterprise")
+
+
+def _tier_names(raw: object) -> tuple[str, ...]:
+    # A comma-separated string from the environment, or a TOML list; empty means every tier.
+    items = raw if isinstance(raw, list) else _as_str(raw).split(",")
+    names = []
+    for item in items:
+        name = _as_str(item).strip().lower()
+        if not name:
+            continue
+        if name not in _TIER_NAMES:
+            raise _Invalid(f"expected tiers among {', '.join(_TIER_NAMES)}, got {raw!r}")
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _percent(raw: object) -> float:
+    value = _number_at_least(0)(raw)
+    if value > 100:
+        raise _Invalid(f"expected a percentage 0-100, got {raw!r}")
+    return value
+
+
 def _setting(
     default: _T | Any = dataclasses.MISSING,
     *,
@@ -180,8 +257,98 @@ class MeshConfig:
     grace_seconds: float = _setting(5.0, cast=_as_seconds)
     """How long a stopping server lets in-flight RPCs finish before cancelling them."""
 
+    ingestion_address: str | None = _setting(None, cast=_as_optional_str)
+    """`host:port` other services use to reach Ingestion; None: this host, ingestion_port."""
+
+    bridge_address: str | None = _setting(None, cast=_as_optional_str)
+    """`host:port` other services use to reach the Bridge; None: this host, bridge_port."""
+
+    storage_address: str | None = _setting(None, cast=_as_optional_str)
+    """`host:port` other services use to reach Storage; None: this host, storage_port."""
+
+    billing_address: str | None = _setting(None, cast=_as_optional_str)
+    """`host:port` other services use to reach Billing; None: this host, billing_port."""
+
     hub_address: str | None = _setting(None, cast=_as_optional_str)
     """`host:port` of the Hub to register with; None means no registration."""
+
+    instance_address: str | None = _setting(None, cast=_as_optional_str)
+    """`host:port` this server registers at the Hub; None: this host and the bound port."""
+
+    instance_zone: str = _setting("local", cast=_as_host)
+    """Availability zone or machine this server runs in, as registered at the Hub."""
+
+    instance_tiers: tuple[str, ...] = _setting((), cast=_tier_names)
+    """Tiers this server is meant for (comma-separated); empty means every tier."""
+
+    instance_capacity: int = _setting(1000, cast=_int_at_least(0))
+    """Concurrent sessions this server can take (the Hub's load = sessions / capacity)."""
+
+    instance_free_tier: bool = _setting(True, cast=_as_bool)
+    """Whether the Hub may route free-tier tenants to this server."""
+
+    instance_cost_micros: int = _setting(0, cast=_int_at_least(0))
+    """Cost per request in micro-dollars; the Hub prefers cheaper servers for free tenants."""
+
+    instance_ttl_seconds: float = _setting(10.0, cast=_number_at_least(1))
+    """Lease TTL this server asks the Hub for; it heartbeats every third of it."""
+
+    hub_lease_default_seconds: float = _setting(10.0, cast=_number_at_least(1))
+    """Hub: the lease TTL granted when an instance asks for none."""
+
+    hub_lease_min_seconds: float = _setting(2.0, cast=_number_at_least(1))
+    """Hub: shortest lease TTL granted (shorter requests are raised to it)."""
+
+    hub_lease_max_seconds: float = _setting(60.0, cast=_number_at_least(1))
+    """Hub: longest lease TTL granted (longer requests are cut to it)."""
+
+    hub_eject_after_failures: int = _setting(3, cast=_int_at_least(1))
+    """Hub: consecutive routed-call failures that eject an instance from rotation."""
+
+    hub_eject_base_seconds: float = _setting(5.0, cast=_number_at_least(0.1))
+    """Hub: first ejection's length; each repeat ejection lasts that much longer."""
+
+    hub_max_ejected_percent: float = _setting(50.0, cast=_percent)
+    """Hub: at most this share of a service's instances is ejected at once."""
+
+    hub_panic_percent: float = _setting(50.0, cast=_percent)
+    """Hub: below this share of healthy instances, route to every live one rather than none."""
+
+    hub_metrics_timeout_seconds: float = _setting(2.0, cast=_number_at_least(0.1))
+    """Hub: how long GetMeshMetrics waits for each instance's business metrics."""
+
+    ingestion_buffer_depth: int = _setting(200_000, cast=_int_at_least(1))
+    """Ticks the Ingestion ring buffer keeps for StreamTicks to resume from (at least)."""
+
+    ingestion_synthetic: bool = _setting(True, cast=_as_bool)
+    """Whether Ingestion runs its three synthetic broker feeds."""
+
+    ingestion_quotes_per_second: float = _setting(3000.0, cast=_number_at_least(0))
+    """Total rate of the synthetic feeds, quotes per second across brokers and symbols."""
+
+    ingestion_seed: int | None = _setting(None, cast=_as_optional_int)
+    """Seed of the synthetic feeds' random walks; None draws a fresh one at each start."""
+
+    ingestion_replay_file: Path | None = _setting(None, cast=_as_optional_path)  # noqa: RUF009
+    """A CSV of quotes Ingestion replays (broker_time_us or time, broker, symbol, bid, ask)."""
+
+    ingestion_replay_speed: float = _setting(1.0, cast=_number_at_least(0))
+    """Replay pace: 1.0 as recorded, 2.0 twice as fast, 0 as fast as possible."""
+
+    ingestion_heartbeat_seconds: float = _setting(1.0, cast=_number_at_least(0.01))
+    """How often an idle StreamTicks stream gets a heartbeat."""
+
+    bridge_heartbeat_seconds: float = _setting(1.0, cast=_number_at_least(0.01))
+    """How long a Subscribe stream may idle before the Bridge sends a heartbeat."""
+
+    bridge_stream_lease_seconds: float = _setting(30.0, cast=_number_at_least(1))
+    """TTL of a stream's concurrent-stream lease in Redis; renewed every third of it."""
+
+    bridge_queue_ticks: int = _setting(4096, cast=_int_at_least(1000))
+    """Ticks queued for one subscriber before it is conflated to the latest per symbol."""
+
+    bridge_batch_ticks: int = _setting(2000, cast=_int_at_least(1))
+    """Most ticks per Subscribe message (a client may ask for fewer)."""
 
     def __repr__(self) -> str:
         # Config objects end up in logs and tracebacks; secrets must not.
@@ -204,8 +371,13 @@ class MeshConfig:
         return port
 
     def address_of(self, service: str) -> str:
-        """`host:port` where `service` listens (IPv6 hosts get brackets)."""
-        return join_host_port(self.host, self.port_of(service))
+        """Where to reach `service`: its `<service>_address` when set (other hosts,
+        containers), else this host's bind address and the service's port."""
+        override: str | None = getattr(self, f"{service}_address", None)
+        if override:
+            return override
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return join_host_port(host, self.port_of(service))
 
 
 def join_host_port(host: str, port: int) -> str:
