@@ -8,6 +8,7 @@ from mesh.config import MeshConfig
 from mesh.server import MeshServer, ServiceBinding, build_server
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.wiring import open_tenancy
+from servers.storage.analytics.engine import open_analytics
 from servers.storage.relational.engine import open_store
 from servers.storage.service import StorageServicer
 
@@ -17,6 +18,7 @@ async def create_server(config: MeshConfig, port: int | None = None) -> MeshServ
     store = await open_store(
         config.postgres_url, config.data_dir / "relational", shared_schema=config.postgres_schema
     )
+    analytics = await open_analytics(config.clickhouse_url, config.data_dir)
     servicer: StorageServicer | None = None
 
     async def authenticate_key(api_key: str) -> TenantContext:
@@ -24,10 +26,11 @@ async def create_server(config: MeshConfig, port: int | None = None) -> MeshServ
         return await servicer.authenticate_key(api_key)
 
     tenancy = await open_tenancy(config, "storage", authenticate_key=authenticate_key)
-    servicer = StorageServicer(store, tenancy)
+    servicer = StorageServicer(store, analytics, tenancy)
 
     async def on_stop() -> None:
         await tenancy.aclose()
+        await analytics.close()
         await store.close()
 
     return await build_server(

@@ -22,6 +22,7 @@ from mesh.tenancy.context import TenantContext
 from mesh.tenancy.current import PrincipalKind, current_principal
 from mesh.tenancy.wiring import Tenancy
 from servers.storage import convert
+from servers.storage.analytics.engine import AnalyticsStore
 from servers.storage.relational import (
     api_keys,
     companies,
@@ -75,8 +76,9 @@ def _actor() -> str:
 class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     """Tenants, users, keys, subscriptions and trading data on the relational store."""
 
-    def __init__(self, store: RelationalStore, tenancy: Tenancy) -> None:
+    def __init__(self, store: RelationalStore, analytics: AnalyticsStore, tenancy: Tenancy) -> None:
         self._store = store
+        self._analytics = analytics
         self._tenancy = tenancy
         answer_unbuilt(
             self,
@@ -316,4 +318,56 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         )
         return storage_pb2.ListInvoicesResponse(
             invoices=[billing_pb2.Invoice.FromString(i.body) for i in stored]
+        )
+
+    async def _known_companies(self, company_ids: set[str]) -> set[str]:
+        return await companies.existing_company_ids(self._store, company_ids)
+
+    async def RecordUsage(self, request: Any, context: Ctx) -> Any:
+        current_principal().require(SERVICE)
+        result = await self._analytics.record_usage(request.events, self._known_companies)
+        return result.to_proto()
+
+    async def QueryUsage(self, request: Any, context: Ctx) -> Any:
+        company_id = _company_for(request.company_id)
+        rows = await self._analytics.query_usage(
+            company_id, request.billing_period, request.group_by
+        )
+        return storage_pb2.QueryUsageResponse(
+            company_id=company_id,
+            billing_period=request.billing_period,
+            rows=[
+                storage_pb2.UsageRow(
+                    key=r.key,
+                    events=r.events,
+                    data_points=r.data_points,
+                    processing_time_us=r.processing_time_us,
+                )
+                for r in rows
+            ],
+        )
+
+    async def RecordSla(self, request: Any, context: Ctx) -> Any:
+        current_principal().require(SERVICE)
+        accepted = await self._analytics.record_sla(request.samples)
+        return storage_pb2.RecordSlaResponse(accepted=accepted)
+
+    async def QuerySla(self, request: Any, context: Ctx) -> Any:
+        current_principal().require(SERVICE, OPERATOR)
+        figures = await self._analytics.query_sla(
+            request.billing_period, request.company_id or None
+        )
+        return storage_pb2.QuerySlaResponse(
+            figures=[
+                storage_pb2.SlaFigures(
+                    tier=tier_to_proto(f.tier),
+                    company_id=f.company_id,
+                    samples=f.samples,
+                    within_target=f.within_target,
+                    latency_p50_us=f.latency_p50_us,
+                    latency_p99_us=f.latency_p99_us,
+                    availability_percent=str(f.availability_percent),
+                )
+                for f in figures
+            ]
         )

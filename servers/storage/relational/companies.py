@@ -182,3 +182,13 @@ async def deactivate_company(
             after={"status": CompanyStatus.DEACTIVATED.value},
         )
     return Company(old.id, old.name, CompanyStatus.DEACTIVATED, old.created_at, at)
+
+
+async def existing_company_ids(store: RelationalStore, company_ids: set[str]) -> set[str]:
+    """The subset of `company_ids` that are companies (one query; malformed ids are unknown)."""
+    wellformed = {c for c in company_ids if validation.COMPANY_ID.fullmatch(c)}
+    if not wellformed:
+        return set()
+    query = sa.select(companies.c.id).where(companies.c.id.in_(sorted(wellformed)))
+    async with store.shared(readonly=True) as conn:
+        return set((await conn.execute(query)).scalars())
