@@ -29,7 +29,7 @@ from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
 from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from mesh.client_interceptors import api_key_interceptor
+from mesh.client_interceptors import api_key_interceptors
 from mesh.config import MeshConfig, load_config
 from servers.billing.app import create_server as create_billing
 from servers.storage.app import create_server as create_storage
@@ -86,7 +86,7 @@ async def bench_calls(config: MeshConfig, calls: int, cold_keys: int) -> list[st
 
     def channel(address: str, key: str | None) -> grpc.aio.Channel:
         ch = grpc.aio.insecure_channel(
-            address, interceptors=[api_key_interceptor(key)] if key else []
+            address, interceptors=api_key_interceptors(key) if key else []
         )
         channels.append(ch)
         return ch

@@ -19,7 +19,7 @@ from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from tickmesh.common.v1 import market_pb2
 
 from clients.errors import TickmeshError
-from mesh.client_interceptors import api_key_interceptor
+from mesh.client_interceptors import api_key_interceptors
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ async def subscribe(
     backoff = backoff or Backoff()
     own_channel = channel is None
     if channel is None:
-        channel = grpc.aio.insecure_channel(target, interceptors=[api_key_interceptor(api_key)])
+        channel = grpc.aio.insecure_channel(target, interceptors=api_key_interceptors(api_key))
     stub = bridge_pb2_grpc.BridgeServiceStub(channel)
     last_seq, attempt = resume_from, 0
     try:

@@ -1,7 +1,10 @@
 """Client-side interceptors: attach metadata (API key, signed caller, request id) to every call.
 
-One class covers the four call shapes of grpc.aio; what it attaches comes from a
-provider called per call, so it can depend on the current request (relaying).
+grpc.aio files each channel interceptor under the first call-shape interface it
+implements (an elif chain), so one object implementing all four would only ever
+see unary-unary calls; `metadata_interceptors` returns one object per shape.
+What they attach comes from a provider called per call, so it can depend on the
+current request (relaying).
 """
 
 from __future__ import annotations
@@ -15,14 +18,7 @@ MetadataPairs = Sequence[tuple[str, str | bytes]]
 MetadataProvider = Callable[[], MetadataPairs]
 
 
-class MetadataClientInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    """Adds `provider()`'s pairs to the metadata of every call on the channel."""
-
+class _WithMetadata:
     def __init__(self, provider: MetadataProvider) -> None:
         self._provider = provider
 
@@ -34,24 +30,33 @@ class MetadataClientInterceptor(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+
+class _UnaryUnary(_WithMetadata, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _UnaryStream(_WithMetadata, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
-    async def intercept_stream_unary(
-        self, continuation: Any, details: Any, request_iterator: Any
-    ) -> Any:
-        return await continuation(self._details(details), request_iterator)
 
-    async def intercept_stream_stream(
-        self, continuation: Any, details: Any, request_iterator: Any
-    ) -> Any:
-        return await continuation(self._details(details), request_iterator)
+class _StreamUnary(_WithMetadata, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
 
 
-def api_key_interceptor(api_key: str) -> MetadataClientInterceptor:
-    """Sends `authorization: Bearer <api_key>` on every call."""
+class _StreamStream(_WithMetadata, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+
+def metadata_interceptors(provider: MetadataProvider) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors adding `provider()`'s pairs to every call on a channel, of any shape."""
+    return [cls(provider) for cls in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)]
+
+
+def api_key_interceptors(api_key: str) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors sending `authorization: Bearer <api_key>` on every call."""
     pairs = (("authorization", f"Bearer {api_key}"),)
-    return MetadataClientInterceptor(lambda: pairs)
+    return metadata_interceptors(lambda: pairs)

@@ -12,7 +12,7 @@ import grpc
 from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from mesh.client_interceptors import api_key_interceptor
+from mesh.client_interceptors import api_key_interceptors
 from mesh.config import MeshConfig
 
 DEMO_TENANTS = (
@@ -34,9 +34,9 @@ class DemoTenant:
 
 async def create_demo_tenants(config: MeshConfig, operator_key: str) -> list[DemoTenant]:
     """Create one company per tier through Storage, as the operator."""
-    interceptor = api_key_interceptor(operator_key)
+    interceptors = api_key_interceptors(operator_key)
     async with grpc.aio.insecure_channel(
-        config.address_of("storage"), interceptors=[interceptor]
+        config.address_of("storage"), interceptors=interceptors
     ) as channel:
         stub = storage_pb2_grpc.StorageServiceStub(channel)
         tenants = []

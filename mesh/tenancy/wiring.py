@@ -20,7 +20,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from mesh.client_interceptors import MetadataClientInterceptor, MetadataPairs
+from mesh.client_interceptors import MetadataPairs, metadata_interceptors
 from mesh.config import ConfigError, MeshConfig, env_key
 from mesh.context import current_request_id
 from mesh.errors import Unauthenticated, Unavailable
@@ -58,14 +58,29 @@ class Tenancy:
     def channel(self, address: str) -> grpc.aio.Channel:
         """A channel whose calls carry this service's signed caller context, relaying the
         tenant (or operator) the current call acts for, and the request id."""
-        interceptor = MetadataClientInterceptor(self.relay_metadata)
-        channel = grpc.aio.insecure_channel(address, interceptors=[interceptor])
+        interceptors = metadata_interceptors(self.relay_metadata)
+        channel = grpc.aio.insecure_channel(address, interceptors=interceptors)
         self._channels.append(channel)
         return channel
 
+    def service_channel(self, address: str) -> grpc.aio.Channel:
+        """A channel whose calls are signed as this service itself, for a service that has
+        already authorized its caller and now reads on its own account."""
+        interceptors = metadata_interceptors(self.service_metadata)
+        channel = grpc.aio.insecure_channel(address, interceptors=interceptors)
+        self._channels.append(channel)
+        return channel
+
+    def service_metadata(self) -> MetadataPairs:
+        """Metadata signing an outgoing call as this service, acting for no one else."""
+        return self._signed(relayed_caller(self.component, None))
+
     def relay_metadata(self) -> MetadataPairs:
         """Metadata for an outgoing call made while serving the current call."""
-        envelope = self.signer.sign(relayed_caller(self.component, optional_principal()))
+        return self._signed(relayed_caller(self.component, optional_principal()))
+
+    def _signed(self, caller: bytes) -> MetadataPairs:
+        envelope = self.signer.sign(caller)
         pairs: list[tuple[str, str | bytes]] = [(METADATA_KEY, envelope)]
         request_id = current_request_id()
         if request_id:

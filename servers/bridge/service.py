@@ -2,18 +2,230 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+
+import grpc
+from google.protobuf import timestamp_pb2
+from redis.exceptions import RedisError
 from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 
-from mesh.contract import answer_unbuilt
+from mesh.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
+from mesh.protoconv import tier_to_proto
+from mesh.tenancy.current import current_tenant
+from mesh.tenancy.quota import CallQuota, QuotaStore, StreamLease, streams_exhausted
+from mesh.tiers import limits
+from servers.bridge.entitlements import Grant, resolve
+from servers.bridge.fanout import Fanout, Opened
+from servers.bridge.session import Outgoing, Session
+from servers.bridge.usage import UsageCounter
+
+SERVICE = bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"]
+_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+log = logging.getLogger(__name__)
 
 
 class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
-    """Every RPC of the contract; those not built yet answer UNIMPLEMENTED."""
+    """Subscribe, GetSessionStats, GetUsage; the caller is always current_tenant()."""
 
-    def __init__(self) -> None:
-        answer_unbuilt(
-            self,
-            bridge_pb2_grpc.BridgeServiceServicer,
-            bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"],
-            "planned: the tick pipeline, issue #4",
+    def __init__(
+        self, fanout: Fanout, quota: QuotaStore, usage: UsageCounter, *, lease_ttl_s: float = 30.0
+    ) -> None:
+        self._fanout = fanout
+        self._quota = quota
+        self._usage = usage
+        self._lease_ttl_s = lease_ttl_s
+
+    async def Subscribe(
+        self, request: bridge_pb2.SubscribeRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Writes already serialized SubscribeResponse bytes (see add_to_server)."""
+        tenant = current_tenant()
+        universe = self._fanout.universe
+        if universe is None:
+            raise Unavailable("the bridge has not reached Ingestion yet", retry_after_s=1.0)
+        options = request.options
+        grant = resolve(
+            list(request.symbols), tenant.tier, universe, best_effort=options.best_effort
         )
+        session_id = uuid.uuid4().hex
+        with _quota_store_errors():
+            decision = await self._quota.acquire_stream(
+                tenant.company_id, tenant.tier, session_id, self._lease_ttl_s
+            )
+        if decision.lease is None:
+            raise streams_exhausted(decision)
+        try:
+            with _quota_store_errors():
+                calls = await self._quota.call_usage(tenant.company_id, tenant.tier)
+            opened = self._fanout.open(
+                session_id, tenant, grant,
+                resume_from=request.resume_from,
+                snapshot=not options.no_snapshot,
+                max_batch_ticks=options.max_batch_ticks,
+            )  # fmt: skip
+            await self._stream(context, opened, _ack(grant, opened, calls), decision.lease)
+        finally:
+            # Shielded: a cancelled stream (client gone) must still give its slot back.
+            await asyncio.shield(self._release(decision.lease))
+
+    async def _stream(
+        self,
+        context: grpc.aio.ServicerContext,
+        opened: Opened,
+        ack: bridge_pb2.SubscriptionAck,
+        lease: StreamLease,
+    ) -> None:
+        session = opened.session
+        renewing = asyncio.create_task(self._keep_lease(lease, session))
+        try:
+            await _write(context, session, session.ack_message(ack, opened.snapshot))
+            while (out := await session.next_message()) is not None:
+                await _write(context, session, out)
+            if session.error is not None:
+                raise session.error
+        finally:
+            renewing.cancel()
+            self._fanout.close(session.session_id)
+
+    async def _keep_lease(self, lease: StreamLease, session: Session) -> None:
+        # One Redis round trip per stream every ttl/3, never per tick.
+        while True:
+            await asyncio.sleep(self._lease_ttl_s / 3)
+            try:
+                decision = await self._quota.renew_stream(lease, self._lease_ttl_s)
+            except Exception:
+                # A Redis blip: the lease outlives two missed renewals, so keep streaming.
+                log.warning("could not renew stream lease %s", lease.lease_id, exc_info=True)
+                continue
+            if decision.lease is None:
+                # The lease lapsed and its slot was taken meanwhile.
+                session.close(streams_exhausted(decision))
+                return
+
+    async def _release(self, lease: StreamLease) -> None:
+        try:
+            await self._quota.release_stream(lease)
+        except Exception:
+            log.warning("could not release stream lease %s; it lapses by itself",
+                        lease.lease_id, exc_info=True)  # fmt: skip
+
+    async def GetSessionStats(
+        self, request: bridge_pb2.GetSessionStatsRequest, context: grpc.aio.ServicerContext
+    ) -> bridge_pb2.GetSessionStatsResponse:
+        """The caller's company's open sessions on this Bridge."""
+        tenant = current_tenant()
+        sessions = self._fanout.sessions_of(tenant.company_id)
+        if request.session_id:
+            sessions = [s for s in sessions if s.session_id == request.session_id]
+            if not sessions:
+                raise NotFound(f"no open session {request.session_id!r} of your company here")
+        return bridge_pb2.GetSessionStatsResponse(sessions=[_stats(s) for s in sessions])
+
+    async def GetUsage(
+        self, request: bridge_pb2.GetUsageRequest, context: grpc.aio.ServicerContext
+    ) -> bridge_pb2.GetUsageResponse:
+        """Ticks this Bridge delivered to the caller's company in a billing period."""
+        tenant = current_tenant()
+        period = request.billing_period or self._usage.current_period()
+        if not _PERIOD.fullmatch(period):
+            raise InvalidArgument(
+                f"billing_period: expected YYYY-MM, got {period!r}",
+                violations=[FieldViolation("billing_period", "expected YYYY-MM")],
+            )
+        delivered, recorded = self._usage.company_usage(tenant.company_id, period)
+        return bridge_pb2.GetUsageResponse(
+            company_id=tenant.company_id,
+            billing_period=period,
+            ticks_delivered=delivered,
+            ticks_recorded=recorded,
+            open_streams=len(self._fanout.sessions_of(tenant.company_id)),
+        )
+
+
+def add_to_server(servicer: BridgeServicer, server: grpc.aio.Server) -> None:
+    """Like the generated add_BridgeServiceServicer_to_server, except that Subscribe's
+    responses are bytes the Bridge serialized itself (from cached tick encodings), so
+    its serializer passes them through."""
+    handlers = {
+        "Subscribe": grpc.unary_stream_rpc_method_handler(
+            servicer.Subscribe,
+            request_deserializer=bridge_pb2.SubscribeRequest.FromString,
+            response_serializer=_already_serialized,
+        ),
+        "GetSessionStats": grpc.unary_unary_rpc_method_handler(
+            servicer.GetSessionStats,
+            request_deserializer=bridge_pb2.GetSessionStatsRequest.FromString,
+            response_serializer=bridge_pb2.GetSessionStatsResponse.SerializeToString,
+        ),
+        "GetUsage": grpc.unary_unary_rpc_method_handler(
+            servicer.GetUsage,
+            request_deserializer=bridge_pb2.GetUsageRequest.FromString,
+            response_serializer=bridge_pb2.GetUsageResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(SERVICE.full_name, handlers)
+
+
+@contextlib.contextmanager
+def _quota_store_errors() -> Iterator[None]:
+    # Without its quota store the Bridge cannot admit a stream; the caller may retry.
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        log.warning("quota store unavailable: %s", exc)
+        raise Unavailable("the quota store is unavailable; retry shortly") from None
+
+
+def _already_serialized(payload: bytes) -> bytes:
+    return payload
+
+
+async def _write(context: grpc.aio.ServicerContext, session: Session, out: Outgoing) -> None:
+    # Bytes, not a message: Subscribe's serializer passes them through (add_to_server).
+    await context.write(out.payload)
+    session.delivered(out)
+
+
+def _ack(grant: Grant, opened: Opened, calls: CallQuota) -> bridge_pb2.SubscriptionAck:
+    tier = limits(grant.tier)
+    return bridge_pb2.SubscriptionAck(
+        tier=tier_to_proto(grant.tier),
+        symbols=grant.symbols,
+        refused=[
+            bridge_pb2.RefusedSymbol(
+                symbol=r.symbol,
+                reason=r.reason,
+                required_tier=tier_to_proto(r.required_tier) if r.required_tier else None,
+            )
+            for r in grant.refused
+        ],
+        update_interval_ms=tier.update_interval_ms,
+        features=sorted(f.value for f in tier.features),
+        quota_remaining=-1 if calls.remaining is None else calls.remaining,
+        start_seq=opened.start_seq,
+    )
+
+
+def _stats(session: Session) -> bridge_pb2.SessionStats:
+    opened_at = timestamp_pb2.Timestamp()
+    opened_at.FromMicroseconds(session.opened_at_us)
+    return bridge_pb2.SessionStats(
+        session_id=session.session_id,
+        user_id=session.tenant.user_id,
+        tier=tier_to_proto(session.tier),
+        symbols=session.symbols,
+        opened_at=opened_at,
+        ticks_delivered=session.ticks_delivered,
+        messages_delivered=session.messages_delivered,
+        skipped=session.skipped_total,
+        queue_depth=session.queue_depth,
+    )

@@ -16,7 +16,7 @@ from tickmesh.billing.v1 import billing_pb2_grpc
 from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from mesh.client_interceptors import MetadataClientInterceptor, api_key_interceptor
+from mesh.client_interceptors import api_key_interceptors, metadata_interceptors
 from mesh.config import MeshConfig, load_config
 from mesh.server import MeshServer
 from mesh.tenancy.authenticator import relayed_caller
@@ -57,7 +57,7 @@ class StorageMesh:
     _channels: list[grpc.aio.Channel] = field(default_factory=list)
 
     def _channel(self, server: MeshServer, key: str | None) -> grpc.aio.Channel:
-        interceptors = [api_key_interceptor(key)] if key else []
+        interceptors = api_key_interceptors(key) if key else []
         channel = grpc.aio.insecure_channel(server.address, interceptors=interceptors)
         self._channels.append(channel)
         return channel
@@ -75,7 +75,7 @@ class StorageMesh:
         signer = ContextSigner(self.config.mesh_secret.encode())
         pairs = ((METADATA_KEY, signer.sign(relayed_caller(service, None))),)
         channel = grpc.aio.insecure_channel(
-            self.storage.address, interceptors=[MetadataClientInterceptor(lambda: pairs)]
+            self.storage.address, interceptors=metadata_interceptors(lambda: pairs)
         )
         self._channels.append(channel)
         return storage_pb2_grpc.StorageServiceStub(channel)

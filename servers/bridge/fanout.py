@@ -1,0 +1,186 @@
+"""The fan-out: hands each upstream batch to every session, keeps the latest tick per
+symbol (snapshots, resume catch-up) and what it can vouch for (gap notices on resume).
+
+Dispatch is synchronous and bounded per session (no awaits), so a slow subscriber can
+never delay the upstream or another subscriber; and opening a session (snapshot,
+catch-up, registration) happens between two batches, so nothing slips in between.
+
+Resume: the Bridge's data is conflated (throttle, slow-consumer policy), so a resumed
+session gets what a live subscriber that fell behind gets: the latest tick of every
+granted symbol that changed after the resume point, complete up to the watermark. That
+needs only the latest tick per symbol, not a replay of every batch, and no extra
+Ingestion stream per resuming client. Sequences the Bridge never saw (before its
+upstream started, or announced lost by Ingestion) are reported as gap notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from tickmesh.common.v1 import market_pb2
+
+from mesh.errors import Unavailable
+from mesh.tenancy.context import TenantContext
+from servers.bridge.entitlements import Grant, Universe
+from servers.bridge.projection import BatchView, Entry
+from servers.bridge.session import Schedule, Session, SessionLimits
+from servers.bridge.usage import UsageCounter
+
+MAX_GAPS_KEPT = 64
+BEFORE_START = "requested sequences are older than this bridge's upstream stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A registered session with what its ack carries."""
+
+    session: Session
+    snapshot: list[Entry] | None  # sorted by sequence; None when the client declined it
+    start_seq: int  # the first sequence the session's batches continue from
+
+
+class Fanout:
+    """Every open session of this Bridge, fed by the upstream (it is the UpstreamSink)."""
+
+    def __init__(
+        self,
+        usage: UsageCounter,
+        *,
+        bounds: SessionLimits = SessionLimits(),  # noqa: B008 - frozen, shared safely
+        clock: Callable[[], float] = time.monotonic,
+        wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+        schedule: Schedule | None = None,
+    ) -> None:
+        self.usage = usage
+        self.universe: Universe | None = None
+        self.watermark = 0
+        """The last upstream sequence dispatched to every session."""
+        self._bounds = bounds
+        self._clock = clock
+        self._wall_us = wall_us
+        self._schedule = schedule
+        self._sessions: dict[str, Session] = {}
+        self._active: tuple[Session, ...] = ()  # iterated per batch; rebuilt on open/close
+        self._last: dict[str, BatchView] = {}  # symbol -> batch holding its latest tick
+        self._covered_after: int | None = None  # every later sequence reached us or a gap
+        self._gaps: deque[tuple[int, int, str]] = deque()
+        self._closed = False
+
+    # -- the upstream sink ----------------------------------------------------
+
+    def on_universe(self, symbols: Iterable[str]) -> None:
+        """The symbols Ingestion knows (at start and on every reconnect)."""
+        self.universe = Universe.of(symbols)
+
+    def on_batch(self, ticks: Sequence[market_pb2.Tick], first_seq: int, last_seq: int) -> None:
+        """A new upstream batch (already free of sequences seen before)."""
+        view = BatchView(ticks, first_seq, last_seq)
+        if self._covered_after is None:
+            self._covered_after = first_seq - 1
+        self.watermark = max(self.watermark, last_seq)
+        self._last.update(dict.fromkeys(view.latest, view))
+        now = self._clock()
+        for session in self._active:
+            session.on_batch(view, now)
+
+    def on_gap(self, from_seq: int, to_seq: int, reason: str) -> None:
+        """Ingestion says these sequences are lost: tell every session, remember for resumes."""
+        if self._covered_after is None:
+            # Before our first batch nothing was vouched for anyway.
+            self._covered_after = to_seq
+        else:
+            self._gaps.append((from_seq, to_seq, reason))
+            if len(self._gaps) > MAX_GAPS_KEPT:
+                # Forgetting a gap would make a later resume across it silent: stop
+                # vouching for anything up to its end instead.
+                self._covered_after = max(self._covered_after, self._gaps.popleft()[1])
+        self.watermark = max(self.watermark, to_seq)
+        for session in self._active:
+            session.push_gap(from_seq, to_seq, reason)
+
+    # -- sessions -------------------------------------------------------------
+
+    def open(
+        self,
+        session_id: str,
+        tenant: TenantContext,
+        grant: Grant,
+        *,
+        resume_from: int = 0,
+        snapshot: bool = True,
+        max_batch_ticks: int = 0,
+    ) -> Opened:
+        """Register a session; it receives every batch dispatched from now on."""
+        if self._closed:
+            raise Unavailable("the bridge is stopping; reconnect to another instance")
+        watermark = self.watermark
+        live = resume_from == 0 or resume_from >= watermark
+        session = Session(
+            session_id=session_id,
+            tenant=tenant,
+            grant=grant,
+            usage=self.usage,
+            watermark=lambda: self.watermark,
+            schedule=self._schedule or asyncio.get_running_loop().call_later,
+            clock=self._clock,
+            wall_us=self._wall_us,
+            bounds=self._bounds,
+            max_batch_ticks=max_batch_ticks,
+            floor_seq=resume_from,
+        )
+        # The snapshot is the state just before start_seq; a resumed session gets the
+        # symbols that changed after its resume point as catch-up batches instead.
+        cut = watermark if live else resume_from
+        before: list[Entry] = []
+        after: list[Entry] = []
+        for symbol in grant.symbols:
+            view = self._last.get(symbol)
+            if view is not None:
+                entry = view.latest_entry(symbol, grant.tier)
+                (before if entry[0] <= cut else after).append(entry)
+        if live:
+            start_seq = max(watermark, resume_from) + 1
+        else:
+            start_seq = resume_from + 1
+            for from_seq, to_seq, reason in self._gaps_after(resume_from):
+                session.push_gap(from_seq, to_seq, reason)
+            after.sort()
+            session.catch_up(after, watermark, self._clock())
+        self._sessions[session_id] = session
+        self._active = tuple(self._sessions.values())
+        return Opened(session, sorted(before) if snapshot else None, start_seq)
+
+    def _gaps_after(self, resume_from: int) -> list[tuple[int, int, str]]:
+        covered = self._covered_after if self._covered_after is not None else self.watermark
+        gaps = []
+        if resume_from < covered:
+            gaps.append((resume_from + 1, covered, BEFORE_START))
+        for from_seq, to_seq, reason in self._gaps:
+            if to_seq > max(resume_from, covered):
+                gaps.append((max(from_seq, resume_from + 1), to_seq, reason))
+        return gaps
+
+    def close(self, session_id: str) -> None:
+        """Unregister a session (its stream ended)."""
+        session = self._sessions.pop(session_id, None)
+        if session is not None:
+            session.close()
+            self._active = tuple(self._sessions.values())
+
+    def close_all(self) -> None:
+        """End every stream and refuse new ones (the server is stopping)."""
+        self._closed = True
+        for session in self._active:
+            session.close()
+
+    def get(self, session_id: str) -> Session | None:
+        """The open session with this id, if any."""
+        return self._sessions.get(session_id)
+
+    def sessions_of(self, company_id: str) -> list[Session]:
+        """The open sessions of one company."""
+        return [s for s in self._active if s.tenant.company_id == company_id]

@@ -1,0 +1,213 @@
+"""The Bridge's one StreamTicks stream to Ingestion: reconnects with backoff, resumes by sequence.
+
+On every (re)connect it first refreshes the symbol universe (ListSymbols), then asks
+for ticks after the last sequence it has seen. Whatever Ingestion replays twice is
+dropped here, so the fan-out and every client see each sequence at most once. The sink
+is called synchronously and never awaited, so subscribers cannot slow this loop down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import grpc
+from tickmesh.common.v1 import market_pb2
+from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+class UpstreamSink(Protocol):
+    """Where the upstream delivers (the fan-out)."""
+
+    def on_universe(self, symbols: Iterable[str]) -> None: ...
+
+    def on_batch(self, ticks: Sequence[market_pb2.Tick], first_seq: int, last_seq: int) -> None: ...
+
+    def on_gap(self, from_seq: int, to_seq: int, reason: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with jitter: attempt n waits between half and all of
+    min(max_s, initial_s * 2**n), so a fleet of Bridges does not reconnect in lockstep."""
+
+    initial_s: float = 0.1
+    max_s: float = 5.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """The wait before reconnect attempt `attempt` (0 = the first retry)."""
+        ceiling = min(self.max_s, self.initial_s * 2 ** min(attempt, 32))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+class SequenceTracker:
+    """The last upstream sequence seen; trims what a resumed stream repeats."""
+
+    __slots__ = ("duplicates", "last_seq")
+
+    def __init__(self) -> None:
+        self.last_seq = 0
+        self.duplicates = 0  # ticks dropped because they were seen already
+
+    def accept(
+        self, batch: market_pb2.TickBatch
+    ) -> tuple[Sequence[market_pb2.Tick], int, int] | None:
+        """The batch's unseen ticks and sequence range, or None when nothing is new."""
+        ticks: Sequence[market_pb2.Tick] = batch.ticks
+        if not ticks:
+            return None
+        first = batch.first_seq or ticks[0].sequence
+        last = max(batch.last_seq, ticks[-1].sequence)
+        seen = self.last_seq
+        if last <= seen:
+            self.duplicates += len(ticks)
+            return None
+        if first <= seen:
+            fresh = [tick for tick in ticks if tick.sequence > seen]
+            self.duplicates += len(ticks) - len(fresh)
+            ticks, first = fresh, seen + 1
+        self.last_seq = last
+        return ticks, first, last
+
+    def gap(self, from_seq: int, to_seq: int) -> tuple[int, int] | None:
+        """Account for a gap notice; the part not seen before, or None when it is old news."""
+        if to_seq <= self.last_seq:
+            return None
+        from_seq = max(from_seq, self.last_seq + 1)
+        self.last_seq = to_seq
+        return from_seq, to_seq
+
+
+class Upstream:
+    """Keeps one StreamTicks stream open to Ingestion at `target`."""
+
+    def __init__(
+        self,
+        target: str,
+        sink: UpstreamSink,
+        *,
+        channel_factory: Callable[[str], grpc.aio.Channel] = grpc.aio.insecure_channel,
+        backoff: Backoff = Backoff(),
+        idle_timeout_s: float = 10.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.target = target
+        self.connected = False
+        """True while the stream is open."""
+        self.universe_known = False
+        """True once ListSymbols has answered."""
+        self.reconnects = 0
+        self._sink = sink
+        self._channel_factory = channel_factory
+        self._backoff = backoff
+        self._idle_timeout_s = idle_timeout_s
+        self._rng = rng or random.Random()
+        self._seq = SequenceTracker()
+        self._ready = asyncio.Event()
+        self._channel: grpc.aio.Channel | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def last_seq(self) -> int:
+        """The last upstream sequence seen (what a reconnect resumes from)."""
+        return self._seq.last_seq
+
+    @property
+    def ready(self) -> bool:
+        """Connected and the universe is known: the Bridge can take subscriptions."""
+        return self.connected and self.universe_known
+
+    async def wait_ready(self) -> None:
+        """Return once the first connection is up and the universe is known."""
+        await self._ready.wait()
+
+    def start(self) -> None:
+        """Start the connect / stream / reconnect loop in the background."""
+        if self._task is None:
+            self._channel = self._channel_factory(self.target)
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="upstream")
+
+    async def stop(self) -> None:
+        """Stop streaming and close the channel."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+        self.connected = False
+
+    async def _run(self) -> None:
+        assert self._channel is not None
+        stub = ingestion_pb2_grpc.IngestionServiceStub(self._channel)
+        attempt = 0
+        while True:
+            try:
+                if await self._stream(stub):
+                    attempt = 0  # it delivered something: the next failure starts afresh
+                log.warning("upstream stream to %s ended; reconnecting", self.target)
+            except (grpc.aio.AioRpcError, TimeoutError) as exc:
+                detail = exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else "idle"
+                log.warning("upstream %s unavailable (%s); reconnecting", self.target, detail)
+            except Exception:
+                # A bug must not end the Bridge's only feed: log it and reconnect.
+                log.exception("upstream %s failed; reconnecting", self.target)
+            finally:
+                self.connected = False
+            delay = self._backoff.delay(attempt, self._rng)
+            attempt += 1
+            self.reconnects += 1
+            await asyncio.sleep(delay)
+
+    async def _stream(self, stub: ingestion_pb2_grpc.IngestionServiceStub) -> bool:
+        """One connection: refresh the universe, stream until it breaks. True if it
+        delivered anything (so the backoff can reset)."""
+        listed = await stub.ListSymbols(
+            ingestion_pb2.ListSymbolsRequest(), timeout=self._idle_timeout_s
+        )
+        self._sink.on_universe(info.symbol for info in listed.symbols)
+        self.universe_known = True
+        from_seq = self._seq.last_seq
+        call = stub.StreamTicks(ingestion_pb2.StreamTicksRequest(from_seq=from_seq))
+        self.connected = True
+        self._ready.set()
+        log.info("upstream %s streaming from sequence %d", self.target, from_seq)
+        got_any = False
+        try:
+            while True:
+                # Ingestion heartbeats an idle stream, so silence means a dead connection.
+                async with asyncio.timeout(self._idle_timeout_s):
+                    response = await call.read()
+                if response is grpc.aio.EOF:
+                    return got_any
+                got_any = True
+                self._handle(response)
+        finally:
+            call.cancel()
+
+    def _handle(self, response: ingestion_pb2.StreamTicksResponse) -> None:
+        kind = response.WhichOneof("payload")
+        if kind == "batch":
+            accepted = self._seq.accept(response.batch)
+            if accepted is not None:
+                self._sink.on_batch(*accepted)
+        elif kind == "gap":
+            gap = response.gap
+            lost = self._seq.gap(gap.from_seq, gap.to_seq)
+            if lost is not None:
+                log.warning("upstream gap %d-%d: %s", *lost, gap.reason)
+                self._sink.on_gap(*lost, gap.reason)
+        elif kind == "replay_complete":
+            done = response.replay_complete
+            log.info("upstream replay complete: %d ticks up to %d", done.replayed,
+                     done.last_replayed_seq)  # fmt: skip
+        # Heartbeats only prove the stream is alive, which the read timeout relies on.

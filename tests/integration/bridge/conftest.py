@@ -1,0 +1,158 @@
+"""A real Bridge server against a FakeIngestion, with the test-only tenant interceptor."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import grpc
+import pytest
+from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
+
+from mesh.config import MeshConfig
+from mesh.server import MeshServer
+from mesh.tenancy.wiring import Tenancy, open_tenancy
+from mesh.tiers import FREE_SYMBOLS, MAJOR_PAIRS, Tier
+from servers.bridge.app import BridgeParts, BridgeTuning, create_bridge
+from servers.bridge.session import SessionLimits
+from servers.bridge.upstream import Backoff
+from tests.integration.bridge.fake_ingestion import WAIT, FakeIngestion, start_fake_ingestion
+from tests.integration.bridge.tenancy import resolve_test_key, tenant_metadata
+
+EXOTICS = ("USDTRY", "USDZAR", "XAUUSD")
+SYNTHETIC = tuple(f"S{i:05d}" for i in range(600))  # enterprise-only, for wide subscriptions
+UNIVERSE = (*MAJOR_PAIRS, *EXOTICS, *SYNTHETIC)
+assert set(FREE_SYMBOLS) <= set(MAJOR_PAIRS)
+
+TEST_TUNING = BridgeTuning(
+    session=SessionLimits(heartbeat_s=0.5),
+    backoff=Backoff(initial_s=0.01, max_s=0.2),
+)
+
+
+async def wait_until(condition: Callable[[], bool], within: float = WAIT) -> None:
+    """Poll `condition` until it holds; fail after `within` seconds."""
+    async with asyncio.timeout(within):
+        # Polling: the conditions live in server objects that have no event to await.
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def eventually(probe: Callable[[], Awaitable[bool]], within: float = WAIT) -> None:
+    """Poll an async `probe` (e.g. a Redis read) until it is true; fail after `within` s."""
+    async with asyncio.timeout(within):
+        while not await probe():  # noqa: ASYNC110 - see wait_until
+            await asyncio.sleep(0.02)
+
+
+async def next_message(
+    call: grpc.aio.UnaryStreamCall, within: float = WAIT
+) -> bridge_pb2.SubscribeResponse:
+    """The stream's next message; fails on end of stream or after `within` seconds."""
+    message = await asyncio.wait_for(call.read(), within)
+    assert message is not grpc.aio.EOF, "the stream ended"
+    assert isinstance(message, bridge_pb2.SubscribeResponse)
+    return message
+
+
+@dataclass
+class Client:
+    """A Bridge client acting for one tenant (through a test key)."""
+
+    stub: bridge_pb2_grpc.BridgeServiceStub
+    company: str
+    user: str
+    tier: Tier
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str]]:
+        return tenant_metadata(self.company, self.user, self.tier)
+
+    def subscribe(
+        self, *symbols: str, resume_from: int = 0, **options: object
+    ) -> grpc.aio.UnaryStreamCall:
+        request = bridge_pb2.SubscribeRequest(
+            symbols=symbols,
+            resume_from=resume_from,
+            options=bridge_pb2.SubscribeOptions(**options),  # type: ignore[arg-type]
+        )
+        return self.stub.Subscribe(request, metadata=self.metadata)
+
+    async def stats(self, session_id: str = "") -> bridge_pb2.GetSessionStatsResponse:
+        return await self.stub.GetSessionStats(
+            bridge_pb2.GetSessionStatsRequest(session_id=session_id),
+            metadata=self.metadata,
+            timeout=WAIT,
+        )
+
+    async def usage(self, period: str = "") -> bridge_pb2.GetUsageResponse:
+        return await self.stub.GetUsage(
+            bridge_pb2.GetUsageRequest(billing_period=period), metadata=self.metadata,
+            timeout=WAIT,
+        )  # fmt: skip
+
+
+@dataclass
+class Bridge:
+    """A started Bridge and its upstream."""
+
+    server: MeshServer
+    parts: BridgeParts
+    upstream: FakeIngestion
+    channels: list[grpc.aio.Channel] = field(default_factory=list)
+
+    def client(
+        self, tier: Tier, company: str | None = None, user: str = "u1",
+        options: list[tuple[str, object]] | None = None,
+    ) -> Client:  # fmt: skip
+        """A client on its own channel (a company of its own unless named)."""
+        channel = grpc.aio.insecure_channel(self.server.address, options=options)
+        self.channels.append(channel)
+        company = company or f"co{uuid.uuid4().hex[:10]}"
+        return Client(bridge_pb2_grpc.BridgeServiceStub(channel), company, user, tier)
+
+    async def fed(self) -> None:
+        """Wait until the Bridge has dispatched everything fed so far."""
+        target = self.upstream.next_seq - 1
+        await wait_until(lambda: self.parts.fanout.watermark >= target)
+
+
+BridgeFactory = Callable[..., Awaitable[Bridge]]
+
+
+@pytest.fixture
+async def make_bridge() -> AsyncIterator[BridgeFactory]:
+    """Starts FakeIngestion + Bridge pairs; everything is stopped after the test."""
+    started: list[tuple[Bridge, grpc.aio.Server, Tenancy]] = []
+
+    async def make(tuning: BridgeTuning = TEST_TUNING, grace_seconds: float = 1.0) -> Bridge:
+        upstream_server, fake, port = await start_fake_ingestion(UNIVERSE)
+        config = MeshConfig(
+            ingestion_address=f"127.0.0.1:{port}", grace_seconds=grace_seconds,
+            redis_prefix=f"bridge-test:{uuid.uuid4().hex[:8]}:",
+        )  # fmt: skip
+        tenancy = await open_tenancy(config, "bridge", authenticate_key=resolve_test_key)
+        server, parts = await create_bridge(config, port=0, tenancy=tenancy, tuning=tuning)
+        bridge = Bridge(server, parts, fake)
+        started.append((bridge, upstream_server, tenancy))
+        await asyncio.wait_for(server.start(), WAIT)
+        # Ready means the stream was opened; wait until the fake has it, so nothing fed
+        # from here on misses the (live, from_seq=0) first stream.
+        await fake.wait_for(lambda: fake.open_streams == 1)
+        return bridge
+
+    yield make
+    for bridge, upstream_server, tenancy in started:
+        for channel in bridge.channels:
+            await channel.close()
+        await bridge.server.stop()
+        await tenancy.aclose()
+        await upstream_server.stop(None)
+
+
+@pytest.fixture
+async def bridge(make_bridge: BridgeFactory) -> Bridge:
+    """One Bridge with the test tuning."""
+    return await make_bridge()

@@ -1,0 +1,66 @@
+"""Concurrent-stream leases: renewed while a stream is open, released when it ends, and a
+lost lease ends the stream with RESOURCE_EXHAUSTED."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+
+import grpc
+import pytest
+
+from mesh.tiers import Tier
+from servers.bridge.app import BridgeTuning
+from servers.bridge.session import SessionLimits
+from servers.bridge.upstream import Backoff
+from tests.integration.bridge.conftest import Bridge, BridgeFactory, eventually, next_message
+from tests.integration.bridge.fake_ingestion import WAIT
+
+SHORT_LEASE = BridgeTuning(
+    session=SessionLimits(heartbeat_s=0.5), stream_lease_s=1.0, backoff=Backoff(0.01, 0.2)
+)
+
+
+async def _leases(bridge: Bridge, company: str) -> dict[str, float]:
+    key = f"{bridge.server.config.redis_prefix}quota:streams:{company}"
+    members = await bridge.parts.quota.redis.zrange(key, 0, -1, withscores=True)
+    return {member.decode(): score for member, score in cast(list[tuple[bytes, float]], members)}
+
+
+async def test_lease_is_renewed_while_open_and_released_at_the_end(
+    make_bridge: BridgeFactory,
+) -> None:
+    bridge = await make_bridge(SHORT_LEASE)
+    client = bridge.client(Tier.FREE)
+    call = client.subscribe("EURUSD")
+    session_id = (await next_message(call)).ack.session_id
+    first = (await _leases(bridge, client.company))[session_id]
+
+    async def renewed() -> bool:  # renewals happen every third of the 1 s lease
+        return (await _leases(bridge, client.company)).get(session_id, 0) > first
+
+    async def released() -> bool:
+        return not await _leases(bridge, client.company)
+
+    await eventually(renewed)
+    call.cancel()
+    await eventually(released)
+
+
+async def test_a_lost_lease_ends_the_stream_with_resource_exhausted(
+    make_bridge: BridgeFactory,
+) -> None:
+    bridge = await make_bridge(SHORT_LEASE)
+    client = bridge.client(Tier.FREE)
+    call = client.subscribe("EURUSD")
+    session_id = (await next_message(call)).ack.session_id
+    # Another replica took the only free slot after ours lapsed (simulated directly).
+    key = f"{bridge.server.config.redis_prefix}quota:streams:{client.company}"
+    await bridge.parts.quota.redis.zrem(key, session_id)
+    taken = await bridge.parts.quota.acquire_stream(client.company, Tier.FREE, "other", 60)
+    assert taken.allowed
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async with asyncio.timeout(WAIT):
+            while True:
+                await next_message(call)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
