@@ -248,6 +248,9 @@ class MeshConfig:
     admin_key: str | None = _setting(None, cast=_as_optional_str, secret=True)
     """The operator credential for administrative RPCs. Never logged."""
 
+    metering_flush_seconds: float = _setting(1.0, cast=_number_at_least(0.05))
+    """How often a process turns its usage counters into a spooled batch for Storage."""
+
     log_level: str = _setting("INFO", cast=_one_of(*LOG_LEVELS, upper=True))
     """The root log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
 

@@ -25,8 +25,11 @@ from mesh.config import ConfigError, MeshConfig, env_key
 from mesh.context import current_request_id
 from mesh.errors import Unauthenticated, Unavailable
 from mesh.interceptors.auth import AuthInterceptor
+from mesh.interceptors.metering import MeteringInterceptor
 from mesh.interceptors.quota import QuotaInterceptor
 from mesh.interceptors.request_id import REQUEST_ID_KEY
+from mesh.metering.meter import Sender, UsageMeter
+from mesh.metering.spool import Spool, spool_dir
 from mesh.tenancy.auth_cache import AuthCache, Resolver
 from mesh.tenancy.authenticator import (
     Authenticator,
@@ -42,6 +45,7 @@ from mesh.tenancy.signing import METADATA_KEY, ContextSigner
 log = logging.getLogger(__name__)
 
 SIGNED_CONTEXT_TTL_S = 30.0
+METER_DRAIN_S = 5.0
 
 
 @dataclass
@@ -53,6 +57,8 @@ class Tenancy:
     quota: QuotaStore
     cache: AuthCache | None
     server_interceptors: list[grpc.aio.ServerInterceptor]
+    meter: UsageMeter | None = None
+    """Usage of this process (API calls; the Bridge adds delivered ticks), to Storage."""
     _channels: list[grpc.aio.Channel] = field(default_factory=list)
 
     def channel(self, address: str) -> grpc.aio.Channel:
@@ -93,6 +99,10 @@ class Tenancy:
             await self.cache.invalidate_company(company_id)
 
     async def aclose(self) -> None:
+        if self.meter is not None:
+            # Before the channels close: the last counters still reach Storage if it is up;
+            # what cannot is kept in the spool and sent by the next run.
+            await self.meter.stop(drain_timeout_s=METER_DRAIN_S)
         for channel in self._channels:
             await channel.close()
         if self.cache is not None:
@@ -106,8 +116,17 @@ async def open_tenancy(
     *,
     authenticate_key: KeyAuthenticator | None = None,
     public_methods: Iterable[str] = (),
+    usage_sender: Sender | None = None,
+    instance: str | None = None,
 ) -> Tenancy:
-    """Build tenancy for `component`. Pass `authenticate_key` only in Storage."""
+    """Build tenancy for `component`.
+
+    `authenticate_key` replaces the key lookup through Storage (Storage passes its own;
+    tests pass one they control). `usage_sender` replaces Storage.RecordUsage as the
+    meter's destination (Storage records its own usage directly). `instance` names this
+    process's usage spool (default: the component and its configured port), so a
+    restarted process resends what its previous life left unsent.
+    """
     secret = config.mesh_secret
     if not secret:
         # Standalone runs still work; calls signed by other processes will not verify.
@@ -133,9 +152,28 @@ async def open_tenancy(
     authenticator = Authenticator(
         signer=signer, authenticate_key=authenticate_key, admin_key=config.admin_key
     )
+    if usage_sender is None:
+        stub = storage_pb2_grpc.StorageServiceStub(
+            tenancy.service_channel(config.address_of("storage"))
+        )
+
+        async def usage_sender(
+            request: storage_pb2.RecordUsageRequest,
+        ) -> storage_pb2.RecordUsageResponse:
+            return await stub.RecordUsage(request, timeout=10)
+
+    spool = Spool(
+        spool_dir(config.data_dir, component),
+        instance or f"{component}-{config.port_of(component)}",
+    )
+    tenancy.meter = UsageMeter(
+        component, spool, usage_sender, flush_interval_s=config.metering_flush_seconds
+    )
+    tenancy.meter.start()
     tenancy.server_interceptors = [
         AuthInterceptor(authenticator, public_methods),
         QuotaInterceptor(quota),
+        MeteringInterceptor(tenancy.meter, component),
     ]
     return tenancy
 

@@ -11,6 +11,7 @@ from mesh.server import MeshServer, ServiceBinding, build_server
 from mesh.tenancy.quota import QuotaStore
 from mesh.tenancy.wiring import Tenancy, open_tenancy
 from servers.bridge.fanout import Fanout
+from servers.bridge.metering import UsagePump
 from servers.bridge.service import SERVICE, BridgeServicer, add_to_server
 from servers.bridge.session import SessionLimits
 from servers.bridge.upstream import Backoff, Upstream
@@ -82,6 +83,8 @@ async def create_bridge(
         idle_timeout_s=tuning.upstream_idle_timeout_s,
     )
     quota = tenancy.quota
+    assert tenancy.meter is not None
+    pump = UsagePump(usage, tenancy.meter)
     servicer = BridgeServicer(fanout, quota, usage, lease_ttl_s=tuning.stream_lease_s)
     watchers: list[asyncio.Task[None]] = []
 
@@ -93,6 +96,7 @@ async def create_bridge(
     async def readiness() -> None:
         watchers.append(asyncio.create_task(end_streams_on_stop(server.stopping)))
         upstream.start()
+        pump.start()
         # Ready once Ingestion answered: subscriptions can be validated and fed.
         await upstream.wait_ready()
 
@@ -103,6 +107,7 @@ async def create_bridge(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await upstream.stop()
+        await pump.stop()  # the last delivered counts, before the meter stops
         if owns_tenancy:
             await tenancy.aclose()
 

@@ -25,7 +25,16 @@ async def create_server(config: MeshConfig, port: int | None = None) -> MeshServ
         assert servicer is not None
         return await servicer.authenticate_key(api_key)
 
-    tenancy = await open_tenancy(config, "storage", authenticate_key=authenticate_key)
+    async def record_own_usage(
+        request: storage_pb2.RecordUsageRequest,
+    ) -> storage_pb2.RecordUsageResponse:
+        # Storage meters its own API calls straight into the analytics store.
+        assert servicer is not None
+        return (await analytics.record_usage(request.events, servicer.known_companies)).to_proto()
+
+    tenancy = await open_tenancy(
+        config, "storage", authenticate_key=authenticate_key, usage_sender=record_own_usage
+    )
     servicer = StorageServicer(store, analytics, tenancy)
 
     async def on_stop() -> None:

@@ -320,12 +320,13 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             invoices=[billing_pb2.Invoice.FromString(i.body) for i in stored]
         )
 
-    async def _known_companies(self, company_ids: set[str]) -> set[str]:
+    async def known_companies(self, company_ids: set[str]) -> set[str]:
+        """The subset of `company_ids` that are companies (usage for others is refused)."""
         return await companies.existing_company_ids(self._store, company_ids)
 
     async def RecordUsage(self, request: Any, context: Ctx) -> Any:
         current_principal().require(SERVICE)
-        result = await self._analytics.record_usage(request.events, self._known_companies)
+        result = await self._analytics.record_usage(request.events, self.known_companies)
         return result.to_proto()
 
     async def QueryUsage(self, request: Any, context: Ctx) -> Any:

@@ -6,10 +6,13 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import pytest
 from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
+from tickmesh.common.v1 import tenancy_pb2
+from tickmesh.storage.v1 import storage_pb2
 
 from mesh.config import MeshConfig
 from mesh.server import MeshServer
@@ -122,8 +125,37 @@ class Bridge:
 BridgeFactory = Callable[..., Awaitable[Bridge]]
 
 
+class RecordedUsage:
+    """Stands in for Storage.RecordUsage: keeps every usage event the Bridges send."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, tenancy_pb2.UsageEvent] = {}
+
+    async def record(
+        self, request: storage_pb2.RecordUsageRequest
+    ) -> storage_pb2.RecordUsageResponse:
+        fresh = [e for e in request.events if e.idempotency_key not in self.events]
+        self.events.update((e.idempotency_key, e) for e in fresh)
+        return storage_pb2.RecordUsageResponse(
+            accepted=len(fresh), duplicates=len(request.events) - len(fresh)
+        )
+
+    def ticks_of(self, company: str) -> int:
+        """Ticks metered for `company` (the Bridge's delivered-ticks usage)."""
+        return sum(
+            e.data_points
+            for e in self.events.values()
+            if e.company_id == company and (e.service, e.endpoint) == ("bridge", "ticks")
+        )
+
+
 @pytest.fixture
-async def make_bridge() -> AsyncIterator[BridgeFactory]:
+def recorded() -> RecordedUsage:
+    return RecordedUsage()
+
+
+@pytest.fixture
+async def make_bridge(tmp_path: Path, recorded: RecordedUsage) -> AsyncIterator[BridgeFactory]:
     """Starts FakeIngestion + Bridge pairs; everything is stopped after the test."""
     started: list[tuple[Bridge, grpc.aio.Server, Tenancy]] = []
 
@@ -131,9 +163,13 @@ async def make_bridge() -> AsyncIterator[BridgeFactory]:
         upstream_server, fake, port = await start_fake_ingestion(UNIVERSE)
         config = MeshConfig(
             ingestion_address=f"127.0.0.1:{port}", grace_seconds=grace_seconds,
-            redis_prefix=f"bridge-test:{uuid.uuid4().hex[:8]}:",
+            redis_prefix=f"bridge-test:{uuid.uuid4().hex[:8]}:", data_dir=tmp_path,
+            metering_flush_seconds=0.05,
         )  # fmt: skip
-        tenancy = await open_tenancy(config, "bridge", authenticate_key=resolve_test_key)
+        tenancy = await open_tenancy(
+            config, "bridge", authenticate_key=resolve_test_key, usage_sender=recorded.record,
+            instance=f"bridge-{uuid.uuid4().hex[:8]}",
+        )  # fmt: skip
         server, parts = await create_bridge(config, port=0, tenancy=tenancy, tuning=tuning)
         bridge = Bridge(server, parts, fake)
         started.append((bridge, upstream_server, tenancy))
