@@ -45,6 +45,13 @@ from mesh.tenancy.signing import METADATA_KEY, ContextSigner
 log = logging.getLogger(__name__)
 
 SIGNED_CONTEXT_TTL_S = 30.0
+# Between services a peer that restarts should be found again in about a second, not
+# after gRPC's default reconnect backoff (which grows to two minutes).
+MESH_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
 METER_DRAIN_S = 5.0
 
 
@@ -65,7 +72,9 @@ class Tenancy:
         """A channel whose calls carry this service's signed caller context, relaying the
         tenant (or operator) the current call acts for, and the request id."""
         interceptors = metadata_interceptors(self.relay_metadata)
-        channel = grpc.aio.insecure_channel(address, interceptors=interceptors)
+        channel = grpc.aio.insecure_channel(
+            address, interceptors=interceptors, options=MESH_CHANNEL_OPTIONS
+        )
         self._channels.append(channel)
         return channel
 
@@ -73,7 +82,9 @@ class Tenancy:
         """A channel whose calls are signed as this service itself, for a service that has
         already authorized its caller and now reads on its own account."""
         interceptors = metadata_interceptors(self.service_metadata)
-        channel = grpc.aio.insecure_channel(address, interceptors=interceptors)
+        channel = grpc.aio.insecure_channel(
+            address, interceptors=interceptors, options=MESH_CHANNEL_OPTIONS
+        )
         self._channels.append(channel)
         return channel
 
@@ -188,8 +199,10 @@ def _as_resolver(authenticate: KeyAuthenticator) -> Resolver:
 def _storage_key_authenticator(stub: storage_pb2_grpc.StorageServiceStub) -> KeyAuthenticator:
     async def authenticate(api_key: str) -> TenantContext:
         try:
+            # wait_for_ready: a Storage restarting (or a channel reconnecting) is waited for
+            # within the deadline instead of failing the caller at once.
             reply = await stub.AuthenticateKey(
-                storage_pb2.AuthenticateKeyRequest(api_key=api_key), timeout=5
+                storage_pb2.AuthenticateKeyRequest(api_key=api_key), timeout=5, wait_for_ready=True
             )
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.UNAUTHENTICATED:

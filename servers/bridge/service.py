@@ -191,8 +191,19 @@ def _already_serialized(payload: bytes) -> bytes:
 
 async def _write(context: grpc.aio.ServicerContext, session: Session, out: Outgoing) -> None:
     # Bytes, not a message: Subscribe's serializer passes them through (add_to_server).
-    await context.write(out.payload)
-    session.delivered(out)
+    write = asyncio.ensure_future(context.write(out.payload))
+    # Counted when the transport accepted the message, in a callback: a client that
+    # cancels just as a write completes cancels this handler at the await below, after
+    # the bytes went out; counting after the await would then miss ticks it received.
+    # Shielded: cancelling the handler must not cancel the write itself, whose bytes may
+    # be on their way; it completes (counted) or fails (not counted) on its own.
+    write.add_done_callback(lambda done: _count_if_sent(done, session, out))
+    await asyncio.shield(write)
+
+
+def _count_if_sent(write: asyncio.Future[None], session: Session, out: Outgoing) -> None:
+    if not write.cancelled() and write.exception() is None:
+        session.delivered(out)
 
 
 def _ack(grant: Grant, opened: Opened, calls: CallQuota) -> bridge_pb2.SubscriptionAck:
