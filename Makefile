@@ -5,24 +5,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install gen gen-check lint test test-fast up status bench clean
+.PHONY: install gen gen-check lint test test-fast deploy-check up status bench clean
 
-$(STAMP): pyproject.toml package.json
+# The root package.json holds the npm tools (buf); clients/node is the Node client example,
+# installed with `npm ci`: exactly its lockfile's versions.
+$(STAMP): pyproject.toml package.json clients/node/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	npm install --no-audit --no-fund --silent
+	cd clients/node && npm ci --no-audit --no-fund --silent
 	touch $(STAMP)
 
 install: $(STAMP)
 
+GENERATED := generated clients/betterproto/tickmesh_betterproto
+
 gen: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
+	$(BIN)/python clients/betterproto/generate.py
 
-# Fails when generated/ does not match proto/ (run `make gen` and commit).
+# Fails when generated code does not match proto/ (run `make gen` and commit).
 gen-check: gen
-	@git diff --exit-code --stat -- generated || { echo "generated/ is stale: run 'make gen' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- generated)" || { git status --porcelain -- generated; echo "generated/ has untracked files: run 'make gen' and commit"; exit 1; }
+	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run 'make gen' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || { git status --porcelain -- $(GENERATED); echo "generated code has untracked files: run 'make gen' and commit"; exit 1; }
 
 lint: $(STAMP)
 	npx --no-install buf lint
@@ -32,6 +38,11 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The compose file, Kubernetes manifests and Dockerfile, validated statically against their
+# schemas (no container engine needed); also part of `make test`.
+deploy-check: $(STAMP)
+	$(BIN)/pytest tests/deploy -q
 
 up: $(STAMP)
 	$(BIN)/tickmesh up

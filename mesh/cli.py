@@ -8,7 +8,10 @@ import sys
 from collections.abc import Sequence
 
 import grpc
+from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
+from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
+from mesh.client_interceptors import api_key_interceptors
 from mesh.config import SERVICES, ConfigError, MeshConfig, load_config
 from mesh.demo import create_demo_tenants, demo_instructions
 from mesh.launcher import Mesh, health_of, operator_key_file, run_up
@@ -59,7 +62,91 @@ def _cmd_status(config: MeshConfig, args: argparse.Namespace) -> int:
     rows = asyncio.run(collect())
     for service, address, state in rows:
         print(f"{service:<10} {address:<22} {state}")
+    summary = asyncio.run(mesh_summary(config))
+    if summary:
+        print("\n".join(summary))
     return 0 if all(state == "SERVING" for _, _, state in rows) else 1
+
+
+def _operator_key(config: MeshConfig) -> str | None:
+    if config.admin_key:
+        return config.admin_key
+    try:
+        return operator_key_file(config).read_text().strip() or None
+    except OSError:
+        return None
+
+
+async def mesh_summary(config: MeshConfig, timeout_s: float = 3.0) -> list[str]:
+    """A few lines of mesh-wide metrics from the Hub; empty when it does not answer."""
+    key = _operator_key(config)
+    if key is None:
+        return []
+    address = config.hub_address or config.address_of("hub")
+    async with grpc.aio.insecure_channel(address, interceptors=api_key_interceptors(key)) as ch:
+        try:
+            reply = await hub_pb2_grpc.HubServiceStub(ch).GetMeshMetrics(
+                hub_pb2.GetMeshMetricsRequest(), timeout=timeout_s
+            )
+        except grpc.aio.AioRpcError:
+            return []
+    return format_mesh_metrics(reply)
+
+
+def format_mesh_metrics(reply: hub_pb2.GetMeshMetricsResponse) -> list[str]:
+    """GetMeshMetrics as the short summary `tickmesh status` prints."""
+    instances = ", ".join(f"{s.service} {s.healthy}/{s.instances}" for s in reply.services)
+    revenue = sum(reply.revenue_by_tier.values())
+    tiers = ("enterprise", "pro", "free")
+    by_tier = ", ".join(f"{t} ${reply.revenue_by_tier.get(t, 0) / 100:,.2f}" for t in tiers)
+    sessions = ", ".join(f"{t} {reply.active_sessions_by_tier.get(t, 0)}" for t in tiers)
+    lines = [
+        "mesh (from the Hub):",
+        f"  instances healthy/registered: {instances or 'none registered'}",
+        f"  revenue this period: ${revenue / 100:,.2f} ({by_tier})",
+        f"  open sessions: {sessions}",
+    ]
+    at_risk = sum(1 for c in reply.customers if c.score < 60)
+    lines.append(f"  customers: {len(reply.customers)} active, {at_risk} at risk")
+    lines += [f"  insight: {i.message}" for i in reply.insights]
+    return lines
+
+
+def _cmd_reconcile(config: MeshConfig, args: argparse.Namespace) -> int:
+    """Billing.Reconcile as the operator: 0 balanced, 1 differences, 2 could not tell."""
+    key = _operator_key(config)
+    if key is None:
+        print("tickmesh reconcile: no operator key (is the mesh up?)", file=sys.stderr)
+        return 2
+
+    async def call() -> billing_pb2.ReconcileResponse:
+        address = config.address_of("billing")
+        async with grpc.aio.insecure_channel(address, interceptors=api_key_interceptors(key)) as ch:
+            return await billing_pb2_grpc.BillingServiceStub(ch).Reconcile(
+                billing_pb2.ReconcileRequest(billing_period=args.period), timeout=120
+            )
+
+    try:
+        reply = asyncio.run(call())
+    except grpc.aio.AioRpcError as err:
+        print(f"tickmesh reconcile: {err.code().name}: {err.details()}", file=sys.stderr)
+        return 2
+    print("\n".join(format_reconciliation(reply)))
+    return 0 if reply.balanced else 1
+
+
+def format_reconciliation(reply: billing_pb2.ReconcileResponse) -> list[str]:
+    """One line per company, then "balanced" or how many companies differ."""
+    lines = [
+        f"{e.company_id}  delivered {e.delivered:,}  billed {e.billed:,}  "
+        + ("ok" if e.difference == 0 else f"difference {e.difference:+,}")
+        for e in reply.entries
+    ]
+    differ = sum(1 for e in reply.entries if e.difference)
+    lines.append(
+        "balanced" if reply.balanced else f"NOT balanced: {differ} of {len(reply.entries)} differ"
+    )
+    return lines
 
 
 def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,6 +159,9 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     up.set_defaults(func=_cmd_up)
     status = sub.add_parser("status", help="print each service's health")
     status.set_defaults(func=_cmd_status)
+    reconcile = sub.add_parser("reconcile", help="compare delivered with billed ticks")
+    reconcile.add_argument("--period", required=True, help="billing period YYYY-MM")
+    reconcile.set_defaults(func=_cmd_reconcile)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// A tickmesh client in Node.js: authenticate with an API key, make unary calls,
+// consume Bridge.Subscribe, then print one JSON summary line.
+//
+//   node example.js --target 127.0.0.1:50054 --key tm_... \
+//       [--billing 127.0.0.1:50055] [--bridge 127.0.0.1:50053 --symbols EURUSD,GBPUSD \
+//        --messages 3 --best-effort] [--timeout 30]
+//
+// --target is Storage (GetSubscription: the caller's tier), --billing adds
+// Billing.GetTierCatalog, --bridge subscribes and stops after --messages tick
+// batches. Exit status: 0 on success; the gRPC status code (1..16) on an RPC
+// error, with its name on stderr; 64 on bad usage; 70 on any other failure.
+'use strict';
+
+const { parseArgs } = require('node:util');
+const { load, connect, unary, grpc } = require('./tickmesh');
+
+// Distinct from every gRPC status code (1..16), which an RPC error exits with.
+const USAGE_ERROR = 64; // EX_USAGE
+const OTHER_ERROR = 70; // EX_SOFTWARE, e.g. the stream ended before enough batches
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      target: { type: 'string' },
+      key: { type: 'string' },
+      billing: { type: 'string' },
+      bridge: { type: 'string' },
+      symbols: { type: 'string', default: 'EURUSD' },
+      messages: { type: 'string', default: '3' },
+      'best-effort': { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '30' },
+    },
+  });
+  const messages = Number(values.messages);
+  const timeoutS = Number(values.timeout);
+  if (!values.target || !values.key || !(messages >= 1) || !(timeoutS > 0)) {
+    throw new UsageError('needs --target HOST:PORT --key KEY; --messages and --timeout > 0');
+  }
+  return {
+    target: values.target,
+    key: values.key,
+    billing: values.billing,
+    bridge: values.bridge,
+    symbols: values.symbols.split(',').map((s) => s.trim()).filter(Boolean),
+    messages,
+    bestEffort: values['best-effort'],
+    timeoutS,
+  };
+}
+
+class UsageError extends Error {}
+
+/**
+ * Subscribe and collect until `wanted` tick batches arrived, then cancel.
+ * The deadline bounds the whole stream, so a silent server cannot hang us.
+ */
+function consume(bridge, request, wanted, timeoutS) {
+  const summary = {
+    ack: false, granted: [], refused: [],
+    messages: 0, batches: 0, heartbeats: 0, gaps: 0, ticks: 0, symbols: [], last_seq: '0',
+  };
+  const seen = new Set();
+  const deadline = new Date(Date.now() + timeoutS * 1000);
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const call = bridge.Subscribe(request, { deadline });
+    const finish = (err) => {
+      if (done) return;
+      done = true;
+      summary.symbols = [...seen].sort();
+      call.cancel(); // frees our concurrent-stream slot on the Bridge now
+      if (err) reject(err);
+      else resolve(summary);
+    };
+    call.on('data', (message) => {
+      summary.messages += 1;
+      // With `oneofs: true` the oneof's name holds the member that is set.
+      switch (message.payload) {
+        case 'ack':
+          summary.ack = true;
+          summary.ack_tier = message.ack.tier;
+          summary.granted = message.ack.symbols;
+          summary.refused = message.ack.refused.map((r) => r.symbol);
+          break;
+        case 'batch':
+          summary.batches += 1;
+          summary.ticks += message.batch.ticks.length;
+          message.batch.ticks.forEach((tick) => seen.add(tick.symbol));
+          // uint64 arrives as a decimal string (longs: String): compare as BigInt.
+          if (BigInt(message.batch.last_seq) > BigInt(summary.last_seq)) {
+            summary.last_seq = message.batch.last_seq;
+          }
+          break;
+        case 'heartbeat':
+          summary.heartbeats += 1;
+          break;
+        case 'gap':
+          summary.gaps += 1;
+          break;
+        default:
+          break;
+      }
+      if (summary.batches >= wanted) finish();
+    });
+    // Our own cancel() surfaces here as CANCELLED; finish() ignores it then.
+    call.on('error', (err) => finish(err));
+    call.on('end', () => finish(new Error('the server ended the stream early')));
+  });
+}
+
+async function run(options, clients) {
+  const tickmesh = load();
+  const result = {};
+
+  const storage = connect(tickmesh.storage.v1.StorageService, options.target, options.key);
+  clients.push(storage);
+  const { subscription } = await unary(storage, 'GetSubscription', {});
+  result.tier = subscription.tier;
+  console.log(`subscription: ${subscription.tier} (company ${subscription.company_id}, ${subscription.status})`);
+
+  if (options.billing) {
+    const billing = connect(tickmesh.billing.v1.BillingService, options.billing, options.key);
+    clients.push(billing);
+    const { tiers } = await unary(billing, 'GetTierCatalog', {});
+    // Prices in minor units; int64 stays a string, as in protobuf's JSON mapping.
+    result.catalog = Object.fromEntries(tiers.map((t) => [t.tier, t.price_per_month.minor_units]));
+    console.log(`catalog: ${tiers.map((t) => `${t.tier} ${t.price_per_month.minor_units}`).join(', ')}`);
+  }
+
+  if (options.bridge) {
+    const bridge = connect(tickmesh.bridge.v1.BridgeService, options.bridge, options.key);
+    clients.push(bridge);
+    const request = { symbols: options.symbols, options: { best_effort: options.bestEffort } };
+    const stream = await consume(bridge, request, options.messages, options.timeoutS);
+    console.log(`stream: ${stream.ticks} ticks in ${stream.batches} batches of ${stream.symbols.join(' ')}`);
+    Object.assign(result, stream);
+  }
+  return result;
+}
+
+async function main() {
+  let options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    console.error(`usage: ${err.message}`);
+    return USAGE_ERROR;
+  }
+  const clients = [];
+  try {
+    const summary = await run(options, clients);
+    console.log(JSON.stringify(summary));
+    return 0;
+  } catch (err) {
+    if (typeof err.code === 'number' && grpc.status[err.code] !== undefined) {
+      console.error(`error: ${grpc.status[err.code]} (${err.code}): ${err.details}`);
+      return err.code;
+    }
+    console.error(`error: ${err.message}`);
+    return OTHER_ERROR;
+  } finally {
+    clients.forEach((client) => client.close());
+  }
+}
+
+// Set exitCode rather than process.exit(): stdout is flushed before Node exits.
+main().then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,121 @@
+"""Real Storage + Billing pairs on both backends (the storage_service fixture), plus a Billing
+on a controllable clock and a Bridge, both pointed at the same Storage."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from fractions import Fraction
+
+import grpc
+from tickmesh.billing.v1 import billing_pb2_grpc
+from tickmesh.storage.v1 import storage_pb2
+
+from mesh.client_interceptors import api_key_interceptors
+from mesh.server import MeshServer
+from servers.billing.app import create_server as create_billing
+from servers.billing.clock import Clock
+from servers.bridge.app import BridgeParts, create_bridge
+from tests.integration.bridge.fake_ingestion import start_fake_ingestion
+from tests.integration.storage_service.conftest import (  # noqa: F401 - the fixture, reused
+    ENTERPRISE,
+    FREE,
+    PRO,
+    StorageMesh,
+    Tenant,
+    storage_mesh,
+)
+
+__all__ = ["ENTERPRISE", "FREE", "PRO", "StorageMesh", "Tenant"]
+
+WAIT = 10.0
+
+
+def half_up(value: Fraction) -> int:
+    """Round to a whole cent, ties away from zero, as an accountant does by hand."""
+    sign = -1 if value < 0 else 1
+    return sign * int(abs(value) + Fraction(1, 2))
+
+
+def this_month() -> str:
+    return datetime.now(UTC).strftime("%Y-%m")
+
+
+async def created_at(mesh: StorageMesh, tenant: Tenant) -> datetime:
+    """When Storage created the tenant's company (its subscription starts then)."""
+    reply = await mesh.operator.GetCompany(
+        storage_pb2.GetCompanyRequest(company_id=tenant.company_id)
+    )
+    return reply.company.created_at.ToDatetime(tzinfo=UTC)
+
+
+class BillingClients:
+    """Stubs to one Billing server, by credential."""
+
+    def __init__(self, server: MeshServer, mesh: StorageMesh) -> None:
+        self._server = server
+        self._mesh = mesh
+        self._channels: list[grpc.aio.Channel] = []
+
+    def stub(self, key: str | None = None) -> billing_pb2_grpc.BillingServiceStub:
+        interceptors = api_key_interceptors(key) if key else []
+        channel = grpc.aio.insecure_channel(self._server.address, interceptors=interceptors)
+        self._channels.append(channel)
+        return billing_pb2_grpc.BillingServiceStub(channel)
+
+    @property
+    def operator(self) -> billing_pb2_grpc.BillingServiceStub:
+        assert self._mesh.config.admin_key
+        return self.stub(self._mesh.config.admin_key)
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
+
+
+@asynccontextmanager
+async def billing_server(
+    mesh: StorageMesh, *, clock: Clock | None = None, bridges: list[str] | None = None
+) -> AsyncIterator[BillingClients]:
+    """A second Billing on the mesh's Storage, with its own clock and Bridge list."""
+    # Its own data dir: each process owns its usage spool.
+    config = dataclasses.replace(mesh.config, data_dir=mesh.config.data_dir / uuid.uuid4().hex)
+    server = await create_billing(config, port=0, clock=clock, bridge_addresses=bridges)
+    await server.start()
+    clients = BillingClients(server, mesh)
+    try:
+        yield clients
+    finally:
+        await clients.close()
+        await server.stop()
+
+
+@asynccontextmanager
+async def bridge_server(mesh: StorageMesh) -> AsyncIterator[tuple[MeshServer, BridgeParts]]:
+    """A real Bridge (fed by a fake Ingestion) that meters into the mesh's Storage."""
+    upstream, _, port = await start_fake_ingestion(("EURUSD", "GBPUSD"))
+    config = dataclasses.replace(
+        mesh.config,
+        data_dir=mesh.config.data_dir / f"bridge-{uuid.uuid4().hex[:6]}",
+        ingestion_address=f"127.0.0.1:{port}",
+        metering_flush_seconds=0.05,
+        redis_prefix=f"{mesh.config.redis_prefix}bridge-{uuid.uuid4().hex[:6]}:",
+    )
+    server, parts = await create_bridge(config, port=0)
+    await asyncio.wait_for(server.start(), WAIT)
+    try:
+        yield server, parts
+    finally:
+        await server.stop()
+        await upstream.stop(None)
+
+
+async def eventually(probe: Callable[[], Awaitable[bool]], within: float = WAIT) -> None:
+    """Poll `probe` until true (usage reaches Storage on the meter's own schedule)."""
+    async with asyncio.timeout(within):
+        while not await probe():  # noqa: ASYNC110 - nothing to await but the store itself
+            await asyncio.sleep(0.05)

@@ -1,0 +1,114 @@
+"""Reconcile: what a real Bridge counted as delivered against what Storage bills."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+from tickmesh.billing.v1 import billing_pb2
+from tickmesh.common.v1 import tenancy_pb2
+from tickmesh.storage.v1 import storage_pb2
+
+from mesh.cli import _cmd_reconcile, format_reconciliation
+from mesh.config import MeshConfig
+from mesh.tiers import Tier
+from servers.bridge.usage import UsageKey
+from tests.integration.billing.conftest import (
+    PRO,
+    StorageMesh,
+    billing_server,
+    bridge_server,
+    eventually,
+    this_month,
+)
+
+
+async def _billed(mesh: StorageMesh, company: str) -> int:
+    rows = await mesh.service_stub().QueryUsage(
+        storage_pb2.QueryUsageRequest(
+            company_id=company, billing_period=this_month(), group_by="endpoint"
+        )
+    )
+    return sum(r.data_points for r in rows.rows if r.key == "bridge/ticks")
+
+
+async def test_a_tenant_reconciles_the_bridge_count_with_billed_usage(
+    storage_mesh: StorageMesh,
+) -> None:
+    tenant = await storage_mesh.tenant(PRO)
+    async with bridge_server(storage_mesh) as (bridge, parts):
+        # What a session's deliveries add to the Bridge's counters; its pump meters them.
+        parts.usage.add(UsageKey(tenant.company_id, tenant.user_id, Tier.PRO), ticks=500)
+
+        async def stored() -> bool:
+            return await _billed(storage_mesh, tenant.company_id) == 500
+
+        await eventually(stored)
+        async with billing_server(storage_mesh, bridges=[bridge.address]) as billing:
+            as_tenant = billing.stub(tenant.api_key)
+            reply = await as_tenant.Reconcile(billing_pb2.ReconcileRequest())
+            assert reply.balanced and reply.billing_period == this_month()
+            assert [(e.company_id, e.delivered, e.billed, e.difference) for e in reply.entries] == [
+                (tenant.company_id, 500, 500, 0)
+            ]
+            # Usage billed that no Bridge delivered shows up as a positive difference.
+            await storage_mesh.service_stub("bridge").RecordUsage(
+                storage_pb2.RecordUsageRequest(
+                    events=[_ticks(tenant.company_id, tenant.user_id, 7)]
+                )
+            )
+            off = await as_tenant.Reconcile(billing_pb2.ReconcileRequest())
+            assert not off.balanced and off.entries[0].difference == 7
+            assert format_reconciliation(off)[-1] == "NOT balanced: 1 of 1 differ"
+
+
+async def test_an_operator_reconcile_names_the_missing_bridge_contract(
+    storage_mesh: StorageMesh, capsys: pytest.CaptureFixture[str]
+) -> None:
+    operator = storage_mesh.billing_stub(storage_mesh.config.admin_key)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await operator.Reconcile(billing_pb2.ReconcileRequest(billing_period=this_month()))
+    assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "Bridge.GetUsage" in (refused.value.details() or "")
+    # The CLI reports it and exits 2: neither balanced nor unbalanced, unknown.
+    config = dataclasses.replace(storage_mesh.config, billing_address=storage_mesh.billing.address)
+    code = await _in_thread(config, this_month())
+    assert code == 2
+    assert "UNIMPLEMENTED" in capsys.readouterr().err
+
+
+async def _in_thread(config: MeshConfig, period: str) -> int:
+    # The command runs its own event loop (asyncio.run), so not on this one.
+    return await asyncio.to_thread(_cmd_reconcile, config, argparse.Namespace(period=period))
+
+
+def test_the_cli_prints_one_line_per_company_and_the_verdict() -> None:
+    reply = billing_pb2.ReconcileResponse(
+        billing_period="2025-11",
+        entries=[
+            billing_pb2.ReconcileEntry(company_id="aaa", delivered=10, billed=10, difference=0),
+            billing_pb2.ReconcileEntry(
+                company_id="bbb", delivered=1200, billed=1195, difference=-5
+            ),
+        ],
+        balanced=False,
+    )
+    assert format_reconciliation(reply) == [
+        "aaa  delivered 10  billed 10  ok",
+        "bbb  delivered 1,200  billed 1,195  difference -5",
+        "NOT balanced: 1 of 2 differ",
+    ]
+    balanced = billing_pb2.ReconcileResponse(entries=[reply.entries[0]], balanced=True)
+    assert format_reconciliation(balanced)[-1] == "balanced"
+
+
+def _ticks(company: str, user: str, points: int) -> tenancy_pb2.UsageEvent:
+    return tenancy_pb2.UsageEvent(
+        idempotency_key=f"extra-{company}", company_id=company, user_id=user, tier=PRO,
+        service="bridge", endpoint="ticks", data_points=points, processing_time_us=1,
+        event_time_us=int(datetime.now(UTC).timestamp() * 1e6), billing_period=this_month(),
+    )  # fmt: skip
