@@ -9,12 +9,12 @@ import grpc
 from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
 from tickmesh.common.v1 import billing_pb2 as invoice_pb2
 
-from mesh.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Unimplemented
+from mesh.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from mesh.protoconv import tier_from_proto
 from mesh.tenancy.current import PrincipalKind, current_principal
 from mesh.tenancy.quota import QuotaStore
 from servers.billing import analytics, convert, health, reports
-from servers.billing.bridge_counters import OPERATOR_GAP, BridgeCounters
+from servers.billing.bridge_counters import BridgeCounters
 from servers.billing.catalog import tier_catalog
 from servers.billing.clock import Clock, SystemClock
 from servers.billing.invoices import close_invoice, preview_invoice
@@ -200,9 +200,13 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     async def Reconcile(self, request: Any, context: Ctx) -> Any:
         principal = current_principal()
         period = self._period(request.billing_period)
-        if principal.kind is not TENANT:  # no per-company Bridge count for staff yet
-            raise Unimplemented(OPERATOR_GAP, reason="BRIDGE_USAGE_TENANT_SCOPED")
-        company = principal.require_tenant().company_id
-        billed = (await self._storage.usage_summary(company, period)).ticks_delivered
-        delivered = await self._bridges.delivered_to_caller(period)
-        return convert.reconcile_pb(reconcile(period, {company: delivered}, {company: billed}))
+        if principal.kind is TENANT:
+            companies = [principal.require_tenant().company_id]
+        else:
+            principal.require(OPERATOR, SERVICE)
+            companies = [c.company_id for c in await self._storage.companies()]
+        billed, delivered = {}, {}
+        for company in companies:
+            billed[company] = (await self._storage.usage_summary(company, period)).ticks_delivered
+            delivered[company] = await self._bridges.delivered(company, period)
+        return convert.reconcile_pb(reconcile(period, delivered, billed))

@@ -58,6 +58,7 @@ class BillingClients:
 
     def __init__(self, server: MeshServer, mesh: StorageMesh) -> None:
         self._server = server
+        self.address = server.address
         self._mesh = mesh
         self._channels: list[grpc.aio.Channel] = []
 

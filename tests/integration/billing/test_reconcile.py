@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 from datetime import UTC, datetime
 
-import grpc
 import pytest
 from tickmesh.billing.v1 import billing_pb2
 from tickmesh.common.v1 import tenancy_pb2
@@ -66,19 +65,30 @@ async def test_a_tenant_reconciles_the_bridge_count_with_billed_usage(
             assert format_reconciliation(off)[-1] == "NOT balanced: 1 of 1 differ"
 
 
-async def test_an_operator_reconcile_names_the_missing_bridge_contract(
+async def test_an_operator_reconciles_every_company_through_the_cli(
     storage_mesh: StorageMesh, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    operator = storage_mesh.billing_stub(storage_mesh.config.admin_key)
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await operator.Reconcile(billing_pb2.ReconcileRequest(billing_period=this_month()))
-    assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "Bridge.GetUsage" in (refused.value.details() or "")
-    # The CLI reports it and exits 2: neither balanced nor unbalanced, unknown.
-    config = dataclasses.replace(storage_mesh.config, billing_address=storage_mesh.billing.address)
-    code = await _in_thread(config, this_month())
-    assert code == 2
-    assert "UNIMPLEMENTED" in capsys.readouterr().err
+    a, b = await storage_mesh.tenant(PRO), await storage_mesh.tenant(PRO, name="Beta Capital")
+    async with bridge_server(storage_mesh) as (bridge, parts):
+        parts.usage.add(UsageKey(a.company_id, a.user_id, Tier.PRO), ticks=300)
+        parts.usage.add(UsageKey(b.company_id, b.user_id, Tier.PRO), ticks=40)
+
+        async def stored() -> bool:
+            return (await _billed(storage_mesh, a.company_id), await _billed(
+                storage_mesh, b.company_id)) == (300, 40)  # fmt: skip
+
+        await eventually(stored)
+        async with billing_server(storage_mesh, bridges=[bridge.address]) as billing:
+            operator = billing.stub(storage_mesh.config.admin_key)
+            reply = await operator.Reconcile(
+                billing_pb2.ReconcileRequest(billing_period=this_month())
+            )
+            rows = {e.company_id: (e.delivered, e.billed) for e in reply.entries}
+            assert rows[a.company_id] == (300, 300) and rows[b.company_id] == (40, 40)
+            assert reply.balanced
+            config = dataclasses.replace(storage_mesh.config, billing_address=billing.address)
+            assert await _in_thread(config, this_month()) == 0
+            assert capsys.readouterr().out.strip().endswith("balanced")
 
 
 async def _in_thread(config: MeshConfig, period: str) -> int:

@@ -114,10 +114,12 @@ class GetSessionStatsResponse(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[SessionStats, _Mapping]]] = ...) -> None: ...
 
 class GetUsageRequest(_message.Message):
-    __slots__ = ("billing_period",)
+    __slots__ = ("billing_period", "company_id")
     BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     billing_period: str
-    def __init__(self, billing_period: _Optional[str] = ...) -> None: ...
+    company_id: str
+    def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ...) -> None: ...
 
 class GetUsageResponse(_message.Message):
     __slots__ = ("company_id", "billing_period", "ticks_delivered", "ticks_recorded", "open_streams")

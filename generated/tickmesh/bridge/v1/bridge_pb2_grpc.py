@@ -77,7 +77,8 @@ class BridgeServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetUsage(self, request, context):
-        """Ticks delivered to the caller's company in the current period.
+        """Ticks this instance delivered to a company in a period: the caller's own
+        company, or (operator and service callers) the one named.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -67,12 +67,18 @@ default_message_pool.register_message(
 @dataclass(eq=False, repr=False)
 class GetUsageRequest(betterproto2.Message):
     """
-    Asks for the caller's company's usage.
+    Asks for a company's usage on this Bridge instance.
     """
 
     billing_period: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
     Period "YYYY-MM"; empty for the current one.
+    """
+
+    company_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Operator or service callers only (e.g. Billing reconciling): the company.
+    Tenants always get their own; another company's id reads as NOT_FOUND.
     """
 
 
@@ -401,7 +407,8 @@ class BridgeServiceStub:
 
     def get_usage(self, message: "GetUsageRequest") -> "GetUsageResponse":
         """
-        Ticks delivered to the caller's company in the current period.
+        Ticks this instance delivered to a company in a period: the caller's own
+        company, or (operator and service callers) the one named.
         """
 
         return self._channel.unary_unary(
