@@ -109,13 +109,16 @@ class Mesh:
 
 
 def mesh_environment(config: MeshConfig, env: Mapping[str, str]) -> dict[str, str]:
-    """The children's environment: the given one plus the secrets they must share.
+    """The children's environment: the given one, the Hub to register with, and the
+    secrets they must share.
 
     With no mesh secret or operator key configured, `up` makes fresh ones for this run.
     The operator key is written (mode 0600) to data_dir/operator.key for the CLI to
     use; neither is ever printed.
     """
     out = dict(env)
+    if not config.hub_address:  # every service registers with this mesh's Hub
+        out["TICKMESH_HUB_ADDRESS"] = config.address_of("hub")
     if not config.mesh_secret:
         out["TICKMESH_MESH_SECRET"] = secrets.token_urlsafe(32)
     if not config.admin_key:

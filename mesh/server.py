@@ -1,4 +1,5 @@
-"""Server wiring every service shares: interceptors, health, reflection, graceful stop, launcher."""
+"""Server wiring every service shares: interceptors, health, reflection, business metrics,
+Hub registration, graceful stop, launcher."""
 
 from __future__ import annotations
 
@@ -14,14 +15,30 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tickmesh.common.v1 import metrics_pb2_grpc
 
+from mesh.business_metrics import SERVICE as METRICS_SERVICE
+from mesh.business_metrics import (
+    BusinessMetrics,
+    BusinessMetricsInterceptor,
+    BusinessMetricsServicer,
+)
 from mesh.config import ConfigError, MeshConfig, join_host_port, load_config
 from mesh.health import MeshHealthServicer
+from mesh.interceptors.auth import AuthInterceptor
 from mesh.interceptors.errors import ErrorInterceptor
 from mesh.interceptors.metadata import MetadataInterceptor
 from mesh.interceptors.request_id import RequestIdInterceptor
 from mesh.logging import configure_logging
 from mesh.reflection import enable_reflection
+from mesh.registration import (
+    ChannelFactory,
+    Registrar,
+    advertised_address,
+    instance_spec,
+    new_instance_id,
+    signed_channel_factory,
+)
 
 HEALTH_SERVICE_NAME: str = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 OVERALL = ""
@@ -70,6 +87,8 @@ class MeshServer:
         service_names: Sequence[str],
         readiness: Callable[[], Awaitable[None]] | None,
         on_stop: Callable[[], Awaitable[None]] | None,
+        metrics: BusinessMetrics | None = None,
+        registrar: Registrar | None = None,
     ) -> None:
         self.server = server
         """The underlying grpc.aio server."""
@@ -84,6 +103,12 @@ class MeshServer:
         self.config = config
         self.service_names = tuple(service_names)
         """The bound services' names; each has its own health status."""
+        self.metrics = metrics or BusinessMetrics(component, new_instance_id(component))
+        """This server's business metrics (BusinessMetricsService serves them)."""
+        self.instance_id = self.metrics.instance_id
+        """This server's id in the mesh, `<component>-<8 hex>`."""
+        self.registrar = registrar
+        """Keeps this server registered at the Hub; None when no hub_address is set."""
         self._readiness = readiness
         self._on_stop = on_stop
         self._stopping: asyncio.Task[None] | None = None
@@ -105,6 +130,8 @@ class MeshServer:
         for name in (OVERALL, *self.service_names):
             await self.health.set(name, _SERVING)
         _log.info("%s serving", self.component)
+        if self.registrar is not None and not self._stop_requested.is_set():
+            self.registrar.start()
 
     def request_stop(self) -> None:
         """Ask `serve` to stop this server (what SIGTERM does); returns at once."""
@@ -127,6 +154,9 @@ class MeshServer:
 
     async def _stop(self) -> None:
         _log.info("%s stopping (grace %.1fs)", self.component, self.config.grace_seconds)
+        if self.registrar is not None:
+            # Leave the Hub's rotation first, so no new routed call arrives while we drain.
+            await self.registrar.stop()
         # NOT_SERVING first, so load balancers and the Hub route away before we close.
         await self.health.enter_graceful_shutdown()
         # Long-lived streams end now rather than after the grace period: health watchers
@@ -156,14 +186,28 @@ async def build_server(
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     readiness: Callable[[], Awaitable[None]] | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    channel_factory: ChannelFactory | None = None,
 ) -> MeshServer:
     """Create (not start) a server on config.host:port (0 = ephemeral) hosting `bindings`.
 
-    Adds health (every service NOT_SERVING until start() finds the server ready) and
-    reflection v1 + v1alpha listing every service. `interceptors` run inside the mesh's own.
+    Adds health (every service NOT_SERVING until start() finds the server ready),
+    BusinessMetricsService, and reflection v1 + v1alpha listing every service.
+    `interceptors` run inside the mesh's own. With config.hub_address set, the server
+    registers at the Hub once SERVING and deregisters when it stops, over channels from
+    `channel_factory` (default: channels signed as this service with the mesh secret).
     """
+    metrics = BusinessMetrics(component, new_instance_id(component))
+    bindings = [
+        *bindings,
+        ServiceBinding.of(
+            METRICS_SERVICE,
+            metrics_pb2_grpc.add_BusinessMetricsServiceServicer_to_server,
+            BusinessMetricsServicer(metrics),
+        ),
+    ]
+    own = BusinessMetricsInterceptor(metrics, [binding.name for binding in bindings])
     server = grpc.aio.server(
-        interceptors=[*mesh_interceptors(), *interceptors],
+        interceptors=[*mesh_interceptors(), *_with_metrics(interceptors, own)],
         # gRPC sets SO_REUSEPORT by default on Linux, so a second copy of a service would
         # bind the same port silently and take half its connections; fail loudly instead.
         options=[("grpc.so_reuseport", 0)],
@@ -187,6 +231,17 @@ async def build_server(
     if not bound:
         await server.stop(None)
         raise RuntimeError(f"{component}: cannot bind {address}") from cause
+    registrar = None
+    if config.hub_address:
+        registrar = Registrar(
+            spec=instance_spec(
+                config, component, metrics.instance_id, advertised_address(config, bound)
+            ),
+            hub_address=config.hub_address,
+            channel_factory=channel_factory or signed_channel_factory(config, component),
+            ttl_s=config.instance_ttl_seconds,
+            active_sessions=metrics.active_sessions,
+        )
     return MeshServer(
         server=server,
         port=bound,
@@ -196,7 +251,20 @@ async def build_server(
         service_names=names,
         readiness=readiness,
         on_stop=on_stop,
+        metrics=metrics,
+        registrar=registrar,
     )
+
+
+def _with_metrics(
+    interceptors: Sequence[grpc.aio.ServerInterceptor], metrics: BusinessMetricsInterceptor
+) -> list[grpc.aio.ServerInterceptor]:
+    """`interceptors` with the metrics one right after authentication (it reads the caller,
+    and must wrap the quota check to count refused calls), or last when there is none."""
+    out = list(interceptors)
+    auth = [i for i, interceptor in enumerate(out) if isinstance(interceptor, AuthInterceptor)]
+    out.insert(auth[-1] + 1 if auth else len(out), metrics)
+    return out
 
 
 async def serve(mesh_server: MeshServer) -> None:

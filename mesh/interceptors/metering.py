@@ -10,7 +10,7 @@ import grpc
 
 from mesh.interceptors.base import CallInfo, MeshInterceptor
 from mesh.metering.meter import UsageMeter
-from mesh.tenancy.current import PrincipalKind, optional_principal
+from mesh.tenancy.current import optional_principal
 
 
 class MeteringInterceptor(MeshInterceptor):
@@ -32,12 +32,8 @@ class MeteringInterceptor(MeshInterceptor):
             yield
         finally:
             principal = optional_principal()
-            if (
-                principal is not None
-                and principal.kind is PrincipalKind.TENANT
-                and not principal.service
-            ):
-                tenant = principal.require_tenant()
+            tenant = principal.direct_tenant if principal is not None else None
+            if tenant is not None:
                 self._meter.add(
                     tenant.company_id, tenant.user_id, tenant.tier, self._component,
                     call.method_name, 1, (time.perf_counter_ns() - start) // 1000,

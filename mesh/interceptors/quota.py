@@ -9,7 +9,7 @@ import grpc
 
 from mesh.context import add_trailing_metadata
 from mesh.interceptors.base import CallInfo, MeshInterceptor
-from mesh.tenancy.current import PrincipalKind, optional_principal
+from mesh.tenancy.current import optional_principal
 from mesh.tenancy.quota import QuotaStore, call_quota_exhausted, ratelimit_headers
 
 
@@ -28,12 +28,8 @@ class QuotaInterceptor(MeshInterceptor):
         self, call: CallInfo, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[None]:
         principal = optional_principal()
-        if (
-            principal is not None
-            and principal.kind is PrincipalKind.TENANT
-            and not principal.service
-        ):
-            tenant = principal.require_tenant()
+        tenant = principal.direct_tenant if principal is not None else None
+        if tenant is not None:
             quota = await self._store.check_call(tenant.company_id, tenant.tier)
             if not quota.allowed:
                 raise call_quota_exhausted(quota)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from mesh.errors import PermissionDenied, Unauthenticated
+from mesh.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from mesh.tenancy.context import TenantContext
 
 
@@ -31,6 +31,17 @@ class Principal:
     kind: PrincipalKind
     tenant: TenantContext | None = None
     service: str | None = None  # the calling service, when relayed by one
+
+    @property
+    def direct_tenant(self) -> TenantContext | None:
+        """The tenant when it called with its own key; None when relayed or not a tenant.
+
+        Quotas and API-call metering count only these: a call a service relays for a
+        tenant was counted where it entered the mesh.
+        """
+        if self.kind is PrincipalKind.TENANT and not self.service:
+            return self.tenant
+        return None
 
     def require_tenant(self) -> TenantContext:
         """The tenant this call acts for; UNAUTHENTICATED when it acts for none."""
@@ -69,6 +80,24 @@ def current_principal() -> Principal:
 def current_tenant() -> TenantContext:
     """The tenant the current call acts for (see Principal.require_tenant)."""
     return current_principal().require_tenant()
+
+
+def company_in_reach(requested: str) -> str:
+    """The company the current call may act on: a tenant's own (another company's id
+    reads as NOT_FOUND, never revealing it exists), any named one for operators and
+    services (for whom it is required)."""
+    principal = current_principal()
+    if principal.kind is PrincipalKind.TENANT:
+        own = principal.require_tenant().company_id
+        if requested and requested != own:
+            raise NotFound(f"company {requested!r} not found")
+        return own
+    if not requested:
+        raise InvalidArgument(
+            "company_id is required for operator and service callers",
+            violations=[FieldViolation("company_id", "required")],
+        )
+    return requested
 
 
 def optional_principal() -> Principal | None:

@@ -11,7 +11,7 @@ from tickmesh.common.v1 import billing_pb2 as invoice_pb2
 
 from mesh.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from mesh.protoconv import tier_from_proto
-from mesh.tenancy.current import PrincipalKind, current_principal
+from mesh.tenancy.current import PrincipalKind, company_in_reach, current_principal
 from mesh.tenancy.quota import QuotaStore
 from servers.billing import analytics, convert, health, reports
 from servers.billing.bridge_counters import BridgeCounters
@@ -31,21 +31,6 @@ _EFFECTS = {
     invoice_pb2.CHANGE_EFFECT_IMMEDIATE: ChangeEffect.IMMEDIATE,
     invoice_pb2.CHANGE_EFFECT_END_OF_TERM: ChangeEffect.END_OF_TERM,
 }
-
-
-def _company_for(requested: str) -> str:
-    """A tenant's own company (another id reads as NOT_FOUND); any named one for staff."""
-    principal = current_principal()
-    if principal.kind is TENANT:
-        own = principal.require_tenant().company_id
-        if requested and requested != own:
-            raise NotFound(f"company {requested!r} not found")  # never reveal others exist
-        return own
-    if not requested:
-        raise InvalidArgument(
-            "company_id is required", violations=[FieldViolation("company_id", "required")]
-        )
-    return requested
 
 
 def _staff() -> None:
@@ -82,7 +67,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         return tier_catalog()
 
     async def PreviewInvoice(self, request: Any, context: Ctx) -> Any:
-        company = _company_for(request.company_id)
+        company = company_in_reach(request.company_id)
         period = self._period(request.billing_period)
         invoice = preview_invoice(await self._storage.invoice_input(company, period), self._clock)
         return billing_pb2.PreviewInvoiceResponse(invoice=convert.invoice_pb(invoice))
@@ -122,13 +107,13 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         return await self._storage.save_invoice(convert.invoice_pb(invoice))
 
     async def ListInvoices(self, request: Any, context: Ctx) -> Any:
-        company = _company_for(request.company_id)
+        company = company_in_reach(request.company_id)
         if current_principal().kind is not TENANT:
             await self._storage.history(company)  # NOT_FOUND rather than an empty list
         return billing_pb2.ListInvoicesResponse(invoices=await self._storage.invoices(company))
 
     async def ChangeTier(self, request: Any, context: Ctx) -> Any:
-        company = _company_for(request.company_id)
+        company = company_in_reach(request.company_id)
         tier = tier_from_proto(request.tier)
         effect = _EFFECTS.get(request.effect)
         if effect is None:

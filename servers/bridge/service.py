@@ -16,7 +16,7 @@ from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 
 from mesh.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
 from mesh.protoconv import tier_to_proto
-from mesh.tenancy.current import PrincipalKind, current_principal, current_tenant
+from mesh.tenancy.current import company_in_reach, current_tenant
 from mesh.tenancy.quota import CallQuota, QuotaStore, StreamLease, streams_exhausted
 from mesh.tiers import limits
 from servers.bridge.entitlements import Grant, resolve
@@ -132,7 +132,7 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
     ) -> bridge_pb2.GetUsageResponse:
         """Ticks this Bridge delivered to a company in a billing period: a tenant's own,
         or for operator and service callers (Billing reconciling) the one named."""
-        company_id = _usage_company(request.company_id)
+        company_id = company_in_reach(request.company_id)
         period = request.billing_period or self._usage.current_period()
         if not _PERIOD.fullmatch(period):
             raise InvalidArgument(
@@ -200,23 +200,6 @@ async def _write(context: grpc.aio.ServicerContext, session: Session, out: Outgo
     # be on their way; it completes (counted) or fails (not counted) on its own.
     write.add_done_callback(lambda done: _count_if_sent(done, session, out))
     await asyncio.shield(write)
-
-
-def _usage_company(requested: str) -> str:
-    """The company a GetUsage call may read: a tenant's own, any for operator/service."""
-    principal = current_principal()
-    if principal.kind is PrincipalKind.TENANT:
-        own = principal.require_tenant().company_id
-        if requested and requested != own:
-            raise NotFound(f"company {requested!r} not found")  # never reveal others exist
-        return own
-    principal.require(PrincipalKind.OPERATOR, PrincipalKind.SERVICE)
-    if not requested:
-        raise InvalidArgument(
-            "company_id is required for operator and service callers",
-            violations=[FieldViolation("company_id", "required")],
-        )
-    return requested
 
 
 def _count_if_sent(write: asyncio.Future[None], session: Session, out: Outgoing) -> None:

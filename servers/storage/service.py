@@ -15,11 +15,11 @@ from tickmesh.common.v1 import billing_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.contract import answer_unbuilt
-from mesh.errors import FieldViolation, InvalidArgument, NotFound
+from mesh.errors import FieldViolation, InvalidArgument
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from mesh.tenancy.authenticator import tenant_to_proto
 from mesh.tenancy.context import TenantContext
-from mesh.tenancy.current import PrincipalKind, current_principal
+from mesh.tenancy.current import PrincipalKind, company_in_reach, current_principal
 from mesh.tenancy.wiring import Tenancy
 from servers.storage import convert
 from servers.storage.analytics.engine import AnalyticsStore
@@ -49,21 +49,6 @@ def _tenant_scope() -> TenantScope:
     principal = current_principal()
     principal.require(TENANT)
     return TenantScope(principal.require_tenant().company_id)
-
-
-def _company_for(requested: str) -> str:
-    """The company a call may act on: a tenant's own; anyone else's for operator/service."""
-    principal = current_principal()
-    if principal.kind is TENANT:
-        own = principal.require_tenant().company_id
-        if requested and requested != own:
-            raise NotFound(f"company {requested!r} not found")  # never reveal others exist
-        return own
-    if not requested:
-        raise InvalidArgument(
-            "company_id is required", violations=[FieldViolation("company_id", "required")]
-        )
-    return requested
 
 
 def _actor() -> str:
@@ -116,7 +101,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         )
 
     async def GetCompany(self, request: Any, context: Ctx) -> Any:
-        company_id = _company_for(request.company_id)
+        company_id = company_in_reach(request.company_id)
         company = await companies.get_company(self._store, company_id)
         sub = await subscriptions.get_subscription(self._store, company_id)
         return storage_pb2.GetCompanyResponse(
@@ -156,7 +141,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     async def IssueApiKey(self, request: Any, context: Ctx) -> Any:
         principal = current_principal()
         principal.require(TENANT, OPERATOR)
-        scope = TenantScope(_company_for(request.company_id))
+        scope = TenantScope(company_in_reach(request.company_id))
         issued = await api_keys.issue_api_key(self._store, scope, request.user_id, actor=_actor())
         return storage_pb2.IssueApiKeyResponse(
             key_id=issued.key_id,
@@ -312,7 +297,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         )
 
     async def ListInvoices(self, request: Any, context: Ctx) -> Any:
-        company_id = _company_for(request.company_id)
+        company_id = company_in_reach(request.company_id)
         stored = await invoices.list_invoices(
             self._store, company_id, request.billing_period or None
         )
@@ -330,7 +315,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         return result.to_proto()
 
     async def QueryUsage(self, request: Any, context: Ctx) -> Any:
-        company_id = _company_for(request.company_id)
+        company_id = company_in_reach(request.company_id)
         rows = await self._analytics.query_usage(
             company_id, request.billing_period, request.group_by
         )

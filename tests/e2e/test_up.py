@@ -52,6 +52,7 @@ def test_reflection_lists_every_service(running_mesh: RunningMesh) -> None:
         }
         assert listed == {
             service,
+            "tickmesh.common.v1.BusinessMetricsService",  # every server has its metrics
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection",

@@ -147,7 +147,10 @@ def v1_call(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamCall:
     )(timeout=WAIT)
 
 
-EXPECTED_SERVICES = {SERVICE, HEALTH_SERVICE_NAME, V1_SERVICE_NAME, V1ALPHA_SERVICE_NAME}
+METRICS_SERVICE = "tickmesh.common.v1.BusinessMetricsService"  # build_server adds it everywhere
+EXPECTED_SERVICES = {
+    SERVICE, HEALTH_SERVICE_NAME, V1_SERVICE_NAME, V1ALPHA_SERVICE_NAME, METRICS_SERVICE
+}  # fmt: skip
 
 
 async def test_reflection_v1alpha_lists_services(
