@@ -58,16 +58,26 @@ class ServiceProcesses:
     def log(self, service: str) -> str:
         return self.log_path(service).read_text(errors="replace")
 
-    def start(self, service: str, timeout_s: float = 60.0) -> None:
-        """Start `service` and wait until it reports SERVING."""
-        with self.log_path(service).open("ab") as log:
-            self.processes[service] = subprocess.Popen(
+    def start(self, service: str, timeout_s: float = 60.0, *, name: str | None = None) -> None:
+        """Start `service` and wait until it reports SERVING.
+
+        `name` runs another instance of the service (e.g. a second Bridge) on a port of
+        its own; the instance is then known by that name to every other method here.
+        """
+        name = name or service
+        env = self.env()
+        if name != service:
+            if name not in self.ports:
+                self.ports[name] = free_ports(1)[0]
+            env[f"TICKMESH_{service.upper()}_PORT"] = str(self.ports[name])
+        with self.log_path(name).open("ab") as log:
+            self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", f"servers.{service}"],
-                env=self.env(),
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self.wait_serving(service, timeout_s)
+        self.wait_serving(name, timeout_s)
 
     def wait_serving(self, service: str, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
