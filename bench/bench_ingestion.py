@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import resource
+import secrets
 import time
 from typing import Any
 
@@ -17,6 +19,7 @@ import grpc
 from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
+from mesh.client_interceptors import api_key_interceptors
 from mesh.config import load_config
 from servers.ingestion.app import create_server
 from servers.ingestion.collectors import synthetic_feeds
@@ -33,6 +36,15 @@ class FakeClock:
 
     def __call__(self) -> int:
         return self.now
+
+
+# Generated per run, never printed; spawned consumer processes inherit it.
+OPERATOR = os.environ.setdefault("TICKMESH_BENCH_OPERATOR", "op_" + secrets.token_urlsafe(24))
+BENCH_ENV = {
+    "TICKMESH_DATA_DIR": "/tmp/tickmesh-bench",
+    "TICKMESH_ADMIN_KEY": OPERATOR,
+    "TICKMESH_LOG_LEVEL": "WARNING",
+}
 
 
 def cpu_seconds() -> float:
@@ -80,14 +92,14 @@ def bench_aggregator() -> None:
 
 
 async def bench_default_rate(seconds: float) -> None:
-    config = load_config(
-        env={"TICKMESH_DATA_DIR": "/tmp/tickmesh-bench", "TICKMESH_INGESTION_SEED": "1"}
-    )
+    config = load_config(env={**BENCH_ENV, "TICKMESH_INGESTION_SEED": "1"})
     server = await create_server(config, port=0)
     await server.start()
     try:
         await asyncio.sleep(1.0)  # warm up
-        stub = ingestion_pb2_grpc.IngestionServiceStub(grpc.aio.insecure_channel(server.address))
+        stub = ingestion_pb2_grpc.IngestionServiceStub(
+            grpc.aio.insecure_channel(server.address, interceptors=api_key_interceptors(OPERATOR))
+        )
         before = await stub.GetBrokerStatus(ingestion_pb2.GetBrokerStatusRequest())
         cpu0, wall0 = cpu_seconds(), time.perf_counter()
         await asyncio.sleep(seconds)
@@ -110,7 +122,8 @@ def consumer_process(
     """Runs in its own process: `consumers` StreamTicks streams counting what arrives."""
 
     async def one() -> tuple[int, int, int]:
-        channel = grpc.aio.insecure_channel(address)
+        # StreamTicks is for services and operators: the bench consumes as the operator.
+        channel = grpc.aio.insecure_channel(address, interceptors=api_key_interceptors(OPERATOR))
         stub = ingestion_pb2_grpc.IngestionServiceStub(channel)
         call = stub.StreamTicks(ingestion_pb2.StreamTicksRequest())
         await call.read()  # ReplayComplete
@@ -136,9 +149,7 @@ def consumer_process(
 
 
 async def bench_fanout(consumers: int, seconds: float, *, aggregate: bool) -> None:
-    config = load_config(
-        env={"TICKMESH_DATA_DIR": "/tmp/tickmesh-bench", "TICKMESH_INGESTION_SYNTHETIC": "false"}
-    )
+    config = load_config(env={**BENCH_ENV, "TICKMESH_INGESTION_SYNTHETIC": "false"})
     pipeline = IngestionPipeline()
     server = await create_server(config, port=0, pipeline=pipeline)
     await server.start()
