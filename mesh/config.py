@@ -19,6 +19,7 @@ SERVICES: tuple[str, ...] = ("hub", "ingestion", "bridge", "storage", "billing")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "text")
+OTEL_EXPORTERS = ("none", "otlp", "console")
 
 DEFAULT_DATA_DIR = Path(".tickmesh")
 
@@ -189,6 +190,13 @@ def _percent(raw: object) -> float:
     return value
 
 
+def _ratio(raw: object) -> float:
+    value = _number_at_least(0)(raw)
+    if value > 1:
+        raise _Invalid(f"expected a ratio 0-1, got {raw!r}")
+    return value
+
+
 def _setting(
     default: _T | Any = dataclasses.MISSING,
     *,
@@ -352,6 +360,18 @@ class MeshConfig:
 
     bridge_batch_ticks: int = _setting(2000, cast=_int_at_least(1))
     """Most ticks per Subscribe message (a client may ask for fewer)."""
+
+    otel_exporter: str = _setting("none", cast=_one_of(*OTEL_EXPORTERS))
+    """Where traces and metrics go: `none` (off, nothing installed), `otlp`, or `console`."""
+
+    otel_endpoint: str | None = _setting(None, cast=_as_optional_str)
+    """OTLP/gRPC collector URL, `http://host:4317`; None: the OTLP exporter's own default."""
+
+    otel_sample_ratio: float = _setting(1.0, cast=_ratio)
+    """Share of new traces recorded, 0-1; a call always follows its caller's decision."""
+
+    otel_metrics_interval_seconds: float = _setting(30.0, cast=_number_at_least(1))
+    """How often the process exports its metrics when an exporter is set."""
 
     def __repr__(self) -> str:
         # Config objects end up in logs and tracebacks; secrets must not.

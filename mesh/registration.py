@@ -21,6 +21,8 @@ from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 from mesh.client_interceptors import metadata_interceptors
 from mesh.config import MeshConfig, join_host_port
 from mesh.protoconv import tier_to_proto
+from mesh.telemetry import tracer_for
+from mesh.telemetry.client import tracing_interceptors
 from mesh.tenancy.authenticator import relayed_caller
 from mesh.tenancy.signing import METADATA_KEY, ContextSigner
 from mesh.tiers import Tier
@@ -86,8 +88,12 @@ def signed_channel_factory(config: MeshConfig, component: str) -> ChannelFactory
         return [(METADATA_KEY, signer.sign(relayed_caller(component, None)))]
 
     def factory(address: str) -> grpc.aio.Channel:
+        interceptors = [
+            *tracing_interceptors(tracer_for(component)),
+            *metadata_interceptors(metadata),
+        ]
         return grpc.aio.insecure_channel(
-            address, options=CHANNEL_OPTIONS, interceptors=metadata_interceptors(metadata)
+            address, options=CHANNEL_OPTIONS, interceptors=interceptors
         )
 
     return factory

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.trace import Tracer
 from tickmesh.common.v1 import metrics_pb2_grpc
 
 from mesh.business_metrics import SERVICE as METRICS_SERVICE
@@ -39,6 +40,8 @@ from mesh.registration import (
     new_instance_id,
     signed_channel_factory,
 )
+from mesh.telemetry import configure_telemetry, shutdown_telemetry, tracer_for
+from mesh.telemetry.server import TenantSpanInterceptor, TracingInterceptor
 
 HEALTH_SERVICE_NAME: str = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 OVERALL = ""
@@ -169,12 +172,15 @@ class MeshServer:
         _log.info("%s stopped", self.component)
 
 
-def mesh_interceptors() -> list[grpc.aio.ServerInterceptor]:
-    """The interceptors every server runs first, outermost first."""
+def mesh_interceptors(tracer: Tracer | None = None) -> list[grpc.aio.ServerInterceptor]:
+    """The interceptors every server runs first, outermost first (with `tracer`, the
+    server span too)."""
     # RequestIdInterceptor opens the call scope that the others read; ErrorInterceptor maps
     # whatever is raised inside it; MetadataInterceptor refuses malformed metadata by
-    # raising, so it must sit inside the error mapping.
-    return [RequestIdInterceptor(), ErrorInterceptor(), MetadataInterceptor()]
+    # raising, so it must sit inside the error mapping. The span sits between the first
+    # two: it records the request id and the status the error mapping ends a call with.
+    tracing = [TracingInterceptor(tracer)] if tracer is not None else []
+    return [RequestIdInterceptor(), *tracing, ErrorInterceptor(), MetadataInterceptor()]
 
 
 async def build_server(
@@ -196,6 +202,11 @@ async def build_server(
     registers at the Hub once SERVING and deregisters when it stops, over channels from
     `channel_factory` (default: channels signed as this service with the mesh secret).
     """
+    # Before the server exists: its interceptors are fixed when it is created.
+    configure_telemetry(config, component)
+    tracer = tracer_for(component)
+    if tracer is not None:
+        interceptors = _after_auth(interceptors, TenantSpanInterceptor())
     metrics = BusinessMetrics(component, new_instance_id(component))
     bindings = [
         *bindings,
@@ -207,7 +218,7 @@ async def build_server(
     ]
     own = BusinessMetricsInterceptor(metrics, [binding.name for binding in bindings])
     server = grpc.aio.server(
-        interceptors=[*mesh_interceptors(), *_with_metrics(interceptors, own)],
+        interceptors=[*mesh_interceptors(tracer), *_with_metrics(interceptors, own)],
         # gRPC sets SO_REUSEPORT by default on Linux, so a second copy of a service would
         # bind the same port silently and take half its connections; fail loudly instead.
         options=[("grpc.so_reuseport", 0)],
@@ -254,6 +265,18 @@ async def build_server(
         metrics=metrics,
         registrar=registrar,
     )
+
+
+def _after_auth(
+    interceptors: Sequence[grpc.aio.ServerInterceptor], extra: grpc.aio.ServerInterceptor
+) -> list[grpc.aio.ServerInterceptor]:
+    """`interceptors` with `extra` right after authentication; unchanged when there is none
+    (`extra` reads the authenticated caller)."""
+    out = list(interceptors)
+    auth = [i for i, interceptor in enumerate(out) if isinstance(interceptor, AuthInterceptor)]
+    if auth:
+        out.insert(auth[-1] + 1, extra)
+    return out
 
 
 def _with_metrics(
@@ -328,3 +351,6 @@ def run(create: Callable[[MeshConfig], Awaitable[MeshServer]]) -> None:
     except ConfigError as exc:
         print(f"tickmesh: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    finally:
+        # The last spans and metrics out before the process ends (a no-op when off).
+        shutdown_telemetry()

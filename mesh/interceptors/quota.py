@@ -9,6 +9,7 @@ import grpc
 
 from mesh.context import add_trailing_metadata
 from mesh.interceptors.base import CallInfo, MeshInterceptor
+from mesh.telemetry.metrics import quota_refused
 from mesh.tenancy.current import optional_principal
 from mesh.tenancy.quota import QuotaStore, call_quota_exhausted, ratelimit_headers
 
@@ -32,6 +33,7 @@ class QuotaInterceptor(MeshInterceptor):
         if tenant is not None:
             quota = await self._store.check_call(tenant.company_id, tenant.tier)
             if not quota.allowed:
+                quota_refused(tenant.tier, "daily_api_calls")
                 raise call_quota_exhausted(quota)
             for key, value in ratelimit_headers(quota):
                 add_trailing_metadata(key, value)

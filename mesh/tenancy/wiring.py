@@ -30,6 +30,8 @@ from mesh.interceptors.quota import QuotaInterceptor
 from mesh.interceptors.request_id import REQUEST_ID_KEY
 from mesh.metering.meter import Sender, UsageMeter
 from mesh.metering.spool import Spool, spool_dir
+from mesh.telemetry import configure_telemetry, tracer_for
+from mesh.telemetry.client import tracing_interceptors
 from mesh.tenancy.auth_cache import AuthCache, Resolver
 from mesh.tenancy.authenticator import (
     Authenticator,
@@ -71,7 +73,7 @@ class Tenancy:
     def channel(self, address: str) -> grpc.aio.Channel:
         """A channel whose calls carry this service's signed caller context, relaying the
         tenant (or operator) the current call acts for, and the request id."""
-        interceptors = metadata_interceptors(self.relay_metadata)
+        interceptors = [*self._tracing(), *metadata_interceptors(self.relay_metadata)]
         channel = grpc.aio.insecure_channel(
             address, interceptors=interceptors, options=MESH_CHANNEL_OPTIONS
         )
@@ -81,12 +83,16 @@ class Tenancy:
     def service_channel(self, address: str) -> grpc.aio.Channel:
         """A channel whose calls are signed as this service itself, for a service that has
         already authorized its caller and now reads on its own account."""
-        interceptors = metadata_interceptors(self.service_metadata)
+        interceptors = [*self._tracing(), *metadata_interceptors(self.service_metadata)]
         channel = grpc.aio.insecure_channel(
             address, interceptors=interceptors, options=MESH_CHANNEL_OPTIONS
         )
         self._channels.append(channel)
         return channel
+
+    def _tracing(self) -> list[grpc.aio.ClientInterceptor]:
+        # Outermost, so the client span covers the other interceptors' work too.
+        return tracing_interceptors(tracer_for(self.component))
 
     def service_metadata(self) -> MetadataPairs:
         """Metadata signing an outgoing call as this service, acting for no one else."""
@@ -138,6 +144,8 @@ async def open_tenancy(
     process's usage spool (default: the component and its configured port), so a
     restarted process resends what its previous life left unsent.
     """
+    # Every server opens its tenancy first, before any of its channels exists.
+    configure_telemetry(config, component)
     secret = config.mesh_secret
     if not secret:
         # Standalone runs still work; calls signed by other processes will not verify.

@@ -16,6 +16,7 @@ from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 
 from mesh.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
 from mesh.protoconv import tier_to_proto
+from mesh.telemetry.metrics import quota_refused
 from mesh.tenancy.current import company_in_reach, current_tenant
 from mesh.tenancy.quota import CallQuota, QuotaStore, StreamLease, streams_exhausted
 from mesh.tiers import limits
@@ -25,6 +26,7 @@ from servers.bridge.session import Outgoing, Session
 from servers.bridge.usage import UsageCounter
 
 SERVICE = bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"]
+STREAMS_QUOTA = "concurrent_streams"
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
                 tenant.company_id, tenant.tier, session_id, self._lease_ttl_s
             )
         if decision.lease is None:
+            quota_refused(tenant.tier, STREAMS_QUOTA)
             raise streams_exhausted(decision)
         try:
             with _quota_store_errors():
@@ -83,6 +86,7 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
     ) -> None:
         session = opened.session
         renewing = asyncio.create_task(self._keep_lease(lease, session))
+        session.metrics.stream_opened()
         try:
             await _write(context, session, session.ack_message(ack, opened.snapshot))
             while (out := await session.next_message()) is not None:
@@ -92,6 +96,7 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
         finally:
             renewing.cancel()
             self._fanout.close(session.session_id)
+            session.metrics.stream_closed()
 
     async def _keep_lease(self, lease: StreamLease, session: Session) -> None:
         # One Redis round trip per stream every ttl/3, never per tick.
@@ -105,6 +110,7 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
                 continue
             if decision.lease is None:
                 # The lease lapsed and its slot was taken meanwhile.
+                quota_refused(session.tier, STREAMS_QUOTA)
                 session.close(streams_exhausted(decision))
                 return
 

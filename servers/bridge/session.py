@@ -24,6 +24,7 @@ from typing import Protocol
 from tickmesh.bridge.v1 import bridge_pb2
 
 from mesh.errors import MeshError
+from mesh.telemetry.metrics import tier_metrics
 from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier, limits
 from servers.bridge import wire
@@ -68,6 +69,8 @@ class Outgoing:
 
     payload: bytes
     ticks: int
+    last_tick: bytes = b""
+    """The newest tick's encoding (a one-tick TickBatch), for the delivery-latency sample."""
 
 
 class _Chunk:
@@ -109,6 +112,8 @@ class Session:
         self.tier: Tier = grant.tier
         self.symbols: tuple[str, ...] = grant.symbols
         self.usage_key = UsageKey(tenant.company_id, tenant.user_id, grant.tier)
+        self.metrics = tier_metrics(grant.tier)
+        """This tier's telemetry hooks (no-ops when telemetry is off)."""
         self.opened_at_us = wall_us()
         self.ticks_delivered = 0
         self.messages_delivered = 0
@@ -294,7 +299,7 @@ class Session:
         payload = wire.batch_response(
             batch, skipped=self._take_skipped(), message_seq=self._next_seq()
         )
-        return Outgoing(payload, count)
+        return Outgoing(payload, count, parts[-1][-1][2] if count else b"")
 
     def heartbeat_message(self) -> Outgoing:
         """A heartbeat carrying the sequence this session is complete up to."""
@@ -323,6 +328,7 @@ class Session:
         self.ticks_delivered += out.ticks
         self.messages_delivered += 1
         self._usage.add(self.usage_key, ticks=out.ticks, messages=1)
+        self.metrics.delivered(out.ticks, out.last_tick)
 
     def _take_skipped(self) -> int:
         skipped, self._skipped_unsent = self._skipped_unsent, 0

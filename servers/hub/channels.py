@@ -9,6 +9,9 @@ from typing import Any
 
 import grpc
 
+from mesh.telemetry import tracer_for
+from mesh.telemetry.client import tracing_interceptors
+
 # Short reconnect back-off: a restarted instance is found again within a fraction of a
 # second, and a dead one fails calls fast instead of queueing them.
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
@@ -26,6 +29,13 @@ DRAIN_S = 30.0
 Identity = None  # a None (de)serializer passes raw bytes through untouched
 
 
+def _traced_channel(address: str) -> grpc.aio.Channel:
+    # Tracing is looked up per channel, not per pool: the Hub's telemetry is configured
+    # by the time it opens its first channel (the pool itself exists earlier).
+    interceptors = tracing_interceptors(tracer_for("hub"))
+    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)
+
+
 class _Entry:
     __slots__ = ("callables", "channel")
 
@@ -38,9 +48,7 @@ class ChannelPool:
     """Channels by address, with cached raw-bytes multi-callables per method."""
 
     def __init__(self, factory: Callable[[str], grpc.aio.Channel] | None = None) -> None:
-        self._factory = factory or (
-            lambda address: grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
-        )
+        self._factory = factory or _traced_channel
         self._entries: dict[str, _Entry] = {}
         self._draining: set[asyncio.Task[None]] = set()
 

@@ -17,6 +17,7 @@ from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 from mesh.contract import answer_unbuilt
 from mesh.errors import FieldViolation, InvalidArgument
 from mesh.protoconv import tier_from_proto, tier_to_proto
+from mesh.telemetry.server import annotate_tenant
 from mesh.tenancy.authenticator import tenant_to_proto
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.current import PrincipalKind, company_in_reach, current_principal
@@ -158,6 +159,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     async def AuthenticateKey(self, request: Any, context: Ctx) -> Any:
         current_principal().require(SERVICE)
         tenant = await self.authenticate_key(request.api_key)
+        # The caller is a service acting for no one yet: name the tenant on the span here.
+        annotate_tenant(tenant)
         return storage_pb2.AuthenticateKeyResponse(tenant=tenant_to_proto(tenant))
 
     async def GetSubscription(self, request: Any, context: Ctx) -> Any:

@@ -1,0 +1,132 @@
+"""Client side of tracing: a span per outgoing call, its context sent as W3C metadata
+(`traceparent`, `tracestate`; `baggage` when the trace carries any).
+
+Hand-written rather than opentelemetry-instrumentation-grpc's aio client interceptors,
+which replace every response stream with an async generator: one more hop per message
+on the Bridge's upstream and on every stream the Hub forwards, and a span that ends only
+when that generator is exhausted or collected, not when a caller cancels. These return
+the call untouched and end the span when the call completes, whatever ends it.
+
+grpc.aio files a channel interceptor under the first call shape it implements, so there
+is one class per shape (as in mesh/client_interceptors.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, Tracer
+
+from mesh.telemetry.rpc import end_span, rpc_attributes, span_name, traced
+
+# Strong references: the loop keeps only weak ones to tasks, and a collected watcher
+# would leave its span open forever.
+_watchers: set[asyncio.Task[None]] = set()
+
+
+class _Tracing:
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+        # What the propagator writes: traceparent and tracestate (W3C), baggage.
+        self._fields = tuple(propagate.get_global_textmap().fields)
+
+    def _start(self, details: grpc.aio.ClientCallDetails) -> tuple[Span, Any] | None:
+        method = details.method
+        if isinstance(method, bytes):  # grpc passes bytes here (grpc/grpc#31092)
+            method = method.decode()
+        if not traced(method):
+            return None
+        span = self._tracer.start_span(
+            span_name(method), kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
+        )
+        metadata = grpc.aio.Metadata(*(details.metadata or ()))
+        # Replace, not add: the Hub forwards its caller's metadata, trace context included,
+        # and the next hop must see this span as its parent, once.
+        for key in self._fields:
+            if key in metadata:
+                del metadata[key]
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        for key, value in carrier.items():
+            metadata.add(key, value)
+        return span, grpc.aio.ClientCallDetails(
+            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+        )
+
+    def _finish_later(self, span: Span, call: Any) -> None:
+        # A stream is read by the caller at its own pace; a task ends the span when the
+        # call completes (any code, cancellation included) without touching the messages.
+        if not span.is_recording():
+            span.end()  # not sampled: nothing to record, so nothing to wait for
+            return
+        task = asyncio.get_running_loop().create_task(_finish(span, call))
+        _watchers.add(task)
+        task.add_done_callback(_watchers.discard)
+
+
+async def _finish(span: Span, call: Any) -> None:
+    """End `span` with the status of `call` once it completes."""
+    code = grpc.StatusCode.CANCELLED  # what a cancelled wait means: the caller gave up
+    try:
+        code = await call.code()
+    finally:
+        end_span(span, code, server=False)
+
+
+class _UnaryUnary(_Tracing, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        started = self._start(details)
+        if started is None:
+            return await continuation(details, request)
+        span, details = started
+        call = await continuation(details, request)
+        if span.is_recording():
+            # The response is what the caller awaits anyway: wait for the status here.
+            await _finish(span, call)
+        else:
+            span.end()  # not sampled: nothing to record, so nothing to wait for
+        return call
+
+
+class _UnaryStream(_Tracing, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        started = self._start(details)
+        if started is None:
+            return await continuation(details, request)
+        span, details = started
+        call = await continuation(details, request)
+        self._finish_later(span, call)
+        return call
+
+
+class _StreamUnary(_Tracing, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        started = self._start(details)
+        if started is None:
+            return await continuation(details, requests)
+        span, details = started
+        call = await continuation(details, requests)
+        self._finish_later(span, call)
+        return call
+
+
+class _StreamStream(_Tracing, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        started = self._start(details)
+        if started is None:
+            return await continuation(details, requests)
+        span, details = started
+        call = await continuation(details, requests)
+        self._finish_later(span, call)
+        return call
+
+
+def tracing_interceptors(tracer: Tracer | None) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors tracing every call of a channel with `tracer`; none when it is None
+    (telemetry off), so an untraced channel pays nothing."""
+    if tracer is None:
+        return []
+    return [cls(tracer) for cls in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)]
