@@ -110,6 +110,10 @@ class StreamDecision:
     retry_after_s: float  # when refused: until the earliest lease could lapse
 
 
+MAX_REDIS_CONNECTIONS = 64
+REDIS_POOL_WAIT_S = 5.0
+
+
 class QuotaStore:
     """Quota counters and stream leases shared by every replica through one Redis."""
 
@@ -142,7 +146,12 @@ class QuotaStore:
         """
         client: aioredis.Redis
         if redis_url:
-            client = aioredis.Redis.from_url(redis_url)
+            # A blocking pool: with thousands of streams renewing leases, a burst past
+            # the pool size must wait for a connection, not fail (MaxConnectionsError).
+            pool = aioredis.BlockingConnectionPool.from_url(
+                redis_url, max_connections=MAX_REDIS_CONNECTIONS, timeout=REDIS_POOL_WAIT_S
+            )
+            client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
             try:
                 await client.ping()
             except BaseException:
