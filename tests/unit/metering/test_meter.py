@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,7 +175,10 @@ async def test_a_flush_cancelled_mid_write_neither_loses_nor_doubles(tmp_path: P
     spool = Spool(tmp_path)
     real_append = spool.append
 
+    writing = threading.Event()
+
     def slow_append(payload: bytes) -> int:
+        writing.set()
         time.sleep(0.1)  # a slow disk: the fsync outlasts the cancellation
         return real_append(payload)
 
@@ -182,7 +186,8 @@ async def test_a_flush_cancelled_mid_write_neither_loses_nor_doubles(tmp_path: P
     meter = UsageMeter("bridge", spool, FakeStorage(), flush_interval_s=3600)
     meter.add(C1, "u1", Tier.PRO, "bridge", "Subscribe", 9)
     flushing = asyncio.create_task(meter.flush())
-    await asyncio.sleep(0.02)
+    # Cancel only once the write is under way (a bounded wait, not a guessed sleep).
+    assert await asyncio.to_thread(writing.wait, 10)
     flushing.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await flushing
