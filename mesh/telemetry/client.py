@@ -66,6 +66,16 @@ class _Tracing:
         _watchers.add(task)
         task.add_done_callback(_watchers.discard)
 
+    async def _streaming(self, continuation: Any, details: Any, argument: Any) -> Any:
+        """Any call with a streamed side: the span ends when the call completes."""
+        started = self._start(details)
+        if started is None:
+            return await continuation(details, argument)
+        span, details = started
+        call = await continuation(details, argument)
+        self._finish_later(span, call)
+        return call
+
 
 async def _finish(span: Span, call: Any) -> None:
     """End `span` with the status of `call` once it completes."""
@@ -93,35 +103,17 @@ class _UnaryUnary(_Tracing, grpc.aio.UnaryUnaryClientInterceptor):
 
 class _UnaryStream(_Tracing, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        started = self._start(details)
-        if started is None:
-            return await continuation(details, request)
-        span, details = started
-        call = await continuation(details, request)
-        self._finish_later(span, call)
-        return call
+        return await self._streaming(continuation, details, request)
 
 
 class _StreamUnary(_Tracing, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
-        started = self._start(details)
-        if started is None:
-            return await continuation(details, requests)
-        span, details = started
-        call = await continuation(details, requests)
-        self._finish_later(span, call)
-        return call
+        return await self._streaming(continuation, details, requests)
 
 
 class _StreamStream(_Tracing, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
-        started = self._start(details)
-        if started is None:
-            return await continuation(details, requests)
-        span, details = started
-        call = await continuation(details, requests)
-        self._finish_later(span, call)
-        return call
+        return await self._streaming(continuation, details, requests)
 
 
 def tracing_interceptors(tracer: Tracer | None) -> list[grpc.aio.ClientInterceptor]:
