@@ -160,7 +160,12 @@ class QuotaStore:
         else:
             import fakeredis  # only the embedded default needs it
 
-            client = fakeredis.FakeAsyncRedis()
+            # The same blocking pool: fakeredis's default pool fails past 100 concurrent
+            # commands (seen: 1,000 streams ending at once could not release their leases).
+            client = fakeredis.FakeAsyncRedis(
+                connection_pool_class=aioredis.BlockingConnectionPool,
+                max_connections=MAX_REDIS_CONNECTIONS,
+            )
         return cls(client, prefix=prefix, now=now, owns_client=True)
 
     async def aclose(self) -> None:

@@ -186,6 +186,21 @@ async def test_connect_without_url_is_in_process() -> None:
         await store.aclose()
 
 
+async def test_in_process_store_waits_for_a_connection_past_its_pool_size() -> None:
+    # 1,000 streams ending at once release 1,000 leases concurrently: every release
+    # must land (fakeredis's default pool raised MaxConnectionsError past 100).
+    store = await QuotaStore.connect(None)
+    try:
+        leases = [
+            (await store.acquire_stream(f"c{n}", Tier.FREE, f"lease-{n}", 30.0)).lease
+            for n in range(300)
+        ]
+        released = await asyncio.gather(*(store.release_stream(x) for x in leases if x))
+        assert released == [True] * 300
+    finally:
+        await store.aclose()
+
+
 @pytest.mark.redis
 async def test_connect_with_url_uses_that_redis(real_redis_url: str, prefix: str) -> None:
     store = await QuotaStore.connect(real_redis_url, prefix=prefix)
