@@ -191,12 +191,16 @@ class TierStats:
     gaps: int = 0
     streams: int = 0  # streams of the tier that were acked (open)
     latency: collections.Counter[int] = field(default_factory=collections.Counter)
+    # Ingest -> the server's send stamp (TickBatch.send_time_us): the part before the
+    # write; the rest of `latency` is the write, the wire and the client.
+    to_send: collections.Counter[int] = field(default_factory=collections.Counter)
 
     def merge(self, other: TierStats) -> None:
         for name in ("messages", "data_messages", "ticks", "bytes", "skipped", "heartbeats",
                      "gaps", "streams"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.latency.update(other.latency)
+        self.to_send.update(other.to_send)
 
 
 def client_process(
@@ -277,9 +281,11 @@ async def _clients(
                     st.data_messages += 1
                     ticks = message.batch.ticks
                     st.ticks += len(ticks)
-                    latency = st.latency
+                    latency, to_send = st.latency, st.to_send
+                    sent = message.batch.send_time_us
                     for tick in ticks:
                         latency[int(log(max(now - tick.ingest_time_us, 1)) * BINS_PER_E)] += 1
+                        to_send[int(log(max(sent - tick.ingest_time_us, 1)) * BINS_PER_E)] += 1
                 elif kind == "heartbeat":
                     st.heartbeats += 1
                 elif kind == "gap":
@@ -638,25 +644,28 @@ def finish_profiler(profiler: tuple[subprocess.Popen[bytes], Path]) -> str:
 
 PROFILE_BUCKETS = (
     # (label, a frame the stack must contain), first match wins
-    ("upstream batch -> every session (Fanout.on_batch)", "Fanout.on_batch"),
-    ("throttle timers firing (Session.flush_due)", "Session.flush_due"),
+    ("upstream batch -> tier feeds -> sessions (Fanout.on_batch)", "Fanout.on_batch"),
+    ("throttle timers firing (TierFeed.flush_due)", "TierFeed.flush_due"),
     ("building messages (Session.take_message)", "Session.take_message"),
-    ("writing messages (service._write: Task + shield + context.write)", "_write (servers/bridge"),
-    ("quota / stream leases (QuotaStore, fakeredis)", "quota.py"),
-    ("quota / stream leases (QuotaStore, fakeredis)", "fakeredis"),
+    ("writing messages (service._write_all: context.write)", "_write_all (servers/bridge"),
+    ("quota / stream leases (QuotaStore)", "quota.py"),
+    ("quota / stream leases (QuotaStore)", "fakeredis"),
+    ("quota / stream leases (QuotaStore)", "redis/"),
     ("usage metering", "metering"),
     ("upstream read + parse (Upstream._stream)", "Upstream._stream"),
+    ("heartbeat sweep (Fanout.sweep_idle)", "Fanout.sweep_idle"),
     ("other Subscribe handler work", "BridgeServicer"),
     ("grpc poller thread (native)", "Thread.run (threading.py"),
 )
-CYTHON_TASKS = "grpc Cython run by the loop (per-message write tasks, completions)"
+CYTHON_TASKS = "grpc Cython run by the loop (write completions, callbacks)"
 ON_BATCH_PARTS = (
-    ("arming throttle timers (Session._arm -> call_later)", "Session._arm"),
+    ("arming the tier timers (TierFeed._arm -> call_later)", "TierFeed._arm"),
     ("Throttle.offer", "Throttle.offer"),
     ("projection (ProjectedBatch.entry)", "ProjectedBatch.entry"),
-    ("waking handlers (_enqueue -> Event.set)", "Session._enqueue"),
-    ("symbol filter + rest of Session.on_batch", "Session.on_batch"),
-    ("Fanout.on_batch itself (loop over sessions, BatchView)", "Fanout.on_batch"),
+    ("queueing and waking writers (Session.push -> Event.set)", "Session.push"),
+    ("sharing out per group (TierFeed._emit)", "TierFeed._emit"),
+    ("TierFeed.on_batch itself (symbol filter)", "TierFeed.on_batch"),
+    ("Fanout.on_batch itself (BatchView, latest table)", "Fanout.on_batch"),
 )
 
 
@@ -756,7 +765,9 @@ def report(bridge: RunResult, bare: RunResult | None, counts: dict[Tier, int]) -
             parts.append(
                 f"    {run.kind:<6} {tier.value:<10} n={n:<5} {per:7.1f} msg/s/stream "
                 f"{tpm:5.2f} ticks/msg {size:6.0f} B/msg  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms "
-                f"[{ok} <= {TARGET_P99_MS[tier]:g}]  skipped {st.skipped}"
+                f"[{ok} <= {TARGET_P99_MS[tier]:g}]  to send p50/p99 "
+                f"{percentile(st.to_send, 0.5):.2f}/{percentile(st.to_send, 0.99):.2f} ms"
+                f"  skipped {st.skipped}"
                 + (f" gaps {st.gaps}" if st.gaps else "")
                 + (f" heartbeats {st.heartbeats}" if st.heartbeats else "")
             )
@@ -811,6 +822,10 @@ async def main() -> None:
         metavar="G0,G1,G2",
         help="experiment: gc.set_threshold in the Bridge process",
     )
+    parser.add_argument(
+        "--redis", default="redis://127.0.0.1:6379/0",
+        help="the Bridge's quota and lease store; 'none': in process (fakeredis)",
+    )  # fmt: skip
     parser.add_argument("--no-bare", action="store_true", help="skip the baseline")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the Bridge over each window")
     parser.add_argument("--native", action="store_true", help="py-spy --native (pauses)")
@@ -833,11 +848,19 @@ async def main() -> None:
         "TICKMESH_INGESTION_SYNTHETIC": "false",
     }
     base_env.pop("TICKMESH_HUB_ADDRESS", None)
-    base_env.pop("TICKMESH_REDIS_URL", None)  # the Bridge's quota store: in process
+    if args.redis == "none":
+        base_env.pop("TICKMESH_REDIS_URL", None)  # the Bridge's quota store: in process
+    else:
+        # As deployed (compose, Kubernetes): leases and quotas on a shared Redis; a
+        # fresh key prefix per run, so runs never see each other's leases.
+        base_env["TICKMESH_REDIS_URL"] = args.redis
+        base_env["TICKMESH_REDIS_PREFIX"] = f"bench-fanout-{secrets.token_hex(4)}:"
     print(f"machine: {platform.node()} {os.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}, "
           f"grpcio {grpc.__version__}")  # fmt: skip
     print(f"code: {revision()}")
+    store = "in process (fakeredis)" if args.redis == "none" else args.redis
+    print(f"quota and lease store: {store}")
     print(f"feed: {len(symbols)} symbols x {args.rate:g} updates/s = "
           f"{len(symbols) * args.rate:,.0f} ticks/s via PublishTicks every {args.publish_ms:g} ms; "
           f"window {args.window:g} s after {args.warmup:g} s warm-up")  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -214,28 +214,34 @@ class QuotaStore:
 
         Acquiring a lease id one already holds just extends it (idempotent retry).
         """
-        if ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
-        now = self._now()
-        # Round so a lease never lasts less than ttl_s: expiry up, "now" down, and a
-        # lease is dropped only once now is past its expiry millisecond.
-        now_ms, expiry_ms = math.floor(now * 1000), math.ceil((now + ttl_s) * 1000)
-        limit = limits(tier).concurrent_streams
-        raw = await self._acquire_script(
-            keys=[self._lease_key(company_id)],
-            args=[now_ms, limit, lease_id, expiry_ms, LEASE_SLACK_MS],
-        )
-        allowed, active, at_ms = (int(x) for x in cast(list[int], raw))
-        if allowed:
-            lease = StreamLease(company_id, tier, lease_id, at_ms / 1000)
-            return StreamDecision(company_id, tier, True, limit, active, lease, 0.0)
-        # A live holder keeps renewing, so this is the earliest a slot *could* free.
-        retry = max((at_ms - now_ms) / 1000, 1.0)
-        return StreamDecision(company_id, tier, False, limit, active, None, retry)
+        request = _LeaseRequest.make(company_id, tier, lease_id, ttl_s, self._now())
+        raw = await self._acquire_script(keys=[self._lease_key(company_id)], args=request.args())
+        return request.decision(raw)
 
     async def renew_stream(self, lease: StreamLease, ttl_s: float) -> StreamDecision:
         """Extend a lease. A lease that already lapsed is re-taken only if a slot is free."""
         return await self.acquire_stream(lease.company_id, lease.tier, lease.lease_id, ttl_s)
+
+    async def renew_streams(
+        self, leases: Sequence[StreamLease], ttl_s: float
+    ) -> list[StreamDecision]:
+        """renew_stream for many leases in one pipelined round trip (a Bridge renews all
+        of its streams at once, not one timer and one round trip per stream)."""
+        if not leases:
+            return []
+        now = self._now()
+        requests = [
+            _LeaseRequest.make(x.company_id, x.tier, x.lease_id, ttl_s, now) for x in leases
+        ]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for request in requests:
+                await self._acquire_script(
+                    keys=[self._lease_key(request.company_id)],
+                    args=request.args(),
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        return [request.decision(raw) for request, raw in zip(requests, results, strict=True)]
 
     async def release_stream(self, lease: StreamLease) -> bool:
         """Give the slot back; False if the lease had already lapsed and been dropped."""
@@ -244,6 +250,41 @@ class QuotaStore:
 
     def _lease_key(self, company_id: str) -> str:
         return f"{self._prefix}quota:streams:{company_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class _LeaseRequest:
+    # One acquire/renew: its script arguments, and how to read the script's answer.
+    company_id: str
+    tier: Tier
+    lease_id: str
+    now_ms: int
+    expiry_ms: int
+    limit: int
+
+    @classmethod
+    def make(
+        cls, company_id: str, tier: Tier, lease_id: str, ttl_s: float, now: float
+    ) -> _LeaseRequest:
+        if ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+        # Round so a lease never lasts less than ttl_s: expiry up, "now" down, and a
+        # lease is dropped only once now is past its expiry millisecond.
+        now_ms, expiry_ms = math.floor(now * 1000), math.ceil((now + ttl_s) * 1000)
+        limit = limits(tier).concurrent_streams
+        return cls(company_id, tier, lease_id, now_ms, expiry_ms, limit)
+
+    def args(self) -> list[int | str]:
+        return [self.now_ms, self.limit, self.lease_id, self.expiry_ms, LEASE_SLACK_MS]
+
+    def decision(self, raw: object) -> StreamDecision:
+        allowed, active, at_ms = (int(x) for x in cast(list[int], raw))
+        if allowed:
+            lease = StreamLease(self.company_id, self.tier, self.lease_id, at_ms / 1000)
+            return StreamDecision(self.company_id, self.tier, True, self.limit, active, lease, 0.0)
+        # A live holder keeps renewing, so this is the earliest a slot *could* free.
+        retry = max((at_ms - self.now_ms) / 1000, 1.0)
+        return StreamDecision(self.company_id, self.tier, False, self.limit, active, None, retry)
 
 
 # -- turning decisions into gRPC-facing errors and headers -------------------------

@@ -11,6 +11,7 @@ from mesh.server import MeshServer, ServiceBinding, build_server
 from mesh.tenancy.quota import QuotaStore
 from mesh.tenancy.wiring import Tenancy, open_tenancy
 from servers.bridge.fanout import Fanout
+from servers.bridge.leases import LeaseKeeper
 from servers.bridge.metering import UsagePump
 from servers.bridge.service import SERVICE, BridgeServicer, add_to_server
 from servers.bridge.session import SessionLimits
@@ -85,7 +86,8 @@ async def create_bridge(
     quota = tenancy.quota
     assert tenancy.meter is not None
     pump = UsagePump(usage, tenancy.meter)
-    servicer = BridgeServicer(fanout, quota, usage, lease_ttl_s=tuning.stream_lease_s)
+    leases = LeaseKeeper(quota, tuning.stream_lease_s)
+    servicer = BridgeServicer(fanout, quota, usage, leases)
     watchers: list[asyncio.Task[None]] = []
 
     async def end_streams_on_stop(stopping: asyncio.Event) -> None:
@@ -95,6 +97,8 @@ async def create_bridge(
 
     async def readiness() -> None:
         watchers.append(asyncio.create_task(end_streams_on_stop(server.stopping)))
+        watchers.append(asyncio.create_task(fanout.run_heartbeats()))
+        watchers.append(asyncio.create_task(leases.run()))
         upstream.start()
         pump.start()
         # Ready once Ingestion answered: subscriptions can be validated and fed.

@@ -1,9 +1,12 @@
-"""The fan-out: hands each upstream batch to every session, keeps the latest tick per
+"""The fan-out: hands each upstream batch to the tier feeds, keeps the latest tick per
 symbol (snapshots, resume catch-up) and what it can vouch for (gap notices on resume).
 
 Dispatch is synchronous and bounded per session (no awaits), so a slow subscriber can
 never delay the upstream or another subscriber; and opening a session (snapshot,
-catch-up, registration) happens between two batches, so nothing slips in between.
+catch-up, registration) happens between two batches, so nothing slips in between. A
+batch costs work per tier and per group of sessions with the same symbols, plus one
+queue append per session that receives something: sessions it has nothing for are
+never visited.
 
 Resume: the Bridge's data is conflated (throttle, slow-consumer policy), so a resumed
 session gets what a live subscriber that fell behind gets: the latest tick of every
@@ -16,6 +19,7 @@ upstream started, or announced lost by Ingestion) are reported as gap notices.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -25,9 +29,11 @@ from tickmesh.common.v1 import market_pb2
 
 from mesh.errors import Unavailable
 from mesh.tenancy.context import TenantContext
+from mesh.tiers import Tier
 from servers.bridge.entitlements import Grant, Universe
 from servers.bridge.projection import BatchView, Entry
 from servers.bridge.session import Schedule, Session, SessionLimits
+from servers.bridge.tier_feed import Soon, TierFeed
 from servers.bridge.usage import UsageCounter
 
 MAX_GAPS_KEPT = 64
@@ -64,11 +70,12 @@ class Fanout:
         self._wall_us = wall_us
         self._schedule = schedule
         self._sessions: dict[str, Session] = {}
-        self._active: tuple[Session, ...] = ()  # iterated per batch; rebuilt on open/close
+        self._feeds: dict[Tier, TierFeed] = {}  # made on first use: the loop's timers
         self._last: dict[str, BatchView] = {}  # symbol -> batch holding its latest tick
         self._covered_after: int | None = None  # every later sequence reached us or a gap
         self._gaps: deque[tuple[int, int, str]] = deque()
         self._closed = False
+        usage.sources.append(self.meter)
 
     # -- the upstream sink ----------------------------------------------------
 
@@ -84,8 +91,8 @@ class Fanout:
         self.watermark = max(self.watermark, last_seq)
         self._last.update(dict.fromkeys(view.latest, view))
         now = self._clock()
-        for session in self._active:
-            session.on_batch(view, now)
+        for feed in self._feeds.values():
+            feed.on_batch(view, now)
 
     def on_gap(self, from_seq: int, to_seq: int, reason: str) -> None:
         """Ingestion says these sequences are lost: tell every session, remember for resumes."""
@@ -99,8 +106,8 @@ class Fanout:
                 # vouching for anything up to its end instead.
                 self._covered_after = max(self._covered_after, self._gaps.popleft()[1])
         self.watermark = max(self.watermark, to_seq)
-        for session in self._active:
-            session.push_gap(from_seq, to_seq, reason)
+        for feed in self._feeds.values():
+            feed.publish_gap(from_seq, to_seq, reason)
 
     # -- sessions -------------------------------------------------------------
 
@@ -119,18 +126,18 @@ class Fanout:
             raise Unavailable("the bridge is stopping; reconnect to another instance")
         watermark = self.watermark
         live = resume_from == 0 or resume_from >= watermark
+        feed = self._feed(grant.tier)
         session = Session(
             session_id=session_id,
             tenant=tenant,
             grant=grant,
             usage=self.usage,
             watermark=lambda: self.watermark,
-            schedule=self._schedule or asyncio.get_running_loop().call_later,
-            clock=self._clock,
             wall_us=self._wall_us,
             bounds=self._bounds,
             max_batch_ticks=max_batch_ticks,
-            floor_seq=resume_from,
+            # The snapshot (live) or the client (resumed) has everything up to here.
+            floor_seq=max(watermark, resume_from) if live else resume_from,
         )
         # The snapshot is the state just before start_seq; a resumed session gets the
         # symbols that changed after its resume point as catch-up batches instead.
@@ -139,9 +146,22 @@ class Fanout:
         after: list[Entry] = []
         for symbol in grant.symbols:
             view = self._last.get(symbol)
-            if view is not None:
-                entry = view.latest_entry(symbol, grant.tier)
-                (before if entry[0] <= cut else after).append(entry)
+            if view is None:
+                continue
+            entry = view.latest_entry(symbol, grant.tier)
+            if live:
+                before.append(entry)
+            elif feed.holds(symbol):
+                # Held back by the tier's throttle, so the client never got it: the flush
+                # brings it if it is past the floor, otherwise the catch-up must.
+                if entry[0] <= cut:
+                    after.append(entry)
+            elif entry[0] > cut or feed.carried_at.get(symbol, (0, False)) > (cut, False):
+                # Changed after the resume point, or went out after the client's last
+                # message (a throttled update sent later than it arrived).
+                after.append(entry)
+            else:
+                before.append(entry)
         if live:
             start_seq = max(watermark, resume_from) + 1
         else:
@@ -149,10 +169,28 @@ class Fanout:
             for from_seq, to_seq, reason in self._gaps_after(resume_from):
                 session.push_gap(from_seq, to_seq, reason)
             after.sort()
-            session.catch_up(after, watermark, self._clock())
+            session.catch_up(after, watermark)
         self._sessions[session_id] = session
-        self._active = tuple(self._sessions.values())
+        feed.join(session)
         return Opened(session, sorted(before) if snapshot else None, start_seq)
+
+    def _feed(self, tier: Tier) -> TierFeed:
+        feed = self._feeds.get(tier)
+        if feed is None:
+            if self._schedule is not None:
+                schedule = self._schedule
+                soon: Soon = functools.partial(schedule, 0.0)
+            else:
+                loop = asyncio.get_running_loop()
+                schedule, soon = loop.call_later, loop.call_soon
+            feed = self._feeds[tier] = TierFeed(
+                tier,
+                watermark=lambda: self.watermark,
+                schedule=schedule,
+                soon=soon,
+                clock=self._clock,
+            )
+        return feed
 
     def _gaps_after(self, resume_from: int) -> list[tuple[int, int, str]]:
         covered = self._covered_after if self._covered_after is not None else self.watermark
@@ -168,14 +206,32 @@ class Fanout:
         """Unregister a session (its stream ended)."""
         session = self._sessions.pop(session_id, None)
         if session is not None:
+            self._feeds[session.tier].leave(session)
             session.close()
-            self._active = tuple(self._sessions.values())
 
     def close_all(self) -> None:
         """End every stream and refuse new ones (the server is stopping)."""
         self._closed = True
-        for session in self._active:
+        for session in self._sessions.values():
             session.close()
+        for feed in self._feeds.values():
+            feed.close()
+
+    def sweep_idle(self) -> None:
+        """Let every session count a heartbeat period (run every heartbeat_s / 2)."""
+        for session in self._sessions.values():
+            session.sweep_idle()
+
+    async def run_heartbeats(self) -> None:
+        """Sweep for idle sessions until cancelled: one timer for all of them."""
+        while True:
+            await asyncio.sleep(self._bounds.heartbeat_s / 2)  # periodic by design
+            self.sweep_idle()
+
+    def meter(self) -> None:
+        """Hand every session's deliveries since the last call to the usage counter."""
+        for session in self._sessions.values():
+            session.meter()
 
     def get(self, session_id: str) -> Session | None:
         """The open session with this id, if any."""
@@ -183,4 +239,4 @@ class Fanout:
 
     def sessions_of(self, company_id: str) -> list[Session]:
         """The open sessions of one company."""
-        return [s for s in self._active if s.tenant.company_id == company_id]
+        return [s for s in self._sessions.values() if s.tenant.company_id == company_id]

@@ -22,11 +22,12 @@ from mesh.tenancy.quota import CallQuota, QuotaStore, StreamLease, streams_exhau
 from mesh.tiers import limits
 from servers.bridge.entitlements import Grant, resolve
 from servers.bridge.fanout import Fanout, Opened
+from servers.bridge.leases import STREAMS_QUOTA, LeaseKeeper
+from servers.bridge.projection import Entry
 from servers.bridge.session import Outgoing, Session
 from servers.bridge.usage import UsageCounter
 
 SERVICE = bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"]
-STREAMS_QUOTA = "concurrent_streams"
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,12 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
     """Subscribe, GetSessionStats, GetUsage; the caller is always current_tenant()."""
 
     def __init__(
-        self, fanout: Fanout, quota: QuotaStore, usage: UsageCounter, *, lease_ttl_s: float = 30.0
+        self, fanout: Fanout, quota: QuotaStore, usage: UsageCounter, leases: LeaseKeeper
     ) -> None:
         self._fanout = fanout
         self._quota = quota
         self._usage = usage
-        self._lease_ttl_s = lease_ttl_s
+        self._leases = leases
 
     async def Subscribe(
         self, request: bridge_pb2.SubscribeRequest, context: grpc.aio.ServicerContext
@@ -58,7 +59,7 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
         session_id = uuid.uuid4().hex
         with _quota_store_errors():
             decision = await self._quota.acquire_stream(
-                tenant.company_id, tenant.tier, session_id, self._lease_ttl_s
+                tenant.company_id, tenant.tier, session_id, self._leases.ttl_s
             )
         if decision.lease is None:
             quota_refused(tenant.tier, STREAMS_QUOTA)
@@ -85,34 +86,21 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
         lease: StreamLease,
     ) -> None:
         session = opened.session
-        renewing = asyncio.create_task(self._keep_lease(lease, session))
+        self._leases.hold(lease, session)
         session.metrics.stream_opened()
+        # The writer is its own task, shielded: a client that cancels cancels this
+        # handler, never a write in flight, so a write that completes is always counted
+        # (delivered ticks are billed) and one that fails never is.
+        writer = asyncio.create_task(_write_all(context, session, opened.snapshot, ack))
+        writer.add_done_callback(_retrieve)
         try:
-            await _write(context, session, session.ack_message(ack, opened.snapshot))
-            while (out := await session.next_message()) is not None:
-                await _write(context, session, out)
+            await asyncio.shield(writer)
             if session.error is not None:
                 raise session.error
         finally:
-            renewing.cancel()
+            self._leases.drop(lease)
             self._fanout.close(session.session_id)
             session.metrics.stream_closed()
-
-    async def _keep_lease(self, lease: StreamLease, session: Session) -> None:
-        # One Redis round trip per stream every ttl/3, never per tick.
-        while True:
-            await asyncio.sleep(self._lease_ttl_s / 3)
-            try:
-                decision = await self._quota.renew_stream(lease, self._lease_ttl_s)
-            except Exception:
-                # A Redis blip: the lease outlives two missed renewals, so keep streaming.
-                log.warning("could not renew stream lease %s", lease.lease_id, exc_info=True)
-                continue
-            if decision.lease is None:
-                # The lease lapsed and its slot was taken meanwhile.
-                quota_refused(session.tier, STREAMS_QUOTA)
-                session.close(streams_exhausted(decision))
-                return
 
     async def _release(self, lease: StreamLease) -> None:
         try:
@@ -196,21 +184,25 @@ def _already_serialized(payload: bytes) -> bytes:
     return payload
 
 
-async def _write(context: grpc.aio.ServicerContext, session: Session, out: Outgoing) -> None:
-    # Bytes, not a message: Subscribe's serializer passes them through (add_to_server).
-    write = asyncio.ensure_future(context.write(out.payload))
-    # Counted when the transport accepted the message, in a callback: a client that
-    # cancels just as a write completes cancels this handler at the await below, after
-    # the bytes went out; counting after the await would then miss ticks it received.
-    # Shielded: cancelling the handler must not cancel the write itself, whose bytes may
-    # be on their way; it completes (counted) or fails (not counted) on its own.
-    write.add_done_callback(lambda done: _count_if_sent(done, session, out))
-    await asyncio.shield(write)
+async def _write_all(
+    context: grpc.aio.ServicerContext,
+    session: Session,
+    snapshot: list[Entry] | None,
+    ack: bridge_pb2.SubscriptionAck,
+) -> None:
+    # Bytes, not messages: Subscribe's serializer passes them through (add_to_server).
+    out: Outgoing | None = session.ack_message(ack, snapshot)
+    while out is not None:
+        await context.write(out.payload)
+        session.delivered(out)  # after the transport took it, even if the client left
+        out = await session.next_message()
 
 
-def _count_if_sent(write: asyncio.Future[None], session: Session, out: Outgoing) -> None:
-    if not write.cancelled() and write.exception() is None:
-        session.delivered(out)
+def _retrieve(writer: asyncio.Task[None]) -> None:
+    # The handler may be gone (cancelled) when the writer fails: a write to a cancelled
+    # call raises, and nobody else would look at the exception.
+    if not writer.cancelled() and writer.exception() is not None:
+        log.debug("subscribe writer ended: %r", writer.exception())
 
 
 def _ack(grant: Grant, opened: Opened, calls: CallQuota) -> bridge_pb2.SubscriptionAck:

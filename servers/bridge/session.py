@@ -1,11 +1,13 @@
-"""One subscriber: symbol filter, throttle, bounded conflating queue and its wire messages.
+"""One subscriber: a bounded conflating queue of shared chunks and its wire messages.
 
-The fan-out pushes into a session synchronously (on_batch, push_gap); the session's
-stream handler pulls ready-to-write bytes (next_message). The two never wait for each
-other: when the handler falls behind, the queue is conflated to the latest tick per
-symbol (counted as `skipped`), so memory per subscriber stays bounded and the fan-out
-never blocks. Everything queued is coalesced into as few messages as the batch limit
-allows: pending pre-serialized ticks are joined, the batch header written once.
+Its tier's feed (tier_feed) throttles and filters once for every session with the same
+symbols and pushes the shared chunks here synchronously (push, push_gap); the session's
+writer pulls ready-to-write bytes (next_message). The two never wait for each other:
+when the writer falls behind, the queue is conflated to the latest tick per symbol
+(counted as `skipped`), so memory per subscriber stays bounded and the feed never
+blocks. A writer that keeps up sends each chunk as it came, its encoding joined once
+for the whole group; a backlog is coalesced into as few messages as the batch limit
+allows. Heartbeats come from one sweep over all sessions (sweep_idle), not a timer each.
 
 Sequence numbers: a batch's first_seq is its first tick's sequence and its last_seq is
 the upstream sequence the session is complete up to (a resuming client passes it back);
@@ -26,11 +28,11 @@ from tickmesh.bridge.v1 import bridge_pb2
 from mesh.errors import MeshError
 from mesh.telemetry.metrics import tier_metrics
 from mesh.tenancy.context import TenantContext
-from mesh.tiers import Tier, limits
+from mesh.tiers import Tier
 from servers.bridge import wire
 from servers.bridge.entitlements import Grant
-from servers.bridge.projection import BatchView, Entry
-from servers.bridge.throttle import Throttle
+from servers.bridge.projection import Entry
+from servers.bridge.tier_feed import Chunk
 from servers.bridge.usage import UsageCounter, UsageKey
 
 
@@ -56,7 +58,8 @@ class SessionLimits:
     max_batch_ticks: int = 2000
     """Most ticks per message unless the client asks for fewer."""
     heartbeat_s: float = 1.0
-    """Idle time after which a heartbeat is sent."""
+    """Idle time after which a heartbeat is sent (between 1x and 1.5x of it: idle
+    sessions are found by a sweep every heartbeat_s / 2)."""
 
     def batch_ticks(self, requested: int) -> int:
         """The ticks-per-message limit for a client that asked for `requested` (0: default)."""
@@ -71,15 +74,6 @@ class Outgoing:
     ticks: int
     last_tick: bytes = b""
     """The newest tick's encoding (a one-tick TickBatch), for the delivery-latency sample."""
-
-
-class _Chunk:
-    # Projected ticks emitted together, and the upstream sequence they complete.
-    __slots__ = ("entries", "last_seq")
-
-    def __init__(self, entries: list[Entry], last_seq: int) -> None:
-        self.entries = entries
-        self.last_seq = last_seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +94,6 @@ class Session:
         grant: Grant,
         usage: UsageCounter,
         watermark: Callable[[], int],
-        schedule: Schedule,
-        clock: Callable[[], float] = time.monotonic,
         wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         bounds: SessionLimits = SessionLimits(),
         max_batch_ticks: int = 0,
@@ -120,63 +112,57 @@ class Session:
         self.skipped_total = 0
         self.error: MeshError | None = None
 
-        self._symbol_set = frozenset(grant.symbols)
         self._usage = usage
+        self._metered = (0, 0)  # (ticks, messages) already handed to the usage counter
         self._watermark = watermark
-        self._schedule = schedule
-        self._clock = clock
         self._wall_us = wall_us
         self._bounds = bounds
         self._batch_ticks = bounds.batch_ticks(max_batch_ticks)
-        self._floor = floor_seq  # ticks at or below it were delivered before (resume)
-        self._throttle: Throttle[Entry] = Throttle(limits(grant.tier).update_interval_ms / 1000)
-        self._timer: Cancellable | None = None
-        self._timer_at: float | None = None
-        self._queue: deque[_Chunk | _Gap] = deque()
+        # Ticks at or below the floor reached the client before: in its snapshot (a
+        # live session's floor is the watermark it opened at) or before it resumed.
+        self._floor = floor_seq
+        self._queue: deque[Chunk | _Gap] = deque()
         self._queued_ticks = 0
         self._queued_chunks = 0
         self._skipped_unsent = 0  # skipped since the last message, sent on the next
         self._sent_seq = 0  # last_seq of the last batch built: never goes back
         self._message_seq = 0
+        self._busy = True  # a message was taken since the last sweep
+        self._idle_sweeps = 0
+        self._heartbeat_due = False
         self._wake = asyncio.Event()
         self._closed = False
 
-    # -- fed by the fan-out (synchronous, never waits) ------------------------
+    # -- fed by the tier's feed (synchronous, never waits) --------------------
 
-    def on_batch(self, view: BatchView, now: float) -> None:
-        """Take this session's share of an upstream batch."""
-        floor = self._floor
-        if view.last_seq <= floor or self._closed:
+    def push(self, chunk: Chunk) -> None:
+        """Queue a chunk (shared with the other sessions of its group)."""
+        if self._closed:
             return
-        latest, symbols = view.latest, self._symbol_set
-        # Walk the smaller side: a 5-symbol subscriber never scans a 500-symbol batch.
-        if len(symbols) < len(latest):
-            picked = [i for s in symbols if (i := latest.get(s)) is not None]
-        else:
-            picked = [i for s, i in latest.items() if s in symbols]
-        if not picked:
-            return
-        picked.sort()
-        projected = view.projected(self.tier)
-        throttle = self._throttle
-        out: list[Entry] = []
-        for i in picked:
-            entry = projected.entry(i)
-            if entry[0] <= floor:
-                continue
-            if throttle.offer(entry[1], entry, now):
-                out.append(entry)
-            else:
-                self._arm(throttle.deadline(entry[1]), now)
-        if out:
-            self._enqueue(out, view.last_seq)
+        entries = chunk.entries
+        if entries[0][0] <= self._floor:  # entries are sorted: one comparison, usually
+            entries = [entry for entry in entries if entry[0] > self._floor]
+            if not entries:
+                return
+            chunk = Chunk(entries, chunk.last_seq)
+        self._enqueue(chunk)
 
-    def catch_up(self, entries: list[Entry], last_seq: int, now: float) -> None:
-        """Queue a resumed session's catch-up: the latest tick of each symbol that changed
-        after the resume point (sorted by sequence), completing it up to `last_seq`."""
-        out = [e for e in entries if self._throttle.offer(e[1], e, now)]
-        if out and not self._closed:
-            self._enqueue(out, last_seq)
+    def catch_up(self, entries: list[Entry], last_seq: int) -> None:
+        """Queue a resumed session's catch-up: the latest tick of each symbol it missed
+        (sorted by sequence; some may be older than its floor), complete up to `last_seq`."""
+        if entries and not self._closed:
+            self._enqueue(Chunk(entries, last_seq))
+
+    def _enqueue(self, chunk: Chunk) -> None:
+        self._queue.append(chunk)
+        self._queued_ticks += len(chunk.entries)
+        self._queued_chunks += 1
+        bounds = self._bounds
+        if self._queued_ticks > bounds.max_queue_ticks or (
+            self._queued_chunks > bounds.max_queue_chunks
+        ):
+            self._conflate()
+        self._wake.set()
 
     def push_gap(self, from_seq: int, to_seq: int, reason: str) -> None:
         """Queue an explicit gap notice: these sequences will never be delivered."""
@@ -185,38 +171,18 @@ class Session:
         self._queue.append(_Gap(from_seq, to_seq, reason))
         self._wake.set()
 
-    def flush_due(self) -> None:
-        """Queue the held-back updates whose interval has elapsed (the throttle timer)."""
-        self._timer, self._timer_at = None, None
-        if self._closed:
+    def sweep_idle(self) -> None:
+        """Called every heartbeat_s / 2: after two sweeps without a message, queue a
+        heartbeat (so one arrives after 1 to 1.5 heartbeat_s of silence)."""
+        if self._busy:
+            self._busy = False
+            self._idle_sweeps = 0
             return
-        now = self._clock()
-        due = self._throttle.pop_due(now)
-        if due:
-            due.sort()
-            self._enqueue(due, max(self._watermark(), self._floor))
-        next_due = self._throttle.next_due()
-        if next_due is not None:
-            self._arm(next_due, now)
-
-    def _arm(self, at: float, now: float) -> None:
-        if self._timer_at is not None and self._timer_at <= at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = at
-        self._timer = self._schedule(max(at - now, 0.0), self.flush_due)
-
-    def _enqueue(self, entries: list[Entry], last_seq: int) -> None:
-        self._queue.append(_Chunk(entries, last_seq))
-        self._queued_ticks += len(entries)
-        self._queued_chunks += 1
-        bounds = self._bounds
-        if self._queued_ticks > bounds.max_queue_ticks or (
-            self._queued_chunks > bounds.max_queue_chunks
-        ):
-            self._conflate()
-        self._wake.set()
+        self._idle_sweeps += 1
+        if self._idle_sweeps >= 2 and not self._closed:
+            self._idle_sweeps = 0
+            self._heartbeat_due = True
+            self._wake.set()
 
     def _conflate(self) -> None:
         # The subscriber fell behind: keep only the latest tick per symbol. Per symbol,
@@ -235,30 +201,28 @@ class Session:
         merged = sorted(latest.values())
         self._queue.clear()
         self._queue.extend(gaps)
-        self._queue.append(_Chunk(merged, last_seq))
+        self._queue.append(Chunk(merged, last_seq))
         self._queued_ticks, self._queued_chunks = len(merged), 1
         skipped = total - len(merged)
         self._skipped_unsent += skipped
         self.skipped_total += skipped
         self._usage.add(self.usage_key, skipped=skipped)
 
-    # -- drained by the stream handler ----------------------------------------
+    # -- drained by the session's writer --------------------------------------
 
     async def next_message(self) -> Outgoing | None:
-        """The next message to write: queued data, else a heartbeat once idle for
-        heartbeat_s; None once the session is closed."""
-        while not self._closed:
+        """The next message to write: queued data, else a heartbeat once the sweep found
+        the session idle; None once the session is closed."""
+        while True:
             out = self.take_message()
             if out is not None:
                 return out
+            if self._closed:
+                return None
+            if self._heartbeat_due:
+                return self.heartbeat_message()
             self._wake.clear()
-            try:
-                async with asyncio.timeout(self._bounds.heartbeat_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                if not self._closed and not self._queue:
-                    return self.heartbeat_message()
-        return None
+            await self._wake.wait()
 
     def take_message(self) -> Outgoing | None:
         """Everything queued up to the next gap notice, coalesced into one message of at
@@ -266,6 +230,8 @@ class Session:
         queue = self._queue
         if not queue:
             return None
+        self._busy = True
+        self._heartbeat_due = False
         head = queue[0]
         if isinstance(head, _Gap):
             queue.popleft()
@@ -274,9 +240,29 @@ class Session:
                 skipped=self._take_skipped(), message_seq=self._next_seq(),
             )  # fmt: skip
             return Outgoing(payload, 0)
+        count = len(head.entries)
+        if (
+            count <= self._batch_ticks
+            and head.last_seq >= self._sent_seq
+            and (len(queue) == 1 or not isinstance(queue[1], Chunk))
+        ):
+            # A writer that keeps up: the chunk as the tier feed made it, its encoding
+            # joined once for the whole group.
+            queue.popleft()
+            self._queued_chunks -= 1
+            self._queued_ticks -= count
+            self._sent_seq = head.last_seq
+            batch = head.batch_prefix() + wire.send_time(self._wall_us())
+            return self._batch_message(batch, count, head.entries[-1][2])
+        return self._coalesce()
+
+    def _coalesce(self) -> Outgoing:
+        # A backlog: join queued chunks up to the batch limit (never mutating a shared
+        # chunk: a split leaves a private remainder at the head of the queue).
+        queue = self._queue
         parts: list[list[Entry]] = []
         count = last_seq = 0
-        while queue and isinstance(queue[0], _Chunk) and count < self._batch_ticks:
+        while queue and isinstance(queue[0], Chunk) and count < self._batch_ticks:
             chunk = queue[0]
             room = self._batch_ticks - count
             if len(chunk.entries) <= room:
@@ -287,7 +273,8 @@ class Session:
                 last_seq = chunk.last_seq
             else:
                 # Split: the rest stays queued; this message is complete up to its last tick.
-                head_entries, chunk.entries = chunk.entries[:room], chunk.entries[room:]
+                head_entries = chunk.entries[:room]
+                queue[0] = Chunk(chunk.entries[room:], chunk.last_seq)
                 parts.append(head_entries)
                 count += room
                 last_seq = head_entries[-1][0]
@@ -296,13 +283,17 @@ class Session:
         ticks = b"".join([entry[2] for part in parts for entry in part])
         first_seq = parts[0][0][0] if count else last_seq
         batch = wire.tick_batch(ticks, first_seq, last_seq, self._wall_us())
+        return self._batch_message(batch, count, parts[-1][-1][2] if count else b"")
+
+    def _batch_message(self, batch: bytes, ticks: int, last_tick: bytes) -> Outgoing:
         payload = wire.batch_response(
             batch, skipped=self._take_skipped(), message_seq=self._next_seq()
         )
-        return Outgoing(payload, count, parts[-1][-1][2] if count else b"")
+        return Outgoing(payload, ticks, last_tick)
 
     def heartbeat_message(self) -> Outgoing:
         """A heartbeat carrying the sequence this session is complete up to."""
+        self._heartbeat_due = False
         last_seq = max(self._watermark(), self._floor, self._sent_seq)
         payload = wire.heartbeat_response(
             self._wall_us(), last_seq, skipped=self._take_skipped(), message_seq=self._next_seq()
@@ -324,11 +315,24 @@ class Session:
         return Outgoing(payload, len(snapshot or ()))
 
     def delivered(self, out: Outgoing) -> None:
-        """Count a message the handler has written to the stream."""
+        """Count a message the writer has written to the stream (metered by meter())."""
         self.ticks_delivered += out.ticks
         self.messages_delivered += 1
-        self._usage.add(self.usage_key, ticks=out.ticks, messages=1)
         self.metrics.delivered(out.ticks, out.last_tick)
+        if self._closed:
+            self.meter()  # a write that completed after close: nobody sweeps us anymore
+
+    def meter(self) -> None:
+        """Hand what was delivered since the last call to the usage counter (the fan-out
+        calls this before every usage drain: one dict update per session, not per message)."""
+        ticks, messages = self._metered
+        if self.messages_delivered != messages:
+            self._usage.add(
+                self.usage_key,
+                ticks=self.ticks_delivered - ticks,
+                messages=self.messages_delivered - messages,
+            )
+            self._metered = (self.ticks_delivered, self.messages_delivered)
 
     def _take_skipped(self) -> int:
         skipped, self._skipped_unsent = self._skipped_unsent, 0
@@ -341,18 +345,15 @@ class Session:
     # -- lifecycle and stats --------------------------------------------------
 
     def close(self, error: MeshError | None = None) -> None:
-        """End the session: the handler's next_message returns None (then raises `error`)."""
+        """End the session: the writer's next_message returns None (then raises `error`)."""
         if self._closed:
             return
         self._closed = True
         self.error = error
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._throttle.clear()
         self._queue.clear()
         self._queued_ticks = self._queued_chunks = 0
         self._wake.set()
+        self.meter()
 
     @property
     def closed(self) -> bool:

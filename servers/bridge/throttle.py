@@ -57,6 +57,10 @@ class Throttle(Generic[T]):
             return None
         return min(self._next_ok[symbol] for symbol in self._pending)
 
+    def holds(self, symbol: str) -> bool:
+        """True when an update of `symbol` is held back."""
+        return symbol in self._pending
+
     @property
     def pending(self) -> int:
         """How many symbols have an update held back."""

@@ -1,6 +1,8 @@
 """Live usage counters per (company, user, tier), drained exactly once for metering.
 
-Counting is a dict update per written message (never per tick, never a Redis call).
+Sessions count their own deliveries (two integer adds per message) and are collected
+here by the registered sources (the fan-out) before every drain and every read: a dict
+update per session per drain, never per message or tick, never a Redis call.
 `drain()` swaps the pending deltas out in one step with no await in between, so every
 count lands in exactly one drain; the flusher then `confirm()`s it once Storage has it,
 or `restore()`s it to retry later. Each drain has an id, so a flusher that retries the
@@ -72,6 +74,13 @@ class UsageCounter:
         self._totals: dict[tuple[str, str], _Totals] = {}  # (period, company) -> ticks
         self._period = ""
         self._period_ends = 0.0
+        self.sources: list[Callable[[], None]] = []
+        """Called before every drain and read: they add() what they counted since."""
+
+    def collect(self) -> None:
+        """Bring in what the sources counted since the last collection."""
+        for source in self.sources:
+            source()
 
     def add(self, key: UsageKey, *, ticks: int = 0, messages: int = 0, skipped: int = 0) -> None:
         """Count what one session just delivered (or conflated away)."""
@@ -87,6 +96,7 @@ class UsageCounter:
 
     def drain(self) -> UsageDrain:
         """Take every delta counted since the previous drain, resetting them to zero."""
+        self.collect()
         pending, self._pending = self._pending, {}
         return UsageDrain(uuid.uuid4().hex, pending)
 
@@ -106,6 +116,7 @@ class UsageCounter:
 
     def company_usage(self, company_id: str, period: str) -> tuple[int, int]:
         """(ticks delivered, ticks recorded) for `company_id` in `period` on this Bridge."""
+        self.collect()
         totals = self._totals.get((period, company_id))
         return (totals.delivered, totals.recorded) if totals else (0, 0)
 

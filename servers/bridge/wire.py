@@ -58,14 +58,18 @@ def tick_field(tick_payload: bytes) -> bytes:
 
 def tick_batch(ticks: bytes, first_seq: int, last_seq: int, send_time_us: int) -> bytes:
     """A serialized TickBatch from joined tick_field encodings."""
-    return b"".join(
-        (
-            ticks,
-            uint_field(_FIRST_SEQ, first_seq),
-            uint_field(_LAST_SEQ, last_seq),
-            uint_field(_SEND_TIME, send_time_us),
-        )
-    )
+    return tick_batch_prefix(ticks, first_seq, last_seq) + send_time(send_time_us)
+
+
+def tick_batch_prefix(ticks: bytes, first_seq: int, last_seq: int) -> bytes:
+    """A serialized TickBatch without its send time: the part many subscribers share."""
+    return b"".join((ticks, uint_field(_FIRST_SEQ, first_seq), uint_field(_LAST_SEQ, last_seq)))
+
+
+def send_time(send_time_us: int) -> bytes:
+    """TickBatch.send_time_us, appended per message to a shared prefix (fields of one
+    message may come in any order, and a later one is simply the rest of it)."""
+    return uint_field(_SEND_TIME, send_time_us)
 
 
 def _envelope(payload_field: int, payload: bytes, skipped: int, message_seq: int) -> bytes:

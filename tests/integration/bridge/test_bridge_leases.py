@@ -4,17 +4,22 @@ lost lease ends the stream with RESOURCE_EXHAUSTED."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import cast
 
 import grpc
 import pytest
 
+from mesh.tenancy.quota import QuotaStore
 from mesh.tiers import Tier
 from servers.bridge.app import BridgeTuning
-from servers.bridge.session import SessionLimits
+from servers.bridge.leases import RENEW_BATCH, LeaseKeeper
+from servers.bridge.session import Session, SessionLimits
 from servers.bridge.upstream import Backoff
+from servers.bridge.usage import UsageCounter
 from tests.integration.bridge.conftest import Bridge, BridgeFactory, eventually, next_message
 from tests.integration.bridge.fake_ingestion import WAIT
+from tests.unit.bridge.helpers import grant, tenant
 
 SHORT_LEASE = BridgeTuning(
     session=SessionLimits(heartbeat_s=0.5), stream_lease_s=1.0, backoff=Backoff(0.01, 0.2)
@@ -64,3 +69,38 @@ async def test_a_lost_lease_ends_the_stream_with_resource_exhausted(
             while True:
                 await next_message(call)
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_one_keeper_renews_every_held_lease_in_batches() -> None:
+    store = await QuotaStore.connect(None)
+    keeper = LeaseKeeper(store, ttl_s=30.0)
+    sessions = {}
+    try:
+        for n in range(RENEW_BATCH * 2 + 5):  # three pipelined batches
+            company = f"c{n}"
+            lease = (await store.acquire_stream(company, Tier.FREE, f"l{n}", 1.0)).lease
+            assert lease is not None
+            session = Session(
+                session_id=f"l{n}", tenant=tenant(Tier.FREE, company=company),
+                grant=grant(Tier.FREE, "EURUSD"), usage=UsageCounter(), watermark=lambda: 0,
+            )  # fmt: skip
+            keeper.hold(lease, session)
+            sessions[company] = session
+        # c0's lease lapses and another stream takes its only free slot.
+        await store.redis.zrem("tickmesh:quota:streams:c0", "l0")
+        assert (await store.acquire_stream("c0", Tier.FREE, "other", 60)).allowed
+        await keeper.renew_all()
+        assert sessions["c0"].closed and sessions["c0"].error is not None
+        assert sessions["c0"].error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert keeper.held == RENEW_BATCH * 2 + 4
+        for n in range(1, RENEW_BATCH * 2 + 5):  # every other lease now lasts 30 s
+            (score,) = (await _scores(store, f"c{n}")).values()
+            assert score > (time.time() + 20) * 1000
+            assert not sessions[f"c{n}"].closed
+    finally:
+        await store.aclose()
+
+
+async def _scores(store: QuotaStore, company: str) -> dict[str, float]:
+    members = await store.redis.zrange(f"tickmesh:quota:streams:{company}", 0, -1, withscores=True)
+    return {m.decode(): s for m, s in cast(list[tuple[bytes, float]], members)}

@@ -9,30 +9,35 @@ from tickmesh.bridge.v1 import bridge_pb2
 from tickmesh.common.v1 import market_pb2
 
 from mesh.tiers import Tier
-from servers.bridge.session import Session, SessionLimits
+from servers.bridge.fanout import Fanout
+from servers.bridge.session import SessionLimits
 from servers.bridge.usage import UsageCounter
 from tests.unit.bridge.helpers import FakeClock, FakeTimers, grant, parse, tenant, tick, view
 
 
 class Harness:
-    """One session with a settable watermark, a fake clock and fake timers."""
+    """One session opened on a fan-out with a fake clock and fake timers (the throttle
+    is its tier feed's)."""
 
-    def __init__(self, tier: Tier, *symbols: str, **kwargs: object) -> None:
+    def __init__(
+        self, tier: Tier, *symbols: str, bounds: SessionLimits | None = None,
+        max_batch_ticks: int = 0, resume_from: int = 0,
+    ) -> None:  # fmt: skip
         self.clock = FakeClock()
         self.timers = FakeTimers()
         self.usage = UsageCounter()
-        self.watermark = 0
-        bounds = kwargs.pop("bounds", SessionLimits())
-        self.session = Session(
-            session_id="s1", tenant=tenant(tier), grant=grant(tier, *symbols), usage=self.usage,
-            watermark=lambda: self.watermark, schedule=self.timers, clock=self.clock,
-            wall_us=lambda: 1, bounds=bounds, **kwargs,  # type: ignore[arg-type]
+        self.fanout = Fanout(
+            self.usage, bounds=bounds or SessionLimits(), clock=self.clock,
+            wall_us=lambda: 1, schedule=self.timers,
         )  # fmt: skip
+        self.fanout.on_universe(symbols)
+        self.session = self.fanout.open(
+            "s1", tenant(tier), grant(tier, *symbols),
+            resume_from=resume_from, max_batch_ticks=max_batch_ticks,
+        ).session  # fmt: skip
 
     def feed(self, *ticks: market_pb2.Tick) -> None:
-        batch = view(*ticks)
-        self.watermark = max(self.watermark, batch.last_seq)
-        self.session.on_batch(batch, self.clock.now)
+        self.fanout.on_batch(list(ticks), ticks[0].sequence, ticks[-1].sequence)
 
     def drain(self) -> list[bridge_pb2.SubscribeResponse]:
         out = []
@@ -157,8 +162,9 @@ def test_gap_notices_keep_their_place_between_batches() -> None:
 
 
 def test_resumed_session_suppresses_what_it_already_has() -> None:
-    h = Harness(Tier.ENTERPRISE, "EURUSD", "GBPUSD", floor_seq=5)
+    h = Harness(Tier.ENTERPRISE, "EURUSD", "GBPUSD", resume_from=5)
     h.feed(tick("EURUSD", 4), tick("GBPUSD", 5))
+    h.clock.now += 1
     h.feed(tick("EURUSD", 5), tick("GBPUSD", 6))
     assert [_seqs(m) for m in h.drain()] == [[6]]
 
@@ -184,8 +190,12 @@ def test_ack_carries_the_snapshot_and_is_message_one() -> None:
 
 
 async def test_idle_session_heartbeats_and_a_closed_one_ends() -> None:
-    h = Harness(Tier.FREE, "EURUSD", bounds=SessionLimits(heartbeat_s=0.01))
-    h.watermark = 41
+    h = Harness(Tier.FREE, "EURUSD")
+    h.fanout.watermark = 41
+    h.fanout.sweep_idle()  # the session opened since the last sweep: not idle yet
+    h.fanout.sweep_idle()
+    assert h.session.take_message() is None
+    h.fanout.sweep_idle()  # two sweeps (a heartbeat period) without a message
     out = await asyncio.wait_for(h.session.next_message(), 5)
     assert out is not None
     beat = parse(out.payload)
@@ -197,8 +207,17 @@ async def test_idle_session_heartbeats_and_a_closed_one_ends() -> None:
     assert await asyncio.wait_for(waiting, 5) is None
 
 
+def test_a_session_that_keeps_receiving_gets_no_heartbeat() -> None:
+    h = Harness(Tier.ENTERPRISE, "EURUSD")
+    for seq in range(1, 6):
+        h.clock.now += 1
+        h.feed(tick("EURUSD", seq))
+        h.fanout.sweep_idle()
+        assert [m.WhichOneof("payload") for m in h.drain()] == ["batch"]
+
+
 async def test_next_message_wakes_on_new_data() -> None:
-    h = Harness(Tier.ENTERPRISE, "EURUSD", bounds=SessionLimits(heartbeat_s=60))
+    h = Harness(Tier.ENTERPRISE, "EURUSD")
     waiting = asyncio.create_task(h.session.next_message())
     await asyncio.sleep(0)
     h.feed(tick("EURUSD", 1))

@@ -1,0 +1,258 @@
+"""One tier's share of the upstream: its conflating throttle and its groups of sessions.
+
+Every session of a tier sees the same ticks at the same interval, so the throttle runs
+once per tier, not once per session: an upstream batch costs one throttle decision per
+subscribed symbol and tier, and one timer per tier holds back what came too early.
+Sessions with the same symbols form a group that shares each emitted Chunk (and its
+joined encoding), so a batch touches only the sessions that receive something, each
+with one append to its queue. Everything here is synchronous and never waits.
+
+A session that joined later than a tier's last update of a symbol still sees at most
+one update per interval: the tier's emissions are a superset of what it receives.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mesh.tiers import Tier, limits
+from servers.bridge import wire
+from servers.bridge.projection import BatchView, Entry
+from servers.bridge.throttle import Throttle
+
+if TYPE_CHECKING:
+    from servers.bridge.session import Cancellable, Schedule, Session
+
+Soon = Callable[[Callable[[], None]], Any]
+"""Run a callback on the event loop's next turn (loop.call_soon in production)."""
+
+SLICE = 32
+"""Sessions of one group a chunk is handed to per event loop turn."""
+MAX_BACKLOG = 64
+"""Deliveries a group may have in progress before the oldest is finished at once."""
+
+
+class Chunk:
+    """Projected ticks emitted together (sorted by sequence), and the upstream sequence
+    they complete. Shared by every session of a group: never mutated once queued."""
+
+    __slots__ = ("_prefix", "entries", "last_seq")
+
+    def __init__(self, entries: list[Entry], last_seq: int) -> None:
+        self.entries = entries
+        self.last_seq = last_seq
+        self._prefix: bytes | None = None
+
+    def push_to(self, session: Session) -> None:
+        """Queue this chunk on `session`."""
+        session.push(self)
+
+    def batch_prefix(self) -> bytes:
+        """This chunk as a TickBatch without its send time, joined once for all sessions."""
+        if self._prefix is None:
+            ticks = b"".join([entry[2] for entry in self.entries])
+            self._prefix = wire.tick_batch_prefix(ticks, self.entries[0][0], self.last_seq)
+        return self._prefix
+
+
+class Group:
+    """The sessions of one tier subscribed to exactly the same symbols.
+
+    A large group gets each chunk (or gap notice) a slice of SLICE sessions per event
+    loop turn, in order: every session it wakes writes in that turn, so 800 free
+    subscribers updated at once would otherwise hold up an enterprise subscriber's
+    next message by the whole burst (~35 ms at ~45 us a write), not one slice.
+    """
+
+    __slots__ = ("_backlog", "_soon", "sessions", "symbols")
+
+    def __init__(self, symbols: frozenset[str], soon: Soon) -> None:
+        self.symbols = symbols
+        self.sessions: dict[str, Session] = {}
+        self._soon = soon
+        # (deliver, the members when it was published, how many already have it)
+        self._backlog: deque[tuple[Callable[[Session], None], list[Session], int]] = deque()
+
+    def publish(self, deliver: Callable[[Session], None]) -> None:
+        """Call `deliver` once for every member, a slice per loop turn when the group is large."""
+        if not self._backlog and len(self.sessions) <= SLICE:
+            for session in self.sessions.values():
+                deliver(session)
+            return
+        self._backlog.append((deliver, list(self.sessions.values()), 0))
+        if len(self._backlog) > MAX_BACKLOG:
+            # The loop cannot keep up: finish the oldest delivery at once (bounded memory;
+            # each session's own queue conflates what its writer cannot send).
+            deliver_old, members, done = self._backlog.popleft()
+            for session in members[done:]:
+                deliver_old(session)
+        if len(self._backlog) == 1:
+            self._next_slice()
+
+    def _next_slice(self) -> None:
+        if not self._backlog:
+            return
+        deliver, members, done = self._backlog[0]
+        end = done + SLICE
+        for session in members[done:end]:
+            deliver(session)  # a session that left meanwhile is closed: a no-op
+        if end >= len(members):
+            self._backlog.popleft()
+        else:
+            self._backlog[0] = (deliver, members, end)
+        if self._backlog:
+            self._soon(self._next_slice)
+
+
+class TierFeed:
+    """Throttles the upstream once for a tier and hands each group its share."""
+
+    def __init__(
+        self,
+        tier: Tier,
+        *,
+        watermark: Callable[[], int],
+        schedule: Schedule,
+        soon: Soon,
+        clock: Callable[[], float],
+    ) -> None:
+        self.tier = tier
+        self._soon = soon
+        self._throttle: Throttle[Entry] = Throttle(limits(tier).update_interval_ms / 1000)
+        self._watermark = watermark
+        self._schedule = schedule
+        self._clock = clock
+        self._groups: dict[frozenset[str], Group] = {}
+        self._by_symbol: dict[str, list[Group]] = {}
+        self._timer: Cancellable | None = None
+        self._timer_at: float | None = None
+        self.carried_at: dict[str, tuple[int, bool]] = {}
+        """symbol -> when its latest emitted tick went out: the last_seq of the chunk that
+        carried it, and whether that was a timer flush, sent after the batch with the
+        same last_seq. A client whose last message is earlier never received it."""
+
+    # -- membership -------------------------------------------------------------
+
+    def join(self, session: Session) -> None:
+        """Start feeding `session` (its tier is this feed's)."""
+        key = frozenset(session.symbols)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = Group(key, self._soon)
+            for symbol in key:
+                self._by_symbol.setdefault(symbol, []).append(group)
+        group.sessions[session.session_id] = session
+
+    def leave(self, session: Session) -> None:
+        """Stop feeding `session`."""
+        key = frozenset(session.symbols)
+        group = self._groups.get(key)
+        if group is None or group.sessions.pop(session.session_id, None) is None:
+            return
+        if not group.sessions:
+            del self._groups[key]
+            for symbol in key:
+                groups = self._by_symbol[symbol]
+                groups.remove(group)
+                if not groups:
+                    del self._by_symbol[symbol]
+
+    def holds(self, symbol: str) -> bool:
+        """True when an update of `symbol` is held back, due at the tier's next flush."""
+        return self._throttle.holds(symbol)
+
+    @property
+    def sessions(self) -> int:
+        """How many sessions this feed serves."""
+        return sum(len(group.sessions) for group in self._groups.values())
+
+    # -- fed by the fan-out ---------------------------------------------------------
+
+    def on_batch(self, view: BatchView, now: float) -> None:
+        """Emit the batch's latest tick of each subscribed symbol the throttle lets through."""
+        by_symbol = self._by_symbol
+        if not by_symbol:
+            return
+        latest = view.latest
+        # Walk the smaller side: five subscribed symbols never scan a 500-symbol batch.
+        if len(by_symbol) < len(latest):
+            picked = [i for s in by_symbol if (i := latest.get(s)) is not None]
+        else:
+            picked = [i for s, i in latest.items() if s in by_symbol]
+        picked.sort()
+        projected = view.projected(self.tier)
+        throttle = self._throttle
+        out: list[Entry] = []
+        for i in picked:
+            entry = projected.entry(i)
+            if throttle.offer(entry[1], entry, now):
+                out.append(entry)
+            else:
+                self._arm(throttle.deadline(entry[1]), now)
+        if self._timer_at is not None and self._timer_at <= now:
+            # Held updates now due go out with this batch (one message, not two); the
+            # timer is for a quiet market, when no batch comes.
+            out += throttle.pop_due(now)
+            out.sort()
+            self._rearm(now)
+        if out:
+            self._emit(out, view.last_seq, False)
+
+    def flush_due(self) -> None:
+        """Emit the held-back updates whose interval has elapsed (the tier's timer)."""
+        self._timer, self._timer_at = None, None
+        now = self._clock()
+        due = self._throttle.pop_due(now)
+        if due:
+            due.sort()
+            self._emit(due, self._watermark(), True)
+        self._rearm(now)
+
+    def _rearm(self, now: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = None, None
+        next_due = self._throttle.next_due()
+        if next_due is not None:
+            self._arm(next_due, now)
+
+    def close(self) -> None:
+        """Cancel the timer and forget held updates (the Bridge is stopping)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_at = None
+        self._throttle.clear()
+
+    def _arm(self, at: float, now: float) -> None:
+        if self._timer_at is not None and self._timer_at <= at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self._schedule(max(at - now, 0.0), self.flush_due)
+
+    def _emit(self, entries: list[Entry], last_seq: int, flushed: bool) -> None:
+        carried, when = self.carried_at, (last_seq, flushed)
+        by_symbol = self._by_symbol
+        shares: dict[Group, list[Entry]] = {}
+        for entry in entries:
+            carried[entry[1]] = when
+            for group in by_symbol.get(entry[1], ()):
+                share = shares.get(group)
+                if share is None:
+                    shares[group] = [entry]
+                else:
+                    share.append(entry)
+        for group, share in shares.items():
+            group.publish(Chunk(share, last_seq).push_to)
+
+    def publish_gap(self, from_seq: int, to_seq: int, reason: str) -> None:
+        """Queue a gap notice for every session, in order with the chunks before it."""
+
+        def deliver(session: Session) -> None:
+            session.push_gap(from_seq, to_seq, reason)
+
+        for group in self._groups.values():
+            group.publish(deliver)
