@@ -10,7 +10,8 @@ Topology, all on loopback, every part in its own process so CPU is measured per 
     from one broker, sent every `--publish-ms`; every quote moves the price, so ticks/s =
     quotes/s;
   - a real Bridge (bench/fanout_servers.py bridge: create_bridge with the mesh's auth,
-    quota and stream leases; only the key lookup is a bench stub);
+    quota and stream leases on `--redis`, the local Redis by default as deployed; only
+    the key lookup is a bench stub);
   - subscriber clients in `--client-procs` processes, many streams per channel on several
     channels each (local subchannel pools, so each channel is its own connection);
     80 % free (its 5 symbols), 18 % pro (10 majors), 2 % enterprise (12 majors + 8
