@@ -34,7 +34,8 @@ included), so a saturated run measures the machine, not the server alone.
 --profile DIR runs py-spy (--py-spy PATH; `pip install py-spy`) on the Bridge over each
 window and prints where its samples go; --native adds C frames (it pauses the process,
 so that run's CPU figures are not comparable). --bridge-gc-threshold G0,G1,G2 is an
-experiment: the launcher calls gc.set_threshold in the Bridge process before it starts.
+experiment: the launcher calls gc.set_threshold in the Bridge process before it starts;
+--bridge-switch-interval S likewise calls sys.setswitchinterval (the GIL hand-off).
 """
 
 from __future__ import annotations
@@ -479,6 +480,8 @@ async def measure(
     env = {**env, "BENCH_GC_FILE": str(gc_path), "BENCH_COUNT_FILE": str(count_path)}
     if args.bridge_gc_threshold:
         env["BENCH_GC_THRESHOLD"] = args.bridge_gc_threshold
+    if args.bridge_switch_interval:
+        env["BENCH_SWITCH_INTERVAL"] = str(args.bridge_switch_interval)
     with log_path.open("wb") as log_file:
         server = spawn(server_cmd, env, stderr=log_file)
     ctx = mp.get_context("spawn")
@@ -823,6 +826,10 @@ async def main() -> None:
         metavar="G0,G1,G2",
         help="experiment: gc.set_threshold in the Bridge process",
     )
+    parser.add_argument(
+        "--bridge-switch-interval", type=float, metavar="S",
+        help="experiment: sys.setswitchinterval in the Bridge process",
+    )  # fmt: skip
     parser.add_argument(
         "--redis", default="redis://127.0.0.1:6379/0",
         help="the Bridge's quota and lease store; 'none': in process (fakeredis)",

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 
 import grpc
@@ -107,6 +108,10 @@ async def run_bridge(port: int) -> None:
     if os.environ.get("BENCH_GC_THRESHOLD"):
         # Experiment only (--bridge-gc-threshold): other thresholds than the Bridge's.
         gc.set_threshold(*map(int, os.environ["BENCH_GC_THRESHOLD"].split(",")))
+    if os.environ.get("BENCH_SWITCH_INTERVAL"):
+        # Experiment only (--bridge-switch-interval): how long the grpc poller thread may
+        # wait for the GIL while the event loop runs (CPython's default is 5 ms).
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
     clock = GcClock(os.environ["BENCH_GC_FILE"]) if os.environ.get("BENCH_GC_FILE") else None
     ticker = asyncio.create_task(clock.run()) if clock else None
     configure_logging(config.log_level, config.log_format, service="bridge")
