@@ -32,8 +32,8 @@ from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
 from servers.bridge.entitlements import Grant, Universe
 from servers.bridge.projection import BatchView, Entry
-from servers.bridge.session import Schedule, Session, SessionLimits
-from servers.bridge.tier_feed import Soon, TierFeed
+from servers.bridge.session import Session, SessionLimits
+from servers.bridge.tier_feed import Schedule, Soon, TierFeed
 from servers.bridge.usage import UsageCounter
 
 MAX_GAPS_KEPT = 64

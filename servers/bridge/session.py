@@ -21,7 +21,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from tickmesh.bridge.v1 import bridge_pb2
 
@@ -34,16 +33,6 @@ from servers.bridge.entitlements import Grant
 from servers.bridge.projection import Entry
 from servers.bridge.tier_feed import Chunk
 from servers.bridge.usage import UsageCounter, UsageKey
-
-
-class Cancellable(Protocol):
-    """A scheduled callback (asyncio.TimerHandle, or a test's fake)."""
-
-    def cancel(self) -> None: ...
-
-
-Schedule = Callable[[float, Callable[[], None]], Cancellable]
-"""Run a callback after a delay in seconds (loop.call_later in production)."""
 
 
 @dataclass(frozen=True, slots=True)

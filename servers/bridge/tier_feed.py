@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mesh.tiers import Tier, limits
 from servers.bridge import wire
@@ -23,7 +23,17 @@ from servers.bridge.projection import BatchView, Entry
 from servers.bridge.throttle import Throttle
 
 if TYPE_CHECKING:
-    from servers.bridge.session import Cancellable, Schedule, Session
+    from servers.bridge.session import Session
+
+
+class Cancellable(Protocol):
+    """A scheduled callback (asyncio.TimerHandle, or a test's fake)."""
+
+    def cancel(self) -> None: ...
+
+
+Schedule = Callable[[float, Callable[[], None]], Cancellable]
+"""Run a callback after a delay in seconds (loop.call_later in production)."""
 
 Soon = Callable[[Callable[[], None]], Any]
 """Run a callback on the event loop's next turn (loop.call_soon in production)."""
