@@ -130,7 +130,11 @@ class TierFeed:
     ) -> None:
         self.tier = tier
         self._soon = soon
-        self._throttle: Throttle[Entry] = Throttle(limits(tier).update_interval_ms / 1000)
+        interval_s = limits(tier).update_interval_ms / 1000
+        # Each tier's grid is offset by half its interval: the intervals are powers of ten
+        # apart, so no two tiers ever flush at the same moment (free's 800-session
+        # burst never lands on an enterprise flush).
+        self._throttle: Throttle[Entry] = Throttle(interval_s, phase_s=interval_s / 2)
         self._watermark = watermark
         self._schedule = schedule
         self._clock = clock

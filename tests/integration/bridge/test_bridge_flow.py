@@ -183,10 +183,16 @@ async def test_a_resumed_subscription_continues_where_it_left_off(bridge: Bridge
     ack = (await next_message(again)).ack
     assert ack.start_seq == resume_from + 1
     assert [t.sequence for t in ack.snapshot.ticks] == [1]  # the state as of the resume point
-    catch_up = await next_message(again)
-    assert catch_up.WhichOneof("payload") == "batch"  # no gap: nothing was lost
-    assert [t.sequence for t in catch_up.batch.ticks] == [3, 4]
-    assert catch_up.batch.last_seq == 5
+    # GBPUSD 3 may still be held by the tier's throttle (GBPUSD 2 went out just before):
+    # then it comes with the tier's next flush instead of the catch-up. Either way each
+    # comes exactly once, and no gap: nothing was lost.
+    received: list[int] = []
+    while sorted(received) != [3, 4]:
+        message = await next_message(again)
+        assert message.WhichOneof("payload") == "batch"
+        assert message.batch.last_seq == 5
+        received += [t.sequence for t in message.batch.ticks]
+        assert len(received) == len(set(received)) and set(received) <= {3, 4}
     again.cancel()
 
 

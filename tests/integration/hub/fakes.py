@@ -59,7 +59,9 @@ class FakeBridge(bridge_pb2_grpc.BridgeServiceServicer):
                 n += 1
                 if request.resume_from == 0:
                     await asyncio.sleep(0.01)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
+            # Cancelled in the sleep, or closed at a yield when the call ended there
+            # (its deadline passed between two messages): either way it ended with the call.
             self.seen.cancelled.set()
             raise
 

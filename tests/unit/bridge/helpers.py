@@ -46,8 +46,8 @@ def parse(payload: bytes) -> bridge_pb2.SubscribeResponse:
 class FakeClock:
     """Monotonic seconds that tests move by hand."""
 
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
+    def __init__(self, now: float = 1000.5) -> None:
+        self.now = now  # on a free-tier boundary (each tier's grid is offset by half a slot)
 
     def __call__(self) -> float:
         return self.now

@@ -67,7 +67,7 @@ def test_sessions_with_the_same_symbols_share_chunks_and_one_timer() -> None:
     assert _seqs(a) == _seqs(b) == [[1, 2]]
     mesh.feed(tick("EURUSD", 3), after_s=0.0625)  # inside pro's 100 ms: held, once
     assert len(mesh.timers.live()) == 1
-    mesh.flush(0.0625)
+    mesh.flush(0.09)  # the first pro boundary 100 ms after the first update
     assert _seqs(a) == _seqs(b) == [[3]]
 
 
@@ -89,10 +89,10 @@ def test_tiers_throttle_independently() -> None:
     free, _ = mesh.open("free", Tier.FREE, "EURUSD")
     ent, _ = mesh.open("ent", Tier.ENTERPRISE, "EURUSD")
     for n in range(1, 11):
-        mesh.feed(tick("EURUSD", n), after_s=0.05)
+        mesh.feed(tick("EURUSD", n), after_s=0.05 if n > 1 else 0)
         assert _seqs(ent) == [[n]]
     assert _seqs(free) == [[1]]  # 0.45 s in: free waits for its second
-    mesh.flush(0.625)
+    mesh.flush(0.55)
     assert _seqs(free) == [[10]]  # the latest price, a second after the first
 
 
@@ -183,6 +183,23 @@ def test_at_most_one_update_per_interval_while_sessions_come_and_go() -> None:
     for stamps in times.values():
         gaps = [b - a for a, b in itertools.pairwise(stamps)]
         assert min(gaps) >= 0.1 - 1e-9
+
+
+def test_busy_symbols_go_out_together_once_per_interval() -> None:
+    mesh = Mesh()
+    session, _ = mesh.open("s", Tier.PRO, *SYMBOLS)
+    sent_at = []
+    for n in range(1, 301):  # 1.5 s: every 5 ms one symbol moves, each every 15 ms
+        mesh.clock.now += 0.005
+        mesh.timers.fire_all()  # a timer that is due fires within 5 ms
+        mesh.feed(tick(SYMBOLS[n % 3], n))
+        if session.queue_depth:
+            _drain(session)
+            sent_at.append(mesh.clock.now)
+    # Not one message per symbol at its own phase (~30/s): one per boundary with all three.
+    steady = [t for t in sent_at if t > 1000.5 + 0.2]
+    assert 12 <= len(steady) <= 14
+    assert all(b - a >= 0.1 - 0.006 for a, b in itertools.pairwise(steady))
 
 
 def test_a_large_group_gets_each_chunk_a_slice_per_loop_turn_in_order() -> None:
