@@ -35,7 +35,16 @@ included), so a saturated run measures the machine, not the server alone.
 window and prints where its samples go; --native adds C frames (it pauses the process,
 so that run's CPU figures are not comparable). --bridge-gc-threshold G0,G1,G2 is an
 experiment: the launcher calls gc.set_threshold in the Bridge process before it starts;
---bridge-switch-interval S likewise calls sys.setswitchinterval (the GIL hand-off).
+--bridge-switch-interval S likewise calls sys.setswitchinterval (the GIL hand-off);
+--bridge-thread-upstream has the Bridge read its upstream with grpc's sync API in a
+thread; --pin puts the measured server alone on the last core and every other process
+on the rest.
+
+The Bridge and Ingestion run with a probe (fanout_servers.Probe) that splits the latency
+before the Bridge's send, per upstream batch: ingest -> Ingestion's publish stamp (its
+5 ms batching), -> the moment Ingestion's stream yields it, the write in Ingestion,
+publish -> the Bridge's read, each process's event-loop lag (a 5 ms sleep's lateness),
+and how long the Bridge's writes to subscribers take to complete, per tier.
 """
 
 from __future__ import annotations
@@ -65,6 +74,7 @@ from typing import Any
 
 import grpc
 import psutil
+from fanout_servers import BINS_PER_E  # the script's own directory (bench/) is on sys.path
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tickmesh.bridge.v1 import bridge_pb2
 from tickmesh.common.v1 import market_pb2
@@ -79,7 +89,6 @@ SUBSCRIBE_PATH = "/tickmesh.bridge.v1.BridgeService/Subscribe"
 TIERS = (Tier.FREE, Tier.PRO, Tier.ENTERPRISE)
 TARGET_P99_MS = {Tier.FREE: 1000.0, Tier.PRO: 100.0, Tier.ENTERPRISE: 10.0}
 CORES = psutil.cpu_count() or 1
-BINS_PER_E = 100
 RETRIES = 5
 RETRYABLE = {
     "CANCELLED",
@@ -367,6 +376,13 @@ def cpu_s(proc: psutil.Process) -> float:
     return times.user + times.system
 
 
+def pin_all_threads(pid: int, cores: list[int]) -> None:
+    """Move every thread of `pid` (grpc's included) to `cores`; later threads inherit it."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(tid), cores)
+
+
 def rss_mb(proc: psutil.Process) -> float:
     return proc.memory_info().rss / 2**20
 
@@ -437,6 +453,8 @@ class RunResult:
     others: float = 0.0  # cores busy with processes not of this benchmark, in the window
     background: float = 0.0  # the same, just before the run
     gc: list[float] = field(default_factory=list)  # GC seconds by generation, in the window
+    hist: dict[str, collections.Counter[int]] = field(default_factory=dict)  # probes, window
+    steal: float = 0.0  # cores' worth of time the hypervisor ran something else
     written: int = 0  # messages the server says it wrote in the window (baseline only)
 
     @property
@@ -452,6 +470,32 @@ class RunResult:
 
     def us_per_tick(self) -> float:
         return self.cpu_s * 1e6 / max(self.ticks, 1)
+
+
+def hop_split(run: RunResult) -> str:
+    """The latency before the Bridge's send, part by part (p50/p99/max, ms)."""
+    parts = [
+        ("ingest -> Ingestion publish", "ingest_to_publish"),
+        ("-> Ingestion yield", "ingestion publish_to_yield"),
+        ("Ingestion write", "ingestion write"),
+        ("publish -> Bridge read", "publish_to_read"),
+        ("publish -> Bridge reader thread", "publish_to_thread"),
+        ("loop lag: Bridge", "loop_lag"),
+        ("Bridge write: free", "write free"),
+        ("pro", "write pro"),
+        ("enterprise", "write enterprise"),
+        ("Ingestion", "ingestion loop_lag"),
+    ]
+    shown = []
+    for label, name in parts:
+        hist = run.hist.get(name)
+        if hist:
+            top = math.exp((max(hist) + 0.5) / BINS_PER_E) / 1000
+            shown.append(
+                f"{label} {percentile(hist, 0.5):.1f}/{percentile(hist, 0.99):.1f}/{top:.0f}"
+            )
+    return (f"    bridge upstream, p50/p99/max ms per batch: {', '.join(shown)}; "
+            f"steal {run.steal:.0%} of a core")  # fmt: skip
 
 
 def percentile(hist: collections.Counter[int], q: float) -> float:
@@ -475,13 +519,15 @@ async def measure(
     address = f"127.0.0.1:{port}"
     background = await wait_quiet(args, probe)
     log_path = Path(env["TICKMESH_DATA_DIR"]) / f"{kind}-{len(specs)}.log"
-    gc_path = Path(env["TICKMESH_DATA_DIR"]) / f"{kind}-{len(specs)}.gc.json"
+    probe_path = Path(env["TICKMESH_DATA_DIR"]) / f"{kind}-{len(specs)}.probe.json"
     count_path = Path(env["TICKMESH_DATA_DIR"]) / f"{kind}-{len(specs)}.count.json"
-    env = {**env, "BENCH_GC_FILE": str(gc_path), "BENCH_COUNT_FILE": str(count_path)}
+    env = {**env, "BENCH_PROBE_FILE": str(probe_path), "BENCH_COUNT_FILE": str(count_path)}
     if args.bridge_gc_threshold:
         env["BENCH_GC_THRESHOLD"] = args.bridge_gc_threshold
     if args.bridge_switch_interval:
         env["BENCH_SWITCH_INTERVAL"] = str(args.bridge_switch_interval)
+    if args.bridge_thread_upstream:
+        env["BENCH_THREAD_UPSTREAM"] = "1"
     with log_path.open("wb") as log_file:
         server = spawn(server_cmd, env, stderr=log_file)
     ctx = mp.get_context("spawn")
@@ -492,6 +538,8 @@ async def measure(
         else:
             await wait_port(port)
         sproc = psutil.Process(server.pid)
+        if args.pin:
+            pin_all_threads(server.pid, [CORES - 1])
         await asyncio.sleep(1.0)  # the upstream flows; the baseline is idle
         rss_before = rss_mb(sproc)
         results = ctx.Queue()
@@ -521,7 +569,7 @@ async def measure(
         for queue in commands:
             queue.put((int(start * 1e6), int(end * 1e6)))
         await asyncio.sleep(start - time.time())
-        gc0, written0 = read_gc(gc_path), read_written(count_path)
+        probe0, written0 = read_probes(probe_path, args.ingestion_probe), read_written(count_path)
         cpu0, ccpu0, sys0, feed0 = (
             cpu_s(sproc), sum(map(cpu_s, cprocs)), psutil.cpu_times(), probe()
         )  # fmt: skip
@@ -533,8 +581,8 @@ async def measure(
             cpu_s(sproc), sum(map(cpu_s, cprocs)), psutil.cpu_times(), probe()
         )  # fmt: skip
         rss_after = rss_mb(sproc)
-        await asyncio.sleep(0.6)  # the next GC clock file
-        gc1, written1 = read_gc(gc_path), read_written(count_path)
+        await asyncio.sleep(0.6)  # the next probe files
+        probe1, written1 = read_probes(probe_path, args.ingestion_probe), read_written(count_path)
         busy = _busy(sys0, sys1)
         feed = [(b - a) / args.window for a, b in zip(feed0, feed1, strict=True)]
         mine = (cpu1 - cpu0 + ccpu1 - ccpu0) / args.window + feed[1] + feed[2]
@@ -551,7 +599,9 @@ async def measure(
             kind, len(specs), opened, dict(errors), args.window, cpu1 - cpu0, ccpu1 - ccpu0,
             busy, rss_before, rss_after, tiers, profile,
             feed=feed, others=others, background=background,
-            gc=[b - a for a, b in zip(gc0, gc1, strict=True)],
+            gc=probe1.gc_minus(probe0),
+            hist=probe1.hist_minus(probe0),
+            steal=(sys1.steal - sys0.steal) / args.window if hasattr(sys1, "steal") else 0.0,
             written=written1 - written0,
         )  # fmt: skip
     finally:
@@ -564,13 +614,42 @@ async def measure(
             print(f"  {kind} log: {line}", flush=True)
 
 
-def read_gc(path: Path) -> list[float]:
-    """The server's cumulative GC seconds per generation (the Bridge writes them)."""
+@dataclass
+class ProbeReading:
+    """What the servers' probes (fanout_servers.Probe) had counted at one moment."""
+
+    gc: list[float]  # the measured server's GC seconds per generation, then counts
+    hist: dict[str, collections.Counter[int]]  # "ingestion " prefixes Ingestion's own
+
+    def gc_minus(self, before: ProbeReading) -> list[float]:
+        return [b - a for a, b in zip(before.gc, self.gc, strict=True)]
+
+    def hist_minus(self, before: ProbeReading) -> dict[str, collections.Counter[int]]:
+        return {
+            name: hist - before.hist.get(name, collections.Counter())
+            for name, hist in self.hist.items()
+        }
+
+
+def read_probe(path: Path) -> tuple[list[float], dict[str, collections.Counter[int]]]:
     try:
         data = json.loads(path.read_text())
-        return [*data["seconds"], *data["counts"]]
+        gc = [*data["seconds"], *data["counts"]]
+        hist = {
+            name: collections.Counter({int(b): n for b, n in bins.items()})
+            for name, bins in data["hist"].items()
+        }
+        return gc, hist
     except (OSError, ValueError, KeyError):
-        return [0.0] * 6
+        return [0.0] * 6, {}
+
+
+def read_probes(server: Path, ingestion: Path) -> ProbeReading:
+    """The measured server's probe, and Ingestion's histograms under "ingestion <name>"."""
+    gc, hist = read_probe(server)
+    _, upstream = read_probe(ingestion)
+    hist.update({f"ingestion {name}": h for name, h in upstream.items()})
+    return ProbeReading(gc, hist)
 
 
 def read_written(path: Path) -> int:
@@ -783,6 +862,8 @@ def report(bridge: RunResult, bare: RunResult | None, counts: dict[Tier, int]) -
                 f"    {run.kind} server wrote {run.written / run.window:,.0f} msgs/s in the window "
                 f"(the clients counted {run.messages / run.window:,.0f})"
             )
+        if run.kind == "bridge" and run.hist:
+            lines.append(hop_split(run))
         if run.kind == "bridge" and run.gc and run.cpu_s:
             g = run.gc
             lines.append(
@@ -834,6 +915,14 @@ async def main() -> None:
         "--redis", default="redis://127.0.0.1:6379/0",
         help="the Bridge's quota and lease store; 'none': in process (fakeredis)",
     )  # fmt: skip
+    parser.add_argument(
+        "--bridge-thread-upstream", action="store_true",
+        help="experiment: the Bridge reads its upstream with grpc's sync API in a thread",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pin", action="store_true",
+        help="experiment: the measured server alone on the last core, all else on the others",
+    )  # fmt: skip
     parser.add_argument("--no-bare", action="store_true", help="skip the baseline")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the Bridge over each window")
     parser.add_argument("--native", action="store_true", help="py-spy --native (pauses)")
@@ -841,6 +930,9 @@ async def main() -> None:
     args = parser.parse_args()
 
     symbols = published_symbols(args.symbols)
+    if args.pin:
+        # This script, then Ingestion and the client processes (which inherit it).
+        pin_all_threads(os.getpid(), list(range(CORES - 1)))
     workdir = Path(tempfile.mkdtemp(prefix="tickmesh-bench-fanout-"))
     admin_key, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
     ingestion_port = free_port()
@@ -873,7 +965,12 @@ async def main() -> None:
           f"{len(symbols) * args.rate:,.0f} ticks/s via PublishTicks every {args.publish_ms:g} ms; "
           f"window {args.window:g} s after {args.warmup:g} s warm-up")  # fmt: skip
 
-    ingestion = spawn([sys.executable, "-m", "servers.ingestion"], base_env)
+    # The real Ingestion, as `python -m servers.ingestion`, with the probe of its loop.
+    args.ingestion_probe = workdir / "ingestion.probe.json"
+    ingestion = spawn(
+        [sys.executable, str(HELPER), "ingestion", "--port", str(ingestion_port)],
+        {**base_env, "BENCH_PROBE_FILE": str(args.ingestion_probe)},
+    )
     stop = asyncio.Event()
     counts = collections.Counter[str]()
     publisher: asyncio.Task[None] | None = None

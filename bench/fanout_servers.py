@@ -15,40 +15,63 @@ python bench/fanout_servers.py bare --port P --schedule JSON
     stamped with the current time) and hands the same bytes to the next streams in
     round-robin order, at `rate` messages per second per stream. The schedule is what
     the Bridge delivered in the same run, so both serve the same message shape.
+
+python bench/fanout_servers.py ingestion --port P
+    The real Ingestion server, as `python -m servers.ingestion` runs it.
+
+BENCH_THREAD_UPSTREAM=1 (--bridge-thread-upstream) is an experiment: the Bridge reads
+its upstream in a thread with grpc's sync API (read_upstream_in_a_thread).
+
+With BENCH_PROBE_FILE set, the Bridge and Ingestion keep a `Probe` in that file: time
+in the garbage collector, event-loop lag and, in the Bridge, the two parts of the
+Ingestion -> Bridge hop per upstream batch.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import functools
 import gc
 import json
 import logging
+import math
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 from tickmesh.bridge.v1 import bridge_pb2
 from tickmesh.common.v1 import market_pb2
+from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2
 
-from mesh.config import load_config
+from mesh.config import MeshConfig, load_config
 from mesh.errors import Unauthenticated
 from mesh.logging import configure_logging
 from mesh.protoconv import tier_to_proto
-from mesh.server import serve
+from mesh.server import MeshServer, run, serve
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.wiring import open_tenancy
 from mesh.tiers import Tier
+from servers.bridge import service as bridge_service
 from servers.bridge import wire
 from servers.bridge.app import create_bridge
 from servers.bridge.gc_tuning import tune_gc
 from servers.bridge.projection import PROJECTORS
+from servers.bridge.upstream import Upstream
+from servers.ingestion import service as ingestion_service
+from servers.ingestion.app import create_server as create_ingestion
 
 KEY_PREFIX = "bench."
 SUBSCRIBE_PATH = "/tickmesh.bridge.v1.BridgeService/Subscribe"
+BINS_PER_E = 100
+"""Latency histograms: bin = int(ln(microseconds) * BINS_PER_E), ~1 % wide."""
 
 
 def bench_key(company: str, user: str, tier: str) -> str:
@@ -74,14 +97,27 @@ async def acknowledge_usage(
 # -- the real Bridge ----------------------------------------------------------------
 
 
-class GcClock:
-    """Time spent in the cyclic garbage collector, per generation (bench instrumentation:
-    gc.callbacks only observe). Written to `path` every second as JSON."""
+class Probe:
+    """Bench instrumentation of one server process (gc.callbacks and a timer only
+    observe). Written to `path` every half second as JSON, cumulative, so the benchmark
+    takes differences over its window:
+
+    - time in the cyclic garbage collector, per generation;
+    - event-loop lag: how late a 5 ms sleep wakes up (a loop turn that ran long, or the
+      process waiting for a core or for the GIL);
+    - any histogram a caller records with `record` (log bins of microseconds, the
+      benchmark's latency encoding).
+    """
+
+    LAG_PERIOD_S = 0.005
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.seconds = [0.0, 0.0, 0.0]
         self.counts = [0, 0, 0]
+        self.hist: dict[str, collections.Counter[int]] = collections.defaultdict(
+            collections.Counter
+        )
         self._start = 0.0
         gc.callbacks.append(self._callback)
 
@@ -92,14 +128,123 @@ class GcClock:
             self.seconds[info["generation"]] += time.perf_counter() - self._start
             self.counts[info["generation"]] += 1
 
+    def record(self, name: str, micros: float) -> None:
+        self.hist[name][int(math.log(max(micros, 1.0)) * BINS_PER_E)] += 1
+
     def write(self) -> None:
-        with open(self.path, "w") as out:
-            json.dump({"seconds": self.seconds, "counts": self.counts}, out)
+        data = {"seconds": self.seconds, "counts": self.counts, "hist": self.hist}
+        with open(f"{self.path}.new", "w") as out:
+            json.dump(data, out)
+        os.replace(f"{self.path}.new", self.path)  # the reader never sees half a file
 
     async def run(self) -> None:
+        period, clock, written = self.LAG_PERIOD_S, time.perf_counter, 0.0
         while True:
-            self.write()  # a few hundred bytes to the page cache
-            await asyncio.sleep(0.5)
+            start = clock()
+            await asyncio.sleep(period)
+            now = clock()
+            self.record("loop_lag", (now - start - period) * 1e6)
+            if now - written >= 0.5:
+                self.write()  # a few kilobytes to the page cache
+                written = now
+
+    def start(self) -> asyncio.Task[None]:
+        return asyncio.get_running_loop().create_task(self.run(), name="bench-probe")
+
+
+def probe_from_env() -> Probe | None:
+    path = os.environ.get("BENCH_PROBE_FILE")
+    return Probe(path) if path else None
+
+
+def time_the_upstream(probe: Probe) -> None:
+    """Record, per upstream batch the Bridge reads, the two parts of the Ingestion ->
+    Bridge hop: ingest -> Ingestion's publish stamp (its batching), and that stamp ->
+    the Bridge's read (Ingestion's write, the wire, the Bridge's read of its stream)."""
+    handle = Upstream._handle
+
+    def timed(upstream: Upstream, response: ingestion_pb2.StreamTicksResponse) -> None:
+        if response.HasField("batch"):
+            now = time.time_ns() // 1000
+            batch = response.batch
+            if batch.ticks:
+                oldest = batch.ticks[0].ingest_time_us
+                probe.record("ingest_to_publish", batch.send_time_us - oldest)
+                probe.record("publish_to_read", now - batch.send_time_us)
+        handle(upstream, response)
+
+    Upstream._handle = timed  # type: ignore[method-assign]
+
+
+def read_upstream_in_a_thread(probe: Probe | None, metadata: Callable[[], Any]) -> None:
+    """Experiment only (--bridge-thread-upstream): the Bridge reads its upstream with
+    grpc's sync API in a thread of its own, handing each response to the event loop, so
+    the read never waits behind the subscribers' writes in grpc.aio's completion queue.
+    No tracing interceptor on this channel; the signed service metadata is passed as is."""
+
+    async def stream(self: Upstream, _stub: Any) -> bool:
+        loop = asyncio.get_running_loop()
+        channel = grpc.insecure_channel(self.target)
+        stub = ingestion_pb2_grpc.IngestionServiceStub(channel)
+        listed = await asyncio.to_thread(
+            stub.ListSymbols, ingestion_pb2.ListSymbolsRequest(), timeout=10
+        )
+        self._sink.on_universe(info.symbol for info in listed.symbols)
+        self.universe_known = True
+        request = ingestion_pb2.StreamTicksRequest(from_seq=self._seq.last_seq)
+        call = stub.StreamTicks(request, metadata=metadata())
+        self.connected = True
+        self._ready.set()
+        done: asyncio.Future[bool] = loop.create_future()
+
+        def finish(result: bool | BaseException) -> None:
+            if done.done():
+                return
+            if isinstance(result, BaseException):
+                done.set_exception(result)
+            else:
+                done.set_result(result)
+
+        def read() -> None:
+            try:
+                for response in call:
+                    if probe is not None and response.HasField("batch"):
+                        sent = response.batch.send_time_us
+                        probe.record("publish_to_thread", time.time_ns() // 1000 - sent)
+                    loop.call_soon_threadsafe(self._handle, response)
+            except Exception as exc:  # the call failed or was cancelled
+                loop.call_soon_threadsafe(finish, exc)
+            else:
+                loop.call_soon_threadsafe(finish, True)
+
+        threading.Thread(target=read, name="upstream-reader", daemon=True).start()
+        try:
+            return await done
+        finally:
+            call.cancel()
+            channel.close()
+
+    Upstream._stream = stream  # type: ignore[method-assign]
+
+
+def time_the_writes(probe: Probe) -> None:
+    """Record how long each Subscribe write takes to complete, per tier (a write completes
+    when grpc has taken the message: a slow one is a full connection or a late completion)."""
+    write_all = bridge_service._write_all
+
+    class TimedContext:
+        def __init__(self, context: Any, name: str) -> None:
+            self.context, self.name = context, name
+
+        async def write(self, payload: bytes) -> None:
+            start = time.perf_counter()
+            await self.context.write(payload)
+            probe.record(self.name, (time.perf_counter() - start) * 1e6)
+
+    async def timed(context: Any, session: Any, *args: Any) -> None:
+        await write_all(TimedContext(context, f"write {session.tier.value}"), session, *args)
+
+    bridge_service._write_all = timed
 
 
 async def run_bridge(port: int) -> None:
@@ -112,12 +257,17 @@ async def run_bridge(port: int) -> None:
         # Experiment only (--bridge-switch-interval): how long the grpc poller thread may
         # wait for the GIL while the event loop runs (CPython's default is 5 ms).
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
-    clock = GcClock(os.environ["BENCH_GC_FILE"]) if os.environ.get("BENCH_GC_FILE") else None
-    ticker = asyncio.create_task(clock.run()) if clock else None
+    probe = probe_from_env()
+    ticker = probe.start() if probe else None
+    if probe:
+        time_the_upstream(probe)
+        time_the_writes(probe)
     configure_logging(config.log_level, config.log_format, service="bridge")
     tenancy = await open_tenancy(
         config, "bridge", authenticate_key=resolve_bench_key, usage_sender=acknowledge_usage
     )
+    if os.environ.get("BENCH_THREAD_UPSTREAM"):
+        read_upstream_in_a_thread(probe, tenancy.service_metadata)
     try:
         server, _ = await create_bridge(config, port=port, tenancy=tenancy)
         await serve(server)
@@ -125,6 +275,39 @@ async def run_bridge(port: int) -> None:
         if ticker is not None:
             ticker.cancel()
         await tenancy.aclose()
+
+
+# -- Ingestion, as `python -m servers.ingestion`, with the probe -----------------------
+
+
+async def create_probed_ingestion(config: MeshConfig, port: int) -> MeshServer:
+    probe = probe_from_env()
+    if probe:
+        probe.start()  # ends with the process
+        time_the_stream(probe)
+    return await create_ingestion(config, port=port)
+
+
+def time_the_stream(probe: Probe) -> None:
+    """Record, per StreamTicks batch Ingestion sends, its publish stamp -> the moment the
+    stream yields it to grpc, and how long grpc takes to ask for the next one (the write)."""
+    stream = ingestion_service.stream_ticks
+
+    async def timed(*args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
+        parse = ingestion_pb2.StreamTicksResponse.FromString
+        async for frame in stream(*args, **kwargs):
+            response = parse(frame)
+            batched = response.HasField("batch")
+            if batched:
+                probe.record(
+                    "publish_to_yield", time.time_ns() // 1000 - response.batch.send_time_us
+                )
+            start = time.perf_counter()
+            yield frame
+            if batched:
+                probe.record("write", (time.perf_counter() - start) * 1e6)
+
+    ingestion_service.stream_ticks = timed  # type: ignore[assignment]
 
 
 # -- the bare baseline --------------------------------------------------------------
@@ -262,13 +445,15 @@ async def _write_counts(fanout: BareFanout, path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=("bridge", "bare"))
+    parser.add_argument("kind", choices=("bridge", "bare", "ingestion"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--schedule", default="{}", help="bare: {tier: {rate, ticks}}")
     parser.add_argument("--step-ms", type=float, default=2.0, help="bare: sender period")
     args = parser.parse_args()
     if args.kind == "bridge":
         asyncio.run(run_bridge(args.port))
+    elif args.kind == "ingestion":
+        run(functools.partial(create_probed_ingestion, port=args.port))
     else:
         asyncio.run(run_bare(args.port, json.loads(args.schedule), args.step_ms / 1000))
 
