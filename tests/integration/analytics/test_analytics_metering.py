@@ -12,6 +12,7 @@ from mesh.metering import Spool, UsageMeter, spool_dir
 from mesh.tiers import Tier
 from servers.storage.analytics import AnalyticsStore
 from tests.integration.analytics.conftest import company_totals
+from tests.waiting import eventually
 
 Send = Callable[[storage_pb2.RecordUsageRequest], object]
 
@@ -61,11 +62,7 @@ def _use(meter: UsageMeter, companies: list[str], ticks: int) -> int:
 
 
 async def _wait_for(condition: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never held")
+    await eventually(condition, within=5.0)
 
 
 async def test_outage_then_recovery_counts_every_tick_once(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -113,10 +113,3 @@ async def bridge_server(mesh: StorageMesh) -> AsyncIterator[tuple[MeshServer, Br
     finally:
         await server.stop()
         await upstream.stop(None)
-
-
-async def eventually(probe: Callable[[], Awaitable[bool]], within: float = WAIT) -> None:
-    """Poll `probe` until true (usage reaches Storage on the meter's own schedule)."""
-    async with asyncio.timeout(within):
-        while not await probe():  # noqa: ASYNC110 - nothing to await but the store itself
-            await asyncio.sleep(0.05)

@@ -21,9 +21,9 @@ from tests.integration.billing.conftest import (
     StorageMesh,
     billing_server,
     bridge_server,
-    eventually,
     this_month,
 )
+from tests.waiting import eventually
 
 
 async def _billed(mesh: StorageMesh, company: str) -> int:

@@ -23,6 +23,7 @@ from servers.bridge.session import SessionLimits
 from servers.bridge.upstream import Backoff
 from tests.integration.bridge.fake_ingestion import WAIT, FakeIngestion, start_fake_ingestion
 from tests.integration.bridge.tenancy import resolve_test_key, tenant_metadata
+from tests.waiting import eventually
 
 EXOTICS = ("USDTRY", "USDZAR", "XAUUSD")
 SYNTHETIC = tuple(f"S{i:05d}" for i in range(600))  # enterprise-only, for wide subscriptions
@@ -35,19 +36,7 @@ TEST_TUNING = BridgeTuning(
 )
 
 
-async def wait_until(condition: Callable[[], bool], within: float = WAIT) -> None:
-    """Poll `condition` until it holds; fail after `within` seconds."""
-    async with asyncio.timeout(within):
-        # Polling: the conditions live in server objects that have no event to await.
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-
-
-async def eventually(probe: Callable[[], Awaitable[bool]], within: float = WAIT) -> None:
-    """Poll an async `probe` (e.g. a Redis read) until it is true; fail after `within` s."""
-    async with asyncio.timeout(within):
-        while not await probe():  # noqa: ASYNC110 - see wait_until
-            await asyncio.sleep(0.02)
+wait_until = eventually  # a server object's condition, or an async probe (a Redis read)
 
 
 async def next_message(

@@ -3,7 +3,6 @@ instance servers that register themselves through mesh/registration.py."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,27 +26,11 @@ from servers.billing.app import create_server as create_billing
 from servers.hub.app import Hub, create_hub
 from servers.storage.app import create_server as create_storage
 from tests.support.backing import REDIS_URL, delete_redis_prefix, require_redis
+from tests.waiting import eventually
 
 FREE, PRO, ENTERPRISE = tenancy_pb2.TIER_FREE, tenancy_pb2.TIER_PRO, tenancy_pb2.TIER_ENTERPRISE
 WAIT = 10.0
 """Upper bound of every wait on a condition (generous: the machine is shared)."""
-
-
-async def eventually(
-    condition: Callable[[], Awaitable[bool] | bool], what: str, within: float = WAIT
-) -> None:
-    """Poll `condition` until true; fail naming `what` after `within` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass

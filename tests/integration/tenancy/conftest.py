@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -12,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.support.backing import REDIS_URL, delete_redis_prefix, require_redis
+from tests.waiting import eventually
 
 RedisFactory = Callable[[], aioredis.Redis]
 
@@ -84,11 +84,4 @@ WaitUntil = Callable[[Callable[[], bool]], Awaitable[None]]
 def wait_until() -> WaitUntil:
     """Polls a condition with a bounded timeout (never a bare sleep-and-hope)."""
 
-    async def wait(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout_s} s")
-            await asyncio.sleep(0.002)
-
-    return wait
+    return functools.partial(eventually, within=5.0, every=0.002)
