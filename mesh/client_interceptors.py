@@ -9,6 +9,7 @@ current request (relaying).
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -60,3 +61,38 @@ def api_key_interceptors(api_key: str) -> list[grpc.aio.ClientInterceptor]:
     """Interceptors sending `authorization: Bearer <api_key>` on every call."""
     pairs = (("authorization", f"Bearer {api_key}"),)
     return metadata_interceptors(lambda: pairs)
+
+
+# -- grpc's sync API, for a reader in a thread of its own (the Bridge's upstream) ------
+
+
+class SyncCallDetails(
+    collections.namedtuple(
+        "SyncCallDetails",
+        ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression"),
+    ),
+    grpc.ClientCallDetails,
+):
+    """grpc.ClientCallDetails as a value (grpc's sync API gives no constructor of its own)."""
+
+
+def sync_details(details: grpc.ClientCallDetails, metadata: MetadataPairs) -> SyncCallDetails:
+    """`details` with `metadata` in place of its own."""
+    return SyncCallDetails(
+        details.method, details.timeout, tuple(metadata), details.credentials,
+        details.wait_for_ready, getattr(details, "compression", None),
+    )  # fmt: skip
+
+
+class SyncMetadataInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """metadata_interceptors for grpc's sync API, which asks one object about every shape."""
+
+    def __init__(self, provider: MetadataProvider) -> None:
+        self._provider = provider
+
+    def _intercept(self, continuation: Any, details: Any, request: Any) -> Any:
+        metadata = [*(details.metadata or ()), *self._provider()]
+        return continuation(sync_details(details, metadata), request)
+
+    intercept_unary_unary = _intercept
+    intercept_unary_stream = _intercept

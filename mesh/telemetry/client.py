@@ -8,7 +8,8 @@ when that generator is exhausted or collected, not when a caller cancels. These 
 the call untouched and end the span when the call completes, whatever ends it.
 
 grpc.aio files a channel interceptor under the first call shape it implements, so there
-is one class per shape (as in mesh/client_interceptors.py).
+is one class per shape (as in mesh/client_interceptors.py). grpc's sync API asks one
+object about every shape, so SyncTracingInterceptor is one class.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import grpc
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Tracer
 
+from mesh.client_interceptors import sync_details
 from mesh.telemetry.rpc import end_span, rpc_attributes, span_name, traced
 
 # Strong references: the loop keeps only weak ones to tasks, and a collected watcher
@@ -122,3 +124,34 @@ def tracing_interceptors(tracer: Tracer | None) -> list[grpc.aio.ClientIntercept
     if tracer is None:
         return []
     return [cls(tracer) for cls in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)]
+
+
+class SyncTracingInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """The same spans for grpc's sync API (the Bridge's upstream reader thread): the span
+    ends when the call completes, from grpc's own callback, whatever ends it."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+        self._fields = frozenset(propagate.get_global_textmap().fields)
+
+    def _intercept(self, continuation: Any, details: Any, request: Any) -> Any:
+        method = details.method
+        if not traced(method):
+            return continuation(details, request)
+        span = self._tracer.start_span(
+            span_name(method), kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
+        )
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        metadata = [(k, v) for k, v in (details.metadata or ()) if k not in self._fields]
+        call = continuation(sync_details(details, [*metadata, *carrier.items()]), request)
+        call.add_done_callback(lambda done: end_span(span, done.code(), server=False))
+        return call
+
+    intercept_unary_unary = _intercept
+    intercept_unary_stream = _intercept
+
+
+def sync_tracing_interceptors(tracer: Tracer | None) -> list[SyncTracingInterceptor]:
+    """tracing_interceptors for a channel of grpc's sync API."""
+    return [] if tracer is None else [SyncTracingInterceptor(tracer)]

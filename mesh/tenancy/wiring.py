@@ -20,7 +20,11 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from mesh.client_interceptors import MetadataPairs, metadata_interceptors
+from mesh.client_interceptors import (
+    MetadataPairs,
+    SyncMetadataInterceptor,
+    metadata_interceptors,
+)
 from mesh.config import ConfigError, MeshConfig, env_key
 from mesh.context import current_request_id
 from mesh.errors import Unauthenticated, Unavailable
@@ -31,7 +35,7 @@ from mesh.interceptors.request_id import REQUEST_ID_KEY
 from mesh.metering.meter import Sender, UsageMeter
 from mesh.metering.spool import Spool, spool_dir
 from mesh.telemetry import configure_telemetry, tracer_for
-from mesh.telemetry.client import tracing_interceptors
+from mesh.telemetry.client import sync_tracing_interceptors, tracing_interceptors
 from mesh.tenancy.auth_cache import AuthCache, Resolver
 from mesh.tenancy.authenticator import (
     Authenticator,
@@ -89,6 +93,16 @@ class Tenancy:
         )
         self._channels.append(channel)
         return channel
+
+    def blocking_service_channel(self, address: str) -> grpc.Channel:
+        """service_channel for grpc's sync API, for a reader in a thread of its own (the
+        Bridge's upstream). Its owner closes it."""
+        channel = grpc.insecure_channel(address, options=MESH_CHANNEL_OPTIONS)
+        return grpc.intercept_channel(
+            channel,
+            *sync_tracing_interceptors(tracer_for(self.component)),
+            SyncMetadataInterceptor(self.service_metadata),
+        )
 
     def _tracing(self) -> list[grpc.aio.ClientInterceptor]:
         # Outermost, so the client span covers the other interceptors' work too.

@@ -79,7 +79,7 @@ async def create_bridge(
         config.address_of("ingestion"),
         fanout,
         # The Bridge reads Ingestion on its own account, signed as a service.
-        channel_factory=tenancy.service_channel,
+        channel_factory=tenancy.blocking_service_channel,
         backoff=tuning.backoff,
         idle_timeout_s=tuning.upstream_idle_timeout_s,
     )

@@ -3,7 +3,8 @@
 Like the real one it keeps what it was fed and replays it on StreamTicks(from_seq),
 then sends ReplayComplete and live batches. `replay_overlap` makes it replay a few
 sequences the caller already has (a sloppy upstream), `disconnect()` breaks every open
-stream with UNAVAILABLE, and `requests` records every StreamTicks request.
+stream with UNAVAILABLE, `silent` stops the heartbeats (a hung upstream whose connection
+stays open), and `requests` records every StreamTicks request.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class FakeIngestion(ingestion_pb2_grpc.IngestionServiceServicer):
         self.history: list[market_pb2.TickBatch] = []
         self.requests: list[ingestion_pb2.StreamTicksRequest] = []
         self.replay_overlap = 0
+        self.silent = False
         self.next_seq = 1
         self._streams: list[asyncio.Queue[object]] = []
         self._changed = asyncio.Event()
@@ -74,6 +76,8 @@ class FakeIngestion(ingestion_pb2_grpc.IngestionServiceServicer):
                     async with asyncio.timeout(HEARTBEAT_S):
                         item = await queue.get()
                 except TimeoutError:
+                    if self.silent:
+                        continue
                     beat = market_pb2.Heartbeat(last_seq=self.next_seq - 1)
                     yield ingestion_pb2.StreamTicksResponse(heartbeat=beat)
                     continue

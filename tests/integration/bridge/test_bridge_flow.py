@@ -5,6 +5,8 @@ rate assertions use only bounds that hold however slow the machine is."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import threading
 
 import grpc
 from tickmesh.bridge.v1 import bridge_pb2
@@ -15,6 +17,7 @@ from servers.bridge.session import SessionLimits
 from servers.bridge.upstream import Backoff
 from tests.integration.bridge.conftest import (
     SYNTHETIC,
+    TEST_TUNING,
     Bridge,
     BridgeFactory,
     next_message,
@@ -148,6 +151,36 @@ async def test_upstream_reconnect_resumes_without_duplicates(bridge: Bridge) -> 
     await read_until(60)
     assert len(seen) == len(set(seen)), "a sequence was delivered twice"
     assert bridge.parts.upstream.last_seq == 60
+    call.cancel()
+
+
+async def test_a_hung_upstream_is_dropped_after_the_idle_timeout_and_resumed(
+    make_bridge: BridgeFactory,
+) -> None:
+    tuning = dataclasses.replace(TEST_TUNING, upstream_idle_timeout_s=1.5)  # 3 heartbeats
+    bridge = await make_bridge(tuning)
+    call = bridge.client(Tier.PRO).subscribe("EURUSD")
+    await next_message(call)
+    bridge.upstream.feed("EURUSD")
+    await bridge.fed()
+
+    bridge.upstream.silent = True  # the connection stays open; nothing arrives
+    await bridge.upstream.wait_for(lambda: len(bridge.upstream.requests) >= 2)
+    assert bridge.upstream.requests[1].from_seq == 1
+    assert bridge.parts.upstream.reconnects >= 1
+
+    bridge.upstream.silent = False
+    await bridge.upstream.wait_for(lambda: bridge.upstream.open_streams == 1)
+    bridge.upstream.feed("EURUSD")
+    seen: list[int] = []
+    async with asyncio.timeout(WAIT):
+        while 2 not in seen:
+            seen.extend(t.sequence for t in (await next_message(call)).batch.ticks)
+    assert seen == [1, 2]  # the resumed stream repeats nothing and loses nothing
+
+    # Stopping ends the reader thread too, not only its call.
+    await bridge.parts.upstream.stop()
+    assert not [t for t in threading.enumerate() if t.name == "upstream-reader"]
     call.cancel()
 
 

@@ -163,3 +163,31 @@ async def test_a_refusal_ends_each_span_with_its_status(
     assert "tickmesh.tenant.tier" not in server.attributes  # nobody was authenticated
     for span in telemetry.finished():
         assert not any(bad_key in text for text in texts(span)), span.name
+
+
+async def test_the_bridges_upstream_is_traced_and_signed_as_the_bridge(
+    traced_mesh: TracedMesh, telemetry: Telemetry
+) -> None:
+    # The upstream reads Ingestion with grpc's sync API in a thread: its calls still carry
+    # the trace context and the Bridge's signed service identity.
+    await traced_mesh.bridge_parts.upstream.stop()  # ends StreamTicks, so its spans end
+
+    for method in ("ListSymbols", "StreamTicks"):
+        name = f"tickmesh.ingestion.v1.IngestionService/{method}"
+        out = await telemetry.wait_for_span(
+            lambda s, name=name: (
+                service(s) == "tickmesh-bridge" and s.kind is SpanKind.CLIENT and s.name == name
+            )
+        )
+        into = await telemetry.wait_for_span(
+            lambda s, name=name, out=out: (
+                service(s) == "tickmesh-ingestion"
+                and s.kind is SpanKind.SERVER
+                and s.parent is not None
+                and s.parent.span_id == out.context.span_id
+            )
+        )
+        assert into.name == name and into.context.trace_id == out.context.trace_id
+        assert into.attributes and into.attributes["tickmesh.caller.service"] == "bridge"
+        code = grpc.StatusCode.OK if method == "ListSymbols" else grpc.StatusCode.CANCELLED
+        assert out.attributes and out.attributes["rpc.grpc.status_code"] == code.value[0]
