@@ -5,7 +5,8 @@ once per tier, not once per session: an upstream batch costs one throttle decisi
 subscribed symbol and tier, and one timer per tier holds back what came too early.
 Sessions with the same symbols form a group that shares each emitted Chunk (and its
 joined encoding), so a batch touches only the sessions that receive something, each
-with one append to its queue. Everything here is synchronous and never waits.
+with one append to its queue, a slice of sessions at a time (HandOut). Everything here
+is synchronous and never waits.
 
 A session that joined later than a tier's last update of a symbol still sees at most
 one update per interval: the tier's emissions are a superset of what it receives.
@@ -39,7 +40,9 @@ Soon = Callable[[Callable[[], None]], Any]
 """Run a callback on the event loop's next turn (loop.call_soon in production)."""
 
 SLICE = 32
-"""Sessions of one group a chunk is handed to per event loop turn."""
+"""Sessions of one group a chunk is handed to at a time."""
+SPREAD = 0.2
+"""A large group's hand-out of one chunk is spread over this share of its tier's interval."""
 MAX_BACKLOG = 64
 """Deliveries a group may have in progress before the oldest is finished at once."""
 
@@ -68,52 +71,77 @@ class Chunk:
 
 
 class Group:
-    """The sessions of one tier subscribed to exactly the same symbols.
+    """The sessions of one tier subscribed to exactly the same symbols."""
 
-    A large group gets each chunk (or gap notice) a slice of SLICE sessions per event
-    loop turn, in order: every session it wakes writes in that turn, so 800 free
-    subscribers updated at once would otherwise hold up an enterprise subscriber's
-    next message by the whole burst (~35 ms at ~45 us a write), not one slice.
-    """
+    __slots__ = ("sessions", "symbols")
 
-    __slots__ = ("_backlog", "_soon", "sessions", "symbols")
-
-    def __init__(self, symbols: frozenset[str], soon: Soon) -> None:
+    def __init__(self, symbols: frozenset[str]) -> None:
         self.symbols = symbols
         self.sessions: dict[str, Session] = {}
-        self._soon = soon
-        # (deliver, the members when it was published, how many already have it)
-        self._backlog: deque[tuple[Callable[[Session], None], list[Session], int]] = deque()
 
-    def publish(self, deliver: Callable[[Session], None]) -> None:
-        """Call `deliver` once for every member, a slice per loop turn when the group is large."""
-        if not self._backlog and len(self.sessions) <= SLICE:
-            for session in self.sessions.values():
-                deliver(session)
+
+Deliver = Callable[["Session"], None]
+
+
+class HandOut:
+    """Hands a tier's emissions to its sessions SLICE at a time, in order.
+
+    Each emission (a chunk for every group that gets one, or a gap notice for all) goes
+    out in slices spread evenly over SPREAD of the tier's interval (free: 200 ms, pro:
+    20 ms). Handed out at once, 800 free subscribers' writes, and then their 800 write
+    completions, would hold the event loop for ~35 ms at ~45 us a write, and an
+    enterprise subscriber's next message with it; so would 180 pro subscribers in 28
+    small groups. Spread, the loop stays free between slices. An emission waits for the
+    one before it, so every session gets its messages in order, and each starts a slice
+    further along, so no session is always the last to get its update.
+    """
+
+    __slots__ = ("_backlog", "_rotation", "_schedule", "_soon", "_spread_s")
+
+    def __init__(self, soon: Soon, schedule: Schedule, spread_s: float) -> None:
+        self._soon = soon
+        self._schedule = schedule
+        self._spread_s = spread_s
+        self._rotation = 0
+        # (the emission's deliveries, how many are done)
+        self._backlog: deque[tuple[list[tuple[Deliver, Session]], int]] = deque()
+
+    def add(self, deliveries: list[tuple[Deliver, Session]]) -> None:
+        """Run every delivery: at once when the emission is small and none is pending."""
+        if not self._backlog and len(deliveries) <= SLICE:
+            for deliver, session in deliveries:
+                deliver(session)  # a session that left meanwhile is closed: a no-op
             return
-        self._backlog.append((deliver, list(self.sessions.values()), 0))
+        start = self._rotation % len(deliveries)
+        self._rotation = start + SLICE
+        self._backlog.append((deliveries[start:] + deliveries[:start], 0))
         if len(self._backlog) > MAX_BACKLOG:
-            # The loop cannot keep up: finish the oldest delivery at once (bounded memory;
+            # The loop cannot keep up: finish the oldest emission at once (bounded memory;
             # each session's own queue conflates what its writer cannot send).
-            deliver_old, members, done = self._backlog.popleft()
-            for session in members[done:]:
-                deliver_old(session)
+            oldest, done = self._backlog.popleft()
+            for deliver, session in oldest[done:]:
+                deliver(session)
         if len(self._backlog) == 1:
             self._next_slice()
 
     def _next_slice(self) -> None:
         if not self._backlog:
             return
-        deliver, members, done = self._backlog[0]
+        deliveries, done = self._backlog[0]
         end = done + SLICE
-        for session in members[done:end]:
-            deliver(session)  # a session that left meanwhile is closed: a no-op
-        if end >= len(members):
+        for deliver, session in deliveries[done:end]:
+            deliver(session)
+        if end >= len(deliveries):
             self._backlog.popleft()
         else:
-            self._backlog[0] = (deliver, members, end)
-        if self._backlog:
-            self._soon(self._next_slice)
+            self._backlog[0] = (deliveries, end)
+        if not self._backlog:
+            return
+        if len(self._backlog) > 1:
+            self._soon(self._next_slice)  # behind: catch up a slice per loop turn
+        else:
+            slices = -(-len(self._backlog[0][0]) // SLICE)
+            self._schedule(self._spread_s / slices, self._next_slice)
 
 
 class TierFeed:
@@ -129,12 +157,12 @@ class TierFeed:
         clock: Callable[[], float],
     ) -> None:
         self.tier = tier
-        self._soon = soon
         interval_s = limits(tier).update_interval_ms / 1000
         # Each tier's grid is offset by half its interval: the intervals are powers of ten
         # apart, so no two tiers ever flush at the same moment (free's 800-session
         # burst never lands on an enterprise flush).
         self._throttle: Throttle[Entry] = Throttle(interval_s, phase_s=interval_s / 2)
+        self._hand_out = HandOut(soon, schedule, interval_s * SPREAD)
         self._watermark = watermark
         self._schedule = schedule
         self._clock = clock
@@ -154,7 +182,7 @@ class TierFeed:
         key = frozenset(session.symbols)
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = Group(key, self._soon)
+            group = self._groups[key] = Group(key)
             for symbol in key:
                 self._by_symbol.setdefault(symbol, []).append(group)
         group.sessions[session.session_id] = session
@@ -259,8 +287,11 @@ class TierFeed:
                     shares[group] = [entry]
                 else:
                     share.append(entry)
+        deliveries: list[tuple[Deliver, Session]] = []
         for group, share in shares.items():
-            group.publish(Chunk(share, last_seq).push_to)
+            push_to = Chunk(share, last_seq).push_to  # one chunk, shared by the group
+            deliveries += [(push_to, session) for session in group.sessions.values()]
+        self._hand_out.add(deliveries)
 
     def publish_gap(self, from_seq: int, to_seq: int, reason: str) -> None:
         """Queue a gap notice for every session, in order with the chunks before it."""
@@ -268,5 +299,8 @@ class TierFeed:
         def deliver(session: Session) -> None:
             session.push_gap(from_seq, to_seq, reason)
 
-        for group in self._groups.values():
-            group.publish(deliver)
+        self._hand_out.add([
+            (deliver, session)
+            for group in self._groups.values()
+            for session in group.sessions.values()
+        ])  # fmt: skip

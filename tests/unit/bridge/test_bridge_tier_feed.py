@@ -11,7 +11,7 @@ from tickmesh.common.v1 import market_pb2
 from mesh.tiers import Tier
 from servers.bridge.fanout import Fanout
 from servers.bridge.session import Session, SessionLimits
-from servers.bridge.tier_feed import SLICE
+from servers.bridge.tier_feed import SLICE, SPREAD
 from servers.bridge.usage import UsageCounter
 from tests.unit.bridge.helpers import FakeClock, FakeTimers, grant, parse, tenant, tick
 
@@ -202,7 +202,7 @@ def test_busy_symbols_go_out_together_once_per_interval() -> None:
     assert all(b - a >= 0.1 - 0.006 for a, b in itertools.pairwise(steady))
 
 
-def test_a_large_group_gets_each_chunk_a_slice_per_loop_turn_in_order() -> None:
+def test_a_large_group_gets_each_chunk_a_slice_at_a_time_in_order() -> None:
     mesh = Mesh()
     sessions = [mesh.open(f"s{n}", Tier.ENTERPRISE, "EURUSD")[0] for n in range(SLICE * 2 + 5)]
     mesh.feed(tick("EURUSD", 1))
@@ -214,3 +214,27 @@ def test_a_large_group_gets_each_chunk_a_slice_per_loop_turn_in_order() -> None:
     for session in sessions:
         kinds = [m.WhichOneof("payload") for m in _drain(session)]
         assert kinds == ["batch", "gap", "batch"]
+
+
+def test_a_tiers_sessions_get_an_update_in_slices_over_a_fifth_of_the_interval() -> None:
+    mesh = Mesh()
+    # Three groups (no two sessions need be alike for the tier to be paced as a whole).
+    choices = [("EURUSD",), ("EURUSD", "GBPUSD"), ("EURUSD", "USDJPY")]
+    sessions = [mesh.open(f"s{n}", Tier.FREE, *choices[n % 3])[0] for n in range(SLICE * 4)]
+    mesh.timers.scheduled.clear()
+    mesh.feed(tick("EURUSD", 1))
+    first = {s.session_id for s in sessions if s.queue_depth}
+    assert len(first) == SLICE  # the first slice at once
+    for handed in (2, 3, 4):
+        ((delay, _, _),) = mesh.timers.live()
+        assert delay == 1.0 * SPREAD / 4  # free: 200 ms over four slices
+        mesh.timers.fire_all()
+        assert sum(s.queue_depth for s in sessions) == SLICE * handed
+    assert not mesh.timers.live()
+    for session in sessions:
+        _drain(session)
+
+    # The next update starts a slice further along, so nobody is always first or last.
+    mesh.feed(tick("EURUSD", 2), after_s=1.0)
+    second = {s.session_id for s in sessions if s.queue_depth}
+    assert len(second) == SLICE and not first & second
