@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 from collections.abc import Sequence
 
 from tickmesh.common.v1 import market_pb2
@@ -14,7 +16,15 @@ from servers.ingestion.wire import batch_response
 
 
 class BatchPublisher:
-    """Publishes pending ticks every `interval_s`, or at once when `max_ticks` are pending."""
+    """Publishes pending ticks at most once per `interval_s`, or at once when `max_ticks`
+    are pending.
+
+    The interval counts from the last publish, not from the first pending tick: ticks
+    that arrive after a quiet interval go out at the end of the event loop turn that
+    brought them (with everything else that turn brought), and only a feed busier than
+    one batch per interval waits, at most the interval. A feed that sends in bursts (a
+    PublishTicks client every few milliseconds) so pays nothing for the batching.
+    """
 
     def __init__(
         self,
@@ -31,7 +41,8 @@ class BatchPublisher:
         self._interval_s = interval_s
         self._max_ticks = max_ticks
         self._pending: list[market_pb2.Tick] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
+        self._published_at = -math.inf  # event loop time of the last publish
 
     def add(self, ticks: Sequence[market_pb2.Tick]) -> None:
         """Queue ticks (in sequence order) for the next batch."""
@@ -45,7 +56,11 @@ class BatchPublisher:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 return  # no event loop (a unit test drives it): the caller flushes
-            self._timer = loop.call_later(self._interval_s, self.flush)
+            wait = self._published_at + self._interval_s - loop.time()
+            if wait > 0:
+                self._timer = loop.call_later(wait, self.flush)
+            else:
+                self._timer = loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Publish everything pending now."""
@@ -53,6 +68,10 @@ class BatchPublisher:
             self._timer.cancel()
             self._timer = None
         pending, self._pending = self._pending, []
+        if not pending:
+            return
+        with contextlib.suppress(RuntimeError):  # no event loop: a unit test drives it
+            self._published_at = asyncio.get_running_loop().time()
         for start in range(0, len(pending), self._max_ticks):
             self._publish(pending[start : start + self._max_ticks])
 
