@@ -3,8 +3,11 @@
 The iterator yields typed events. After a broken stream it reconnects with
 exponential backoff and asks to resume after the last sequence it delivered;
 the server replays what its buffer still holds or says explicitly (a Gap) what
-is lost. Refusals that retrying cannot fix (bad key, symbol not in the tier,
-bad input) end the iteration with a TickmeshError.
+is lost. A resumed stream's catch-up may repeat a symbol's latest tick when the
+server cannot tell whether the client already had it; a symbol's sequences only
+grow, so the iterator drops any tick not newer than the last it yielded for that
+symbol, and yields each tick at most once. Refusals that retrying cannot fix (bad
+key, symbol not in the tier, bad input) end the iteration with a TickmeshError.
 """
 
 from __future__ import annotations
@@ -80,6 +83,32 @@ class Backoff:
         return base * (1 + random.uniform(-self.jitter, self.jitter))
 
 
+class NewestTicks:
+    """The newest sequence yielded per symbol, to drop a catch-up's repeats."""
+
+    __slots__ = ("_seq",)
+
+    def __init__(self) -> None:
+        self._seq: dict[str, int] = {}
+
+    def fresh(self, batch: market_pb2.TickBatch) -> market_pb2.TickBatch:
+        """`batch` without the ticks not newer than their symbol's last (itself when
+        all are new, the common case: no copy)."""
+        seq = self._seq
+        if all(tick.sequence > seq.get(tick.symbol, 0) for tick in batch.ticks):
+            for tick in batch.ticks:
+                seq[tick.symbol] = tick.sequence
+            return batch
+        kept = market_pb2.TickBatch()
+        kept.CopyFrom(batch)
+        del kept.ticks[:]
+        for tick in batch.ticks:
+            if tick.sequence > seq.get(tick.symbol, 0):
+                seq[tick.symbol] = tick.sequence
+                kept.ticks.append(tick)
+        return kept
+
+
 def _retryable(error: TickmeshError) -> bool:
     # A stream-slot refusal clears when another stream of ours ends or its lease lapses.
     return error.retryable or error.metadata.get("quota") == "concurrent_streams"
@@ -102,6 +131,7 @@ async def subscribe(
         channel = grpc.aio.insecure_channel(target, interceptors=api_key_interceptors(api_key))
     stub = bridge_pb2_grpc.BridgeServiceStub(channel)
     last_seq, attempt = resume_from, 0
+    newest = NewestTicks()
     try:
         while True:
             request = bridge_pb2.SubscribeRequest(
@@ -115,10 +145,13 @@ async def subscribe(
                     kind = message.WhichOneof("payload")
                     if kind == "ack":
                         attempt = 0  # connected: the next failure starts backing off afresh
+                        newest.fresh(message.ack.snapshot)
                         yield Ack(message.ack, resumed=last_seq > 0)
                     elif kind == "batch":
                         last_seq = max(last_seq, message.batch.last_seq)
-                        yield Ticks(message.batch, message.skipped)
+                        batch = newest.fresh(message.batch)
+                        if batch is message.batch or batch.ticks or message.skipped:
+                            yield Ticks(batch, message.skipped)
                     elif kind == "gap":
                         last_seq = max(last_seq, message.gap.to_seq)
                         yield Gap(message.gap)
