@@ -36,8 +36,7 @@ window and prints where its samples go; --native adds C frames (it pauses the pr
 so that run's CPU figures are not comparable). --bridge-gc-threshold G0,G1,G2 is an
 experiment: the launcher calls gc.set_threshold in the Bridge process before it starts;
 --bridge-switch-interval S likewise calls sys.setswitchinterval (the GIL hand-off);
---bridge-thread-upstream has the Bridge read its upstream with grpc's sync API in a
-thread; --pin puts the measured server alone on the last core and every other process
+--pin puts the measured server alone on the last core and every other process
 on the rest.
 
 The Bridge and Ingestion run with a probe (fanout_servers.Probe) that splits the latency
@@ -479,8 +478,8 @@ def hop_split(run: RunResult) -> str:
         ("-> Ingestion yield", "ingestion publish_to_yield"),
         ("Ingestion write", "ingestion write"),
         ("publish -> Bridge read", "publish_to_read"),
-        ("publish -> Bridge reader thread", "publish_to_thread"),
         ("loop lag: Bridge", "loop_lag"),
+        ("its CPU in stalls >=5 ms", "stall_cpu"),
         ("Bridge write: free", "write free"),
         ("pro", "write pro"),
         ("enterprise", "write enterprise"),
@@ -526,8 +525,6 @@ async def measure(
         env["BENCH_GC_THRESHOLD"] = args.bridge_gc_threshold
     if args.bridge_switch_interval:
         env["BENCH_SWITCH_INTERVAL"] = str(args.bridge_switch_interval)
-    if args.bridge_thread_upstream:
-        env["BENCH_THREAD_UPSTREAM"] = "1"
     with log_path.open("wb") as log_file:
         server = spawn(server_cmd, env, stderr=log_file)
     ctx = mp.get_context("spawn")
@@ -914,10 +911,6 @@ async def main() -> None:
     parser.add_argument(
         "--redis", default="redis://127.0.0.1:6379/0",
         help="the Bridge's quota and lease store; 'none': in process (fakeredis)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--bridge-thread-upstream", action="store_true",
-        help="experiment: the Bridge reads its upstream with grpc's sync API in a thread",
     )  # fmt: skip
     parser.add_argument(
         "--pin", action="store_true",

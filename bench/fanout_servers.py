@@ -19,9 +19,6 @@ python bench/fanout_servers.py bare --port P --schedule JSON
 python bench/fanout_servers.py ingestion --port P
     The real Ingestion server, as `python -m servers.ingestion` runs it.
 
-BENCH_THREAD_UPSTREAM=1 (--bridge-thread-upstream) is an experiment: the Bridge reads
-its upstream in a thread with grpc's sync API (read_upstream_in_a_thread).
-
 With BENCH_PROBE_FILE set, the Bridge and Ingestion keep a `Probe` in that file: time
 in the garbage collector, event-loop lag and, in the Bridge, the two parts of the
 Ingestion -> Bridge hop per upstream batch.
@@ -40,15 +37,14 @@ import math
 import os
 import signal
 import sys
-import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from tickmesh.bridge.v1 import bridge_pb2
 from tickmesh.common.v1 import market_pb2
-from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
+from tickmesh.ingestion.v1 import ingestion_pb2
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.config import MeshConfig, load_config
@@ -104,12 +100,14 @@ class Probe:
 
     - time in the cyclic garbage collector, per generation;
     - event-loop lag: how late a 5 ms sleep wakes up (a loop turn that ran long, or the
-      process waiting for a core or for the GIL);
+      process waiting for a core or for the GIL), and over each wake-up 5 ms or more
+      late the loop thread's own CPU time, which tells the two apart;
     - any histogram a caller records with `record` (log bins of microseconds, the
       benchmark's latency encoding).
     """
 
     LAG_PERIOD_S = 0.005
+    STALL_S = 0.005
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -140,10 +138,15 @@ class Probe:
     async def run(self) -> None:
         period, clock, written = self.LAG_PERIOD_S, time.perf_counter, 0.0
         while True:
-            start = clock()
+            start, cpu = clock(), time.thread_time()
             await asyncio.sleep(period)
             now = clock()
-            self.record("loop_lag", (now - start - period) * 1e6)
+            lag = now - start - period
+            self.record("loop_lag", lag * 1e6)
+            if lag >= self.STALL_S:
+                # The loop thread's own CPU over a stall: about the stall when a long turn
+                # caused it, far less when the thread waited for a core or the GIL.
+                self.record("stall_cpu", (time.thread_time() - cpu) * 1e6)
             if now - written >= 0.5:
                 self.write()  # a few kilobytes to the page cache
                 written = now
@@ -174,57 +177,6 @@ def time_the_upstream(probe: Probe) -> None:
         handle(upstream, response)
 
     Upstream._handle = timed  # type: ignore[method-assign]
-
-
-def read_upstream_in_a_thread(probe: Probe | None, metadata: Callable[[], Any]) -> None:
-    """Experiment only (--bridge-thread-upstream): the Bridge reads its upstream with
-    grpc's sync API in a thread of its own, handing each response to the event loop, so
-    the read never waits behind the subscribers' writes in grpc.aio's completion queue.
-    No tracing interceptor on this channel; the signed service metadata is passed as is."""
-
-    async def stream(self: Upstream, _stub: Any) -> bool:
-        loop = asyncio.get_running_loop()
-        channel = grpc.insecure_channel(self.target)
-        stub = ingestion_pb2_grpc.IngestionServiceStub(channel)
-        listed = await asyncio.to_thread(
-            stub.ListSymbols, ingestion_pb2.ListSymbolsRequest(), timeout=10
-        )
-        self._sink.on_universe(info.symbol for info in listed.symbols)
-        self.universe_known = True
-        request = ingestion_pb2.StreamTicksRequest(from_seq=self._seq.last_seq)
-        call = stub.StreamTicks(request, metadata=metadata())
-        self.connected = True
-        self._ready.set()
-        done: asyncio.Future[bool] = loop.create_future()
-
-        def finish(result: bool | BaseException) -> None:
-            if done.done():
-                return
-            if isinstance(result, BaseException):
-                done.set_exception(result)
-            else:
-                done.set_result(result)
-
-        def read() -> None:
-            try:
-                for response in call:
-                    if probe is not None and response.HasField("batch"):
-                        sent = response.batch.send_time_us
-                        probe.record("publish_to_thread", time.time_ns() // 1000 - sent)
-                    loop.call_soon_threadsafe(self._handle, response)
-            except Exception as exc:  # the call failed or was cancelled
-                loop.call_soon_threadsafe(finish, exc)
-            else:
-                loop.call_soon_threadsafe(finish, True)
-
-        threading.Thread(target=read, name="upstream-reader", daemon=True).start()
-        try:
-            return await done
-        finally:
-            call.cancel()
-            channel.close()
-
-    Upstream._stream = stream  # type: ignore[method-assign]
 
 
 def time_the_writes(probe: Probe) -> None:
@@ -266,8 +218,6 @@ async def run_bridge(port: int) -> None:
     tenancy = await open_tenancy(
         config, "bridge", authenticate_key=resolve_bench_key, usage_sender=acknowledge_usage
     )
-    if os.environ.get("BENCH_THREAD_UPSTREAM"):
-        read_upstream_in_a_thread(probe, tenancy.service_metadata)
     try:
         server, _ = await create_bridge(config, port=port, tenancy=tenancy)
         await serve(server)
