@@ -41,8 +41,12 @@ Soon = Callable[[Callable[[], None]], Any]
 
 SLICE = 32
 """Sessions of one group a chunk is handed to at a time."""
+SLICE_GAP_S = 0.004
+"""Time between a tier's slices: a slice's writes hold the loop ~1.5 ms (32 x ~45 us),
+so the loop stays free for other tiers more than half the time."""
 SPREAD = 0.2
-"""A large group's hand-out of one chunk is spread over this share of its tier's interval."""
+"""...unless that would take longer than this share of the tier's interval to reach every
+session: then the slices come closer together."""
 MAX_BACKLOG = 64
 """Deliveries a group may have in progress before the oldest is finished at once."""
 
@@ -87,13 +91,14 @@ class HandOut:
     """Hands a tier's emissions to its sessions SLICE at a time, in order.
 
     Each emission (a chunk for every group that gets one, or a gap notice for all) goes
-    out in slices spread evenly over SPREAD of the tier's interval (free: 200 ms, pro:
-    20 ms). Handed out at once, 800 free subscribers' writes, and then their 800 write
-    completions, would hold the event loop for ~35 ms at ~45 us a write, and an
-    enterprise subscriber's next message with it; so would 180 pro subscribers in 28
-    small groups. Spread, the loop stays free between slices. An emission waits for the
-    one before it, so every session gets its messages in order, and each starts a slice
-    further along, so no session is always the last to get its update.
+    out in slices SLICE_GAP_S apart, or closer so as to reach everyone within SPREAD of
+    the tier's interval (free: 200 ms, pro: 20 ms). Handed out at once, 800 free
+    subscribers' writes, and then their 800 write completions, would hold the event loop
+    for ~35 ms at ~45 us a write, and an enterprise subscriber's next message with it; so
+    would 180 pro subscribers in 28 small groups. Spread, the loop stays free between
+    slices. An emission waits for the one before it, so every session gets its messages
+    in order, and each starts a slice further along, so no session is always the last to
+    get its update.
     """
 
     __slots__ = ("_backlog", "_rotation", "_schedule", "_soon", "_spread_s")
@@ -141,7 +146,7 @@ class HandOut:
             self._soon(self._next_slice)  # behind: catch up a slice per loop turn
         else:
             slices = -(-len(self._backlog[0][0]) // SLICE)
-            self._schedule(self._spread_s / slices, self._next_slice)
+            self._schedule(min(SLICE_GAP_S, self._spread_s / slices), self._next_slice)
 
 
 class TierFeed:

@@ -11,7 +11,7 @@ from tickmesh.common.v1 import market_pb2
 from mesh.tiers import Tier
 from servers.bridge.fanout import Fanout
 from servers.bridge.session import Session, SessionLimits
-from servers.bridge.tier_feed import SLICE, SPREAD
+from servers.bridge.tier_feed import SLICE, SLICE_GAP_S, SPREAD
 from servers.bridge.usage import UsageCounter
 from tests.unit.bridge.helpers import FakeClock, FakeTimers, grant, parse, tenant, tick
 
@@ -216,7 +216,7 @@ def test_a_large_group_gets_each_chunk_a_slice_at_a_time_in_order() -> None:
         assert kinds == ["batch", "gap", "batch"]
 
 
-def test_a_tiers_sessions_get_an_update_in_slices_over_a_fifth_of_the_interval() -> None:
+def test_a_tiers_sessions_get_an_update_in_paced_slices() -> None:
     mesh = Mesh()
     # Three groups (no two sessions need be alike for the tier to be paced as a whole).
     choices = [("EURUSD",), ("EURUSD", "GBPUSD"), ("EURUSD", "USDJPY")]
@@ -227,7 +227,7 @@ def test_a_tiers_sessions_get_an_update_in_slices_over_a_fifth_of_the_interval()
     assert len(first) == SLICE  # the first slice at once
     for handed in (2, 3, 4):
         ((delay, _, _),) = mesh.timers.live()
-        assert delay == 1.0 * SPREAD / 4  # free: 200 ms over four slices
+        assert delay == SLICE_GAP_S
         mesh.timers.fire_all()
         assert sum(s.queue_depth for s in sessions) == SLICE * handed
     assert not mesh.timers.live()
@@ -238,3 +238,16 @@ def test_a_tiers_sessions_get_an_update_in_slices_over_a_fifth_of_the_interval()
     mesh.feed(tick("EURUSD", 2), after_s=1.0)
     second = {s.session_id for s in sessions if s.queue_depth}
     assert len(second) == SLICE and not first & second
+
+
+def test_so_many_sessions_that_paced_slices_would_be_late_get_them_closer() -> None:
+    mesh = Mesh()
+    # Pro: reach everyone within a fifth of 100 ms, so 40 slices come 0.5 ms apart.
+    sessions = [mesh.open(f"s{n}", Tier.PRO, "EURUSD")[0] for n in range(SLICE * 40)]
+    mesh.timers.scheduled.clear()
+    mesh.feed(tick("EURUSD", 1))
+    ((delay, _, _),) = mesh.timers.live()
+    assert delay == 0.1 * SPREAD / 40 < SLICE_GAP_S
+    while mesh.timers.fire_all():
+        pass
+    assert all(s.queue_depth == 1 for s in sessions)
