@@ -15,6 +15,7 @@ object about every shape, so SyncTracingInterceptor is one class.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import grpc
@@ -127,29 +128,73 @@ def tracing_interceptors(tracer: Tracer | None) -> list[grpc.aio.ClientIntercept
 
 
 class SyncTracingInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    """The same spans for grpc's sync API (the Bridge's upstream reader thread): the span
-    ends when the call completes, from grpc's own callback, whatever ends it."""
+    """The same spans for grpc's sync API (the Bridge's upstream reader thread). A unary
+    call's span ends from grpc's done callback. A server stream's ends when its reader
+    sees the end (or the error) or when it is cancelled: grpc runs no done callback for a
+    single-threaded stream (SingleThreadedUnaryStream) that its reader stops reading."""
 
     def __init__(self, tracer: Tracer) -> None:
         self._tracer = tracer
         self._fields = frozenset(propagate.get_global_textmap().fields)
 
-    def _intercept(self, continuation: Any, details: Any, request: Any) -> Any:
+    def _start(self, continuation: Any, details: Any, request: Any) -> tuple[Any, Span | None]:
         method = details.method
         if not traced(method):
-            return continuation(details, request)
+            return continuation(details, request), None
         span = self._tracer.start_span(
             span_name(method), kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
         )
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=trace.set_span_in_context(span))
         metadata = [(k, v) for k, v in (details.metadata or ()) if k not in self._fields]
-        call = continuation(sync_details(details, [*metadata, *carrier.items()]), request)
-        call.add_done_callback(lambda done: end_span(span, done.code(), server=False))
+        return continuation(sync_details(details, [*metadata, *carrier.items()]), request), span
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        call, span = self._start(continuation, details, request)
+        if span is not None:
+            call.add_done_callback(lambda done: end_span(span, done.code(), server=False))
         return call
 
-    intercept_unary_unary = _intercept
-    intercept_unary_stream = _intercept
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        call, span = self._start(continuation, details, request)
+        return call if span is None else _SpannedStream(call, span)
+
+
+class _SpannedStream:
+    """A sync server-stream call whose span ends with the stream (the call otherwise)."""
+
+    def __init__(self, call: Any, span: Span) -> None:
+        self._call = call
+        self._span: Span | None = span
+        self._lock = threading.Lock()  # the reader and a canceller may both end it
+
+    def __iter__(self) -> _SpannedStream:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return next(self._call)
+        except StopIteration:
+            self._end(grpc.StatusCode.OK)
+            raise
+        except grpc.RpcError as exc:
+            self._end(exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN)
+            raise
+
+    def cancel(self) -> bool:
+        cancelled = bool(self._call.cancel())
+        if cancelled:
+            self._end(grpc.StatusCode.CANCELLED)
+        return cancelled
+
+    def _end(self, code: grpc.StatusCode) -> None:
+        with self._lock:
+            span, self._span = self._span, None
+        if span is not None:
+            end_span(span, code, server=False)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._call, name)  # code(), details(), metadata...
 
 
 def sync_tracing_interceptors(tracer: Tracer | None) -> list[SyncTracingInterceptor]:

