@@ -41,7 +41,7 @@ on the rest.
 
 The Bridge and Ingestion run with a probe (fanout_servers.Probe) that splits the latency
 before the Bridge's send, per upstream batch: ingest -> Ingestion's publish stamp (its
-5 ms batching), -> the moment Ingestion's stream yields it, the write in Ingestion,
+batching), -> the moment Ingestion's stream yields it, the write in Ingestion,
 publish -> the Bridge's read, each process's event-loop lag (a 5 ms sleep's lateness),
 and how long the Bridge's writes to subscribers take to complete, per tier.
 """

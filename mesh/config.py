@@ -331,6 +331,10 @@ class MeshConfig:
     ingestion_buffer_depth: int = _setting(200_000, cast=_int_at_least(1))
     """Ticks the Ingestion ring buffer keeps for StreamTicks to resume from (at least)."""
 
+    ingestion_batch_ms: float = _setting(2.0, cast=_number_at_least(0))
+    """Ingestion publishes at most one batch per this many milliseconds (0: one per event
+    loop turn): shorter is less latency, and more, smaller messages downstream."""
+
     ingestion_synthetic: bool = _setting(True, cast=_as_bool)
     """Whether Ingestion runs its three synthetic broker feeds."""
 

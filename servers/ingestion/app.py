@@ -97,7 +97,11 @@ async def create_server(
     `pipeline` replaces the one built from the configuration (benchmarks drive it directly).
     """
     if pipeline is None:
-        pipeline = IngestionPipeline(clock=clock, buffer_depth=config.ingestion_buffer_depth)
+        pipeline = IngestionPipeline(
+            clock=clock,
+            buffer_depth=config.ingestion_buffer_depth,
+            batch_interval_s=config.ingestion_batch_ms / 1000,
+        )
     lifecycle = _Lifecycle(pipeline, build_collectors(config, pipeline, clock))
     servicer = IngestionServicer(
         pipeline,

@@ -37,7 +37,7 @@ class IngestionPipeline:
         universe: Mapping[str, SymbolSpec] = UNIVERSE,
         validation: ValidationRules = ValidationRules(),  # noqa: B008 - frozen
         rules: AggregatorRules = AggregatorRules(),  # noqa: B008 - frozen
-        batch_interval_s: float = 0.005,
+        batch_interval_s: float = 0.002,
         max_batch_ticks: int = 500,
         max_pending_ticks: int = DEFAULT_MAX_PENDING_TICKS,
     ) -> None:

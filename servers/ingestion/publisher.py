@@ -32,7 +32,7 @@ class BatchPublisher:
         fanout: TickFanout,
         clock: Clock,
         *,
-        interval_s: float = 0.005,
+        interval_s: float = 0.002,
         max_ticks: int = 500,
     ) -> None:
         self._ring = ring
