@@ -472,7 +472,9 @@ class RunResult:
 
 
 def hop_split(run: RunResult) -> str:
-    """The latency before the Bridge's send, part by part (p50/p99/max, ms)."""
+    """The latency before the Bridge's send, part by part, and the server's loop lag and
+    write completions (p50/p99/max, ms; the bare has only the last two)."""
+    server = "Bridge" if run.kind == "bridge" else run.kind
     parts = [
         ("ingest -> Ingestion publish", "ingest_to_publish"),
         ("-> Ingestion yield", "ingestion publish_to_yield"),
@@ -490,10 +492,11 @@ def hop_split(run: RunResult) -> str:
         hist = run.hist.get(name)
         if hist:
             top = math.exp((max(hist) + 0.5) / BINS_PER_E) / 1000
+            label = label.replace("Bridge", server)
             shown.append(
                 f"{label} {percentile(hist, 0.5):.1f}/{percentile(hist, 0.99):.1f}/{top:.0f}"
             )
-    return (f"    bridge upstream, p50/p99/max ms per batch: {', '.join(shown)}; "
+    return (f"    {run.kind} probe, p50/p99/max ms: {', '.join(shown)}; "
             f"steal {run.steal:.0%} of a core")  # fmt: skip
 
 
@@ -859,7 +862,7 @@ def report(bridge: RunResult, bare: RunResult | None, counts: dict[Tier, int]) -
                 f"    {run.kind} server wrote {run.written / run.window:,.0f} msgs/s in the window "
                 f"(the clients counted {run.messages / run.window:,.0f})"
             )
-        if run.kind == "bridge" and run.hist:
+        if run.hist:
             lines.append(hop_split(run))
         if run.kind == "bridge" and run.gc and run.cpu_s:
             g = run.gc

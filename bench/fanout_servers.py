@@ -19,9 +19,11 @@ python bench/fanout_servers.py bare --port P --schedule JSON
 python bench/fanout_servers.py ingestion --port P
     The real Ingestion server, as `python -m servers.ingestion` runs it.
 
-With BENCH_PROBE_FILE set, the Bridge and Ingestion keep a `Probe` in that file: time
-in the garbage collector, event-loop lag and, in the Bridge, the two parts of the
-Ingestion -> Bridge hop per upstream batch.
+With BENCH_PROBE_FILE set, the Bridge, the bare fan-out and Ingestion keep a `Probe` in
+that file: time in the garbage collector, event-loop lag, write completion times per
+tier and, in the Bridge, the two parts of the Ingestion -> Bridge hop per upstream
+batch. The bare carries the same instrumentation as the Bridge, so the CPU ratio
+compares the servers, not the probes.
 """
 
 from __future__ import annotations
@@ -274,9 +276,12 @@ class _Stream:
 class BareFanout:
     """Per tier: streams in round-robin order and a sender at the scheduled rate."""
 
-    def __init__(self, schedule: dict[str, dict[str, float]], step_s: float) -> None:
+    def __init__(
+        self, schedule: dict[str, dict[str, float]], step_s: float, probe: Probe | None = None
+    ) -> None:
         self.schedule = {Tier.parse(t): s for t, s in schedule.items()}
         self.step_s = step_s
+        self.probe = probe  # the Bridge's instrumentation, so both pay for the same
         self.streams: dict[Tier, list[_Stream]] = {tier: [] for tier in Tier}
         self.overwritten = 0  # a payload replaced before its stream wrote it
         self.sent = 0  # payloads handed to streams
@@ -346,6 +351,7 @@ class BareFanout:
             ack=bridge_pb2.SubscriptionAck(tier=tier_to_proto(tier)), message_seq=1
         )
         streams.append(stream)
+        probe, name = self.probe, f"write {tier.value}"
         try:
             await context.write(ack.SerializeToString())
             while True:
@@ -353,14 +359,20 @@ class BareFanout:
                 stream.wake.clear()
                 data, stream.payload = stream.payload, None
                 if data is not None:
+                    start = time.perf_counter()
                     await context.write(data)
+                    if probe is not None:
+                        probe.record(name, (time.perf_counter() - start) * 1e6)
                     self.written += 1
         finally:
             streams.remove(stream)
 
 
 async def run_bare(port: int, schedule: dict[str, dict[str, float]], step_s: float) -> None:
-    fanout = BareFanout(schedule, step_s)
+    probe = probe_from_env()
+    if probe:
+        probe.start()  # ends with the process
+    fanout = BareFanout(schedule, step_s, probe)
     server = grpc.aio.server()
     handler = grpc.unary_stream_rpc_method_handler(
         fanout.Subscribe, request_deserializer=None, response_serializer=None
