@@ -111,7 +111,14 @@ class NewestTicks:
 
 def _retryable(error: TickmeshError) -> bool:
     # A stream-slot refusal clears when another stream of ours ends or its lease lapses.
-    return error.retryable or error.metadata.get("quota") == "concurrent_streams"
+    # CANCELLED is never this iterator's own doing (closing it ends it without a status):
+    # a server sheds calls it has not started yet that way in a reconnect storm (grpc's
+    # pending-call backlog), so the stream is tried again like an unavailable server.
+    return (
+        error.retryable
+        or error.code is grpc.StatusCode.CANCELLED
+        or error.metadata.get("quota") == "concurrent_streams"
+    )
 
 
 async def subscribe(

@@ -47,6 +47,16 @@ HEALTH_SERVICE_NAME: str = health_pb2.DESCRIPTOR.services_by_name["Health"].full
 OVERALL = ""
 """The health service name that stands for the whole server."""
 
+PENDING_CALL_LIMITS = (
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 40_000),
+)
+"""Calls that arrived but that the event loop has not picked up yet. gRPC's defaults shed
+them at random past 1,000 and all past 3,000, as CANCELLED: 5,000 subscribers reconnecting to
+one Bridge at once saw ~3,000 refusals (bench/RESULTS.md). The loop picks them all up
+within seconds; each still waits at most grpc.server_max_unrequested_time_in_server
+(30 s by default)."""
+
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -221,7 +231,7 @@ async def build_server(
         interceptors=[*mesh_interceptors(tracer), *_with_metrics(interceptors, own)],
         # gRPC sets SO_REUSEPORT by default on Linux, so a second copy of a service would
         # bind the same port silently and take half its connections; fail loudly instead.
-        options=[("grpc.so_reuseport", 0)],
+        options=[("grpc.so_reuseport", 0), *PENDING_CALL_LIMITS],
     )
     names = [binding.name for binding in bindings]
     for binding in bindings:
