@@ -919,6 +919,10 @@ async def main() -> None:
         "--pin", action="store_true",
         help="experiment: the measured server alone on the last core, all else on the others",
     )  # fmt: skip
+    parser.add_argument(
+        "--synthetic-feed", action="store_true",
+        help="Ingestion's own synthetic brokers (a continuous feed) instead of PublishTicks",
+    )  # fmt: skip
     parser.add_argument("--no-bare", action="store_true", help="skip the baseline")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the Bridge over each window")
     parser.add_argument("--native", action="store_true", help="py-spy --native (pauses)")
@@ -957,9 +961,20 @@ async def main() -> None:
     print(f"code: {revision()}")
     store = "in process (fakeredis)" if args.redis == "none" else args.redis
     print(f"quota and lease store: {store}")
-    print(f"feed: {len(symbols)} symbols x {args.rate:g} updates/s = "
-          f"{len(symbols) * args.rate:,.0f} ticks/s via PublishTicks every {args.publish_ms:g} ms; "
-          f"window {args.window:g} s after {args.warmup:g} s warm-up")  # fmt: skip
+    if args.synthetic_feed:
+        base_env["TICKMESH_INGESTION_SYNTHETIC"] = "true"
+        print(f"feed: Ingestion's synthetic brokers, "
+              f"{os.environ.get('TICKMESH_INGESTION_QUOTES_PER_SECOND', '3000')} quotes/s, "
+              f"continuous; window {args.window:g} s after {args.warmup:g} s warm-up")  # fmt: skip
+    else:
+        print(f"feed: {len(symbols)} symbols x {args.rate:g} updates/s = "
+              f"{len(symbols) * args.rate:,.0f} ticks/s via PublishTicks every "
+              f"{args.publish_ms:g} ms; window {args.window:g} s after {args.warmup:g} s "
+              f"warm-up")  # fmt: skip
+    print(
+        f"Ingestion batches: at most one per "
+        f"{os.environ.get('TICKMESH_INGESTION_BATCH_MS', 'the default')} ms"
+    )
 
     # The real Ingestion, as `python -m servers.ingestion`, with the probe of its loop.
     args.ingestion_probe = workdir / "ingestion.probe.json"
@@ -973,10 +988,11 @@ async def main() -> None:
     lines: list[str] = []
     try:
         await wait_serving(f"127.0.0.1:{ingestion_port}")
-        publisher = asyncio.create_task(
-            publish(f"127.0.0.1:{ingestion_port}", admin_key, symbols, args.rate,
-                    args.publish_ms / 1000, stop, counts)
-        )  # fmt: skip
+        if not args.synthetic_feed:
+            publisher = asyncio.create_task(
+                publish(f"127.0.0.1:{ingestion_port}", admin_key, symbols, args.rate,
+                        args.publish_ms / 1000, stop, counts)
+            )  # fmt: skip
         iproc, me = psutil.Process(ingestion.pid), psutil.Process()
         for n in args.subscribers:
             args._n = n
@@ -1002,7 +1018,8 @@ async def main() -> None:
                     base_env, port, specs, args, probe,
                 )  # fmt: skip
             block = [HEADER, *report(bridge, bare, tiers)]
-            block.append(f"    feed {feed:,.0f} quotes/s; Ingestion CPU {ing:.0%} over the "
+            fed = "synthetic" if args.synthetic_feed else f"{feed:,.0f} quotes/s"
+            block.append(f"    feed {fed}; Ingestion CPU {ing:.0%} over the "
                          f"Bridge window")  # fmt: skip
             if bridge.profile:
                 block.append(bridge.profile)
