@@ -9,6 +9,7 @@ import pytest
 from mesh import healthcheck
 from mesh.config import MeshConfig
 from mesh.server import build_server
+from tests.waiting import eventually
 
 
 async def run_check(*args: str) -> int:
@@ -27,7 +28,12 @@ async def test_not_serving_until_ready_then_serving(capsys: pytest.CaptureFixtur
     )
     starting = asyncio.create_task(server.start())
     try:
-        await asyncio.sleep(0.1)
+        address = f"127.0.0.1:{server.port}"
+
+        async def answers() -> bool:  # start() may not have bound the port yet
+            return await asyncio.to_thread(healthcheck.check, address, 1.0) == "NOT_SERVING"
+
+        await eventually(answers, "the health service to answer before readiness")
         assert await run_check(str(server.port)) == 1
         assert "NOT_SERVING" in capsys.readouterr().out
         ready.set()

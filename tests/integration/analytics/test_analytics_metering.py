@@ -26,6 +26,7 @@ class Storage:
         self.lose_replies = 0  # store, then fail as if the reply were lost
         self.hang_after_store = False  # store, then never answer (crash before the ack)
         self.calls = 0
+        self.stored = 0  # calls whose events reached the store
 
     async def __call__(
         self, request: storage_pb2.RecordUsageRequest
@@ -34,6 +35,7 @@ class Storage:
         if self.down:
             raise ConnectionError("storage unavailable")
         result = await self.store.record_usage(request.events)
+        self.stored += 1
         if self.lose_replies:
             self.lose_replies -= 1
             raise ConnectionError("reply lost")
@@ -115,8 +117,7 @@ async def test_crash_between_send_and_ack_then_restart(
     crashed.start()
     _use(crashed, [c], 300)
     await crashed.flush()
-    await _wait_for(lambda: storage.calls == 1)
-    await asyncio.sleep(0.05)  # stored in ClickHouse, the reply never comes
+    await _wait_for(lambda: storage.stored == 1)  # stored in ClickHouse, the reply never comes
     await crashed.abort()  # the process dies: no ack was written
 
     storage.hang_after_store = False
