@@ -30,6 +30,19 @@ from mesh.telemetry.rpc import end_span, rpc_attributes, span_name, traced
 _watchers: set[asyncio.Task[None]] = set()
 
 
+def _client_span(tracer: Tracer, method: str) -> tuple[Span, dict[str, str]] | None:
+    """A client span for a call of `method` and the trace-context metadata naming it as
+    the parent; None for a method that is not traced."""
+    if not traced(method):
+        return None
+    span = tracer.start_span(
+        span_name(method), kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
+    )
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=trace.set_span_in_context(span))
+    return span, carrier
+
+
 class _Tracing:
     def __init__(self, tracer: Tracer) -> None:
         self._tracer = tracer
@@ -40,19 +53,16 @@ class _Tracing:
         method = details.method
         if isinstance(method, bytes):  # grpc passes bytes here (grpc/grpc#31092)
             method = method.decode()
-        if not traced(method):
+        started = _client_span(self._tracer, method)
+        if started is None:
             return None
-        span = self._tracer.start_span(
-            span_name(method), kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
-        )
+        span, carrier = started
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         # Replace, not add: the Hub forwards its caller's metadata, trace context included,
         # and the next hop must see this span as its parent, once.
         for key in self._fields:
             if key in metadata:
                 del metadata[key]
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=trace.set_span_in_context(span))
         for key, value in carrier.items():
             metadata.add(key, value)
         return span, grpc.aio.ClientCallDetails(
@@ -138,14 +148,11 @@ class SyncTracingInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamC
         self._fields = frozenset(propagate.get_global_textmap().fields)
 
     def _start(self, continuation: Any, details: Any, request: Any) -> tuple[Any, Span | None]:
-        method = details.method
-        if not traced(method):
+        started = _client_span(self._tracer, details.method)
+        if started is None:
             return continuation(details, request), None
-        span = self._tracer.start_span(
-            span_name(method), kind=SpanKind.CLIENT, attributes=rpc_attributes(method)
-        )
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        span, carrier = started
+        # Replace, not add (as in _Tracing._start).
         metadata = [(k, v) for k, v in (details.metadata or ()) if k not in self._fields]
         return continuation(sync_details(details, [*metadata, *carrier.items()]), request), span
 

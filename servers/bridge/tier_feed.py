@@ -40,7 +40,7 @@ Soon = Callable[[Callable[[], None]], Any]
 """Run a callback on the event loop's next turn (loop.call_soon in production)."""
 
 SLICE = 32
-"""Sessions of one group a chunk is handed to at a time."""
+"""Sessions of a tier an emission is handed to at a time."""
 SLICE_GAP_S = 0.004
 """Time between a tier's slices: a slice's writes hold the loop ~1.5 ms (32 x ~45 us),
 so the loop stays free for other tiers more than half the time."""
@@ -48,7 +48,7 @@ SPREAD = 0.2
 """...unless that would take longer than this share of the tier's interval to reach every
 session: then the slices come closer together."""
 MAX_BACKLOG = 64
-"""Deliveries a group may have in progress before the oldest is finished at once."""
+"""Emissions a tier may have in progress before the oldest is finished at once."""
 
 
 class Chunk:
