@@ -30,8 +30,8 @@ from mesh.client_interceptors import api_key_interceptors, metadata_interceptors
 from mesh.config import load_config
 from mesh.tenancy.authenticator import relayed_caller
 from mesh.tenancy.signing import METADATA_KEY, ContextSigner
-from servers.billing.app import create_server as create_billing
-from servers.storage.app import create_server as create_storage
+from servers.billing.app import SPEC as BILLING
+from servers.storage.app import SPEC as STORAGE
 
 
 def events(company: str, user: str, batch: int, size: int) -> list[tenancy_pb2.UsageEvent]:
@@ -59,10 +59,10 @@ async def main() -> int:
             "TICKMESH_MESH_SECRET": secrets.token_urlsafe(32),
             "TICKMESH_ADMIN_KEY": secrets.token_urlsafe(32),
         })  # fmt: skip
-        storage = await create_storage(config, port=0)
+        storage = await STORAGE.create(config, port=0)
         await storage.start()
         config = dataclasses.replace(config, storage_port=storage.port)
-        billing = await create_billing(config, port=0)
+        billing = await BILLING.create(config, port=0)
         await billing.start()
         assert config.mesh_secret and config.admin_key
         signed = ((METADATA_KEY, ContextSigner(config.mesh_secret.encode()).sign(

@@ -9,7 +9,7 @@ Topology, all on loopback, every part in its own process so CPU is measured per 
     first, then non-majors), each updated `--rate` times a second, one quote per update
     from one broker, sent every `--publish-ms`; every quote moves the price, so ticks/s =
     quotes/s;
-  - a real Bridge (bench/fanout_servers.py bridge: create_bridge with the mesh's auth,
+  - a real Bridge (bench/fanout_servers.py bridge: the Bridge's SPEC with the mesh's auth,
     quota and stream leases on `--redis`, the local Redis by default as deployed; only
     the key lookup is a bench stub);
   - subscriber clients in `--client-procs` processes, many streams per channel on several

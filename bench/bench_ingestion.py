@@ -20,11 +20,13 @@ from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
-from mesh.config import load_config
-from servers.ingestion.app import create_server
+from mesh.config import load_config, load_settings
+from servers.ingestion.app import SPEC as INGESTION
+from servers.ingestion.app import ingestion_spec
 from servers.ingestion.collectors import synthetic_feeds
 from servers.ingestion.pipeline import IngestionPipeline
 from servers.ingestion.quote import RawQuote
+from servers.ingestion.settings import IngestionSettings
 
 T0 = 1_700_000_000_000_000
 STEP_US = 20_000  # the collectors' step: quotes arrive in batches of this much market time
@@ -93,7 +95,7 @@ def bench_aggregator() -> None:
 
 async def bench_default_rate(seconds: float) -> None:
     config = load_config(env={**BENCH_ENV, "TICKMESH_INGESTION_SEED": "1"})
-    server = await create_server(config, port=0)
+    server = await INGESTION.create(config, port=0)
     await server.start()
     try:
         await asyncio.sleep(1.0)  # warm up
@@ -107,8 +109,9 @@ async def bench_default_rate(seconds: float) -> None:
         after = await stub.GetBrokerStatus(ingestion_pb2.GetBrokerStatusRequest())
         quotes = sum(b.quotes for b in after.brokers) - sum(b.quotes for b in before.brokers)
         ticks = after.last_seq - before.last_seq
+        rate = load_settings(IngestionSettings, config, "ingestion").quotes_per_second
         print(
-            f"default config ({config.ingestion_quotes_per_second:,.0f} quotes/s, 3 synthetic "
+            f"default config ({rate:,.0f} quotes/s, 3 synthetic "
             f"brokers, no consumer): {quotes / wall:,.0f} quotes/s, {ticks / wall:,.0f} ticks/s, "
             f"server CPU {cpu / wall:.1%} of one core"
         )
@@ -151,7 +154,7 @@ def consumer_process(
 async def bench_fanout(consumers: int, seconds: float, *, aggregate: bool) -> None:
     config = load_config(env={**BENCH_ENV, "TICKMESH_INGESTION_SYNTHETIC": "false"})
     pipeline = IngestionPipeline()
-    server = await create_server(config, port=0, pipeline=pipeline)
+    server = await ingestion_spec(pipeline=pipeline).create(config, port=0)
     await server.start()
     ctx = mp.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()

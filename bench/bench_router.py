@@ -36,10 +36,11 @@ from tickmesh.common.v1 import market_pb2
 
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import MeshConfig, load_config
-from mesh.server import MeshServer, ServiceBinding, build_server
-from mesh.tenancy.wiring import open_tenancy
-from servers.billing.app import create_server as create_billing
-from servers.hub.app import Hub, create_hub
+from mesh.host import Assembly, NoSettings, Service, ServiceSpec
+from mesh.server import MeshServer, ServiceBinding
+from servers.billing.app import SPEC as BILLING
+from servers.hub.app import SPEC as HUB
+from servers.hub.hub import Hub
 from servers.hub.registry import Health
 
 TICKS_PER_MESSAGE = 20
@@ -75,21 +76,15 @@ class StreamingBridge(bridge_pb2_grpc.BridgeServiceServicer):
 
 
 async def create_streaming(config: MeshConfig, port: int = 0) -> MeshServer:
-    tenancy = await open_tenancy(config, "bridge")
-    return await build_server(
-        config,
-        component="bridge",
-        port=port,
-        bindings=[
-            ServiceBinding.of(
-                bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"],
-                bridge_pb2_grpc.add_BridgeServiceServicer_to_server,
-                StreamingBridge(),
-            )
-        ],
-        interceptors=tenancy.server_interceptors,
-        on_stop=tenancy.aclose,
-    )
+    async def build(ctx: Assembly[NoSettings]) -> Service:
+        binding = ServiceBinding.of(
+            bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"],
+            bridge_pb2_grpc.add_BridgeServiceServicer_to_server,
+            StreamingBridge(),
+        )
+        return Service([binding])
+
+    return await ServiceSpec("bridge", build).create(config, port=port)
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -192,10 +187,12 @@ async def main() -> int:
                 "TICKMESH_GRACE_SECONDS": "0",
             }
         )
-        hub_server, hub = await create_hub(config, port=0)
+        hub_server = await HUB.create(config, port=0)
+        hub = hub_server.handle
+        assert isinstance(hub, Hub)
         await hub_server.start()
         registered = dataclasses.replace(config, hub_address=hub_server.address)
-        billing = await create_billing(
+        billing = await BILLING.create(
             dataclasses.replace(registered, data_dir=Path(tmp) / "billing"), port=0
         )
         bridge = await create_streaming(dataclasses.replace(registered, data_dir=Path(tmp) / "b"))

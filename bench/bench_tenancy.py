@@ -30,11 +30,12 @@ from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
-from mesh.config import MeshConfig, load_config
-from servers.billing.app import create_server as create_billing
-from servers.storage.app import create_server as create_storage
+from mesh.config import MeshConfig, load_config, load_settings
+from servers.billing.app import SPEC as BILLING
+from servers.storage.app import SPEC as STORAGE
 from servers.storage.relational.engine import open_store
 from servers.storage.relational.provision import destroy_store, provision_tenants
+from servers.storage.settings import StorageSettings
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -77,10 +78,10 @@ def summary(name: str, samples: list[float], baseline: list[float] | None) -> st
 
 
 async def bench_calls(config: MeshConfig, calls: int, cold_keys: int) -> list[str]:
-    storage = await create_storage(config, port=0)
+    storage = await STORAGE.create(config, port=0)
     await storage.start()
     config = dataclasses.replace(config, storage_port=storage.port)
-    billing = await create_billing(config, port=0)
+    billing = await BILLING.create(config, port=0)
     await billing.start()
     channels: list[grpc.aio.Channel] = []
 
@@ -167,10 +168,11 @@ async def main() -> int:
 
 
 async def _drop_bench_schema(config: MeshConfig) -> None:
+    stores = load_settings(StorageSettings, config, "storage")
     store = await open_store(
-        config.postgres_url,
+        stores.postgres_url,
         config.data_dir,
-        shared_schema=config.postgres_schema,
+        shared_schema=stores.postgres_schema,
         run_migrations=False,
     )
     await destroy_store(store)

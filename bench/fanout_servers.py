@@ -1,7 +1,7 @@
 """Bench-only server launchers for bench_fanout.py, each meant to run in its own process.
 
 python bench/fanout_servers.py bridge --port P
-    The real Bridge (create_bridge), configured from TICKMESH_* like `python -m
+    The real Bridge (servers.bridge.app.SPEC), configured from TICKMESH_* like `python -m
     servers.bridge`, except that API keys are bench keys resolved in process
     (`bench.<company>.<user>.<tier>`), and the usage meter's destination
     (Storage.RecordUsage) acknowledges at once, so no Storage is needed. Auth, quota,
@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import functools
 import gc
 import json
 import logging
@@ -49,22 +48,22 @@ from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2
 from tickmesh.storage.v1 import storage_pb2
 
-from mesh.config import MeshConfig, load_config
+from mesh.config import load_config
 from mesh.errors import Unauthenticated
 from mesh.logging import configure_logging
 from mesh.protoconv import tier_to_proto
-from mesh.server import MeshServer, run, serve
+from mesh.server import serve
 from mesh.tenancy.context import TenantContext
-from mesh.tenancy.wiring import open_tenancy
+from mesh.tenancy_stack import TenancyOptions
 from mesh.tiers import Tier
 from servers.bridge import service as bridge_service
 from servers.bridge import wire
-from servers.bridge.app import create_bridge
+from servers.bridge.app import SPEC as BRIDGE
 from servers.bridge.gc_tuning import tune_gc
 from servers.bridge.projection import PROJECTORS
 from servers.bridge.upstream import Upstream
 from servers.ingestion import service as ingestion_service
-from servers.ingestion.app import create_server as create_ingestion
+from servers.ingestion.app import SPEC as INGESTION
 
 KEY_PREFIX = "bench."
 SUBSCRIBE_PATH = "/tickmesh.bridge.v1.BridgeService/Subscribe"
@@ -217,27 +216,25 @@ async def run_bridge(port: int) -> None:
         time_the_upstream(probe)
         time_the_writes(probe)
     configure_logging(config.log_level, config.log_format, service="bridge")
-    tenancy = await open_tenancy(
-        config, "bridge", authenticate_key=resolve_bench_key, usage_sender=acknowledge_usage
-    )
+    tenancy = TenancyOptions(authenticate_key=resolve_bench_key, usage_sender=acknowledge_usage)
     try:
-        server, _ = await create_bridge(config, port=port, tenancy=tenancy)
-        await serve(server)
+        await serve(await BRIDGE.create(config, port=port, tenancy=tenancy))
     finally:
         if ticker is not None:
             ticker.cancel()
-        await tenancy.aclose()
 
 
 # -- Ingestion, as `python -m servers.ingestion`, with the probe -----------------------
 
 
-async def create_probed_ingestion(config: MeshConfig, port: int) -> MeshServer:
+async def run_ingestion(port: int) -> None:
+    config = load_config()
+    configure_logging(config.log_level, config.log_format, service="ingestion")
     probe = probe_from_env()
     if probe:
         probe.start()  # ends with the process
         time_the_stream(probe)
-    return await create_ingestion(config, port=port)
+    await serve(await INGESTION.create(config, port=port))
 
 
 def time_the_stream(probe: Probe) -> None:
@@ -415,7 +412,7 @@ def main() -> None:
     if args.kind == "bridge":
         asyncio.run(run_bridge(args.port))
     elif args.kind == "ingestion":
-        run(functools.partial(create_probed_ingestion, port=args.port))
+        asyncio.run(run_ingestion(args.port))
     else:
         asyncio.run(run_bare(args.port, json.loads(args.schedule), args.step_ms / 1000))
 

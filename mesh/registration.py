@@ -18,28 +18,17 @@ from collections.abc import Callable
 import grpc
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
-from mesh.client_interceptors import metadata_interceptors
 from mesh.config import MeshConfig, join_host_port
 from mesh.protoconv import tier_to_proto
-from mesh.telemetry import tracer_for
-from mesh.telemetry.client import tracing_interceptors
-from mesh.tenancy.authenticator import relayed_caller
-from mesh.tenancy.signing import METADATA_KEY, ContextSigner
 from mesh.tiers import Tier
 
 _log = logging.getLogger(__name__)
 
 ChannelFactory = Callable[[str], grpc.aio.Channel]
-"""Opens a channel to an address whose calls are signed as this service (Tenancy.channel)."""
+"""Opens a channel to an address whose calls are signed as this service
+(MeshChannels.service_channel)."""
 
 CALL_TIMEOUT_S = 2.0
-# grpc's default reconnect back-off grows to 2 minutes, and subchannels are shared
-# process-wide: a Hub back from an outage would wait that long to see us again.
-CHANNEL_OPTIONS = (
-    ("grpc.use_local_subchannel_pool", 1),
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-)
 DEREGISTER_TIMEOUT_S = 1.0
 
 
@@ -71,32 +60,6 @@ def instance_spec(
         free_tier_allowed=config.instance_free_tier,
         cost_per_request_micros=config.instance_cost_micros,
     )
-
-
-def signed_channel_factory(config: MeshConfig, component: str) -> ChannelFactory:
-    """Channels signed as `component` with the mesh secret, for servers built without a
-    Tenancy; with no usable secret the calls go unsigned and the Hub refuses them."""
-    signer: ContextSigner | None = None
-    if config.mesh_secret:
-        with contextlib.suppress(ValueError):
-            signer = ContextSigner(config.mesh_secret.encode())
-
-    def metadata() -> list[tuple[str, str | bytes]]:
-        if signer is None:
-            return []
-        # Always as the service itself: registration never acts for a tenant.
-        return [(METADATA_KEY, signer.sign(relayed_caller(component, None)))]
-
-    def factory(address: str) -> grpc.aio.Channel:
-        interceptors = [
-            *tracing_interceptors(tracer_for(component)),
-            *metadata_interceptors(metadata),
-        ]
-        return grpc.aio.insecure_channel(
-            address, options=CHANNEL_OPTIONS, interceptors=interceptors
-        )
-
-    return factory
 
 
 class _Backoff:

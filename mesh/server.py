@@ -1,5 +1,5 @@
-"""Server wiring every service shares: interceptors, health, reflection, business metrics,
-Hub registration, graceful stop, launcher."""
+"""The gRPC server every service runs: the mesh's interceptors, health, reflection, business
+metrics, Hub registration, and the order of start and graceful stop."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,23 +23,17 @@ from mesh.business_metrics import (
     BusinessMetricsInterceptor,
     BusinessMetricsServicer,
 )
-from mesh.config import ConfigError, MeshConfig, join_host_port, load_config
+from mesh.channels import MeshChannels, mesh_signer
+from mesh.config import MeshConfig, join_host_port
 from mesh.health import MeshHealthServicer
 from mesh.interceptors.auth import AuthInterceptor
 from mesh.interceptors.errors import ErrorInterceptor
 from mesh.interceptors.metadata import MetadataInterceptor
 from mesh.interceptors.request_id import RequestIdInterceptor
-from mesh.logging import configure_logging
+from mesh.lifecycle import Lifecycle
 from mesh.reflection import enable_reflection
-from mesh.registration import (
-    ChannelFactory,
-    Registrar,
-    advertised_address,
-    instance_spec,
-    new_instance_id,
-    signed_channel_factory,
-)
-from mesh.telemetry import configure_telemetry, shutdown_telemetry, tracer_for
+from mesh.registration import Registrar, advertised_address, instance_spec, new_instance_id
+from mesh.telemetry import configure_telemetry, tracer_for
 from mesh.telemetry.server import TenantSpanInterceptor, TracingInterceptor
 
 HEALTH_SERVICE_NAME: str = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -98,32 +91,33 @@ class MeshServer:
         component: str,
         config: MeshConfig,
         service_names: Sequence[str],
-        readiness: Callable[[], Awaitable[None]] | None,
-        on_stop: Callable[[], Awaitable[None]] | None,
-        metrics: BusinessMetrics | None = None,
+        lifecycle: Lifecycle,
+        metrics: BusinessMetrics,
         registrar: Registrar | None = None,
+        handle: object = None,
     ) -> None:
         self.server = server
         """The underlying grpc.aio server."""
         self.port = port
         """The bound port (the ephemeral one when the config asked for 0)."""
         self.health = health
-        self.stopping = asyncio.Event()
-        """Set when a stop begins: streaming handlers watch it and end their streams."""
         """The health servicer; start() and stop() drive it."""
         self.component = component
         """The component name used in logs (`hub`, `bridge`, ...)."""
         self.config = config
         self.service_names = tuple(service_names)
         """The bound services' names; each has its own health status."""
-        self.metrics = metrics or BusinessMetrics(component, new_instance_id(component))
+        self.lifecycle = lifecycle
+        """The service's parts: started before SERVING, drained and stopped by stop()."""
+        self.metrics = metrics
         """This server's business metrics (BusinessMetricsService serves them)."""
         self.instance_id = self.metrics.instance_id
         """This server's id in the mesh, `<component>-<8 hex>`."""
         self.registrar = registrar
         """Keeps this server registered at the Hub; None when no hub_address is set."""
-        self._readiness = readiness
-        self._on_stop = on_stop
+        self.handle = handle
+        """The service's own domain object (the Bridge's parts, the Hub), for tests and
+        diagnostics; None when the service exposes none."""
         self._stopping: asyncio.Task[None] | None = None
         self._stop_requested = asyncio.Event()
 
@@ -133,11 +127,11 @@ class MeshServer:
         return join_host_port(self.config.host, self.port)
 
     async def start(self) -> None:
-        """Start serving, wait for readiness (the stores are up), then report SERVING."""
+        """Start serving, start the service's parts (which may wait for readiness: an
+        upstream answering), then report SERVING."""
         await self.server.start()
         _log.info("%s listening on %s", self.component, self.address)
-        if self._readiness is not None:
-            await self._readiness()
+        await self.lifecycle.start()
         # After stop() began, health.set() is ignored, so a late readiness cannot
         # resurrect a stopping server.
         for name in (OVERALL, *self.service_names):
@@ -173,12 +167,11 @@ class MeshServer:
         # NOT_SERVING first, so load balancers and the Hub route away before we close.
         await self.health.enter_graceful_shutdown()
         # Long-lived streams end now rather than after the grace period: health watchers
-        # once they have seen NOT_SERVING, our own streams through `stopping`.
+        # once they have seen NOT_SERVING, the service's own streams through its parts.
         await self.health.close_watches()
-        self.stopping.set()
+        self.lifecycle.drain()
         await self.server.stop(self.config.grace_seconds)
-        if self._on_stop is not None:
-            await self._on_stop()
+        await self.lifecycle.stop()
         _log.info("%s stopped", self.component)
 
 
@@ -200,24 +193,28 @@ async def build_server(
     port: int,
     bindings: Sequence[ServiceBinding],
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-    readiness: Callable[[], Awaitable[None]] | None = None,
-    on_stop: Callable[[], Awaitable[None]] | None = None,
-    channel_factory: ChannelFactory | None = None,
+    lifecycle: Lifecycle | None = None,
+    generic_handlers: Sequence[grpc.GenericRpcHandler] = (),
+    metrics: BusinessMetrics | None = None,
+    health: MeshHealthServicer | None = None,
+    channels: MeshChannels | None = None,
+    handle: object = None,
 ) -> MeshServer:
     """Create (not start) a server on config.host:port (0 = ephemeral) hosting `bindings`.
 
-    Adds health (every service NOT_SERVING until start() finds the server ready),
-    BusinessMetricsService, and reflection v1 + v1alpha listing every service.
-    `interceptors` run inside the mesh's own. With config.hub_address set, the server
-    registers at the Hub once SERVING and deregisters when it stops, over channels from
-    `channel_factory` (default: channels signed as this service with the mesh secret).
+    Adds health (every service NOT_SERVING until start() has started the lifecycle's
+    parts), BusinessMetricsService, and reflection v1 + v1alpha listing every service.
+    `interceptors` run inside the mesh's own; `generic_handlers` answer what no binding
+    does. With config.hub_address set, the server registers at the Hub once SERVING and
+    deregisters when it stops, over a channel from `channels` (default: signed as
+    `component` with the mesh secret). The service host (mesh/host.py) calls this.
     """
     # Before the server exists: its interceptors are fixed when it is created.
     configure_telemetry(config, component)
     tracer = tracer_for(component)
     if tracer is not None:
         interceptors = _after_auth(interceptors, TenantSpanInterceptor())
-    metrics = BusinessMetrics(component, new_instance_id(component))
+    metrics = metrics or BusinessMetrics(component, new_instance_id(component))
     bindings = [
         *bindings,
         ServiceBinding.of(
@@ -236,8 +233,11 @@ async def build_server(
     names = [binding.name for binding in bindings]
     for binding in bindings:
         binding.register(server)
+    if generic_handlers:
+        # After the bindings, so the bound services win.
+        server.add_generic_rpc_handlers(tuple(generic_handlers))
 
-    health = MeshHealthServicer()
+    health = health or MeshHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     for name in (OVERALL, *names):
         await health.set(name, _NOT_SERVING)
@@ -254,12 +254,13 @@ async def build_server(
         raise RuntimeError(f"{component}: cannot bind {address}") from cause
     registrar = None
     if config.hub_address:
+        channels = channels or MeshChannels(component, mesh_signer(config))
         registrar = Registrar(
             spec=instance_spec(
                 config, component, metrics.instance_id, advertised_address(config, bound)
             ),
             hub_address=config.hub_address,
-            channel_factory=channel_factory or signed_channel_factory(config, component),
+            channel_factory=channels.service_channel,
             ttl_s=config.instance_ttl_seconds,
             active_sessions=metrics.active_sessions,
         )
@@ -270,10 +271,10 @@ async def build_server(
         component=component,
         config=config,
         service_names=names,
-        readiness=readiness,
-        on_stop=on_stop,
+        lifecycle=lifecycle or Lifecycle(),
         metrics=metrics,
         registrar=registrar,
+        handle=handle,
     )
 
 
@@ -336,31 +337,3 @@ async def _cancel(task: asyncio.Future[Any]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-def run(create: Callable[[MeshConfig], Awaitable[MeshServer]]) -> None:
-    """Entry point of `python -m servers.<svc>`: config, logging, serve; exit 0 when stopped.
-
-    A configuration error prints one line on stderr and exits with status 2.
-    """
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        print(f"tickmesh: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging(config.log_level, config.log_format, service="tickmesh")
-
-    async def main() -> None:
-        mesh_server = await create(config)
-        # Now the component is known; later records carry its name.
-        configure_logging(config.log_level, config.log_format, service=mesh_server.component)
-        await serve(mesh_server)
-
-    try:
-        asyncio.run(main())
-    except ConfigError as exc:
-        print(f"tickmesh: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    finally:
-        # The last spans and metrics out before the process ends (a no-op when off).
-        shutdown_telemetry()

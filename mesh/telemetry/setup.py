@@ -1,6 +1,6 @@
 """The process's telemetry pipeline: one sampler and exporter, one tracer per component.
 
-`configure_telemetry` runs before any server or channel of the process exists (open_tenancy
+`configure_telemetry` runs before any server or channel of the process exists (the service host
 and build_server call it; it is idempotent), because interceptors are chosen when servers
 and channels are created. A process normally runs one component; tests run several in one
 process, so each component gets its own TracerProvider (its resource names it) over the

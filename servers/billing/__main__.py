@@ -1,7 +1,7 @@
 """Run the Billing service: `python -m servers.billing`."""
 
-from mesh.server import run
-from servers.billing.app import create_server
+from mesh.host import run_service
+from servers.billing.app import SPEC
 
 if __name__ == "__main__":
-    run(create_server)
+    run_service(SPEC)

@@ -1,4 +1,4 @@
-"""Wires the Billing service: tenancy, its Storage and Bridge clients, servicer and server."""
+"""Billing as a service: its Storage and Bridge clients, the servicer and its contract."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2_grpc
 
-from mesh.config import MeshConfig
 from mesh.contract import method_path
-from mesh.server import MeshServer, ServiceBinding, build_server
-from mesh.tenancy.wiring import open_tenancy
+from mesh.host import Assembly, NoSettings, Service, ServiceSpec
+from mesh.server import ServiceBinding
 from servers.billing.bridge_counters import BridgeCounters
 from servers.billing.clock import Clock
 from servers.billing.service import BillingServicer
@@ -20,36 +19,26 @@ SERVICE = billing_pb2.DESCRIPTOR.services_by_name["BillingService"]
 PUBLIC_METHODS = (method_path(SERVICE, "GetTierCatalog"),)  # the price list is public
 
 
-async def create_server(
-    config: MeshConfig,
-    port: int | None = None,
-    *,
-    clock: Clock | None = None,
-    bridge_addresses: Sequence[str] | None = None,
-) -> MeshServer:
-    """Build the Billing server on `port` (default: the configured one; 0 for any).
+def billing_spec(
+    clock: Clock | None = None, bridge_addresses: Sequence[str] | None = None
+) -> ServiceSpec[NoSettings]:
+    """Billing; `clock` replaces the system clock (tests close past periods with it),
+    `bridge_addresses` the Bridges Reconcile asks (default: the configured one)."""
 
-    `clock` replaces the system clock (tests close past periods with it);
-    `bridge_addresses` are the Bridges Reconcile asks (default: the configured one).
-    """
-    tenancy = await open_tenancy(config, "billing", public_methods=PUBLIC_METHODS)
-    # Signed as Billing itself: the servicer authorizes its caller before any read.
-    storage = StorageSource(
-        storage_pb2_grpc.StorageServiceStub(tenancy.service_channel(config.address_of("storage")))
-    )
-    addresses = bridge_addresses if bridge_addresses is not None else [config.address_of("bridge")]
-    servicer = BillingServicer(
-        storage, BridgeCounters(tenancy, addresses), tenancy.quota, clock=clock
-    )
-    return await build_server(
-        config,
-        component="billing",
-        port=config.billing_port if port is None else port,
-        bindings=[
-            ServiceBinding.of(
-                SERVICE, billing_pb2_grpc.add_BillingServiceServicer_to_server, servicer
-            )
-        ],
-        interceptors=tenancy.server_interceptors,
-        on_stop=tenancy.aclose,
-    )
+    async def build(ctx: Assembly[NoSettings]) -> Service:
+        tenancy = await ctx.tenancy(public_methods=PUBLIC_METHODS)
+        # Signed as Billing itself: the servicer authorizes its caller before any read.
+        storage_channel = ctx.channels.service_channel(ctx.config.address_of("storage"))
+        storage = StorageSource(storage_pb2_grpc.StorageServiceStub(storage_channel))
+        addresses = (
+            bridge_addresses if bridge_addresses is not None else [ctx.config.address_of("bridge")]
+        )
+        counters = BridgeCounters(ctx.channels, addresses)
+        servicer = BillingServicer(storage, counters, tenancy.quota, clock=clock)
+        add = billing_pb2_grpc.add_BillingServiceServicer_to_server
+        return Service([ServiceBinding.of(SERVICE, add, servicer)])
+
+    return ServiceSpec("billing", build)
+
+
+SPEC = billing_spec()

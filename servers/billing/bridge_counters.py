@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import grpc
 from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 
+from mesh.channels import MeshChannels
 from mesh.errors import Unavailable
-from mesh.tenancy.wiring import Tenancy
 from servers.billing.periods import BillingPeriod
 
 TIMEOUT_S = 5.0
@@ -25,10 +25,10 @@ TIMEOUT_S = 5.0
 class BridgeCounters:
     """The configured Bridges' live delivered-tick counters."""
 
-    def __init__(self, tenancy: Tenancy, addresses: Sequence[str]) -> None:
+    def __init__(self, channels: MeshChannels, addresses: Sequence[str]) -> None:
         # Signed as Billing itself: Billing authorized its own caller already.
         self._stubs = [
-            bridge_pb2_grpc.BridgeServiceStub(tenancy.service_channel(a)) for a in addresses
+            bridge_pb2_grpc.BridgeServiceStub(channels.service_channel(a)) for a in addresses
         ]
 
     async def delivered(self, company_id: str, period: BillingPeriod) -> int:

@@ -1,7 +1,7 @@
 """Run the Hub service: `python -m servers.hub`."""
 
-from mesh.server import run
-from servers.hub.app import create_server
+from mesh.host import run_service
+from servers.hub.app import SPEC
 
 if __name__ == "__main__":
-    run(create_server)
+    run_service(SPEC)

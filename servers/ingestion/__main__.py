@@ -1,7 +1,7 @@
 """Run the Ingestion service: `python -m servers.ingestion`."""
 
-from mesh.server import run
-from servers.ingestion.app import create_server
+from mesh.host import run_service
+from servers.ingestion.app import SPEC
 
 if __name__ == "__main__":
-    run(create_server)
+    run_service(SPEC)

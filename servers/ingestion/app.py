@@ -1,127 +1,53 @@
-"""Wires the Ingestion service: pipeline, collectors, servicer and server."""
+"""Ingestion as a service: the pipeline, its collectors and its contract."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import logging
-import random
-from collections.abc import Callable, Coroutine
-from typing import Any
-
-from mesh.config import ConfigError, MeshConfig, env_key
 from mesh.contract import method_path
-from mesh.server import MeshServer, ServiceBinding, build_server
-from mesh.tenancy.wiring import open_tenancy
+from mesh.host import Assembly, Service, ServiceSpec
+from mesh.lifecycle import Part
+from mesh.server import ServiceBinding
 from servers.ingestion.clock import Clock, wall_clock_us
-from servers.ingestion.collectors import CollectorSet, ReplayCollector, synthetic_feeds
 from servers.ingestion.pipeline import IngestionPipeline
 from servers.ingestion.service import SERVICE, IngestionServicer, add_to_server
+from servers.ingestion.settings import IngestionSettings
+from servers.ingestion.sources import build_collectors
 from servers.ingestion.symbols import BROKERS
 
-_log = logging.getLogger(__name__)
 PUBLIC_METHODS = (method_path(SERVICE, "ListSymbols"),)  # the symbol universe is no secret
 
 
-def build_collectors(config: MeshConfig, pipeline: IngestionPipeline, clock: Clock) -> CollectorSet:
-    """The collectors the configuration asks for (synthetic feeds, a replay file, or none)."""
-    runners: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
-    if _synthetic_on(config):
-        seed = config.ingestion_seed
-        if seed is None:
-            seed = random.SystemRandom().randrange(2**32)
-        # Logged so that a lively run can be reproduced with TICKMESH_INGESTION_SEED.
-        _log.info("synthetic feeds: %g quotes/s, seed %d", config.ingestion_quotes_per_second, seed)
-        feeds = synthetic_feeds(
-            pipeline, total_rate=config.ingestion_quotes_per_second, seed=seed, clock=clock
-        )
-        runners += [(feed.name, functools.partial(feed.run, clock)) for feed in feeds]
-    if config.ingestion_replay_file is not None:
-        try:
-            replay = ReplayCollector(
-                config.ingestion_replay_file,
-                pipeline,
-                speed=config.ingestion_replay_speed,
-                clock=clock,
-            )
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{env_key('ingestion_replay_file')}: {exc}") from None
-        runners.append(("replay", replay.run))
-    return CollectorSet(runners)
+def ingestion_spec(
+    clock: Clock = wall_clock_us, pipeline: IngestionPipeline | None = None
+) -> ServiceSpec[IngestionSettings]:
+    """Ingestion; `pipeline` replaces the configured one (benchmarks drive it directly)."""
 
-
-def _synthetic_on(config: MeshConfig) -> bool:
-    return config.ingestion_synthetic and config.ingestion_quotes_per_second > 0
-
-
-class _Lifecycle:
-    """Starts collectors when the server starts; ends streams and collectors when it stops."""
-
-    def __init__(self, pipeline: IngestionPipeline, collectors: CollectorSet) -> None:
-        self.pipeline = pipeline
-        self.collectors = collectors
-        self.server: MeshServer | None = None
-        self._watch: asyncio.Task[None] | None = None
-
-    async def readiness(self) -> None:
-        # Ready means the collectors run; the buffer fills from here.
-        self.collectors.start()
-        assert self.server is not None
-        self._watch = asyncio.create_task(self._end_streams_on_stop(self.server))
-
-    async def _end_streams_on_stop(self, server: MeshServer) -> None:
-        # StreamTicks never ends by itself: it must end when a stop begins, not after the
-        # grace period runs out.
-        await server.stopping.wait()
-        self.pipeline.close()
-
-    async def on_stop(self) -> None:
-        await self.collectors.stop()
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-        self.pipeline.close()
-
-
-async def create_server(
-    config: MeshConfig,
-    port: int | None = None,
-    *,
-    clock: Clock = wall_clock_us,
-    pipeline: IngestionPipeline | None = None,
-) -> MeshServer:
-    """Build the Ingestion server on `port` (default: the configured one; 0 for any).
-
-    `pipeline` replaces the one built from the configuration (benchmarks drive it directly).
-    """
-    if pipeline is None:
-        pipeline = IngestionPipeline(
+    async def build(ctx: Assembly[IngestionSettings]) -> Service:
+        settings = ctx.settings
+        feed = pipeline or IngestionPipeline(
             clock=clock,
-            buffer_depth=config.ingestion_buffer_depth,
-            batch_interval_s=config.ingestion_batch_ms / 1000,
+            buffer_depth=settings.buffer_depth,
+            batch_interval_s=settings.batch_ms / 1000,
         )
-    lifecycle = _Lifecycle(pipeline, build_collectors(config, pipeline, clock))
-    servicer = IngestionServicer(
-        pipeline,
-        heartbeat_s=config.ingestion_heartbeat_seconds,
-        feed_brokers=BROKERS if _synthetic_on(config) else (),
-    )
-    tenancy = await open_tenancy(config, "ingestion", public_methods=PUBLIC_METHODS)
+        collectors = build_collectors(settings, feed, clock)
+        await ctx.tenancy(public_methods=PUBLIC_METHODS)
 
-    async def on_stop() -> None:
-        await lifecycle.on_stop()
-        await tenancy.aclose()
+        async def start() -> None:
+            collectors.start()  # ready means the collectors run; the buffer fills from here
 
-    server = await build_server(
-        config,
-        component="ingestion",
-        port=config.ingestion_port if port is None else port,
-        bindings=[ServiceBinding(SERVICE.full_name, functools.partial(add_to_server, servicer))],
-        interceptors=tenancy.server_interceptors,
-        readiness=lifecycle.readiness,
-        on_stop=on_stop,
-    )
-    lifecycle.server = server
-    return server
+        async def stop() -> None:
+            await collectors.stop()
+            feed.close()
+
+        # StreamTicks never ends by itself: it ends when a stop begins, not after the grace.
+        ctx.add(Part("collectors", start=start, drain=feed.close, stop=stop))
+        brokers = BROKERS if settings.synthetic_on else ()
+        servicer = IngestionServicer(
+            feed, heartbeat_s=settings.heartbeat_seconds, feed_brokers=brokers
+        )
+        binding = ServiceBinding(SERVICE.full_name, lambda s: add_to_server(servicer, s))
+        return Service([binding], handle=feed)
+
+    return ServiceSpec("ingestion", build, IngestionSettings)
+
+
+SPEC = ingestion_spec()

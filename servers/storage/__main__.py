@@ -1,7 +1,7 @@
 """Run the Storage service: `python -m servers.storage`."""
 
-from mesh.server import run
-from servers.storage.app import create_server
+from mesh.host import run_service
+from servers.storage.app import SPEC
 
 if __name__ == "__main__":
-    run(create_server)
+    run_service(SPEC)

@@ -1,24 +1,29 @@
-"""Wires the Storage service: the relational store, tenancy, servicer and server."""
+"""Storage as a service: the relational and analytics stores, and its contract."""
 
 from __future__ import annotations
 
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
-from mesh.config import MeshConfig
-from mesh.server import MeshServer, ServiceBinding, build_server
+from mesh.host import Assembly, Service, ServiceSpec
+from mesh.server import ServiceBinding
 from mesh.tenancy.context import TenantContext
-from mesh.tenancy.wiring import open_tenancy
 from servers.storage.analytics.engine import open_analytics
 from servers.storage.relational.engine import open_store
 from servers.storage.service import StorageServicer
+from servers.storage.settings import StorageSettings
+
+SERVICE = storage_pb2.DESCRIPTOR.services_by_name["StorageService"]
 
 
-async def create_server(config: MeshConfig, port: int | None = None) -> MeshServer:
-    """Build the Storage server on `port` (default: the configured one; 0 for any)."""
+async def build(ctx: Assembly[StorageSettings]) -> Service:
+    """Open the stores; Storage resolves keys and records its own usage from them."""
+    settings, data_dir = ctx.settings, ctx.config.data_dir
     store = await open_store(
-        config.postgres_url, config.data_dir / "relational", shared_schema=config.postgres_schema
+        settings.postgres_url, data_dir / "relational", shared_schema=settings.postgres_schema
     )
-    analytics = await open_analytics(config.clickhouse_url, config.data_dir)
+    ctx.opened("relational store", store.close)
+    analytics = await open_analytics(settings.clickhouse_url, data_dir)
+    ctx.opened("analytics store", analytics.close)
     servicer: StorageServicer | None = None
 
     async def authenticate_key(api_key: str) -> TenantContext:
@@ -32,27 +37,10 @@ async def create_server(config: MeshConfig, port: int | None = None) -> MeshServ
         assert servicer is not None
         return (await analytics.record_usage(request.events, servicer.known_companies)).to_proto()
 
-    tenancy = await open_tenancy(
-        config, "storage", authenticate_key=authenticate_key, usage_sender=record_own_usage
-    )
+    tenancy = await ctx.tenancy(authenticate_key=authenticate_key, usage_sender=record_own_usage)
     servicer = StorageServicer(store, analytics, tenancy)
+    add = storage_pb2_grpc.add_StorageServiceServicer_to_server
+    return Service([ServiceBinding.of(SERVICE, add, servicer)])
 
-    async def on_stop() -> None:
-        await tenancy.aclose()
-        await analytics.close()
-        await store.close()
 
-    return await build_server(
-        config,
-        component="storage",
-        port=config.storage_port if port is None else port,
-        bindings=[
-            ServiceBinding.of(
-                storage_pb2.DESCRIPTOR.services_by_name["StorageService"],
-                storage_pb2_grpc.add_StorageServiceServicer_to_server,
-                servicer,
-            )
-        ],
-        interceptors=tenancy.server_interceptors,
-        on_stop=on_stop,
-    )
+SPEC = ServiceSpec("storage", build, StorageSettings)

@@ -21,7 +21,7 @@ from mesh.telemetry.server import annotate_tenant
 from mesh.tenancy.authenticator import tenant_to_proto
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.current import PrincipalKind, company_in_reach, current_principal
-from mesh.tenancy.wiring import Tenancy
+from mesh.tenancy_stack import Tenancy
 from servers.storage import convert
 from servers.storage.analytics.engine import AnalyticsStore
 from servers.storage.relational import (

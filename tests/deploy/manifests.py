@@ -11,7 +11,14 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from mesh.config import SERVICES, MeshConfig, env_key
+from mesh.config import SERVICES, MeshConfig, env_key, env_keys
+from servers.billing.app import SPEC as BILLING
+from servers.bridge.app import SPEC as BRIDGE
+from servers.hub.app import SPEC as HUB
+from servers.ingestion.app import SPEC as INGESTION
+from servers.storage.app import SPEC as STORAGE
+
+SPECS = (HUB, INGESTION, BRIDGE, STORAGE, BILLING)
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -28,8 +35,12 @@ KUBERNETES_VERSION = "1.30"
 PLACEHOLDER = "CHANGE_ME"
 """The one value a secret may have in a committed file."""
 
-SETTINGS = frozenset(env_key(f.name) for f in dataclasses.fields(MeshConfig))
-"""Every TICKMESH_* variable MeshConfig reads."""
+SETTINGS = frozenset(
+    key
+    for cls, section in [(MeshConfig, None), *((s.settings, s.name) for s in SPECS)]
+    for key in env_keys(cls, section).values()
+)
+"""Every TICKMESH_* variable MeshConfig and the services' own settings read."""
 
 SECRET_SETTINGS = frozenset(
     env_key(f.name) for f in dataclasses.fields(MeshConfig) if f.metadata.get("secret")

@@ -8,6 +8,7 @@ import pytest
 
 from mesh import healthcheck
 from mesh.config import MeshConfig
+from mesh.lifecycle import Lifecycle, Part
 from mesh.server import build_server
 from tests.waiting import eventually
 
@@ -23,8 +24,10 @@ async def test_not_serving_until_ready_then_serving(capsys: pytest.CaptureFixtur
     async def readiness() -> None:
         await ready.wait()
 
+    lifecycle = Lifecycle()
+    lifecycle.add(Part("stores", start=readiness))
     server = await build_server(
-        MeshConfig(), component="probe-test", port=0, bindings=[], readiness=readiness
+        MeshConfig(), component="probe-test", port=0, bindings=[], lifecycle=lifecycle
     )
     starting = asyncio.create_task(server.start())
     try:

@@ -17,9 +17,10 @@ from tickmesh.storage.v1 import storage_pb2
 
 from mesh.client_interceptors import api_key_interceptors
 from mesh.server import MeshServer
-from servers.billing.app import create_server as create_billing
+from servers.billing.app import billing_spec
 from servers.billing.clock import Clock
-from servers.bridge.app import BridgeParts, create_bridge
+from servers.bridge.app import SPEC as BRIDGE
+from servers.bridge.app import BridgeParts
 from tests.integration.bridge.fake_ingestion import start_fake_ingestion
 from tests.integration.storage_service.conftest import (  # noqa: F401 - the fixture, reused
     ENTERPRISE,
@@ -85,7 +86,7 @@ async def billing_server(
     """A second Billing on the mesh's Storage, with its own clock and Bridge list."""
     # Its own data dir: each process owns its usage spool.
     config = dataclasses.replace(mesh.config, data_dir=mesh.config.data_dir / uuid.uuid4().hex)
-    server = await create_billing(config, port=0, clock=clock, bridge_addresses=bridges)
+    server = await billing_spec(clock, bridges).create(config, port=0)
     await server.start()
     clients = BillingClients(server, mesh)
     try:
@@ -106,7 +107,9 @@ async def bridge_server(mesh: StorageMesh) -> AsyncIterator[tuple[MeshServer, Br
         metering_flush_seconds=0.05,
         redis_prefix=f"{mesh.config.redis_prefix}bridge-{uuid.uuid4().hex[:6]}:",
     )
-    server, parts = await create_bridge(config, port=0)
+    server = await BRIDGE.create(config, port=0)
+    parts = server.handle
+    assert isinstance(parts, BridgeParts)
     await asyncio.wait_for(server.start(), WAIT)
     try:
         yield server, parts

@@ -16,10 +16,11 @@ from tickmesh.storage.v1 import storage_pb2
 
 from mesh.config import MeshConfig
 from mesh.server import MeshServer
-from mesh.tenancy.wiring import Tenancy, open_tenancy
+from mesh.tenancy_stack import TenancyOptions
 from mesh.tiers import FREE_SYMBOLS, MAJOR_PAIRS, Tier
-from servers.bridge.app import BridgeParts, BridgeTuning, create_bridge
+from servers.bridge.app import BridgeParts, bridge_spec
 from servers.bridge.session import SessionLimits
+from servers.bridge.settings import BridgeTuning
 from servers.bridge.upstream import Backoff
 from tests.integration.bridge.fake_ingestion import WAIT, FakeIngestion, start_fake_ingestion
 from tests.integration.bridge.tenancy import resolve_test_key, tenant_metadata
@@ -146,7 +147,7 @@ def recorded() -> RecordedUsage:
 @pytest.fixture
 async def make_bridge(tmp_path: Path, recorded: RecordedUsage) -> AsyncIterator[BridgeFactory]:
     """Starts FakeIngestion + Bridge pairs; everything is stopped after the test."""
-    started: list[tuple[Bridge, grpc.aio.Server, Tenancy]] = []
+    started: list[tuple[Bridge, grpc.aio.Server]] = []
 
     async def make(tuning: BridgeTuning = TEST_TUNING, grace_seconds: float = 1.0) -> Bridge:
         upstream_server, fake, port = await start_fake_ingestion(UNIVERSE)
@@ -155,13 +156,14 @@ async def make_bridge(tmp_path: Path, recorded: RecordedUsage) -> AsyncIterator[
             redis_prefix=f"bridge-test:{uuid.uuid4().hex[:8]}:", data_dir=tmp_path,
             metering_flush_seconds=0.05,
         )  # fmt: skip
-        tenancy = await open_tenancy(
-            config, "bridge", authenticate_key=resolve_test_key, usage_sender=recorded.record,
+        tenancy = TenancyOptions(
+            authenticate_key=resolve_test_key, usage_sender=recorded.record,
             instance=f"bridge-{uuid.uuid4().hex[:8]}",
         )  # fmt: skip
-        server, parts = await create_bridge(config, port=0, tenancy=tenancy, tuning=tuning)
-        bridge = Bridge(server, parts, fake)
-        started.append((bridge, upstream_server, tenancy))
+        server = await bridge_spec(tuning).create(config, port=0, tenancy=tenancy)
+        assert isinstance(server.handle, BridgeParts)
+        bridge = Bridge(server, server.handle, fake)
+        started.append((bridge, upstream_server))
         await asyncio.wait_for(server.start(), WAIT)
         # Ready means the stream was opened; wait until the fake has it, so nothing fed
         # from here on misses the (live, from_seq=0) first stream.
@@ -169,11 +171,10 @@ async def make_bridge(tmp_path: Path, recorded: RecordedUsage) -> AsyncIterator[
         return bridge
 
     yield make
-    for bridge, upstream_server, tenancy in started:
+    for bridge, upstream_server in started:
         for channel in bridge.channels:
             await channel.close()
         await bridge.server.stop()
-        await tenancy.aclose()
         await upstream_server.stop(None)
 
 

@@ -12,8 +12,8 @@ import grpc
 from tickmesh.bridge.v1 import bridge_pb2
 
 from mesh.tiers import Tier
-from servers.bridge.app import BridgeTuning
 from servers.bridge.session import SessionLimits
+from servers.bridge.settings import BridgeTuning
 from servers.bridge.upstream import Backoff
 from tests.integration.bridge.conftest import (
     SYNTHETIC,

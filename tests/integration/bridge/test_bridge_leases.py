@@ -12,9 +12,9 @@ import pytest
 
 from mesh.tenancy.quota import QuotaStore
 from mesh.tiers import Tier
-from servers.bridge.app import BridgeTuning
 from servers.bridge.leases import RENEW_BATCH, LeaseKeeper
 from servers.bridge.session import Session, SessionLimits
+from servers.bridge.settings import BridgeTuning
 from servers.bridge.upstream import Backoff
 from servers.bridge.usage import UsageCounter
 from tests.integration.bridge.conftest import Bridge, BridgeFactory, eventually, next_message

@@ -22,9 +22,10 @@ from mesh.config import MeshConfig, load_config
 from mesh.server import MeshServer
 from mesh.tenancy.authenticator import relayed_caller
 from mesh.tenancy.signing import METADATA_KEY, ContextSigner
-from servers.billing.app import create_server as create_billing
-from servers.hub.app import Hub, create_hub
-from servers.storage.app import create_server as create_storage
+from servers.billing.app import SPEC as BILLING
+from servers.hub.app import SPEC as HUB
+from servers.hub.hub import Hub
+from servers.storage.app import SPEC as STORAGE
 from tests.support.backing import REDIS_URL, delete_redis_prefix, require_redis
 from tests.waiting import eventually
 
@@ -101,7 +102,7 @@ class HubMesh:
 
     async def start_instance(
         self,
-        create: Callable[..., Awaitable[MeshServer]] = create_billing,
+        create: Callable[..., Awaitable[MeshServer]] = BILLING.create,
         *,
         register: bool = True,
         **settings: Any,
@@ -168,10 +169,12 @@ async def hub_mesh(tmp_path: Path) -> AsyncIterator[HubMesh]:
         TICKMESH_REDIS_URL=REDIS_URL,
         TICKMESH_REDIS_PREFIX=prefix,
     )
-    storage = await create_storage(config, port=0)
+    storage = await STORAGE.create(config, port=0)
     await storage.start()
     config = dataclasses.replace(config, storage_port=storage.port)
-    hub, parts = await create_hub(config, port=0)
+    hub = await HUB.create(config, port=0)
+    parts = hub.handle
+    assert isinstance(parts, Hub)
     # Round trips on this shared machine are noise: routing choices must not depend on them
     # (latency scoring has its unit tests).
     parts.health.measure_latency = False

@@ -15,9 +15,9 @@ from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 from mesh.config import MeshConfig
 from mesh.errors import QuotaViolation, ResourceExhausted
-from mesh.server import MeshServer, ServiceBinding, build_server
+from mesh.host import Assembly, NoSettings, Service, ServiceSpec
+from mesh.server import MeshServer, ServiceBinding
 from mesh.tenancy.current import optional_principal
-from mesh.tenancy.wiring import open_tenancy
 
 
 @dataclass
@@ -111,7 +111,6 @@ class FakeIngestion(ingestion_pb2_grpc.IngestionServiceServicer):
 
 async def create_fake(config: MeshConfig, component: str, seen: Seen, port: int = 0) -> MeshServer:
     """A fake `bridge` or `ingestion` server with the mesh's real tenancy and interceptors."""
-    tenancy = await open_tenancy(config, component)
     if component == "bridge":
         binding = ServiceBinding.of(
             bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"],
@@ -124,11 +123,8 @@ async def create_fake(config: MeshConfig, component: str, seen: Seen, port: int 
             ingestion_pb2_grpc.add_IngestionServiceServicer_to_server,
             FakeIngestion(seen),
         )
-    return await build_server(
-        config,
-        component=component,
-        port=port,
-        bindings=[binding],
-        interceptors=tenancy.server_interceptors,
-        on_stop=tenancy.aclose,
-    )
+
+    async def build(ctx: Assembly[NoSettings]) -> Service:
+        return Service([binding])
+
+    return await ServiceSpec(component, build).create(config, port=port)

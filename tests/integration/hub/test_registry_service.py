@@ -13,8 +13,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
-from servers.billing.app import create_server as create_billing
-from servers.hub.app import create_hub
+from servers.billing.app import SPEC as BILLING
+from servers.hub.app import SPEC as HUB
+from servers.hub.hub import Hub
 
 from .conftest import ENTERPRISE, FREE, WAIT, HubMesh, eventually
 
@@ -105,7 +106,7 @@ async def test_watch_ends_promptly_when_the_hub_stops(hub_mesh: HubMesh) -> None
     config = dataclasses.replace(
         hub_mesh.config, grace_seconds=3 * WAIT, data_dir=hub_mesh.config.data_dir / "hub-2"
     )
-    hub, _parts = await create_hub(config, port=0)
+    hub = await HUB.create(config, port=0)
     await hub.start()
     watch = hub_pb2_grpc.HubServiceStub(
         hub_mesh.channel(hub.address, hub_mesh.operator_key)
@@ -130,7 +131,7 @@ async def test_an_instance_keeps_retrying_while_the_hub_is_down(hub_mesh: HubMes
     """A server whose Hub is unreachable serves normally, and registers once the Hub is back."""
     hub_address, hub_port = hub_mesh.hub.address, hub_mesh.hub.port
     await hub_mesh.hub.stop()
-    billing = await create_billing(
+    billing = await BILLING.create(
         dataclasses.replace(hub_mesh.config, hub_address=hub_address), port=0
     )
     await billing.start()
@@ -140,9 +141,10 @@ async def test_an_instance_keeps_retrying_while_the_hub_is_down(hub_mesh: HubMes
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
     assert billing.registrar is not None and billing.registrar.lease_id is None
 
-    hub, parts = await create_hub(hub_mesh.config, port=hub_port)
+    hub = await HUB.create(hub_mesh.config, port=hub_port)
     await hub.start()
-    hub_mesh.hub, hub_mesh.parts = hub, parts
+    assert isinstance(hub.handle, Hub)
+    hub_mesh.hub, hub_mesh.parts = hub, hub.handle
     await hub_mesh.wait_health(billing.instance_id, hub_pb2.INSTANCE_HEALTH_SERVING)
 
 

@@ -16,8 +16,9 @@ from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import load_config
+from mesh.host import build_service
 from mesh.server import MeshServer
-from servers.ingestion.app import create_server
+from servers.ingestion.app import SPEC
 
 WAIT = 10.0  # upper bound of every wait on a condition
 OPERATOR_KEY = "op_" + secrets.token_urlsafe(
@@ -40,7 +41,7 @@ async def start_ingestion(tmp_path: Path) -> AsyncIterator[ServerFactory]:
             "TICKMESH_GRACE_SECONDS": "30",  # so a stream ending promptly is told from grace
             **{f"TICKMESH_{key.upper()}": value for key, value in overrides.items()},
         }
-        server = await create_server(load_config(env=env), port=0)
+        server = await build_service(SPEC, load_config(env=env), port=0)
         servers.append(server)
         await server.start()
         return server

@@ -14,7 +14,8 @@ from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2
 
 from mesh.config import ConfigError, load_config
-from servers.ingestion.app import create_server
+from mesh.host import build_service
+from servers.ingestion.app import SPEC
 from tests.integration.ingestion.conftest import (
     WAIT,
     ServerFactory,
@@ -171,4 +172,4 @@ async def test_a_missing_replay_file_is_a_configuration_error(tmp_path: Path) ->
         }
     )
     with pytest.raises(ConfigError, match="TICKMESH_INGESTION_REPLAY_FILE"):
-        await create_server(config, port=0)
+        await build_service(SPEC, config, port=0)

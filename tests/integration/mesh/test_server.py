@@ -1,8 +1,10 @@
-"""build_server / serve / run: health follows readiness and stop, reflection v1 and v1alpha."""
+"""build_server / serve / run_service: health follows the parts' start and stop, reflection
+v1 and v1alpha."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -17,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from mesh.config import MeshConfig
+from mesh.lifecycle import Lifecycle, Part
 from mesh.reflection import V1_SERVICE_NAME, V1ALPHA_SERVICE_NAME
 from mesh.server import HEALTH_SERVICE_NAME, MeshServer, ServiceBinding, build_server
 
@@ -58,14 +61,16 @@ async def test_health_is_not_serving_until_ready(aio_channel: ChannelFactory) ->
         readiness_called.set()
         await stores_ready.wait()
 
+    lifecycle = Lifecycle()
+    lifecycle.add(Part("stores", start=readiness))
     server = await build_server(
         MeshConfig(grace_seconds=0), component="probe", port=0, bindings=[PROBE],
-        readiness=readiness,
+        lifecycle=lifecycle,
     )  # fmt: skip
     assert server.port > 0
     starting = asyncio.create_task(server.start())
     try:
-        # readiness runs after the server listens: from here it answers health checks.
+        # Parts start after the server listens: from here it answers health checks.
         await asyncio.wait_for(readiness_called.wait(), WAIT)
         channel = aio_channel(server.address)
         assert await check(channel, "") == NOT_SERVING
@@ -89,9 +94,11 @@ async def test_watch_sees_not_serving_on_stop(aio_channel: ChannelFactory) -> No
     async def on_stop() -> None:
         stopped.append(True)
 
+    lifecycle = Lifecycle()
+    lifecycle.add(Part("store", stop=on_stop))
     server = await build_server(
         MeshConfig(grace_seconds=WAIT), component="probe", port=0, bindings=[PROBE],
-        on_stop=on_stop,
+        lifecycle=lifecycle,
     )  # fmt: skip
     await server.start()
     channel = aio_channel(server.address)
@@ -211,16 +218,24 @@ async def test_reflection_describes_health(
 
 TINY_SERVER = textwrap.dedent(
     """
-    from mesh.server import build_server, run
+    from mesh.host import Service, ServiceSpec, run_service
 
-    async def create(config):
-        server = await build_server(config, component="tiny", port=0, bindings=[])
-        print(server.port, flush=True)
-        return server
+    async def build(ctx):
+        return Service([])
 
-    run(create)
+    run_service(ServiceSpec("tiny", build))  # not one of the five: any free port
     """
 )
+
+
+async def listening_port(stderr: asyncio.StreamReader) -> int:
+    """The port from the server's "<name> listening on host:port" log line."""
+    while True:
+        line = await asyncio.wait_for(stderr.readline(), WAIT)
+        assert line, "the server ended before it listened"
+        record = json.loads(line)
+        if " listening on " in record["msg"]:
+            return int(record["msg"].rsplit(":", 1)[1])
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
@@ -239,13 +254,13 @@ async def test_run_exits_zero_on_sigterm(tmp_path: Path, aio_channel: ChannelFac
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        port = int(await asyncio.wait_for(proc.stdout.readline(), WAIT))
+        assert proc.stderr is not None
+        port = await listening_port(proc.stderr)
         channel = aio_channel(f"127.0.0.1:{port}")
         watch = health_pb2_grpc.HealthStub(channel).Watch(
             health_pb2.HealthCheckRequest(service=""), timeout=3 * WAIT, wait_for_ready=True
         )
-        # The port is printed before start(): wait for the transition to SERVING.
+        # The port is logged before the parts start: wait for the transition to SERVING.
         while (await asyncio.wait_for(watch.read(), WAIT)).status != SERVING:
             pass
         proc.send_signal(signal.SIGTERM)

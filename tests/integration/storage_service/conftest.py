@@ -17,14 +17,15 @@ from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors, metadata_interceptors
-from mesh.config import MeshConfig, load_config
+from mesh.config import MeshConfig, load_config, load_settings
 from mesh.server import MeshServer
 from mesh.tenancy.authenticator import relayed_caller
 from mesh.tenancy.signing import METADATA_KEY, ContextSigner
-from servers.billing.app import create_server as create_billing
-from servers.storage.app import create_server as create_storage
+from servers.billing.app import SPEC as BILLING
+from servers.storage.app import SPEC as STORAGE
 from servers.storage.relational.engine import open_store
 from servers.storage.relational.provision import destroy_store
+from servers.storage.settings import StorageSettings
 from tests.support.backing import (
     REDIS_URL,
     delete_redis_prefix,
@@ -135,10 +136,10 @@ async def storage_mesh(
         await require_redis()
     tag = secrets.token_hex(4)
     config = _config(backend, tmp_path, tag)
-    storage = await create_storage(config, port=0)
+    storage = await STORAGE.create(config, port=0)
     await storage.start()
     config = dataclasses.replace(config, storage_port=storage.port)
-    billing = await create_billing(config, port=0)
+    billing = await BILLING.create(config, port=0)
     await billing.start()
     mesh = StorageMesh(backend, config, storage, billing)
     try:
@@ -148,8 +149,9 @@ async def storage_mesh(
         await billing.stop()
         await storage.stop()
         if backend == "real":
+            stores = load_settings(StorageSettings, config, "storage")
             leftover = await open_store(
-                config.postgres_url, tmp_path, shared_schema=config.postgres_schema,
+                stores.postgres_url, tmp_path, shared_schema=stores.postgres_schema,
                 run_migrations=False,
             )  # fmt: skip
             await destroy_store(leftover)

@@ -25,10 +25,11 @@ from mesh.config import MeshConfig, load_config
 from mesh.server import MeshServer
 from mesh.telemetry import install_pipeline, shutdown_telemetry, tracer_for
 from mesh.telemetry.client import tracing_interceptors
-from servers.bridge.app import BridgeParts, create_bridge
-from servers.hub.app import create_hub
-from servers.ingestion.app import create_server as create_ingestion
-from servers.storage.app import create_server as create_storage
+from servers.bridge.app import SPEC as BRIDGE
+from servers.bridge.app import BridgeParts
+from servers.hub.app import SPEC as HUB
+from servers.ingestion.app import SPEC as INGESTION
+from servers.storage.app import SPEC as STORAGE
 
 WAIT = 10.0
 """Upper bound of every wait (generous: the machine is shared)."""
@@ -145,14 +146,14 @@ async def traced_mesh(telemetry: Telemetry, tmp_path: Path) -> AsyncIterator[Tra
     config = _config(tmp_path)
     started: list[MeshServer] = []
     try:
-        storage = await create_storage(config, port=0)
+        storage = await STORAGE.create(config, port=0)
         await storage.start()
         started.append(storage)
         config = dataclasses.replace(config, storage_port=storage.port)
-        hub, _parts = await create_hub(config, port=0)
+        hub = await HUB.create(config, port=0)
         await hub.start()
         started.append(hub)
-        ingestion = await create_ingestion(
+        ingestion = await INGESTION.create(
             dataclasses.replace(config, data_dir=tmp_path / "ingestion"), port=0
         )
         await ingestion.start()
@@ -163,7 +164,9 @@ async def traced_mesh(telemetry: Telemetry, tmp_path: Path) -> AsyncIterator[Tra
             hub_address=hub.address,
             data_dir=tmp_path / "bridge",
         )
-        bridge, bridge_parts = await create_bridge(bridge_config, port=0)
+        bridge = await BRIDGE.create(bridge_config, port=0)
+        bridge_parts = bridge.handle
+        assert isinstance(bridge_parts, BridgeParts)
         await bridge.start()
         started.append(bridge)
         mesh = TracedMesh(config, storage, ingestion, bridge, bridge_parts, hub)

@@ -21,7 +21,7 @@ def test_defaults() -> None:
     assert config.host == "127.0.0.1"
     assert [config.port_of(s) for s in SERVICES] == [50051, 50052, 50053, 50054, 50055]
     assert config.data_dir == Path(".tickmesh")
-    assert config.postgres_url is None and config.redis_url is None
+    assert config.redis_url is None
     assert config.mesh_secret is None and config.admin_key is None
     assert (config.log_level, config.log_format, config.grace_seconds) == ("INFO", "json", 5.0)
     assert config.hub_address is None
@@ -33,7 +33,6 @@ def test_environment_overrides_defaults() -> None:
             "TICKMESH_HOST": "0.0.0.0",
             "TICKMESH_BRIDGE_PORT": "6000",
             "TICKMESH_DATA_DIR": "/var/lib/tickmesh",
-            "TICKMESH_POSTGRES_URL": "postgresql://db/tickmesh",
             "TICKMESH_LOG_LEVEL": "debug",
             "TICKMESH_LOG_FORMAT": "TEXT",
             "TICKMESH_GRACE_SECONDS": "0.5",
@@ -46,7 +45,6 @@ def test_environment_overrides_defaults() -> None:
     # Bound on every interface, reached through loopback.
     assert config.address_of("bridge") == "127.0.0.1:6000"
     assert config.data_dir == Path("/var/lib/tickmesh")
-    assert config.postgres_url == "postgresql://db/tickmesh"
     assert (config.log_level, config.log_format) == ("DEBUG", "text")
     assert config.grace_seconds == 0.5
     assert config.hub_address == "hub.internal:50051"

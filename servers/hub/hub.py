@@ -1,0 +1,84 @@
+"""The Hub's parts as one object: registry, outlier ejection, selection, health watching, the
+proxy, and their background work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from servers.hub.channels import ChannelPool
+from servers.hub.health_watch import HealthWatcher
+from servers.hub.outliers import OutlierDetector, OutlierPolicy
+from servers.hub.registry import Clock, Event, EventType, LeasePolicy, Registry
+from servers.hub.router import Router
+from servers.hub.routing import Resolver
+from servers.hub.settings import HubSettings
+
+
+@dataclass
+class Hub:
+    """The Hub's parts, for its server and for tests that drive them."""
+
+    registry: Registry
+    outliers: OutlierDetector
+    resolver: Resolver
+    channels: ChannelPool
+    health: HealthWatcher
+    router: Router
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: HubSettings, clock: Clock | None = None) -> Hub:
+        registry = Registry(
+            clock,
+            LeasePolicy(
+                default_s=settings.lease_default_seconds,
+                min_s=settings.lease_min_seconds,
+                max_s=max(settings.lease_min_seconds, settings.lease_max_seconds),
+            ),
+        )
+        outliers = OutlierDetector(
+            OutlierPolicy(
+                failures_to_eject=settings.eject_after_failures,
+                base_ejection_s=settings.eject_base_seconds,
+                max_ejected_percent=settings.max_ejected_percent,
+            ),
+            clock=registry.clock.monotonic,
+            on_change=registry.touch,
+        )
+        resolver = Resolver(registry, outliers, panic_percent=settings.panic_percent)
+        channels = ChannelPool()
+        return cls(
+            registry=registry,
+            outliers=outliers,
+            resolver=resolver,
+            channels=channels,
+            health=HealthWatcher(registry, channels),
+            router=Router(resolver, channels),
+        )
+
+    async def start(self) -> None:
+        """Start the background work: lease sweeping and health checks."""
+        self.registry.add_listener(self._forget_removed)
+        self.health.start()
+        self.tasks.append(asyncio.create_task(self.registry.run_sweeper(), name="hub sweeper"))
+
+    def drain(self) -> None:
+        """A stop began: long-lived streams end now rather than hold the stop for its grace."""
+        self.registry.close_watches()
+        self.router.drain()
+
+    def _forget_removed(self, event: Event) -> None:
+        if event.type is EventType.REMOVED and event.instance is not None:
+            self.outliers.forget(event.instance.instance_id)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks.clear()
+        await self.health.stop()
+        await self.channels.close()
