@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from mesh.config import SERVICES, ConfigError, MeshConfig, env_key, load_config
+from mesh.config import (
+    SERVICES,
+    ConfigError,
+    MeshConfig,
+    as_optional_str,
+    as_str,
+    env_key,
+    env_keys,
+    int_at_least,
+    load_config,
+    load_settings,
+    setting,
+)
 
 
 def write_toml(tmp_path: Path, text: str) -> Path:
@@ -154,3 +167,41 @@ def test_service_addresses_can_point_elsewhere() -> None:
     config = load_config({"TICKMESH_STORAGE_ADDRESS": "storage.internal:50054"})
     assert config.address_of("storage") == "storage.internal:50054"
     assert config.address_of("billing") == "127.0.0.1:50055"
+
+
+@dataclass(frozen=True, slots=True)
+class EchoSettings:
+    """A service's own settings, as a service declares them."""
+
+    greeting: str = setting("hello", cast=as_str)
+    repeat: int = setting(1, cast=int_at_least(1))
+    store_url: str | None = setting(None, cast=as_optional_str, env="TICKMESH_ECHO_STORE")
+
+
+def test_service_settings_come_from_their_section(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, 'hub_port = 7000\n[echo]\ngreeting = "hi"\nrepeat = 2\n')
+    config = load_config({"TICKMESH_ECHO_REPEAT": "3", "TICKMESH_ECHO_STORE": "x://"}, file=path)
+    assert config.hub_port == 7000
+    # The environment beats the file; a field may name its own variable.
+    assert load_settings(EchoSettings, config, "echo") == EchoSettings("hi", 3, "x://")
+    assert env_keys(EchoSettings, "echo") == {
+        "greeting": "TICKMESH_ECHO_GREETING",
+        "repeat": "TICKMESH_ECHO_REPEAT",
+        "store_url": "TICKMESH_ECHO_STORE",
+    }
+
+
+def test_a_config_built_in_code_gives_default_settings() -> None:
+    assert load_settings(EchoSettings, MeshConfig(), "echo") == EchoSettings()
+
+
+def test_malformed_service_settings_name_their_key(tmp_path: Path) -> None:
+    config = load_config({"TICKMESH_ECHO_REPEAT": "0"})
+    with pytest.raises(ConfigError, match="TICKMESH_ECHO_REPEAT: expected an integer >= 1"):
+        load_settings(EchoSettings, config, "echo")
+    config = load_config({}, file=write_toml(tmp_path, "[echo]\nrepaet = 2\n"))
+    with pytest.raises(ConfigError, match=r"unknown key \[echo\] 'repaet'"):
+        load_settings(EchoSettings, config, "echo")
+    config = load_config({}, file=write_toml(tmp_path, "[echo]\nrepeat = true\n"))
+    with pytest.raises(ConfigError, match=r"\[echo\] repeat: expected an integer >= 1"):
+        load_settings(EchoSettings, config, "echo")
