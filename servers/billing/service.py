@@ -11,7 +11,12 @@ from tickmesh.common.v1 import billing_pb2 as invoice_pb2
 
 from mesh.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from mesh.protoconv import tier_from_proto
-from mesh.tenancy.current import PrincipalKind, company_in_reach, current_principal
+from mesh.tenancy.current import (
+    PrincipalKind,
+    actor_label,
+    company_in_reach,
+    current_principal,
+)
 from mesh.tenancy.quota import QuotaStore
 from servers.billing import analytics, convert, health, reports
 from servers.billing.bridge_counters import BridgeCounters
@@ -35,14 +40,6 @@ _EFFECTS = {
 
 def _staff() -> None:
     current_principal().require(OPERATOR, SERVICE)
-
-
-def _actor() -> str:
-    """Who asked, in Storage's audit form ("user:<id>", "operator", "service:<name>")."""
-    principal = current_principal()
-    if principal.tenant is not None:
-        return f"user:{principal.tenant.user_id}"
-    return f"{principal.kind.value}:{principal.service}" if principal.service else "operator"
 
 
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
@@ -126,7 +123,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         if current is None:
             raise FailedPrecondition(f"company {company} has no subscription at {now.isoformat()}")
         quote_change(current, tier, effect, now)  # refuses a no-op before anything is written
-        reply = await self._storage.change_tier(company, tier, effect, _actor())
+        reply = await self._storage.change_tier(company, tier, effect, actor_label())
         previous = tier_from_proto(reply.previous_tier)
         effective_at = reply.effective_at.ToDatetime(tzinfo=UTC)
         lines: tuple[InvoiceLine, ...] = ()

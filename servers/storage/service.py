@@ -20,7 +20,12 @@ from mesh.protoconv import tier_from_proto, tier_to_proto
 from mesh.telemetry.server import annotate_tenant
 from mesh.tenancy.authenticator import tenant_to_proto
 from mesh.tenancy.context import TenantContext
-from mesh.tenancy.current import PrincipalKind, company_in_reach, current_principal
+from mesh.tenancy.current import (
+    PrincipalKind,
+    actor_label,
+    company_in_reach,
+    current_principal,
+)
 from mesh.tenancy.wiring import Tenancy
 from servers.storage import convert
 from servers.storage.analytics.engine import AnalyticsStore
@@ -52,13 +57,6 @@ def _tenant_scope() -> TenantScope:
     return TenantScope(principal.require_tenant().company_id)
 
 
-def _actor() -> str:
-    principal = current_principal()
-    if principal.tenant is not None:
-        return f"user:{principal.tenant.user_id}"
-    return f"{principal.kind.value}:{principal.service or 'cli'}"
-
-
 class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     """Tenants, users, keys, subscriptions and trading data on the relational store."""
 
@@ -83,13 +81,13 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         tier = tier_from_proto(request.tier)
         users.validate_new_user(request.owner_email, request.owner_name, "owner", prefix="owner_")
         company, sub = await companies.create_company(
-            self._store, request.name, tier, actor=_actor()
+            self._store, request.name, tier, actor=actor_label()
         )
         scope = TenantScope(company.id)
         owner = await users.create_user(
             self._store, scope, request.owner_email, request.owner_name, "owner"
         )
-        key = await api_keys.issue_api_key(self._store, scope, owner.id, actor=_actor())
+        key = await api_keys.issue_api_key(self._store, scope, owner.id, actor=actor_label())
         return storage_pb2.CreateCompanyResponse(
             company=convert.company(company, tier_to_proto(sub.tier)),
             subscription=convert.subscription(sub),
@@ -143,7 +141,9 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         principal = current_principal()
         principal.require(TENANT, OPERATOR)
         scope = TenantScope(company_in_reach(request.company_id))
-        issued = await api_keys.issue_api_key(self._store, scope, request.user_id, actor=_actor())
+        issued = await api_keys.issue_api_key(
+            self._store, scope, request.user_id, actor=actor_label()
+        )
         return storage_pb2.IssueApiKeyResponse(
             key_id=issued.key_id,
             api_key=issued.plaintext,
@@ -152,7 +152,9 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
 
     async def RevokeApiKey(self, request: Any, context: Ctx) -> Any:
         scope = _tenant_scope()
-        record = await api_keys.revoke_api_key(self._store, scope, request.key_id, actor=_actor())
+        record = await api_keys.revoke_api_key(
+            self._store, scope, request.key_id, actor=actor_label()
+        )
         await self._tenancy.invalidate_company(scope.company_id)
         return storage_pb2.RevokeApiKeyResponse(revoked_at=convert.timestamp(record.revoked_at))
 
@@ -178,7 +180,11 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         tier = tier_from_proto(request.tier)
         before = await subscriptions.get_subscription(self._store, request.company_id)
         after = await subscriptions.change_tier(
-            self._store, request.company_id, tier, actor=request.actor or _actor(), effective=effect
+            self._store,
+            request.company_id,
+            tier,
+            actor=request.actor or actor_label(),
+            effective=effect,
         )
         # Before answering, so the caller's next call anywhere sees the new tier.
         await self._tenancy.invalidate_company(request.company_id)
@@ -238,10 +244,12 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             )
         if request.company_id:
             results = [
-                await retention.apply_retention(self._store, request.company_id, actor=_actor())
+                await retention.apply_retention(
+                    self._store, request.company_id, actor=actor_label()
+                )
             ]
         else:
-            results = await retention.apply_retention_all(self._store, actor=_actor())
+            results = await retention.apply_retention_all(self._store, actor=actor_label())
         return storage_pb2.ApplyRetentionResponse(
             results=[
                 storage_pb2.RetentionResult(
