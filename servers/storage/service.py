@@ -116,14 +116,11 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                 violations=[FieldViolation("page_size", "1-1000")],
             )
         start = int(request.page_token or 0)
-        records = await companies.list_companies(self._store)
-        page = records[start : start + size]
-        tiers = [(await subscriptions.get_subscription(self._store, c.id)).tier for c in page]
-        more = start + size < len(records)
+        page, more = await companies.list_companies_with_tiers(
+            self._store, offset=start, limit=size
+        )
         return storage_pb2.ListCompaniesResponse(
-            companies=[
-                convert.company(c, tier_to_proto(t)) for c, t in zip(page, tiers, strict=True)
-            ],
+            companies=[convert.company(c, tier_to_proto(t)) for c, t in page],
             next_page_token=str(start + size) if more else "",
         )
 
