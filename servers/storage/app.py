@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.config import MeshConfig
 from mesh.server import MeshServer, ServiceBinding, build_server
-from mesh.tenancy.context import TenantContext
 from mesh.tenancy.wiring import open_tenancy
 from servers.storage.analytics.engine import open_analytics
+from servers.storage.relational import api_keys, companies
 from servers.storage.relational.engine import open_store
 from servers.storage.service import StorageServicer
 
@@ -19,19 +21,15 @@ async def create_server(config: MeshConfig, port: int | None = None) -> MeshServ
         config.postgres_url, config.data_dir / "relational", shared_schema=config.postgres_schema
     )
     analytics = await open_analytics(config.clickhouse_url, config.data_dir)
-    servicer: StorageServicer | None = None
-
-    async def authenticate_key(api_key: str) -> TenantContext:
-        assert servicer is not None
-        return await servicer.authenticate_key(api_key)
 
     async def record_own_usage(
         request: storage_pb2.RecordUsageRequest,
     ) -> storage_pb2.RecordUsageResponse:
         # Storage meters its own API calls straight into the analytics store.
-        assert servicer is not None
-        return (await analytics.record_usage(request.events, servicer.known_companies)).to_proto()
+        known = partial(companies.existing_company_ids, store)
+        return (await analytics.record_usage(request.events, known)).to_proto()
 
+    authenticate_key = partial(api_keys.tenant_for_key, store)
     tenancy = await open_tenancy(
         config, "storage", authenticate_key=authenticate_key, usage_sender=record_own_usage
     )

@@ -8,6 +8,7 @@ as NOT_FOUND). Operator and service RPCs name the company explicitly.
 from __future__ import annotations
 
 from datetime import UTC
+from functools import partial
 from typing import Any, TypeAlias
 
 import grpc
@@ -19,7 +20,6 @@ from mesh.errors import FieldViolation, InvalidArgument
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from mesh.telemetry.server import annotate_tenant
 from mesh.tenancy.authenticator import tenant_to_proto
-from mesh.tenancy.context import TenantContext
 from mesh.tenancy.current import (
     PrincipalKind,
     actor_label,
@@ -70,11 +70,6 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             storage_pb2.DESCRIPTOR.services_by_name["StorageService"],
             "planned: metering and billing, issue #5",
         )
-
-    async def authenticate_key(self, api_key: str) -> TenantContext:
-        """The local key resolver the auth interceptor of this very server uses."""
-        result = await api_keys.authenticate_key(self._store, api_key)
-        return TenantContext(result.company_id, result.user_id, result.tier, result.key_id)
 
     async def CreateCompany(self, request: Any, context: Ctx) -> Any:
         current_principal().require(OPERATOR)
@@ -157,7 +152,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
 
     async def AuthenticateKey(self, request: Any, context: Ctx) -> Any:
         current_principal().require(SERVICE)
-        tenant = await self.authenticate_key(request.api_key)
+        tenant = await api_keys.tenant_for_key(self._store, request.api_key)
         # The caller is a service acting for no one yet: name the tenant on the span here.
         annotate_tenant(tenant)
         return storage_pb2.AuthenticateKeyResponse(tenant=tenant_to_proto(tenant))
@@ -313,13 +308,10 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             invoices=[billing_pb2.Invoice.FromString(i.body) for i in stored]
         )
 
-    async def known_companies(self, company_ids: set[str]) -> set[str]:
-        """The subset of `company_ids` that are companies (usage for others is refused)."""
-        return await companies.existing_company_ids(self._store, company_ids)
-
     async def RecordUsage(self, request: Any, context: Ctx) -> Any:
         current_principal().require(SERVICE)
-        result = await self._analytics.record_usage(request.events, self.known_companies)
+        known = partial(companies.existing_company_ids, self._store)
+        result = await self._analytics.record_usage(request.events, known)
         return result.to_proto()
 
     async def QueryUsage(self, request: Any, context: Ctx) -> Any:
