@@ -28,7 +28,6 @@ _EFFECTS = {
     billing_pb2.CHANGE_EFFECT_IMMEDIATE: Effective.IMMEDIATE,
     billing_pb2.CHANGE_EFFECT_END_OF_TERM: Effective.END_OF_TERM,
 }
-_DEFAULT_PAGE_SIZE, _MAX_PAGE_SIZE = 100, 1000
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -63,8 +62,8 @@ def created_company(
 
 def page_window(request: storage_pb2.ListCompaniesRequest) -> tuple[int, int]:
     """(offset, size) of the page asked for; the page token is the offset as digits."""
-    size = request.page_size or _DEFAULT_PAGE_SIZE
-    if not 1 <= size <= _MAX_PAGE_SIZE or (request.page_token and not request.page_token.isdigit()):
+    size = request.page_size or 100
+    if not 1 <= size <= 1000 or (request.page_token and not request.page_token.isdigit()):
         raise InvalidArgument(
             "page_size must be 1-1000 and page_token one this RPC returned",
             violations=[FieldViolation("page_size", "1-1000")],
