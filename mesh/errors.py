@@ -202,13 +202,6 @@ class Unavailable(MeshError):
         return [_retry_info(self.retry_after_s)]
 
 
-class Unimplemented(MeshError):
-    """The RPC exists in the contract but is not built yet."""
-
-    code = grpc.StatusCode.UNIMPLEMENTED
-    default_reason = "NOT_IMPLEMENTED"
-
-
 class Internal(MeshError):
     """A bug on our side; the message never leaks internals."""
 

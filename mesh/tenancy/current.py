@@ -82,6 +82,18 @@ def current_tenant() -> TenantContext:
     return current_principal().require_tenant()
 
 
+def actor_label() -> str:
+    """The current caller as the audit trail names it: "user:<id>" for a tenant,
+    "<kind>:<service>" when a service relayed the call, else the bare kind ("operator"
+    for the operator key used directly)."""
+    principal = current_principal()
+    if principal.tenant is not None:
+        return f"user:{principal.tenant.user_id}"
+    if principal.service:
+        return f"{principal.kind.value}:{principal.service}"
+    return principal.kind.value
+
+
 def company_in_reach(requested: str) -> str:
     """The company the current call may act on: a tenant's own (another company's id
     reads as NOT_FOUND, never revealing it exists), any named one for operators and

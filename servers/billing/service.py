@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, timedelta
-from typing import Any, TypeAlias
 
 import grpc
 from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
@@ -11,7 +10,12 @@ from tickmesh.common.v1 import billing_pb2 as invoice_pb2
 
 from mesh.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from mesh.protoconv import tier_from_proto
-from mesh.tenancy.current import PrincipalKind, company_in_reach, current_principal
+from mesh.tenancy.current import (
+    PrincipalKind,
+    actor_label,
+    company_in_reach,
+    current_principal,
+)
 from mesh.tenancy.quota import QuotaStore
 from servers.billing import analytics, convert, health, reports
 from servers.billing.bridge_counters import BridgeCounters
@@ -26,7 +30,6 @@ from servers.billing.storage_source import StorageSource, each, tier_at
 from servers.billing.subscriptions import segments_for_period
 
 OPERATOR, SERVICE, TENANT = PrincipalKind.OPERATOR, PrincipalKind.SERVICE, PrincipalKind.TENANT
-Ctx: TypeAlias = grpc.aio.ServicerContext
 _EFFECTS = {
     invoice_pb2.CHANGE_EFFECT_IMMEDIATE: ChangeEffect.IMMEDIATE,
     invoice_pb2.CHANGE_EFFECT_END_OF_TERM: ChangeEffect.END_OF_TERM,
@@ -35,14 +38,6 @@ _EFFECTS = {
 
 def _staff() -> None:
     current_principal().require(OPERATOR, SERVICE)
-
-
-def _actor() -> str:
-    """Who asked, in Storage's audit form ("user:<id>", "operator", "service:<name>")."""
-    principal = current_principal()
-    if principal.tenant is not None:
-        return f"user:{principal.tenant.user_id}"
-    return f"{principal.kind.value}:{principal.service}" if principal.service else "operator"
 
 
 class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
@@ -63,16 +58,22 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     def _period(self, text: str) -> BillingPeriod:
         return BillingPeriod.parse(text) if text else BillingPeriod.containing(self._clock.now())
 
-    async def GetTierCatalog(self, request: Any, context: Ctx) -> Any:
+    async def GetTierCatalog(
+        self, request: billing_pb2.GetTierCatalogRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.GetTierCatalogResponse:
         return tier_catalog()
 
-    async def PreviewInvoice(self, request: Any, context: Ctx) -> Any:
+    async def PreviewInvoice(
+        self, request: billing_pb2.PreviewInvoiceRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.PreviewInvoiceResponse:
         company = company_in_reach(request.company_id)
         period = self._period(request.billing_period)
         invoice = preview_invoice(await self._storage.invoice_input(company, period), self._clock)
         return billing_pb2.PreviewInvoiceResponse(invoice=convert.invoice_pb(invoice))
 
-    async def CloseBillingPeriod(self, request: Any, context: Ctx) -> Any:
+    async def CloseBillingPeriod(
+        self, request: billing_pb2.CloseBillingPeriodRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.CloseBillingPeriodResponse:
         _staff()
         period = BillingPeriod.parse(request.billing_period)
         if self._clock.now() < period.end:
@@ -106,13 +107,17 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         # Storage keeps the first invoice per company and period: a concurrent close wins.
         return await self._storage.save_invoice(convert.invoice_pb(invoice))
 
-    async def ListInvoices(self, request: Any, context: Ctx) -> Any:
+    async def ListInvoices(
+        self, request: billing_pb2.ListInvoicesRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.ListInvoicesResponse:
         company = company_in_reach(request.company_id)
         if current_principal().kind is not TENANT:
             await self._storage.history(company)  # NOT_FOUND rather than an empty list
         return billing_pb2.ListInvoicesResponse(invoices=await self._storage.invoices(company))
 
-    async def ChangeTier(self, request: Any, context: Ctx) -> Any:
+    async def ChangeTier(
+        self, request: billing_pb2.ChangeTierRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.ChangeTierResponse:
         company = company_in_reach(request.company_id)
         tier = tier_from_proto(request.tier)
         effect = _EFFECTS.get(request.effect)
@@ -126,7 +131,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         if current is None:
             raise FailedPrecondition(f"company {company} has no subscription at {now.isoformat()}")
         quote_change(current, tier, effect, now)  # refuses a no-op before anything is written
-        reply = await self._storage.change_tier(company, tier, effect, _actor())
+        reply = await self._storage.change_tier(company, tier, effect, actor_label())
         previous = tier_from_proto(reply.previous_tier)
         effective_at = reply.effective_at.ToDatetime(tzinfo=UTC)
         lines: tuple[InvoiceLine, ...] = ()
@@ -140,7 +145,9 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
             proration=[convert.line_pb(line) for line in lines],
         )
 
-    async def RevenueReport(self, request: Any, context: Ctx) -> Any:
+    async def RevenueReport(
+        self, request: billing_pb2.RevenueReportRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.RevenueReportResponse:
         _staff()
         period = self._period(request.billing_period)
         # The tiers in force at the period's last instant (now, for the current period).
@@ -148,13 +155,17 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         accounts = await reports.revenue_accounts(self._storage, period, at)
         return convert.revenue_pb(analytics.revenue_report(period, accounts))
 
-    async def ChurnRisk(self, request: Any, context: Ctx) -> Any:
+    async def ChurnRisk(
+        self, request: billing_pb2.ChurnRiskRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.ChurnRiskResponse:
         _staff()
         usages = await reports.monthly_usages(self._storage, self._period(request.billing_period))
         entries = analytics.churn_risk(usages)
         return billing_pb2.ChurnRiskResponse(entries=[convert.churn_pb(e) for e in entries])
 
-    async def UpsellCandidates(self, request: Any, context: Ctx) -> Any:
+    async def UpsellCandidates(
+        self, request: billing_pb2.UpsellCandidatesRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.UpsellCandidatesResponse:
         _staff()
         threshold = analytics.upsell_threshold(request.threshold)
         usages = await reports.quota_usages(self._storage, self._quota)
@@ -163,14 +174,18 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
             candidates=[convert.upsell_pb(c) for c in found]
         )
 
-    async def SlaReport(self, request: Any, context: Ctx) -> Any:
+    async def SlaReport(
+        self, request: billing_pb2.SlaReportRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.SlaReportResponse:
         _staff()
         period = self._period(request.billing_period)
         invoices = await reports.period_invoices(self._storage, period, self._clock)
         report = analytics.sla_report(await self._storage.tier_sla(period), invoices)
         return billing_pb2.SlaReportResponse(tiers=[convert.tier_sla_pb(t) for t in report])
 
-    async def CustomerHealth(self, request: Any, context: Ctx) -> Any:
+    async def CustomerHealth(
+        self, request: billing_pb2.CustomerHealthRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.CustomerHealthResponse:
         _staff()
         companies = await self._storage.companies()
         if request.company_id:
@@ -182,7 +197,9 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         scores = health.health_report(inputs)
         return billing_pb2.CustomerHealthResponse(companies=[convert.health_pb(h) for h in scores])
 
-    async def Reconcile(self, request: Any, context: Ctx) -> Any:
+    async def Reconcile(
+        self, request: billing_pb2.ReconcileRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.ReconcileResponse:
         principal = current_principal()
         period = self._period(request.billing_period)
         if principal.kind is TENANT:

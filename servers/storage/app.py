@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.server import ServiceBinding
-from mesh.tenancy.context import TenantContext
 from servers.storage.analytics.engine import open_analytics
+from servers.storage.relational import api_keys, companies
 from servers.storage.relational.engine import open_store
 from servers.storage.service import StorageServicer
 from servers.storage.settings import StorageSettings
@@ -24,20 +26,17 @@ async def build(ctx: Assembly[StorageSettings]) -> Service:
     ctx.opened("relational store", store.close)
     analytics = await open_analytics(settings.clickhouse_url, data_dir)
     ctx.opened("analytics store", analytics.close)
-    servicer: StorageServicer | None = None
-
-    async def authenticate_key(api_key: str) -> TenantContext:
-        assert servicer is not None
-        return await servicer.authenticate_key(api_key)
+    known = partial(companies.existing_company_ids, store)
 
     async def record_own_usage(
         request: storage_pb2.RecordUsageRequest,
     ) -> storage_pb2.RecordUsageResponse:
         # Storage meters its own API calls straight into the analytics store.
-        assert servicer is not None
-        return (await analytics.record_usage(request.events, servicer.known_companies)).to_proto()
+        return (await analytics.record_usage(request.events, known)).to_proto()
 
-    tenancy = await ctx.tenancy(authenticate_key=authenticate_key, usage_sender=record_own_usage)
+    tenancy = await ctx.tenancy(
+        authenticate_key=partial(api_keys.tenant_for_key, store), usage_sender=record_own_usage
+    )
     servicer = StorageServicer(store, analytics, tenancy)
     add = storage_pb2_grpc.add_StorageServiceServicer_to_server
     return Service([ServiceBinding.of(SERVICE, add, servicer)])

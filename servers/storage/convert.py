@@ -1,20 +1,33 @@
-"""Conversions between the relational layer's records and the Storage contract."""
+"""Conversions between Storage's records (relational and analytics) and its contract."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from google.protobuf import timestamp_pb2
-from tickmesh.common.v1 import tenancy_pb2
+from tickmesh.common.v1 import billing_pb2
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.errors import FieldViolation, InvalidArgument
 from mesh.protoconv import tier_to_proto
+from mesh.tiers import Tier
+from servers.storage.analytics import SlaFigures, UsageRow
+from servers.storage.relational.api_keys import IssuedKey
 from servers.storage.relational.companies import Company
-from servers.storage.relational.subscriptions import Subscription
+from servers.storage.relational.invoices import StoredInvoice
+from servers.storage.relational.quota import StorageUsage
+from servers.storage.relational.retention import RetentionResult
+from servers.storage.relational.subscription_events import SubscriptionEvent
+from servers.storage.relational.subscriptions import Effective, Subscription
 from servers.storage.relational.trading import BrokerAccount, NewPosition, Position
 from servers.storage.relational.users import User
+
+_EFFECTS = {
+    billing_pb2.CHANGE_EFFECT_IMMEDIATE: Effective.IMMEDIATE,
+    billing_pb2.CHANGE_EFFECT_END_OF_TERM: Effective.END_OF_TERM,
+}
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -26,13 +39,51 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     return stamp
 
 
-def company(record: Company, tier: tenancy_pb2.Tier) -> storage_pb2.Company:
+def company(record: Company, tier: Tier) -> storage_pb2.Company:
     return storage_pb2.Company(
         company_id=record.id,
         name=record.name,
-        tier=tier,
+        tier=tier_to_proto(tier),
         status=record.status.value,
         created_at=timestamp(record.created_at),
+    )
+
+
+def created_company(
+    record: Company, sub: Subscription, owner: User, key: IssuedKey
+) -> storage_pb2.CreateCompanyResponse:
+    return storage_pb2.CreateCompanyResponse(
+        company=company(record, sub.tier),
+        subscription=subscription(sub),
+        owner=user(owner),
+        owner_key=issued_key(key, owner.created_at),
+    )
+
+
+def page_window(request: storage_pb2.ListCompaniesRequest) -> tuple[int, int]:
+    """(offset, size) of the page asked for; the page token is the offset as digits."""
+    size = request.page_size or 100
+    if not 1 <= size <= 1000 or (request.page_token and not request.page_token.isdigit()):
+        raise InvalidArgument(
+            "page_size must be 1-1000 and page_token one this RPC returned",
+            violations=[FieldViolation("page_size", "1-1000")],
+        )
+    return int(request.page_token or 0), size
+
+
+def company_page(
+    listed: Sequence[tuple[Company, Tier]], next_offset: int | None
+) -> storage_pb2.ListCompaniesResponse:
+    """A page of companies; `next_offset` None on the last."""
+    return storage_pb2.ListCompaniesResponse(
+        companies=[company(c, tier) for c, tier in listed],
+        next_page_token="" if next_offset is None else str(next_offset),
+    )
+
+
+def issued_key(key: IssuedKey, created_at: datetime) -> storage_pb2.IssueApiKeyResponse:
+    return storage_pb2.IssueApiKeyResponse(
+        key_id=key.key_id, api_key=key.plaintext, created_at=timestamp(created_at)
     )
 
 
@@ -44,6 +95,48 @@ def subscription(record: Subscription) -> storage_pb2.Subscription:
         period_start=timestamp(record.period_start),
         period_end=timestamp(record.period_end),
         pending_tier=tier_to_proto(record.pending_tier) if record.pending_tier else None,
+    )
+
+
+def change_effect(value: billing_pb2.ChangeEffect) -> Effective:
+    """The domain effect of a ChangeTierRequest; INVALID_ARGUMENT when unset or unknown."""
+    effect = _EFFECTS.get(value)
+    if effect is None:
+        raise InvalidArgument(
+            "effect must be CHANGE_EFFECT_IMMEDIATE or CHANGE_EFFECT_END_OF_TERM",
+            violations=[FieldViolation("effect", "IMMEDIATE or END_OF_TERM")],
+        )
+    return effect
+
+
+def tier_change(
+    before: Subscription, after: Subscription, effect: Effective
+) -> storage_pb2.ChangeTierResponse:
+    """The change as asked: effective now (when recorded) or at the end of the period."""
+    effective_at = after.updated_at if effect is Effective.IMMEDIATE else after.period_end
+    return storage_pb2.ChangeTierResponse(
+        subscription=subscription(after),
+        previous_tier=tier_to_proto(before.tier),
+        effective_at=timestamp(effective_at),
+    )
+
+
+def event_window(
+    request: storage_pb2.ListSubscriptionEventsRequest,
+) -> tuple[datetime | None, datetime | None]:
+    """[since, until) of the request; None for an open end."""
+    since = request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else None
+    until = request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else None
+    return since, until
+
+
+def subscription_event(record: SubscriptionEvent) -> storage_pb2.SubscriptionEvent:
+    return storage_pb2.SubscriptionEvent(
+        kind=record.kind,
+        from_tier=tier_to_proto(record.from_tier) if record.from_tier else None,
+        to_tier=tier_to_proto(record.to_tier),
+        effective_at=timestamp(record.effective_at),
+        actor=record.actor,
     )
 
 
@@ -80,6 +173,17 @@ def position(record: Position) -> storage_pb2.Position:
     )
 
 
+def position_batch(messages: Sequence[storage_pb2.Position]) -> tuple[str, list[NewPosition]]:
+    """The one account a RecordPositions request names, and its positions to record."""
+    accounts = {p.account_id for p in messages}
+    if len(accounts) != 1:
+        raise InvalidArgument(
+            "positions must name exactly one account_id per request",
+            violations=[FieldViolation("positions", "one account_id per request, at least one")],
+        )
+    return accounts.pop(), [new_position(p, i) for i, p in enumerate(messages)]
+
+
 def new_position(message: storage_pb2.Position, index: int) -> NewPosition:
     """A position to record; decimals are exact strings, never floats."""
     field = f"positions[{index}]"
@@ -96,6 +200,66 @@ def new_position(message: storage_pb2.Position, index: int) -> NewPosition:
         if message.close_price
         else None,
         closed_at=message.closed_at.ToDatetime(tzinfo=UTC) if closed else None,
+    )
+
+
+def storage_usage(usage: StorageUsage) -> storage_pb2.GetStorageUsageResponse:
+    """Used and allowed bytes; an unlimited quota is -1."""
+    limit = -1 if usage.limit_bytes is None else usage.limit_bytes
+    return storage_pb2.GetStorageUsageResponse(used_bytes=usage.used_bytes, quota_bytes=limit)
+
+
+def retention_result(record: RetentionResult) -> storage_pb2.RetentionResult:
+    return storage_pb2.RetentionResult(
+        company_id=record.company_id,
+        tier=tier_to_proto(record.tier),
+        positions_deleted=record.deleted_positions,
+        cutoff=timestamp(record.cutoff),
+    )
+
+
+def stored_invoice(message: billing_pb2.Invoice) -> StoredInvoice:
+    """An invoice to store: its indexed fields, and the message itself as the body."""
+    if not message.HasField("issued_at") or not message.HasField("total"):
+        raise InvalidArgument(
+            "invoice.issued_at and invoice.total are required",
+            violations=[FieldViolation("invoice", "issued_at and total are required")],
+        )
+    return StoredInvoice(
+        invoice_id=message.invoice_id,
+        company_id=message.company_id,
+        billing_period=message.billing_period,
+        status=message.status,
+        total_minor_units=message.total.minor_units,
+        currency=message.total.currency,
+        issued_at=message.issued_at.ToDatetime(tzinfo=UTC),
+        body=message.SerializeToString(),
+    )
+
+
+def invoice(record: StoredInvoice) -> billing_pb2.Invoice:
+    """The invoice exactly as it was first stored."""
+    return billing_pb2.Invoice.FromString(record.body)
+
+
+def usage_row(record: UsageRow) -> storage_pb2.UsageRow:
+    return storage_pb2.UsageRow(
+        key=record.key,
+        events=record.events,
+        data_points=record.data_points,
+        processing_time_us=record.processing_time_us,
+    )
+
+
+def sla_figures(record: SlaFigures) -> storage_pb2.SlaFigures:
+    return storage_pb2.SlaFigures(
+        tier=tier_to_proto(record.tier),
+        company_id=record.company_id,
+        samples=record.samples,
+        within_target=record.within_target,
+        latency_p50_us=record.latency_p50_us,
+        latency_p99_us=record.latency_p99_us,
+        availability_percent=str(record.availability_percent),
     )
 
 

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 from mesh.errors import NotFound, Unauthenticated
+from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
 from servers.storage.relational import audit, validation
 from servers.storage.relational.engine import RelationalStore
@@ -234,3 +235,10 @@ async def authenticate_key(
                 api_keys.update().where(api_keys.c.id == key_id).values(last_used_at=at)
             )
     return AuthResult(row.company_id, row.user_id, Tier(row.tier), key_id)
+
+
+async def tenant_for_key(store: RelationalStore, plaintext: str) -> TenantContext:
+    """The tenant a presented key acts for (see authenticate_key): how Storage resolves keys
+    itself, for its own auth interceptor and for AuthenticateKey."""
+    result = await authenticate_key(store, plaintext)
+    return TenantContext(result.company_id, result.user_id, result.tier, result.key_id)

@@ -15,10 +15,13 @@ from servers.storage.relational import audit, subscriptions, validation
 from servers.storage.relational.engine import RelationalStore
 from servers.storage.relational.subscriptions import Subscription
 from servers.storage.relational.tables import COMPANY_ID_LEN, companies, storage_usage
+from servers.storage.relational.tables import subscriptions as subscription_rows
 from servers.storage.relational.tenant_schema import create_tenant_schema
 
 # 48 random bits; a collision with an existing company is retried, never merged.
 _CREATE_ATTEMPTS = 3
+# Past any real count of companies, and below the BIGINT every backend's OFFSET takes.
+_MAX_OFFSET = 2**62
 
 
 class CompanyStatus(enum.StrEnum):
@@ -142,6 +145,25 @@ async def list_companies(
     async with store.shared(readonly=True) as conn:
         rows = (await conn.execute(query)).mappings().all()
     return [_from_row(row) for row in rows]
+
+
+async def list_companies_with_tiers(
+    store: RelationalStore, *, offset: int, limit: int
+) -> tuple[list[tuple[Company, Tier]], bool]:
+    """Up to `limit` companies from the `offset`-th on, oldest first, each with its current
+    tier, and whether more follow; one query, each company joined to its subscription."""
+    # An inner join drops no company: each gets its subscription in the transaction that
+    # creates it, and neither is ever deleted.
+    query = (
+        sa.select(companies, subscription_rows.c.tier)
+        .join(subscription_rows, subscription_rows.c.company_id == companies.c.id)
+        .order_by(companies.c.created_at, companies.c.id)
+        .offset(min(offset, _MAX_OFFSET))
+        .limit(limit + 1)  # the extra row only says whether another page follows
+    )
+    async with store.shared(readonly=True) as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [(_from_row(row), Tier(row["tier"])) for row in rows[:limit]], len(rows) > limit
 
 
 async def deactivate_company(

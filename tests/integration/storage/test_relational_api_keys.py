@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from mesh.errors import NotFound, Unauthenticated
+from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
 from servers.storage.relational import api_keys, companies
 from servers.storage.relational.engine import RelationalStore
@@ -31,6 +32,15 @@ async def test_key_authenticates_to_its_tenant(
     [key] = await api_keys.list_api_keys(store, tenant.scope)
     assert key.last_used_at == T0
     assert key.prefix == f"tm_{tenant.key_id}"
+
+
+async def test_storage_resolves_its_own_keys_to_a_tenant_context(
+    store: RelationalStore, tenant_factory: TenantFactory
+) -> None:
+    tenant = await tenant_factory("enterprise")
+    assert await api_keys.tenant_for_key(store, tenant.key) == TenantContext(
+        tenant.scope.company_id, tenant.user_id, Tier.ENTERPRISE, tenant.key_id
+    )
 
 
 async def test_plaintext_is_stored_nowhere(

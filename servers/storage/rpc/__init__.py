@@ -1,0 +1,1 @@
+"""StorageService's RPCs in groups by aggregate, composed into one servicer in service.py."""
