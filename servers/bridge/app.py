@@ -12,11 +12,11 @@ from mesh.tenancy.quota import QuotaStore
 from mesh.tenancy.wiring import Tenancy, open_tenancy
 from servers.bridge.fanout import Fanout
 from servers.bridge.leases import LeaseKeeper
-from servers.bridge.metering import UsagePump
 from servers.bridge.service import SERVICE, BridgeServicer, add_to_server
 from servers.bridge.session import SessionLimits
 from servers.bridge.upstream import Backoff, Upstream
-from servers.bridge.usage import UsageCounter
+from servers.bridge.usage_counter import UsageCounter
+from servers.bridge.usage_pump import UsagePump
 
 
 @dataclass(frozen=True, slots=True)

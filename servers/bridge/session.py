@@ -32,7 +32,7 @@ from servers.bridge import wire
 from servers.bridge.entitlements import Grant
 from servers.bridge.projection import Entry
 from servers.bridge.tier_feed import Chunk
-from servers.bridge.usage import UsageCounter, UsageKey
+from servers.bridge.usage_counter import UsageCounter, UsageKey
 
 
 @dataclass(frozen=True, slots=True)

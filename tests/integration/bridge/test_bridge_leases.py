@@ -16,7 +16,7 @@ from servers.bridge.app import BridgeTuning
 from servers.bridge.leases import RENEW_BATCH, LeaseKeeper
 from servers.bridge.session import Session, SessionLimits
 from servers.bridge.upstream import Backoff
-from servers.bridge.usage import UsageCounter
+from servers.bridge.usage_counter import UsageCounter
 from tests.integration.bridge.conftest import Bridge, BridgeFactory, eventually, next_message
 from tests.integration.bridge.fake_ingestion import WAIT
 from tests.unit.bridge.helpers import grant, tenant

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from mesh.metering.meter import UsageMeter
 from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
-from servers.bridge.usage import UsageCounter
+from servers.bridge.usage_counter import UsageCounter
 
 
 def _last_instant_us(period: str) -> int:
