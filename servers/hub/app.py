@@ -21,9 +21,9 @@ from servers.hub.channels import ChannelPool
 from servers.hub.collector import MetricsCollector
 from servers.hub.health_watch import HealthWatcher, listed_statuses
 from servers.hub.outliers import OutlierDetector, OutlierPolicy
+from servers.hub.proxy import Proxy as Router
 from servers.hub.registry import Clock, Event, EventType, LeasePolicy, Registry
-from servers.hub.router import Router
-from servers.hub.routing import Resolver
+from servers.hub.selection import Resolver
 from servers.hub.service import HubServicer
 
 SERVICE = hub_pb2.DESCRIPTOR.services_by_name["HubService"]

@@ -1,4 +1,4 @@
-"""One gRPC channel per instance address, shared by the router, health checks and metrics."""
+"""One gRPC channel per instance address, shared by the proxy, health checks and metrics."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
-    # The router forwards whatever the instance accepts; the instance enforces its limits.
+    # The proxy forwards whatever the instance accepts; the instance enforces its limits.
     ("grpc.max_send_message_length", -1),
     ("grpc.max_receive_message_length", -1),
 )
