@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+from mesh.backoff import Backoff
 from mesh.config import MeshConfig
 from mesh.server import MeshServer, ServiceBinding, build_server
 from mesh.tenancy.quota import QuotaStore
@@ -14,7 +15,7 @@ from servers.bridge.fanout import Fanout
 from servers.bridge.leases import LeaseKeeper
 from servers.bridge.service import SERVICE, BridgeServicer, add_to_server
 from servers.bridge.session import SessionLimits
-from servers.bridge.upstream import Backoff, Upstream
+from servers.bridge.upstream import Upstream
 from servers.bridge.usage_counter import UsageCounter
 from servers.bridge.usage_pump import UsagePump
 

@@ -55,9 +55,7 @@ class Client:
 
 
 async def _run_client(hub: str, key: str, client: Client, stop: asyncio.Event) -> None:
-    events = subscribe(
-        hub, key, list(MAJOR_PAIRS[:8]), backoff=Backoff(initial_s=0.1, maximum_s=0.5)
-    )
+    events = subscribe(hub, key, list(MAJOR_PAIRS[:8]), backoff=Backoff(initial_s=0.1, max_s=0.5))
     async with contextlib.aclosing(events):
         async for event in events:
             if isinstance(event, Ack):

@@ -14,13 +14,13 @@ from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2
 
+from mesh.backoff import Backoff
 from mesh.config import MeshConfig
 from mesh.server import MeshServer
 from mesh.tenancy.wiring import Tenancy, open_tenancy
 from mesh.tiers import FREE_SYMBOLS, MAJOR_PAIRS, Tier
 from servers.bridge.app import BridgeParts, BridgeTuning, create_bridge
 from servers.bridge.session import SessionLimits
-from servers.bridge.upstream import Backoff
 from tests.integration.bridge.fake_ingestion import WAIT, FakeIngestion, start_fake_ingestion
 from tests.integration.bridge.tenancy import resolve_test_key, tenant_metadata
 from tests.waiting import eventually
