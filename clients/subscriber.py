@@ -22,6 +22,7 @@ from tickmesh.common.v1 import market_pb2
 
 from clients.errors import TickmeshError
 from mesh.backoff import Backoff
+from mesh.channel_options import RECONNECT_OPTIONS
 from mesh.client_interceptors import api_key_interceptors
 
 
@@ -129,7 +130,11 @@ async def subscribe(
     backoff = backoff or SUBSCRIBE_BACKOFF
     own_channel = channel is None
     if channel is None:
-        channel = grpc.aio.insecure_channel(target, interceptors=api_key_interceptors(api_key))
+        # The mesh's reconnect options, or gRPC's own back-off (up to two minutes) would
+        # outlast the delays above while the server is back.
+        channel = grpc.aio.insecure_channel(
+            target, options=RECONNECT_OPTIONS, interceptors=api_key_interceptors(api_key)
+        )
     stub = bridge_pb2_grpc.BridgeServiceStub(channel)
     last_seq, attempt = resume_from, 0
     newest = NewestTicks()

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import grpc
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
+from mesh.channel_options import RECONNECT_OPTIONS
 from mesh.client_interceptors import metadata_interceptors
 from mesh.config import MeshConfig, join_host_port
 from mesh.protoconv import tier_to_proto
@@ -35,11 +36,7 @@ ChannelFactory = Callable[[str], grpc.aio.Channel]
 CALL_TIMEOUT_S = 2.0
 # grpc's default reconnect back-off grows to 2 minutes, and subchannels are shared
 # process-wide: a Hub back from an outage would wait that long to see us again.
-CHANNEL_OPTIONS = (
-    ("grpc.use_local_subchannel_pool", 1),
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-)
+CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1), *RECONNECT_OPTIONS)
 DEREGISTER_TIMEOUT_S = 1.0
 
 

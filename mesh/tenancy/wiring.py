@@ -20,6 +20,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
+from mesh.channel_options import RECONNECT_OPTIONS
 from mesh.client_interceptors import (
     MetadataPairs,
     SyncMetadataInterceptor,
@@ -51,13 +52,7 @@ from mesh.tenancy.signing import METADATA_KEY, ContextSigner
 log = logging.getLogger(__name__)
 
 SIGNED_CONTEXT_TTL_S = 30.0
-# Between services a peer that restarts should be found again in about a second, not
-# after gRPC's default reconnect backoff (which grows to two minutes).
-MESH_CHANNEL_OPTIONS = (
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-)
+MESH_CHANNEL_OPTIONS = RECONNECT_OPTIONS
 METER_DRAIN_S = 5.0
 SINGLE_THREADED_UNARY_STREAM = grpc.experimental.ChannelOptions.SingleThreadedUnaryStream
 
