@@ -28,6 +28,7 @@ from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors, metadata_interceptors
 from mesh.config import load_config
+from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
 from mesh.tenancy.authenticator import relayed_caller
 from mesh.tenancy.signing import METADATA_KEY, ContextSigner
 from servers.billing.app import SPEC as BILLING
@@ -40,8 +41,8 @@ def events(company: str, user: str, batch: int, size: int) -> list[tenancy_pb2.U
     return [
         tenancy_pb2.UsageEvent(
             idempotency_key=f"bench:{batch}:{i}", company_id=company, user_id=user,
-            tier=tenancy_pb2.TIER_PRO, service="bridge", endpoint="ticks", data_points=100,
-            processing_time_us=50, event_time_us=now_us, billing_period=period,
+            tier=tenancy_pb2.TIER_PRO, service=TICK_SERVICE, endpoint=TICK_ENDPOINT,
+            data_points=100, processing_time_us=50, event_time_us=now_us, billing_period=period,
         )
         for i in range(size)
     ]  # fmt: skip

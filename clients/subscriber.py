@@ -13,7 +13,6 @@ key, symbol not in the tier, bad input) end the iteration with a TickmeshError.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +21,8 @@ from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from tickmesh.common.v1 import market_pb2
 
 from clients.errors import TickmeshError
+from mesh.backoff import Backoff
+from mesh.channel_options import RECONNECT_OPTIONS
 from mesh.client_interceptors import api_key_interceptors
 
 
@@ -68,19 +69,8 @@ class Reconnecting:
 Event = Ack | Ticks | Gap | Heartbeat | Reconnecting
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Reconnect delays: initial * multiplier**attempt, capped, with +-jitter."""
-
-    initial_s: float = 0.2
-    maximum_s: float = 10.0
-    multiplier: float = 2.0
-    jitter: float = 0.2
-    max_attempts: int | None = None  # None: keep trying
-
-    def delay(self, attempt: int) -> float:
-        base = min(self.maximum_s, self.initial_s * self.multiplier**attempt)
-        return base * (1 + random.uniform(-self.jitter, self.jitter))
+SUBSCRIBE_BACKOFF = Backoff(initial_s=0.2, max_s=10.0, jitter=0.4)
+"""subscribe()'s reconnect delays unless it is given others: 0.2 s growing to 10 s."""
 
 
 class NewestTicks:
@@ -129,13 +119,22 @@ async def subscribe(
     resume_from: int = 0,
     best_effort: bool = False,
     backoff: Backoff | None = None,
+    max_attempts: int | None = None,
     channel: grpc.aio.Channel | None = None,
 ) -> AsyncGenerator[Event, None]:
-    """Subscribe to `symbols` at `target` (a Bridge, or the Hub's router) with `api_key`."""
-    backoff = backoff or Backoff()
+    """Subscribe to `symbols` at `target` (a Bridge, or the Hub's proxy) with `api_key`.
+
+    A broken stream is retried after `backoff`'s delays (SUBSCRIBE_BACKOFF by default),
+    at most `max_attempts` times in a row (None: for as long as it takes).
+    """
+    backoff = backoff or SUBSCRIBE_BACKOFF
     own_channel = channel is None
     if channel is None:
-        channel = grpc.aio.insecure_channel(target, interceptors=api_key_interceptors(api_key))
+        # The mesh's reconnect options, or gRPC's own back-off (up to two minutes) would
+        # outlast the delays above while the server is back.
+        channel = grpc.aio.insecure_channel(
+            target, options=RECONNECT_OPTIONS, interceptors=api_key_interceptors(api_key)
+        )
     stub = bridge_pb2_grpc.BridgeServiceStub(channel)
     last_seq, attempt = resume_from, 0
     newest = NewestTicks()
@@ -169,7 +168,7 @@ async def subscribe(
                 error = TickmeshError.from_rpc_error(err)
             if not _retryable(error):
                 raise error
-            if backoff.max_attempts is not None and attempt >= backoff.max_attempts:
+            if max_attempts is not None and attempt >= max_attempts:
                 raise error
             delay = (
                 error.retry_after_s if error.retry_after_s is not None else backoff.delay(attempt)

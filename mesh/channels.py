@@ -13,6 +13,7 @@ import secrets
 
 import grpc
 
+from mesh.channel_options import RECONNECT_OPTIONS
 from mesh.client_interceptors import (
     MetadataPairs,
     MetadataProvider,
@@ -31,16 +32,9 @@ from mesh.tenancy.signing import METADATA_KEY, ContextSigner
 log = logging.getLogger(__name__)
 
 SIGNED_CONTEXT_TTL_S = 30.0
-# Between services a peer that restarts should be found again in about a second, not
-# after gRPC's default reconnect backoff (which grows to two minutes). Subchannels are
-# shared process-wide, so a channel with other options (gRPC's defaults) to the same peer
-# would impose its backoff on ours: each of ours keeps its own.
-CHANNEL_OPTIONS = (
-    ("grpc.use_local_subchannel_pool", 1),
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-)
+# Subchannels are shared process-wide, so a channel with other options (gRPC's defaults)
+# to the same peer would impose its reconnect backoff on ours: each of ours keeps its own.
+CHANNEL_OPTIONS = (("grpc.use_local_subchannel_pool", 1), *RECONNECT_OPTIONS)
 SINGLE_THREADED_UNARY_STREAM = grpc.experimental.ChannelOptions.SingleThreadedUnaryStream
 
 

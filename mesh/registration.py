@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import secrets
 from collections.abc import Callable
 
 import grpc
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
+from mesh.backoff import Backoff
 from mesh.config import MeshConfig, join_host_port
 from mesh.protoconv import tier_to_proto
 from mesh.tiers import Tier
@@ -30,6 +30,8 @@ ChannelFactory = Callable[[str], grpc.aio.Channel]
 
 CALL_TIMEOUT_S = 2.0
 DEREGISTER_TIMEOUT_S = 1.0
+# Capped and jittered, so instances restarted together do not stampede the Hub.
+REGISTRATION_BACKOFF = Backoff(initial_s=0.2, max_s=5.0, jitter=0.4)
 
 
 def new_instance_id(component: str) -> str:
@@ -62,22 +64,6 @@ def instance_spec(
     )
 
 
-class _Backoff:
-    """Capped exponential back-off with jitter, so restarted instances do not stampede."""
-
-    def __init__(self, first_s: float, max_s: float) -> None:
-        self._first, self._max = first_s, max_s
-        self._next = first_s
-
-    def reset(self) -> None:
-        self._next = self._first
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._max, self._next * 2)
-        return delay * random.uniform(0.8, 1.2)
-
-
 class Registrar:
     """Keeps one instance registered at the Hub while its server runs."""
 
@@ -89,14 +75,15 @@ class Registrar:
         channel_factory: ChannelFactory,
         ttl_s: float,
         active_sessions: Callable[[], int] = lambda: 0,
-        backoff_s: tuple[float, float] = (0.2, 5.0),
+        backoff: Backoff = REGISTRATION_BACKOFF,
     ) -> None:
         self.spec = spec
         self.hub_address = hub_address
         self._channel_factory = channel_factory
         self._ttl_s = ttl_s
         self._active_sessions = active_sessions
-        self._backoff = _Backoff(*backoff_s)
+        self._backoff = backoff
+        self._attempt = 0  # failed calls in a row
         self.lease_id: str | None = None
         """The current lease, None while unregistered."""
         self.registered = asyncio.Event()
@@ -153,7 +140,7 @@ class Registrar:
                     await self._register()
                 else:
                     await self._heartbeat()
-                self._backoff.reset()
+                self._attempt = 0
                 self._recovered()
                 delay = self._interval_s
             except grpc.aio.AioRpcError as err:
@@ -166,7 +153,8 @@ class Registrar:
                     delay = 0.0
                 else:
                     self._failed(err)
-                    delay = self._backoff.next()
+                    delay = self._backoff.delay(self._attempt)
+                    self._attempt += 1
             await asyncio.sleep(delay)
 
     async def _register(self) -> None:

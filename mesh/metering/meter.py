@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import random
 import re
 import secrets
 import time
@@ -18,6 +17,7 @@ import grpc
 from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2
 
+from mesh.backoff import Backoff
 from mesh.metering.spool import Spool
 from mesh.protoconv import tier_to_proto
 from mesh.tiers import Tier
@@ -123,8 +123,8 @@ class UsageMeter:
         self._sender = sender
         self._interval = flush_interval_s
         self._max_cells = max_cells
-        self._retry_initial = retry_initial_s
-        self._retry_max = retry_max_s
+        # Jittered, so many producers do not retry in lockstep.
+        self._retry = Backoff(initial_s=retry_initial_s, max_s=retry_max_s, jitter=0.5)
         self._permanent = permanent
         self._clock_us = clock_us
         self._period = _Period()
@@ -291,7 +291,7 @@ class UsageMeter:
         return True
 
     async def _send_loop(self) -> None:
-        delay = self._retry_initial
+        failures = 0  # in a row
         while True:
             ids = self._spool.pending_ids()
             if not ids:
@@ -300,11 +300,10 @@ class UsageMeter:
                 self._wake_sender.clear()
                 continue
             if await self._send_one(ids[0]):
-                delay = self._retry_initial
+                failures = 0
                 continue
-            # Jittered exponential backoff, so many producers do not retry in lockstep.
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, self._retry_max)
+            await asyncio.sleep(self._retry.delay(failures))
+            failures += 1
 
     async def _flush_loop(self) -> None:
         while True:

@@ -2,7 +2,7 @@
 
 Hand-written rather than opentelemetry-instrumentation-grpc's aio server interceptor,
 which iterates every streaming handler with `async for`: grpc.aio handlers that write
-with context.write() (the Hub's router, and every mesh interceptor's wrapper in
+with context.write() (the Hub's proxy, and every mesh interceptor's wrapper in
 mesh/interceptors/_wrap.py) fail under it with a TypeError. These ride on MeshInterceptor,
 which wraps all four call shapes.
 """

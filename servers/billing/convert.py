@@ -12,7 +12,7 @@ from tickmesh.common.v1 import money_pb2
 
 from mesh import protoconv
 from mesh.protoconv import tier_from_proto, tier_to_proto
-from servers.billing import analytics, health
+from servers.billing import analytics, customer_health
 from servers.billing.invoices import Invoice, InvoiceStatus
 from servers.billing.lines import InvoiceLine, LineKind
 from servers.billing.money import Money
@@ -120,7 +120,7 @@ def tier_sla_pb(entry: analytics.TierSla) -> billing_pb2.TierSla:
     )
 
 
-def health_pb(entry: health.CompanyHealth) -> billing_pb2.CompanyHealth:
+def health_pb(entry: customer_health.CompanyHealth) -> billing_pb2.CompanyHealth:
     return billing_pb2.CompanyHealth(
         company_id=entry.company_id,
         tier=tier_to_proto(entry.tier),

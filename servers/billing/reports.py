@@ -18,7 +18,7 @@ from mesh.tenancy.quota import QuotaStore
 from servers.billing.analytics import CompanyAccount, MonthlyUsage
 from servers.billing.clock import Clock
 from servers.billing.convert import invoice_from_pb
-from servers.billing.health import HealthInput
+from servers.billing.customer_health import HealthInput
 from servers.billing.invoices import Invoice, preview_invoice
 from servers.billing.periods import BillingPeriod
 from servers.billing.quotas import QuotaUsage

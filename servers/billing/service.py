@@ -17,7 +17,7 @@ from mesh.tenancy.current import (
     current_principal,
 )
 from mesh.tenancy.quota import QuotaStore
-from servers.billing import analytics, convert, health, reports
+from servers.billing import analytics, convert, customer_health, reports
 from servers.billing.bridge_counters import BridgeCounters
 from servers.billing.catalog import tier_catalog
 from servers.billing.clock import Clock, SystemClock
@@ -194,7 +194,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
                 raise NotFound(f"company {request.company_id!r} not found")
         period = BillingPeriod.containing(self._clock.now())
         inputs = await reports.health_inputs(self._storage, self._quota, companies, period)
-        scores = health.health_report(inputs)
+        scores = customer_health.health_report(inputs)
         return billing_pb2.CustomerHealthResponse(companies=[convert.health_pb(h) for h in scores])
 
     async def Reconcile(

@@ -8,7 +8,7 @@ own account (a service principal), so it may read any company. Mappings:
   Expiry arrives as an "expired" event, so InvoiceInput.expires_at stays None (Storage's
   Subscription has no expires_at and GetSubscription is tenant-only).
 - usage: QueryUsage(group_by="endpoint"): ticks delivered = data points of the Bridge's
-  tick endpoint (servers.bridge.metering); API calls = events of every other endpoint
+  tick endpoint (mesh.metering.vocabulary); API calls = events of every other endpoint
   (the metering interceptor records one event per tenant call).
 - availability: QuerySla(company): availability_percent per tier the company was on.
 - credit brought forward: the credit_carried_forward lines of the previous period's
@@ -39,6 +39,7 @@ from mesh.errors import (
     NotFound,
     Unavailable,
 )
+from mesh.metering.vocabulary import TICKS_KEY
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from mesh.tiers import Tier
 from servers.billing.analytics import TierSlaFigures
@@ -49,10 +50,7 @@ from servers.billing.money import Money, total
 from servers.billing.periods import BillingPeriod
 from servers.billing.proration import ChangeEffect
 from servers.billing.subscriptions import EventKind, SubscriptionEvent
-from servers.bridge.metering import ENDPOINT as TICK_ENDPOINT
-from servers.bridge.metering import SERVICE as TICK_SERVICE
 
-TICKS_KEY = f"{TICK_SERVICE}/{TICK_ENDPOINT}"  # QueryUsage's endpoint key for delivered ticks
 TIMEOUT_S = 10.0
 PAGE_SIZE = 1000
 PARALLEL = 16  # Storage calls in flight for per-company fan-outs

@@ -10,11 +10,11 @@ from mesh.server import ServiceBinding
 from mesh.tenancy.quota import QuotaStore
 from servers.bridge.fanout import Fanout
 from servers.bridge.leases import LeaseKeeper
-from servers.bridge.metering import UsagePump
 from servers.bridge.service import SERVICE, BridgeServicer, add_to_server
 from servers.bridge.settings import BridgeSettings, BridgeTuning
 from servers.bridge.upstream import Upstream
-from servers.bridge.usage import UsageCounter
+from servers.bridge.usage_counter import UsageCounter
+from servers.bridge.usage_pump import UsagePump
 
 
 @dataclass

@@ -34,7 +34,7 @@ from servers.bridge.entitlements import Grant, Universe
 from servers.bridge.projection import BatchView, Entry
 from servers.bridge.session import Session, SessionLimits
 from servers.bridge.tier_feed import Schedule, Soon, TierFeed
-from servers.bridge.usage import UsageCounter
+from servers.bridge.usage_counter import UsageCounter
 
 MAX_GAPS_KEPT = 64
 BEFORE_START = "requested sequences are older than this bridge's upstream stream"

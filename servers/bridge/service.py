@@ -25,7 +25,7 @@ from servers.bridge.fanout import Fanout, Opened
 from servers.bridge.leases import STREAMS_QUOTA, LeaseKeeper
 from servers.bridge.projection import Entry
 from servers.bridge.session import Outgoing, Session
-from servers.bridge.usage import UsageCounter
+from servers.bridge.usage_counter import UsageCounter
 
 SERVICE = bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"]
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")

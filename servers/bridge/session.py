@@ -29,10 +29,10 @@ from mesh.telemetry.metrics import tier_metrics
 from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
 from servers.bridge import wire
+from servers.bridge.chunk import Chunk
 from servers.bridge.entitlements import Grant
 from servers.bridge.projection import Entry
-from servers.bridge.tier_feed import Chunk
-from servers.bridge.usage import UsageCounter, UsageKey
+from servers.bridge.usage_counter import UsageCounter, UsageKey
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mesh.backoff import Backoff
 from mesh.config import int_at_least, number_at_least, setting
 from servers.bridge.session import SessionLimits
-from servers.bridge.upstream import Backoff
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,15 +16,27 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from mesh.tiers import Tier, limits
-from servers.bridge import wire
+from servers.bridge.chunk import Chunk
 from servers.bridge.projection import BatchView, Entry
 from servers.bridge.throttle import Throttle
 
-if TYPE_CHECKING:
-    from servers.bridge.session import Session
+
+class Member(Protocol):
+    """What a feed needs of the sessions it serves (servers.bridge.session.Session): a
+    structural type, so the feed and the session need not import each other."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def symbols(self) -> tuple[str, ...]: ...
+
+    def push(self, chunk: Chunk) -> None: ...
+
+    def push_gap(self, from_seq: int, to_seq: int, reason: str) -> None: ...
 
 
 class Cancellable(Protocol):
@@ -51,29 +63,6 @@ MAX_BACKLOG = 64
 """Emissions a tier may have in progress before the oldest is finished at once."""
 
 
-class Chunk:
-    """Projected ticks emitted together (sorted by sequence), and the upstream sequence
-    they complete. Shared by every session of a group: never mutated once queued."""
-
-    __slots__ = ("_prefix", "entries", "last_seq")
-
-    def __init__(self, entries: list[Entry], last_seq: int) -> None:
-        self.entries = entries
-        self.last_seq = last_seq
-        self._prefix: bytes | None = None
-
-    def push_to(self, session: Session) -> None:
-        """Queue this chunk on `session`."""
-        session.push(self)
-
-    def batch_prefix(self) -> bytes:
-        """This chunk as a TickBatch without its send time, joined once for all sessions."""
-        if self._prefix is None:
-            ticks = b"".join([entry[2] for entry in self.entries])
-            self._prefix = wire.tick_batch_prefix(ticks, self.entries[0][0], self.last_seq)
-        return self._prefix
-
-
 class Group:
     """The sessions of one tier subscribed to exactly the same symbols."""
 
@@ -81,10 +70,10 @@ class Group:
 
     def __init__(self, symbols: frozenset[str]) -> None:
         self.symbols = symbols
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Member] = {}
 
 
-Deliver = Callable[["Session"], None]
+Deliver = Callable[[Member], None]
 
 
 class HandOut:
@@ -109,9 +98,9 @@ class HandOut:
         self._spread_s = spread_s
         self._rotation = 0
         # (the emission's deliveries, how many are done)
-        self._backlog: deque[tuple[list[tuple[Deliver, Session]], int]] = deque()
+        self._backlog: deque[tuple[list[tuple[Deliver, Member]], int]] = deque()
 
-    def add(self, deliveries: list[tuple[Deliver, Session]]) -> None:
+    def add(self, deliveries: list[tuple[Deliver, Member]]) -> None:
         """Run every delivery: at once when the emission is small and none is pending."""
         if not self._backlog and len(deliveries) <= SLICE:
             for deliver, session in deliveries:
@@ -182,7 +171,7 @@ class TierFeed:
 
     # -- membership -------------------------------------------------------------
 
-    def join(self, session: Session) -> None:
+    def join(self, session: Member) -> None:
         """Start feeding `session` (its tier is this feed's)."""
         key = frozenset(session.symbols)
         group = self._groups.get(key)
@@ -192,7 +181,7 @@ class TierFeed:
                 self._by_symbol.setdefault(symbol, []).append(group)
         group.sessions[session.session_id] = session
 
-    def leave(self, session: Session) -> None:
+    def leave(self, session: Member) -> None:
         """Stop feeding `session`."""
         key = frozenset(session.symbols)
         group = self._groups.get(key)
@@ -292,16 +281,16 @@ class TierFeed:
                     shares[group] = [entry]
                 else:
                     share.append(entry)
-        deliveries: list[tuple[Deliver, Session]] = []
+        deliveries: list[tuple[Deliver, Member]] = []
         for group, share in shares.items():
-            push_to = Chunk(share, last_seq).push_to  # one chunk, shared by the group
+            push_to = _pusher(Chunk(share, last_seq))  # one chunk, shared by the group
             deliveries += [(push_to, session) for session in group.sessions.values()]
         self._hand_out.add(deliveries)
 
     def publish_gap(self, from_seq: int, to_seq: int, reason: str) -> None:
         """Queue a gap notice for every session, in order with the chunks before it."""
 
-        def deliver(session: Session) -> None:
+        def deliver(session: Member) -> None:
             session.push_gap(from_seq, to_seq, reason)
 
         self._hand_out.add([
@@ -309,3 +298,12 @@ class TierFeed:
             for group in self._groups.values()
             for session in group.sessions.values()
         ])  # fmt: skip
+
+
+def _pusher(chunk: Chunk) -> Deliver:
+    """A delivery that queues `chunk` on a member (one per group: the chunk is shared)."""
+
+    def push_to(session: Member) -> None:
+        session.push(chunk)
+
+    return push_to

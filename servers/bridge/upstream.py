@@ -21,12 +21,13 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
 from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
+
+from mesh.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +40,6 @@ class UpstreamSink(Protocol):
     def on_batch(self, ticks: Sequence[market_pb2.Tick], first_seq: int, last_seq: int) -> None: ...
 
     def on_gap(self, from_seq: int, to_seq: int, reason: str) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter: attempt n waits between half and all of
-    min(max_s, initial_s * 2**n), so a fleet of Bridges does not reconnect in lockstep."""
-
-    initial_s: float = 0.1
-    max_s: float = 5.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """The wait before reconnect attempt `attempt` (0 = the first retry)."""
-        ceiling = min(self.max_s, self.initial_s * 2 ** min(attempt, 32))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 class SequenceTracker:

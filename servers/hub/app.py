@@ -1,4 +1,5 @@
-"""The Hub as a service: its parts, its contract and the proxy for every other mesh method."""
+"""The Hub as a service: its parts, its contract, and the proxy that forwards every other mesh
+method."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def hub_spec(clock: Clock | None = None) -> ServiceSpec[HubSettings]:
         # Routed methods are public at the Hub: an anonymous caller is routed as free tier,
         # and the target service decides whether the method needs a credential.
         await ctx.tenancy(
-            public_methods=hub.router.method_paths,
+            public_methods=hub.proxy.method_paths,
             quota_services=(SERVICE.full_name, METRICS_SERVICE.full_name),
         )
         collector = MetricsCollector(
@@ -42,7 +43,7 @@ def hub_spec(clock: Clock | None = None) -> ServiceSpec[HubSettings]:
         servicer = HubServicer(hub.registry, hub.resolver, collector)
         return Service(
             [ServiceBinding.of(SERVICE, hub_pb2_grpc.add_HubServiceServicer_to_server, servicer)],
-            generic_handlers=[hub.router],
+            generic_handlers=[hub.proxy],
             handle=hub,
         )
 

@@ -1,4 +1,4 @@
-"""One gRPC channel per instance address, shared by the router, health checks and metrics."""
+"""One gRPC channel per instance address, shared by the proxy, health checks and metrics."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from typing import Any
 
 import grpc
 
+from mesh.channel_options import reconnect_options
 from mesh.telemetry import tracer_for
 from mesh.telemetry.client import tracing_interceptors
 
-# Short reconnect back-off: a restarted instance is found again within a fraction of a
+# Half the mesh's RECONNECT_OPTIONS: a restarted instance is found again within a fraction of a
 # second, and a dead one fails calls fast instead of queueing them.
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-    # The router forwards whatever the instance accepts; the instance enforces its limits.
+    *reconnect_options(100, 1000),
+    # The proxy forwards whatever the instance accepts; the instance enforces its limits.
     ("grpc.max_send_message_length", -1),
     ("grpc.max_receive_message_length", -1),
 )

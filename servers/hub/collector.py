@@ -13,7 +13,7 @@ from mesh.client_interceptors import MetadataPairs
 from servers.hub.channels import ChannelPool
 from servers.hub.insights import MeshMetrics, Report, ServiceHealth, aggregate
 from servers.hub.registry import Instance
-from servers.hub.routing import Resolver
+from servers.hub.selection import Resolver
 
 
 class MetricsCollector:

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from servers.hub.channels import ChannelPool
 from servers.hub.health_watch import HealthWatcher
 from servers.hub.outliers import OutlierDetector, OutlierPolicy
+from servers.hub.proxy import Proxy
 from servers.hub.registry import Clock, Event, EventType, LeasePolicy, Registry
-from servers.hub.router import Router
-from servers.hub.routing import Resolver
+from servers.hub.selection import Resolver
 from servers.hub.settings import HubSettings
 
 
@@ -25,7 +25,7 @@ class Hub:
     resolver: Resolver
     channels: ChannelPool
     health: HealthWatcher
-    router: Router
+    proxy: Proxy
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -55,7 +55,7 @@ class Hub:
             resolver=resolver,
             channels=channels,
             health=HealthWatcher(registry, channels),
-            router=Router(resolver, channels),
+            proxy=Proxy(resolver, channels),
         )
 
     async def start(self) -> None:
@@ -67,7 +67,7 @@ class Hub:
     def drain(self) -> None:
         """A stop began: long-lived streams end now rather than hold the stop for its grace."""
         self.registry.close_watches()
-        self.router.drain()
+        self.proxy.drain()
 
     def _forget_removed(self, event: Event) -> None:
         if event.type is EventType.REMOVED and event.instance is not None:

@@ -16,8 +16,7 @@ from mesh.tenancy.current import PrincipalKind, current_principal
 from servers.hub.collector import MetricsCollector
 from servers.hub.insights import MeshMetrics
 from servers.hub.registry import EventType, Health, Instance, InstanceSpec, Registry
-from servers.hub.router import routing_tier
-from servers.hub.routing import Resolver, score
+from servers.hub.selection import Resolver, routing_tier, score
 
 _SERVICE, _OPERATOR = PrincipalKind.SERVICE, PrincipalKind.OPERATOR
 

@@ -1,6 +1,6 @@
 """Two Bridges behind the Hub; one is SIGKILLed under load.
 
-Subscribers know only the Hub's address (its router forwards Bridge.Subscribe).
+Subscribers know only the Hub's address (its proxy forwards Bridge.Subscribe).
 When one Bridge dies, its clients get UNAVAILABLE and the SDK reconnects through
 the Hub, which routes them to the surviving Bridge, where they resume after their
 last sequence: no duplicate, no gap. New subscriptions reach the survivor.
@@ -55,9 +55,7 @@ class Client:
 
 
 async def _run_client(hub: str, key: str, client: Client, stop: asyncio.Event) -> None:
-    events = subscribe(
-        hub, key, list(MAJOR_PAIRS[:8]), backoff=Backoff(initial_s=0.1, maximum_s=0.5)
-    )
+    events = subscribe(hub, key, list(MAJOR_PAIRS[:8]), backoff=Backoff(initial_s=0.1, max_s=0.5))
     async with contextlib.aclosing(events):
         async for event in events:
             if isinstance(event, Ack):

@@ -17,6 +17,7 @@ from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.errors import FieldViolation, InvalidArgument
+from mesh.metering.vocabulary import TICK_SERVICE
 from servers.storage.analytics import queries, schema, sla, usage
 from servers.storage.analytics.queries import DecliningUsage, MonthlyUsage, UsageRow
 from servers.storage.analytics.sla import SlaFigures
@@ -143,7 +144,7 @@ class AnalyticsStore:
         return await self._call(queries.query_usage, self._client, company_id, period, group_by)
 
     async def ticks_delivered(
-        self, period: str, company_id: str | None = None, service: str = queries.TICK_SERVICE
+        self, period: str, company_id: str | None = None, service: str = TICK_SERVICE
     ) -> dict[str, int]:
         """Ticks delivered per company in a period (data points of the bridge)."""
         return await self._call(queries.ticks_delivered, self._client, period, company_id, service)

@@ -9,11 +9,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from clickhouse_connect.driver.client import Client
 
 from mesh.errors import FieldViolation, InvalidArgument
+from mesh.metering.vocabulary import TICK_SERVICE
 from servers.storage.analytics import schema
 from servers.storage.analytics.validation import COMPANY_ID, period_bounds, previous_periods
-
-# The service whose data_points are ticks delivered to subscribers.
-TICK_SERVICE = "bridge"
 
 # Every grouping reads usage_analytics_hourly and sums at query time: a SummingMergeTree
 # collapses rows only when parts merge, so sum() keeps the answer exact before that.
@@ -21,7 +19,7 @@ _GROUP_KEYS = {
     "": "''",
     "service": "toString(service)",
     # Endpoint names repeat across services (several have a "Subscribe"), so the key
-    # names both: "bridge/Subscribe".
+    # names both: "bridge/Subscribe" (mesh.metering.vocabulary.endpoint_key).
     "endpoint": "concat(toString(service), '/', toString(endpoint))",
     "user": "user_id",
     "day": "toString(toDate(hour))",

@@ -10,9 +10,9 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from servers.storage.relational.engine import DEFAULT_SHARED_SCHEMA, postgres_url, sqlite_url
+from servers.storage.relational.engine import postgres_url, sqlite_url
 from servers.storage.relational.migrate import prepare_connection
-from servers.storage.relational.tables import shared_metadata
+from servers.storage.relational.tables import DEFAULT_SHARED_SCHEMA, shared_metadata
 
 config = context.config
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -18,15 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from mesh.errors import NotFound, Unavailable
 from mesh.tiers import Tier, limits
+from servers.storage.relational.migrate import migrate
 from servers.storage.relational.scope import tenant_schema_name
-from servers.storage.relational.tables import SHARED, TENANT, companies
+from servers.storage.relational.tables import (
+    DEFAULT_SHARED_SCHEMA,
+    SHARED,
+    SHARED_SCHEMA_NAME,
+    TENANT,
+    companies,
+)
 
 Backend = Literal["postgres", "sqlite"]
 Clock = Callable[[], datetime]
 QuotaPolicy = Callable[[Tier], int | None]
-
-DEFAULT_SHARED_SCHEMA = "tickmesh"
-SHARED_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 # SQLite attaches at most 10 databases per connection (SQLITE_MAX_ATTACHED, and
 # sqlite3_limit can only lower it), so tenants are attached on demand and the least
@@ -236,8 +239,6 @@ async def open_store(
 
     Migrates the shared schema to head unless run_migrations is False.
     """
-    from servers.storage.relational.migrate import migrate  # migrate imports this module
-
     if url is None:
         tenant_dir = data_dir / "tenants"
         tenant_dir.mkdir(parents=True, exist_ok=True)

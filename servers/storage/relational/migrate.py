@@ -9,8 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from servers.storage.relational.engine import DEFAULT_SHARED_SCHEMA, SHARED_SCHEMA_NAME
-from servers.storage.relational.tables import SHARED
+from servers.storage.relational.tables import DEFAULT_SHARED_SCHEMA, SHARED, SHARED_SCHEMA_NAME
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -10,12 +10,18 @@ so no query can silently reach the wrong tenant.
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from servers.storage.relational.types import ExactDecimal, JSONDoc, UTCDateTime
 
 SHARED = "__tickmesh_shared__"
 TENANT = "__tickmesh_tenant__"
+DEFAULT_SHARED_SCHEMA = "tickmesh"
+"""What SHARED becomes on PostgreSQL unless the deployment names another schema."""
+SHARED_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+"""The shared schema names accepted: a plain identifier, since it is spliced into DDL."""
 
 _NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -15,7 +15,7 @@ from tickmesh.storage.v1 import storage_pb2
 from mesh.cli import _cmd_reconcile, format_reconciliation
 from mesh.config import MeshConfig
 from mesh.tiers import Tier
-from servers.bridge.usage import UsageKey
+from servers.bridge.usage_counter import UsageKey
 from tests.integration.billing.conftest import (
     PRO,
     StorageMesh,

@@ -14,6 +14,7 @@ from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2
 
+from mesh.backoff import Backoff
 from mesh.config import MeshConfig
 from mesh.server import MeshServer
 from mesh.tenancy_stack import TenancyOptions
@@ -21,7 +22,6 @@ from mesh.tiers import FREE_SYMBOLS, MAJOR_PAIRS, Tier
 from servers.bridge.app import BridgeParts, bridge_spec
 from servers.bridge.session import SessionLimits
 from servers.bridge.settings import BridgeTuning
-from servers.bridge.upstream import Backoff
 from tests.integration.bridge.fake_ingestion import WAIT, FakeIngestion, start_fake_ingestion
 from tests.integration.bridge.tenancy import resolve_test_key, tenant_metadata
 from tests.waiting import eventually

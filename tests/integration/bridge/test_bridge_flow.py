@@ -11,10 +11,10 @@ import threading
 import grpc
 from tickmesh.bridge.v1 import bridge_pb2
 
+from mesh.backoff import Backoff
 from mesh.tiers import Tier
 from servers.bridge.session import SessionLimits
 from servers.bridge.settings import BridgeTuning
-from servers.bridge.upstream import Backoff
 from tests.integration.bridge.conftest import (
     SYNTHETIC,
     TEST_TUNING,

@@ -10,13 +10,13 @@ from typing import cast
 import grpc
 import pytest
 
+from mesh.backoff import Backoff
 from mesh.tenancy.quota import QuotaStore
 from mesh.tiers import Tier
 from servers.bridge.leases import RENEW_BATCH, LeaseKeeper
 from servers.bridge.session import Session, SessionLimits
 from servers.bridge.settings import BridgeTuning
-from servers.bridge.upstream import Backoff
-from servers.bridge.usage import UsageCounter
+from servers.bridge.usage_counter import UsageCounter
 from tests.integration.bridge.conftest import Bridge, BridgeFactory, eventually, next_message
 from tests.integration.bridge.fake_ingestion import WAIT
 from tests.unit.bridge.helpers import grant, tenant

@@ -45,7 +45,7 @@ async def test_a_stream_shed_before_its_ack_is_tried_again() -> None:
     try:
         events = subscribe(
             f"127.0.0.1:{port}", "tm_test", ["EURUSD"],
-            backoff=Backoff(initial_s=0.01, maximum_s=0.05),
+            backoff=Backoff(initial_s=0.01, max_s=0.05),
         )  # fmt: skip
         got = []
         async with contextlib.aclosing(events), asyncio.timeout(WAIT):

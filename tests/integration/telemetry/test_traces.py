@@ -1,4 +1,4 @@
-"""One client call through the Hub's router makes one trace across client, Hub, Bridge and
+"""One client call through the Hub's proxy makes one trace across client, Hub, Bridge and
 Storage, with the tenant's tier on every server span and never a credential anywhere."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ async def test_one_trace_spans_client_hub_bridge_and_storage(
     spans = [s for s in telemetry.finished() if s.context.trace_id == trace_id]
     by_id = {s.context.span_id: s for s in spans}
 
-    # One trace, four services: the client, the Hub's router, the Bridge and Storage.
+    # One trace, four services: the client, the Hub's proxy, the Bridge and Storage.
     assert {service(s) for s in spans} >= {
         "tickmesh-client", "tickmesh-hub", "tickmesh-bridge", "tickmesh-storage",
     }  # fmt: skip
@@ -86,7 +86,7 @@ async def test_one_trace_spans_client_hub_bridge_and_storage(
         expected = SpanKind.CLIENT if span.kind is SpanKind.SERVER else SpanKind.SERVER
         assert parent.kind is expected, (span.name, service(span), parent.name)
 
-    # The chain itself: client -> Hub (router) -> Bridge -> Storage, each hop a child.
+    # The chain itself: client -> Hub (proxy) -> Bridge -> Storage, each hop a child.
     def child(parent: ReadableSpan, component: str, kind: SpanKind, name: str) -> ReadableSpan:
         found = [
             s for s in spans

@@ -21,7 +21,7 @@ from servers.billing.analytics import (
     upsell_candidates,
     upsell_threshold,
 )
-from servers.billing.health import HealthInput, health, health_report
+from servers.billing.customer_health import HealthInput, health, health_report
 from servers.billing.lines import LineKind
 from servers.billing.money import Money, total
 from servers.billing.quotas import QuotaUsage, next_tier

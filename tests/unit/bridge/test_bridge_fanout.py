@@ -10,7 +10,7 @@ from mesh.errors import Unavailable
 from mesh.tiers import Tier
 from servers.bridge.fanout import BEFORE_START, Fanout
 from servers.bridge.session import Session, SessionLimits
-from servers.bridge.usage import UsageCounter
+from servers.bridge.usage_counter import UsageCounter
 from tests.unit.bridge.helpers import FakeClock, FakeTimers, grant, parse, tenant, tick
 
 

@@ -11,7 +11,7 @@ from tickmesh.common.v1 import market_pb2
 from mesh.tiers import Tier
 from servers.bridge.fanout import Fanout
 from servers.bridge.session import SessionLimits
-from servers.bridge.usage import UsageCounter
+from servers.bridge.usage_counter import UsageCounter
 from tests.unit.bridge.helpers import FakeClock, FakeTimers, grant, parse, tenant, tick, view
 
 

@@ -12,7 +12,7 @@ from mesh.tiers import Tier
 from servers.bridge.fanout import Fanout
 from servers.bridge.session import Session, SessionLimits
 from servers.bridge.tier_feed import SLICE, SLICE_GAP_S, SPREAD
-from servers.bridge.usage import UsageCounter
+from servers.bridge.usage_counter import UsageCounter
 from tests.unit.bridge.helpers import FakeClock, FakeTimers, grant, parse, tenant, tick
 
 SYMBOLS = ("EURUSD", "GBPUSD", "USDJPY")

@@ -6,7 +6,8 @@ import random
 
 from tickmesh.common.v1 import market_pb2
 
-from servers.bridge.upstream import Backoff, SequenceTracker
+from mesh.backoff import Backoff
+from servers.bridge.upstream import SequenceTracker
 from tests.unit.bridge.helpers import tick
 
 

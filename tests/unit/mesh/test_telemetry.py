@@ -24,7 +24,7 @@ from mesh.telemetry import (
 from mesh.telemetry.client import tracing_interceptors
 from mesh.telemetry.metrics import NOOP, tier_metrics
 from mesh.telemetry.rpc import METADATA_GETTER, traced
-from servers.hub.router import forwarded_metadata
+from servers.hub.proxy import forwarded_metadata
 
 FOREIGN = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

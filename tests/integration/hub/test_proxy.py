@@ -1,4 +1,4 @@
-"""The router: clients that know only the Hub's address call registered services through it."""
+"""The Hub's proxy: clients that know only the Hub's address call registered services through it."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from mesh.errors import FailedPrecondition, Unavailable
 from mesh.tiers import Tier
 from servers.hub.outliers import OutlierDetector
 from servers.hub.registry import Health, Instance, InstanceSpec, Registry
-from servers.hub.routing import (
+from servers.hub.selection import (
     WEIGHTS,
     Resolver,
     latency_score,

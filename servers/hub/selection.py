@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from mesh.errors import FailedPrecondition, Unavailable
+from mesh.tenancy.current import Principal
 from mesh.tiers import CATALOG, Tier
 from servers.hub.outliers import OutlierDetector
 from servers.hub.registry import Health, Instance, Registry
@@ -68,6 +69,16 @@ class Choice:
     score: float
     reason: str
     panic: bool = False
+
+
+def routing_tier(principal: Principal | None) -> tuple[Tier, str | None]:
+    """The tier a caller is routed as, and its company: a tenant by its subscription, a
+    service or the operator as enterprise (internal traffic), anonymous as free."""
+    if principal is None:
+        return Tier.FREE, None
+    if principal.tenant is not None:
+        return principal.tenant.tier, principal.tenant.company_id
+    return Tier.ENTERPRISE, None
 
 
 def is_healthy(instance: Instance, ejected: Callable[[str], bool]) -> bool:

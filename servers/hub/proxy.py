@@ -1,4 +1,4 @@
-"""The router: any registered service called through the Hub, raw bytes in and out.
+"""The Hub's proxy: any registered service called through the Hub, raw bytes in and out.
 
 A generic handler on the Hub's server answers every method of the mesh's
 services except the Hub's own. Each method's shape (client and server
@@ -43,11 +43,10 @@ from tickmesh.storage.v1 import storage_pb2
 from mesh.context import current_request_id
 from mesh.errors import MeshError
 from mesh.interceptors.request_id import REQUEST_ID_KEY
-from mesh.tenancy.current import Principal, optional_principal
-from mesh.tiers import Tier
+from mesh.tenancy.current import optional_principal
 from servers.hub.channels import ChannelPool
 from servers.hub.registry import Instance
-from servers.hub.routing import Resolver
+from servers.hub.selection import Resolver, routing_tier
 
 _log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ Metadata = tuple[tuple[str, str | bytes], ...]
 
 @dataclass(frozen=True, slots=True)
 class RoutedMethod:
-    """One method the router forwards."""
+    """One method the proxy forwards."""
 
     path: str
     """`/package.Service/Method`."""
@@ -122,23 +121,13 @@ def returned_metadata(metadata: Sequence[tuple[str, str | bytes]] | None) -> Met
     )
 
 
-def routing_tier(principal: Principal | None) -> tuple[Tier, str | None]:
-    """The tier a caller is routed as, and its company: a tenant by its subscription, a
-    service or the operator as enterprise (internal traffic), anonymous as free."""
-    if principal is None:
-        return Tier.FREE, None
-    if principal.tenant is not None:
-        return principal.tenant.tier, principal.tenant.company_id
-    return Tier.ENTERPRISE, None
-
-
 def transport_failure(err: grpc.aio.AioRpcError) -> bool:
     """UNAVAILABLE from the connection, not from the application: the instance's own
     handlers always send trailing metadata (at least x-request-id), a dead peer none."""
     return err.code() == grpc.StatusCode.UNAVAILABLE and not err.trailing_metadata()
 
 
-class Router(grpc.GenericRpcHandler):
+class Proxy(grpc.GenericRpcHandler):
     """Forwards every routed method to an instance picked by the Resolver."""
 
     def __init__(
@@ -163,7 +152,7 @@ class Router(grpc.GenericRpcHandler):
 
     @property
     def method_paths(self) -> frozenset[str]:
-        """Every path the router answers."""
+        """Every path the proxy answers."""
         return frozenset(self.methods)
 
     def service(

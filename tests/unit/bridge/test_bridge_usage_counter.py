@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from mesh.tiers import Tier
-from servers.bridge.usage import UsageCounter, UsageCounts, UsageKey
+from servers.bridge.usage_counter import UsageCounter, UsageCounts, UsageKey
 
 A = UsageKey("c1", "u1", Tier.PRO)
 B = UsageKey("c1", "u2", Tier.PRO)

@@ -14,10 +14,8 @@ import contextlib
 from datetime import UTC, datetime
 
 from mesh.metering.meter import UsageMeter
-from servers.bridge.usage import UsageCounter
-
-# Delivered ticks have their own endpoint: "Subscribe" itself counts API calls (one a call).
-SERVICE, ENDPOINT = "bridge", "ticks"
+from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
+from servers.bridge.usage_counter import UsageCounter
 
 
 def _last_instant_us(period: str) -> int:
@@ -47,7 +45,13 @@ class UsagePump:
             # Usage of a period that just ended stays in that period.
             at_us = None if period == current else _last_instant_us(period)
             self._meter.add(
-                key.company_id, key.user_id, key.tier, SERVICE, ENDPOINT, counts.ticks, at_us=at_us
+                key.company_id,
+                key.user_id,
+                key.tier,
+                TICK_SERVICE,
+                TICK_ENDPOINT,
+                counts.ticks,
+                at_us=at_us,
             )
             ticks += counts.ticks
         self._usage.confirm(drained)

@@ -1,0 +1,24 @@
+"""The names metered usage is recorded under, shared by the services that write and read it."""
+
+from __future__ import annotations
+
+# Every service meters API calls as (its component name, the method name); these are the
+# names that do not follow from a method, so producers and readers must agree on them here
+# rather than import one another.
+
+TICK_SERVICE = "bridge"
+"""The service whose data points are ticks delivered to subscribers."""
+
+TICK_ENDPOINT = "ticks"
+"""The endpoint delivered ticks are metered under: "Subscribe" itself counts API calls
+(one a call), so the ticks it delivers need an endpoint of their own."""
+
+
+def endpoint_key(service: str, endpoint: str) -> str:
+    """How QueryUsage(group_by="endpoint") names a group: endpoint names repeat across
+    services, so the key names both, e.g. "bridge/Subscribe"."""
+    return f"{service}/{endpoint}"
+
+
+TICKS_KEY = endpoint_key(TICK_SERVICE, TICK_ENDPOINT)
+"""QueryUsage's endpoint key for delivered ticks."""
