@@ -93,7 +93,9 @@ def _forward(pipe: IO[bytes], tail: deque[str]) -> None:
         for raw in pipe:
             line = raw.decode(errors="replace")
             tail.append(line)
-            say(line)
+            # Our own stderr closed (a pager quit): keep draining, or the child blocks.
+            with contextlib.suppress(OSError):
+                say(line)
 
 
 @dataclass
