@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
@@ -15,6 +16,7 @@ from mesh.client_interceptors import api_key_interceptors
 from mesh.config import SERVICES, ConfigError, MeshConfig, load_config
 from mesh.demo import create_demo_tenants, demo_instructions
 from mesh.launcher import Mesh, health_of, operator_key_file, run_up
+from mesh.mesh_state import read_state
 
 READY_LINE = "Press Ctrl-C to stop."
 
@@ -54,18 +56,41 @@ def _print_ready(mesh: Mesh) -> None:
 
 
 def _cmd_status(config: MeshConfig, args: argparse.Namespace) -> int:
+    """Each service's health and restarts, then the mesh's metrics from the Hub; 0 only
+    when every service is SERVING and the metrics could be read."""
+
     async def collect() -> list[tuple[str, str, str]]:
         addresses = [config.address_of(s) for s in SERVICES]
         states = await asyncio.gather(*(health_of(a) for a in addresses))
         return list(zip(SERVICES, addresses, states, strict=True))
 
     rows = asyncio.run(collect())
-    for service, address, state in rows:
-        print(f"{service:<10} {address:<22} {state}")
-    summary = asyncio.run(mesh_summary(config))
-    if summary:
-        print("\n".join(summary))
-    return 0 if all(state == "SERVING" for _, _, state in rows) else 1
+    print("\n".join(format_status(rows, read_state(config.data_dir))))
+    ok = all(state == "SERVING" for _, _, state in rows)
+    try:
+        summary = asyncio.run(mesh_summary(config))
+    except MeshMetricsUnavailable as exc:
+        print(f"mesh metrics unavailable: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(summary))
+    return 0 if ok else 1
+
+
+def format_status(rows: Sequence[tuple[str, str, str]], state: dict[str, Any] | None) -> list[str]:
+    """One line per service: address, health, and (from the running launcher's state
+    file) its restarts and how it last exited; `-` when no launcher runs here."""
+    launched = (state or {}).get("services", {})
+    lines = [f"{'service':<10} {'address':<22} {'health':<12} restarts"]
+    for service, address, health in rows:
+        child = launched.get(service)
+        restarts = str(child.get("restarts", 0)) if child else "-"
+        last = f"  (last: {child['last_exit']})" if child and child.get("last_exit") else ""
+        lines.append(f"{service:<10} {address:<22} {health:<12} {restarts}{last}")
+    return lines
+
+
+class MeshMetricsUnavailable(Exception):
+    """The Hub's mesh metrics could not be read; the message says why."""
 
 
 def _operator_key(config: MeshConfig) -> str | None:
@@ -78,18 +103,24 @@ def _operator_key(config: MeshConfig) -> str | None:
 
 
 async def mesh_summary(config: MeshConfig, timeout_s: float = 3.0) -> list[str]:
-    """A few lines of mesh-wide metrics from the Hub; empty when it does not answer."""
+    """A few lines of mesh-wide metrics from the Hub; raises MeshMetricsUnavailable
+    (no operator key, or the Hub's status code and details) when they cannot be read."""
     key = _operator_key(config)
     if key is None:
-        return []
+        raise MeshMetricsUnavailable(
+            f"no operator key: set TICKMESH_ADMIN_KEY, or run `tickmesh up`, which writes "
+            f"{operator_key_file(config)}"
+        )
     address = config.hub_address or config.address_of("hub")
     async with grpc.aio.insecure_channel(address, interceptors=api_key_interceptors(key)) as ch:
         try:
             reply = await hub_pb2_grpc.HubServiceStub(ch).GetMeshMetrics(
                 hub_pb2.GetMeshMetricsRequest(), timeout=timeout_s
             )
-        except grpc.aio.AioRpcError:
-            return []
+        except grpc.aio.AioRpcError as err:
+            raise MeshMetricsUnavailable(
+                f"{err.code().name}: {err.details()} (Hub {address})"
+            ) from None
     return format_mesh_metrics(reply)
 
 
@@ -157,7 +188,7 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--no-demo", dest="demo", action="store_false", help="skip creating demo tenants"
     )
     up.set_defaults(func=_cmd_up)
-    status = sub.add_parser("status", help="print each service's health")
+    status = sub.add_parser("status", help="print each service's health and restarts")
     status.set_defaults(func=_cmd_status)
     reconcile = sub.add_parser("reconcile", help="compare delivered with billed ticks")
     reconcile.add_argument("--period", required=True, help="billing period YYYY-MM")

@@ -1,10 +1,13 @@
-"""`tickmesh up`: run every service as its own process and stop them together.
+"""`tickmesh up`: run every service as its own process, supervise them, stop them together.
 
-The launcher owns the child processes: it starts them, waits until each one
-reports SERVING over grpc.health.v1, and on SIGINT/SIGTERM asks each to stop
-(SIGTERM: the child flips its health to NOT_SERVING, then drains) and only
-kills a child that overstays its grace period. Children die with the launcher
-even if it is SIGKILLed (PR_SET_PDEATHSIG), so no process is ever orphaned.
+The launcher first takes its data dir's lock and checks its ports (mesh.mesh_lock), so
+a second mesh on the same data dir fails before touching anything. It owns the child
+processes: it starts them, waits until each one reports SERVING over grpc.health.v1,
+restarts one that exits (mesh.supervisor), records them in `<data_dir>/mesh.json`
+(mesh.mesh_state), and on SIGINT/SIGTERM asks each to stop (SIGTERM: the child flips
+its health to NOT_SERVING, then drains) and only kills a child that overstays its
+grace period. Children die with the launcher even if it is SIGKILLed
+(PR_SET_PDEATHSIG), so no process is ever orphaned.
 """
 
 from __future__ import annotations
@@ -18,14 +21,22 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from mesh.config import SERVICES, MeshConfig
+from mesh.config import SERVICES, ConfigError, MeshConfig, load_settings
+from mesh.mesh_lock import MeshLock, MeshLocked, PortBusy, check_ports
+from mesh.mesh_state import remove_state, state_file, write_state
+from mesh.supervisor import SECTION as SUPERVISOR_SECTION
+from mesh.supervisor import RestartPolicy, Supervisor, describe_exit
 
 log = logging.getLogger("tickmesh.launcher")
 
@@ -38,14 +49,53 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+_TAIL_LINES = 20
+"""Lines of each child's stderr kept in memory, for the error of a child that fails."""
+
+_print_lock = threading.Lock()
+
+
+def say(line: str) -> None:
+    """Print one line on the launcher's stderr, whole even among the children's lines."""
+    with _print_lock:
+        sys.stderr.write(line if line.endswith("\n") else line + "\n")
+        sys.stderr.flush()
+
+
 @dataclass
 class Child:
-    """One service process."""
+    """One service process (the latest, after a restart) and its record."""
 
     service: str
     address: str
     process: subprocess.Popen[bytes] | None = None
     exit_code: int | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    last_exit: str | None = None
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=_TAIL_LINES))
+    forwarder: threading.Thread | None = None
+
+    def last_error(self) -> str:
+        """The last non-blank line the child printed on stderr (its exception, when
+        it died of one), once its output is read to the end."""
+        if self.forwarder is not None:
+            self.forwarder.join(timeout=2)
+        lines = [line.strip() for line in self.tail if line.strip()]
+        return lines[-1] if lines else ""
+
+
+def _forward(pipe: IO[bytes], tail: deque[str]) -> None:
+    # The child's stderr passes through the launcher so that its last lines are at
+    # hand when it dies; a thread per child, since the pipe must be drained at all
+    # times (a full pipe blocks the child's logging).
+    with pipe:
+        for raw in pipe:
+            line = raw.decode(errors="replace")
+            tail.append(line)
+            # Our own stderr closed (a pager quit): keep draining, or the child blocks.
+            with contextlib.suppress(OSError):
+                say(line)
 
 
 @dataclass
@@ -54,36 +104,82 @@ class Mesh:
 
     config: MeshConfig
     children: list[Child] = field(default_factory=list)
+    env: Mapping[str, str] = field(default_factory=dict)
+    started: str = ""
 
     def start(self, services: Sequence[str], env: Mapping[str, str]) -> None:
         """Spawn one `python -m servers.<service>` per service."""
+        self.env = env
+        self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         for service in services:
             child = Child(service, self.config.address_of(service))
-            child.process = subprocess.Popen(
-                [sys.executable, "-m", f"servers.{service}"],
-                env={**env, "TICKMESH_COMPONENT": service},
-                preexec_fn=_die_with_parent,
-                # Own session: Ctrl-C in a terminal (or `timeout`) signals the launcher's
-                # process group only, and the launcher signals each child exactly once.
-                start_new_session=True,
-            )
+            self.spawn(child)
             self.children.append(child)
+        self.write_state()
+
+    def spawn(self, child: Child) -> None:
+        """Start (or start again) `child`'s process.
+
+        Must run on the launcher's main thread: PR_SET_PDEATHSIG fires when the
+        thread that forked the child ends, not the process.
+        """
+        child.process = subprocess.Popen(
+            [sys.executable, "-m", f"servers.{child.service}"],
+            env={**self.env, "TICKMESH_COMPONENT": child.service},
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
+            # Own session: Ctrl-C in a terminal (or `timeout`) signals the launcher's
+            # process group only, and the launcher signals each child exactly once.
+            start_new_session=True,
+        )
+        child.started_at = time.monotonic()
+        child.tail = deque(maxlen=_TAIL_LINES)
+        assert child.process.stderr is not None
+        child.forwarder = threading.Thread(
+            target=_forward,
+            args=(child.process.stderr, child.tail),
+            name=f"{child.service}-stderr",
+            daemon=True,
+        )
+        child.forwarder.start()
+
+    def state(self) -> dict[str, Any]:
+        """The launcher's state file (see mesh.mesh_state)."""
+        return {
+            "launcher_pid": os.getpid(),
+            "started": self.started,
+            "services": {
+                c.service: {
+                    "pid": c.process.pid if c.process else None,
+                    "address": c.address,
+                    "restarts": c.restarts,
+                    "last_exit": c.last_exit,
+                }
+                for c in self.children
+            },
+        }
+
+    def write_state(self) -> None:
+        """Replace the state file with the children as they are now."""
+        write_state(state_file(self.config.data_dir), self.state())
 
     async def wait_serving(self, timeout_s: float) -> None:
         """Wait until every child reports SERVING; raise if one dies or times out."""
         await asyncio.wait_for(
-            asyncio.gather(*(self._wait_one(c) for c in self.children)), timeout_s
+            asyncio.gather(*(self.wait_one(c) for c in self.children)), timeout_s
         )
 
-    async def _wait_one(self, child: Child) -> None:
+    async def wait_one(self, child: Child) -> None:
+        """Wait until `child` reports SERVING; raise if it exits first."""
         async with grpc.aio.insecure_channel(child.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 assert child.process is not None
                 if child.process.poll() is not None:
+                    error = child.last_error()
                     raise RuntimeError(
-                        f"{child.service} exited with code {child.process.returncode} "
-                        "before it was ready (see its log above)"
+                        f"{child.service} {describe_exit(child.process.returncode)} "
+                        "before it was ready" + (f": {error}" if error else "")
                     )
                 with contextlib.suppress(grpc.aio.AioRpcError):
                     reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
@@ -105,6 +201,9 @@ class Mesh:
                 log.warning("%s did not stop in time; killing it", child.service)
                 child.process.kill()
                 child.exit_code = child.process.wait()
+        for child in self.children:
+            if child.forwarder is not None:
+                child.forwarder.join(timeout=2)  # their last lines before ours
         return self.children
 
 
@@ -114,7 +213,8 @@ def mesh_environment(config: MeshConfig, env: Mapping[str, str]) -> dict[str, st
 
     With no mesh secret or operator key configured, `up` makes fresh ones for this run.
     The operator key is written (mode 0600) to data_dir/operator.key for the CLI to
-    use; neither is ever printed.
+    use; neither is ever printed. Call it only while holding the data dir's lock: the
+    key file belongs to the mesh that holds it.
     """
     out = dict(env)
     if not config.hub_address:  # every service registers with this mesh's Hub
@@ -144,35 +244,98 @@ async def run_up(
     on_ready: Callable[[Mesh], object] | None = None,
     ready_timeout_s: float = 120.0,
 ) -> int:
-    """Start the mesh, report it, and run until SIGINT/SIGTERM; return the exit code."""
+    """Start the mesh, report it, and supervise it until SIGINT/SIGTERM; the exit code.
+
+    Before anything else, one mesh per data dir: the data dir's lock, then the ports.
+    A second `up` fails there with one line and has touched nothing of the first.
+    """
+    try:
+        lock = MeshLock.acquire(config.data_dir)
+    except MeshLocked as exc:
+        print(f"tickmesh up: {exc}", file=sys.stderr)
+        return 1
+    with lock:
+        try:
+            check_ports(config, services)
+        except PortBusy as exc:
+            print(f"tickmesh up: {exc}", file=sys.stderr)
+            return 1
+        try:
+            policy = load_settings(RestartPolicy, config, SUPERVISOR_SECTION)
+        except ConfigError as exc:
+            print(f"tickmesh up: configuration error: {exc}", file=sys.stderr)
+            return 2
+        try:
+            return await _run_locked(
+                config,
+                services,
+                env if env is not None else os.environ,
+                policy,
+                on_ready,
+                ready_timeout_s,
+            )
+        finally:
+            remove_state(state_file(config.data_dir))
+
+
+async def _run_locked(
+    config: MeshConfig,
+    services: Sequence[str],
+    env: Mapping[str, str],
+    policy: RestartPolicy,
+    on_ready: Callable[[Mesh], object] | None,
+    ready_timeout_s: float,
+) -> int:
     mesh = Mesh(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    mesh.start(services, mesh_environment(config, env if env is not None else os.environ))
+    mesh.start(services, mesh_environment(config, env))
+    supervisor: asyncio.Future[None] | None = None
     try:
         ready = asyncio.ensure_future(mesh.wait_serving(ready_timeout_s))
         stopped = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if ready in done:
             ready.result()  # raises if a child died or timed out
+            # Watching starts before the demo: a child dying meanwhile is restarted too.
+            supervisor = asyncio.ensure_future(
+                Supervisor(
+                    mesh.children,
+                    spawn=mesh.spawn,
+                    serving=lambda c: asyncio.wait_for(mesh.wait_one(c), ready_timeout_s),
+                    changed=mesh.write_state,
+                    say=lambda line: say(f"tickmesh up: {line}"),
+                    policy=policy,
+                ).run()
+            )
             if on_ready is not None:
                 result = on_ready(mesh)
                 if asyncio.iscoroutine(result):
                     await result
-            await stopped
+            await asyncio.wait({stopped, supervisor}, return_when=asyncio.FIRST_COMPLETED)
+            if supervisor.done():
+                supervisor.result()  # raises CrashLoop
         else:
             ready.cancel()
-    except Exception as exc:  # a child failed to start: stop the rest, exit non-zero
-        print(f"tickmesh up: {exc}", file=sys.stderr)
-        await asyncio.to_thread(mesh.stop, config.grace_seconds)
+    except Exception as exc:  # a child failed to start or crash-looped: stop, exit non-zero
+        await _stop(mesh, supervisor, config.grace_seconds)
+        say(f"tickmesh up: {exc}; the mesh is stopped")
         return 1
-    children = await asyncio.to_thread(mesh.stop, config.grace_seconds)
+    children = await _stop(mesh, supervisor, config.grace_seconds)
     failed = [c for c in children if c.exit_code not in (0, None)]
     for child in failed:
-        print(f"tickmesh up: {child.service} exited with {child.exit_code}", file=sys.stderr)
+        say(f"tickmesh up: {child.service} {describe_exit(child.exit_code or 0)}")
     return 1 if failed else 0
+
+
+async def _stop(mesh: Mesh, supervisor: asyncio.Future[None] | None, grace_s: float) -> list[Child]:
+    # The supervisor first: a child exiting because it was told to is not restarted.
+    if supervisor is not None:
+        supervisor.cancel()
+        await asyncio.gather(supervisor, return_exceptions=True)
+    return await asyncio.to_thread(mesh.stop, grace_s)
 
 
 async def health_of(address: str, timeout_s: float = 2.0) -> str:

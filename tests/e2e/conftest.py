@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +41,7 @@ class RunningMesh:
     process: subprocess.Popen[str]
     ports: dict[str, int]
     data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
     drainer: threading.Thread | None = None
@@ -54,6 +57,21 @@ class RunningMesh:
     def log(self) -> str:
         """Everything the mesh printed so far."""
         return "".join(self.output)
+
+    def state(self) -> dict[str, Any]:
+        """The launcher's state file (pids, restarts, last exits by service)."""
+        state: dict[str, Any] = json.loads((self.data_dir / "mesh.json").read_text())
+        return state
+
+    def tickmesh(self, *args: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run the installed `tickmesh` command configured as this mesh (ports, data dir)."""
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "tickmesh"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
 
     def stop(self, timeout_s: float = 15.0) -> int:
         """SIGTERM the launcher and wait for it; returns its exit code."""
@@ -100,7 +118,7 @@ def start_mesh(data_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
         stderr=subprocess.STDOUT,
         text=True,
     )
-    mesh = RunningMesh(process, ports, data_dir)
+    mesh = RunningMesh(process, ports, data_dir, env)
     mesh.drainer = threading.Thread(target=mesh._drain, daemon=True)
     mesh.drainer.start()
     deadline = time.monotonic() + 120

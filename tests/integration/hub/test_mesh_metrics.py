@@ -12,7 +12,7 @@ from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from tickmesh.common.v1 import metrics_pb2, metrics_pb2_grpc
 from tickmesh.hub.v1 import hub_pb2
 
-from mesh.cli import mesh_summary
+from mesh.cli import MeshMetricsUnavailable, mesh_summary
 from mesh.tiers import Tier
 
 from .conftest import ENTERPRISE, FREE, PRO, WAIT, HubMesh, eventually
@@ -121,9 +121,13 @@ async def test_status_prints_the_mesh_summary(hub_mesh: HubMesh) -> None:
     (config.data_dir / "operator.key").write_text(hub_mesh.operator_key)
     from_file = await mesh_summary(dataclasses.replace(config, admin_key=None))
     assert from_file[:2] == lines[:2]
-    # No Hub: no summary, no error.
+    # No Hub, or no key: no summary, and an error saying why (status prints it).
     await hub_mesh.hub.stop()
-    assert await mesh_summary(config, timeout_s=0.5) == []
+    with pytest.raises(MeshMetricsUnavailable, match=r"^UNAVAILABLE: "):
+        await mesh_summary(config, timeout_s=0.5)
+    (config.data_dir / "operator.key").unlink()
+    with pytest.raises(MeshMetricsUnavailable, match="no operator key"):
+        await mesh_summary(dataclasses.replace(config, admin_key=None))
 
 
 async def test_resolutions_are_attributed_to_the_tenant(hub_mesh: HubMesh) -> None:
