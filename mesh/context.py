@@ -28,12 +28,22 @@ class CallState:
     @property
     def service(self) -> str:
         """The full service name, `package.Service`."""
-        return self.method.lstrip("/").partition("/")[0]
+        return service_of(self.method)
 
     @property
     def method_name(self) -> str:
         """The bare method name, `Method`."""
-        return self.method.rpartition("/")[2]
+        return method_name_of(self.method)
+
+
+def service_of(method: str) -> str:
+    """`package.Service` of a method path `/package.Service/Method`."""
+    return method.lstrip("/").partition("/")[0]
+
+
+def method_name_of(method: str) -> str:
+    """`Method` of a method path `/package.Service/Method`."""
+    return method.rpartition("/")[2]
 
 
 # grpc.aio runs each RPC (interceptors and handler alike) in its own asyncio task, and every

@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from mesh.context import Metadata
+from mesh.context import Metadata, method_name_of, service_of
 from mesh.interceptors._wrap import wrap_handler
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -36,12 +36,12 @@ class CallInfo:
     @property
     def service(self) -> str:
         """The full service name, `package.Service`."""
-        return self.method.lstrip("/").partition("/")[0]
+        return service_of(self.method)
 
     @property
     def method_name(self) -> str:
         """The bare method name, `Method`."""
-        return self.method.rpartition("/")[2]
+        return method_name_of(self.method)
 
 
 def is_infrastructure(call: CallInfo) -> bool:
