@@ -18,8 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mesh import wire
 from mesh.tiers import Tier, limits
-from servers.bridge import wire
 from servers.bridge.projection import BatchView, Entry
 from servers.bridge.throttle import Throttle
 
