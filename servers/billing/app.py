@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
+from tickmesh.billing.v1 import billing_pb2
 from tickmesh.storage.v1 import storage_pb2_grpc
 
+from mesh.binding import bind
 from mesh.config import MeshConfig
 from mesh.contract import method_path
-from mesh.server import MeshServer, ServiceBinding, build_server
+from mesh.server import MeshServer, build_server
 from mesh.tenancy.wiring import open_tenancy
 from servers.billing.bridge_counters import BridgeCounters
 from servers.billing.clock import Clock
@@ -45,11 +46,7 @@ async def create_server(
         config,
         component="billing",
         port=config.billing_port if port is None else port,
-        bindings=[
-            ServiceBinding.of(
-                SERVICE, billing_pb2_grpc.add_BillingServiceServicer_to_server, servicer
-            )
-        ],
+        bindings=[bind(SERVICE, servicer)],
         interceptors=tenancy.server_interceptors,
         on_stop=tenancy.aclose,
     )

@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tickmesh.common.v1 import metrics_pb2
-from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
+from tickmesh.hub.v1 import hub_pb2
 
+from mesh.binding import bind
 from mesh.business_metrics import SERVICE as METRICS_SERVICE
 from mesh.config import MeshConfig
 from mesh.interceptors.base import CallInfo
 from mesh.interceptors.quota import QuotaInterceptor
-from mesh.server import MeshServer, ServiceBinding, build_server
+from mesh.server import MeshServer, build_server
 from mesh.tenancy.quota import QuotaStore
 from mesh.tenancy.wiring import open_tenancy
 from servers.hub.channels import ChannelPool
@@ -150,13 +151,7 @@ async def create_hub(
         config,
         component="hub",
         port=config.hub_port if port is None else port,
-        bindings=[
-            ServiceBinding.of(
-                SERVICE,
-                hub_pb2_grpc.add_HubServiceServicer_to_server,
-                HubServicer(hub.registry, hub.resolver, collector),
-            )
-        ],
+        bindings=[bind(SERVICE, HubServicer(hub.registry, hub.resolver, collector))],
         interceptors=interceptors,
         readiness=readiness,
         on_stop=on_stop,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
+from tickmesh.storage.v1 import storage_pb2
 
+from mesh.binding import bind
 from mesh.config import MeshConfig
-from mesh.server import MeshServer, ServiceBinding, build_server
+from mesh.server import MeshServer, build_server
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.wiring import open_tenancy
 from servers.storage.analytics.engine import open_analytics
@@ -46,13 +47,7 @@ async def create_server(config: MeshConfig, port: int | None = None) -> MeshServ
         config,
         component="storage",
         port=config.storage_port if port is None else port,
-        bindings=[
-            ServiceBinding.of(
-                storage_pb2.DESCRIPTOR.services_by_name["StorageService"],
-                storage_pb2_grpc.add_StorageServiceServicer_to_server,
-                servicer,
-            )
-        ],
+        bindings=[bind(storage_pb2.DESCRIPTOR.services_by_name["StorageService"], servicer)],
         interceptors=tenancy.server_interceptors,
         on_stop=on_stop,
     )
