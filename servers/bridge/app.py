@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+from mesh.binding import bind
 from mesh.config import MeshConfig
-from mesh.server import MeshServer, ServiceBinding, build_server
+from mesh.server import MeshServer, build_server
 from mesh.tenancy.quota import QuotaStore
 from mesh.tenancy.wiring import Tenancy, open_tenancy
 from servers.bridge.fanout import Fanout
 from servers.bridge.leases import LeaseKeeper
 from servers.bridge.metering import UsagePump
-from servers.bridge.service import SERVICE, BridgeServicer, add_to_server
+from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
 from servers.bridge.session import SessionLimits
 from servers.bridge.upstream import Backoff, Upstream
 from servers.bridge.usage import UsageCounter
@@ -120,7 +121,7 @@ async def create_bridge(
             config,
             component="bridge",
             port=config.bridge_port if port is None else port,
-            bindings=[ServiceBinding(SERVICE.full_name, lambda s: add_to_server(servicer, s))],
+            bindings=[bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)],
             interceptors=tenancy.server_interceptors,
             readiness=readiness,
             on_stop=on_stop,

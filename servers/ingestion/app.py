@@ -10,14 +10,15 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from mesh.binding import bind
 from mesh.config import ConfigError, MeshConfig, env_key
 from mesh.contract import method_path
-from mesh.server import MeshServer, ServiceBinding, build_server
+from mesh.server import MeshServer, build_server
 from mesh.tenancy.wiring import open_tenancy
 from servers.ingestion.clock import Clock, wall_clock_us
 from servers.ingestion.collectors import CollectorSet, ReplayCollector, synthetic_feeds
 from servers.ingestion.pipeline import IngestionPipeline
-from servers.ingestion.service import SERVICE, IngestionServicer, add_to_server
+from servers.ingestion.service import PRE_SERIALIZED, SERVICE, IngestionServicer
 from servers.ingestion.symbols import BROKERS
 
 _log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ async def create_server(
         config,
         component="ingestion",
         port=config.ingestion_port if port is None else port,
-        bindings=[ServiceBinding(SERVICE.full_name, functools.partial(add_to_server, servicer))],
+        bindings=[bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)],
         interceptors=tenancy.server_interceptors,
         readiness=lifecycle.readiness,
         on_stop=on_stop,
