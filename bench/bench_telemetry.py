@@ -28,9 +28,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from tickmesh.common.v1 import market_pb2
 
+from mesh.binding import ServiceBinding
 from mesh.client_interceptors import metadata_interceptors
 from mesh.config import MeshConfig
-from mesh.server import MeshServer, ServiceBinding, build_server
+from mesh.server import MeshServer, build_server
 from mesh.telemetry import install_pipeline, metrics, shutdown_telemetry, tracer_for
 from mesh.telemetry.client import tracing_interceptors
 from mesh.telemetry.metrics import NOOP, tier_metrics

@@ -48,6 +48,7 @@ from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2
 from tickmesh.storage.v1 import storage_pb2
 
+from mesh import wire
 from mesh.config import load_config
 from mesh.errors import Unauthenticated
 from mesh.logging import configure_logging
@@ -56,8 +57,8 @@ from mesh.server import serve
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy_stack import TenancyOptions
 from mesh.tiers import Tier
+from servers.bridge import framing
 from servers.bridge import service as bridge_service
-from servers.bridge import wire
 from servers.bridge.app import SPEC as BRIDGE
 from servers.bridge.gc_tuning import tune_gc
 from servers.bridge.projection import PROJECTORS
@@ -308,7 +309,7 @@ class BareFanout:
             self._seq += 1
             parts.append(PROJECTORS[tier].encode(tick))
         batch = wire.tick_batch(b"".join(parts), first, self._seq - 1, now)
-        return wire.batch_response(batch, skipped=0, message_seq=0)
+        return framing.batch_response(batch, skipped=0, message_seq=0)
 
     async def send(self, tier: Tier) -> None:
         plan = self.schedule.get(tier)

@@ -202,6 +202,13 @@ class Unavailable(MeshError):
         return [_retry_info(self.retry_after_s)]
 
 
+class Unimplemented(MeshError):
+    """The server does not offer this RPC (a stand-in, or a feature switched off)."""
+
+    code = grpc.StatusCode.UNIMPLEMENTED
+    default_reason = "NOT_IMPLEMENTED"
+
+
 class Internal(MeshError):
     """A bug on our side; the message never leaks internals."""
 

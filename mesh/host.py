@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import grpc
 
+from mesh.binding import ServiceBinding
 from mesh.business_metrics import BusinessMetrics
 from mesh.channels import MeshChannels, mesh_signer
 from mesh.config import SERVICES, ConfigError, MeshConfig, load_config, load_settings
@@ -24,7 +25,7 @@ from mesh.health import MeshHealthServicer
 from mesh.lifecycle import Lifecycle, Part
 from mesh.logging import configure_logging
 from mesh.registration import new_instance_id
-from mesh.server import MeshServer, ServiceBinding, build_server, serve
+from mesh.server import MeshServer, build_server, serve
 from mesh.telemetry import configure_telemetry, shutdown_telemetry
 from mesh.tenancy_stack import Tenancy, TenancyOptions, open_tenancy
 

@@ -7,16 +7,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
-from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.trace import Tracer
-from tickmesh.common.v1 import metrics_pb2_grpc
 
+from mesh.binding import ServiceBinding, bind
 from mesh.business_metrics import SERVICE as METRICS_SERVICE
 from mesh.business_metrics import (
     BusinessMetrics,
@@ -54,29 +52,6 @@ _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceBinding:
-    """One service a server hosts: its full name and how to add it to a server."""
-
-    name: str
-    """The full service name, from the descriptor (`tickmesh.hub.v1.Hub`)."""
-
-    register: Callable[[grpc.aio.Server], None]
-    """Adds the servicer to a server (wraps the generated `add_XServicer_to_server`)."""
-
-    @classmethod
-    def of(
-        cls,
-        service: ServiceDescriptor,
-        add_to_server: Callable[[Any, grpc.aio.Server], None],
-        servicer: object,
-    ) -> ServiceBinding:
-        """Bind `servicer` with its generated adder, e.g.
-        `ServiceBinding.of(hub_pb2.DESCRIPTOR.services_by_name["Hub"],
-        hub_pb2_grpc.add_HubServicer_to_server, HubServicer(...))`."""
-        return cls(name=service.full_name, register=lambda server: add_to_server(servicer, server))
 
 
 class MeshServer:
@@ -217,11 +192,7 @@ async def build_server(
     metrics = metrics or BusinessMetrics(component, new_instance_id(component))
     bindings = [
         *bindings,
-        ServiceBinding.of(
-            METRICS_SERVICE,
-            metrics_pb2_grpc.add_BusinessMetricsServiceServicer_to_server,
-            BusinessMetricsServicer(metrics),
-        ),
+        bind(METRICS_SERVICE, BusinessMetricsServicer(metrics)),
     ]
     own = BusinessMetricsInterceptor(metrics, [binding.name for binding in bindings])
     server = grpc.aio.server(

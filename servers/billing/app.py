@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
+from tickmesh.billing.v1 import billing_pb2
 from tickmesh.storage.v1 import storage_pb2_grpc
 
+from mesh.binding import bind
 from mesh.contract import method_path
 from mesh.host import Assembly, NoSettings, Service, ServiceSpec
-from mesh.server import ServiceBinding
 from servers.billing.bridge_counters import BridgeCounters
 from servers.billing.clock import Clock
 from servers.billing.service import BillingServicer
@@ -35,8 +35,7 @@ def billing_spec(
         )
         counters = BridgeCounters(ctx.channels, addresses)
         servicer = BillingServicer(storage, counters, tenancy.quota, clock=clock)
-        add = billing_pb2_grpc.add_BillingServiceServicer_to_server
-        return Service([ServiceBinding.of(SERVICE, add, servicer)])
+        return Service([bind(SERVICE, servicer)])
 
     return ServiceSpec("billing", build)
 

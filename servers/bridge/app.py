@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mesh.binding import bind
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part, background
-from mesh.server import ServiceBinding
 from mesh.tenancy.quota import QuotaStore
 from servers.bridge.fanout import Fanout
 from servers.bridge.leases import LeaseKeeper
-from servers.bridge.service import SERVICE, BridgeServicer, add_to_server
+from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
 from servers.bridge.settings import BridgeSettings, BridgeTuning
 from servers.bridge.upstream import Upstream
 from servers.bridge.usage_counter import UsageCounter
@@ -58,7 +58,7 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         ctx.add(Part("usage pump", start=pump.start, stop=pump.stop))
         ctx.add(Part("upstream", start=start_upstream, stop=upstream.stop))
         servicer = BridgeServicer(fanout, tenancy.quota, usage, leases)
-        binding = ServiceBinding(SERVICE.full_name, lambda s: add_to_server(servicer, s))
+        binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)
         return Service([binding], handle=BridgeParts(fanout, upstream, usage, tenancy.quota))
 
     return ServiceSpec("bridge", build, BridgeSettings)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servers.bridge import wire
+from mesh import wire
 from servers.bridge.projection import Entry
 
 

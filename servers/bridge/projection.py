@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from tickmesh.common.v1 import market_pb2
 
 from mesh.tiers import Feature, Tier, limits
-from servers.bridge.wire import tick_field
+from mesh.wire import tick_field
 
 Entry = tuple[int, str, bytes]
 """A projected tick: (sequence, symbol, its encoding as one TickBatch.ticks entry)."""

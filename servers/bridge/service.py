@@ -28,6 +28,9 @@ from servers.bridge.session import Outgoing, Session
 from servers.bridge.usage_counter import UsageCounter
 
 SERVICE = bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"]
+PRE_SERIALIZED = ("Subscribe",)
+"""Methods whose handlers write framed bytes (from cached tick encodings): bind them with
+`bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)`."""
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,7 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
     async def Subscribe(
         self, request: bridge_pb2.SubscribeRequest, context: grpc.aio.ServicerContext
     ) -> None:
-        """Writes already serialized SubscribeResponse bytes (see add_to_server)."""
+        """Writes already serialized SubscribeResponse bytes (see PRE_SERIALIZED)."""
         tenant = current_tenant()
         universe = self._fanout.universe
         if universe is None:
@@ -143,33 +146,6 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
         )
 
 
-def add_to_server(servicer: BridgeServicer, server: grpc.aio.Server) -> None:
-    """Like the generated add_BridgeServiceServicer_to_server, except that Subscribe's
-    responses are bytes the Bridge serialized itself (from cached tick encodings), so
-    its serializer passes them through."""
-    handlers = {
-        "Subscribe": grpc.unary_stream_rpc_method_handler(
-            servicer.Subscribe,
-            request_deserializer=bridge_pb2.SubscribeRequest.FromString,
-            response_serializer=_already_serialized,
-        ),
-        "GetSessionStats": grpc.unary_unary_rpc_method_handler(
-            servicer.GetSessionStats,
-            request_deserializer=bridge_pb2.GetSessionStatsRequest.FromString,
-            response_serializer=bridge_pb2.GetSessionStatsResponse.SerializeToString,
-        ),
-        "GetUsage": grpc.unary_unary_rpc_method_handler(
-            servicer.GetUsage,
-            request_deserializer=bridge_pb2.GetUsageRequest.FromString,
-            response_serializer=bridge_pb2.GetUsageResponse.SerializeToString,
-        ),
-    }
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
-    )
-    server.add_registered_method_handlers(SERVICE.full_name, handlers)
-
-
 @contextlib.contextmanager
 def _quota_store_errors() -> Iterator[None]:
     # Without its quota store the Bridge cannot admit a stream; the caller may retry.
@@ -180,17 +156,13 @@ def _quota_store_errors() -> Iterator[None]:
         raise Unavailable("the quota store is unavailable; retry shortly") from None
 
 
-def _already_serialized(payload: bytes) -> bytes:
-    return payload
-
-
 async def _write_all(
     context: grpc.aio.ServicerContext,
     session: Session,
     snapshot: list[Entry] | None,
     ack: bridge_pb2.SubscriptionAck,
 ) -> None:
-    # Bytes, not messages: Subscribe's serializer passes them through (add_to_server).
+    # Bytes, not messages: Subscribe's serializer passes them through (PRE_SERIALIZED).
     out: Outgoing | None = session.ack_message(ack, snapshot)
     while out is not None:
         await context.write(out.payload)

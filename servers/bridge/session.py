@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 from tickmesh.bridge.v1 import bridge_pb2
 
+from mesh import wire
 from mesh.errors import MeshError
 from mesh.telemetry.metrics import tier_metrics
 from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
-from servers.bridge import wire
+from servers.bridge import framing
 from servers.bridge.chunk import Chunk
 from servers.bridge.entitlements import Grant
 from servers.bridge.projection import Entry
@@ -224,7 +225,7 @@ class Session:
         head = queue[0]
         if isinstance(head, _Gap):
             queue.popleft()
-            payload = wire.gap_response(
+            payload = framing.gap_response(
                 head.from_seq, head.to_seq, head.reason,
                 skipped=self._take_skipped(), message_seq=self._next_seq(),
             )  # fmt: skip
@@ -275,7 +276,7 @@ class Session:
         return self._batch_message(batch, count, parts[-1][-1][2] if count else b"")
 
     def _batch_message(self, batch: bytes, ticks: int, last_tick: bytes) -> Outgoing:
-        payload = wire.batch_response(
+        payload = framing.batch_response(
             batch, skipped=self._take_skipped(), message_seq=self._next_seq()
         )
         return Outgoing(payload, ticks, last_tick)
@@ -284,7 +285,7 @@ class Session:
         """A heartbeat carrying the sequence this session is complete up to."""
         self._heartbeat_due = False
         last_seq = max(self._watermark(), self._floor, self._sent_seq)
-        payload = wire.heartbeat_response(
+        payload = framing.heartbeat_response(
             self._wall_us(), last_seq, skipped=self._take_skipped(), message_seq=self._next_seq()
         )
         return Outgoing(payload, 0)
@@ -300,7 +301,7 @@ class Session:
             first = snapshot[0][0] if snapshot else 0
             last = max(ack.start_seq - 1, 0)
             snapshot_bytes = wire.tick_batch(ticks, first, last, self._wall_us())
-        payload = wire.ack_response(ack, snapshot_bytes, self._next_seq())
+        payload = framing.ack_response(ack, snapshot_bytes, self._next_seq())
         return Outgoing(payload, len(snapshot or ()))
 
     def delivered(self, out: Outgoing) -> None:

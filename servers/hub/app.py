@@ -3,12 +3,12 @@ method."""
 
 from __future__ import annotations
 
-from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
+from tickmesh.hub.v1 import hub_pb2
 
+from mesh.binding import bind
 from mesh.business_metrics import SERVICE as METRICS_SERVICE
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part
-from mesh.server import ServiceBinding
 from servers.hub.collector import MetricsCollector
 from servers.hub.health_watch import listed_statuses
 from servers.hub.hub import Hub
@@ -42,7 +42,7 @@ def hub_spec(clock: Clock | None = None) -> ServiceSpec[HubSettings]:
         ctx.metrics.add_gauge_source(hub.resolver.attribution.gauges)
         servicer = HubServicer(hub.registry, hub.resolver, collector)
         return Service(
-            [ServiceBinding.of(SERVICE, hub_pb2_grpc.add_HubServiceServicer_to_server, servicer)],
+            [bind(SERVICE, servicer)],
             generic_handlers=[hub.proxy],
             handle=hub,
         )

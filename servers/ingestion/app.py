@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from mesh.binding import bind
 from mesh.contract import method_path
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part
-from mesh.server import ServiceBinding
 from servers.ingestion.clock import Clock, wall_clock_us
 from servers.ingestion.pipeline import IngestionPipeline
-from servers.ingestion.service import SERVICE, IngestionServicer, add_to_server
+from servers.ingestion.service import PRE_SERIALIZED, SERVICE, IngestionServicer
 from servers.ingestion.settings import IngestionSettings
 from servers.ingestion.sources import build_collectors
 from servers.ingestion.symbols import BROKERS
@@ -44,8 +44,7 @@ def ingestion_spec(
         servicer = IngestionServicer(
             feed, heartbeat_s=settings.heartbeat_seconds, feed_brokers=brokers
         )
-        binding = ServiceBinding(SERVICE.full_name, lambda s: add_to_server(servicer, s))
-        return Service([binding], handle=feed)
+        return Service([bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)], handle=feed)
 
     return ServiceSpec("ingestion", build, IngestionSettings)
 

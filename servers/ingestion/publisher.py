@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from tickmesh.common.v1 import market_pb2
 
 from servers.ingestion.clock import Clock
+from servers.ingestion.framing import batch_response
 from servers.ingestion.ring_buffer import RingBuffer, TickChunk
 from servers.ingestion.stream import LiveChunk, TickFanout
-from servers.ingestion.wire import batch_response
 
 
 class BatchPublisher:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Collection
-from typing import Any
 
 import grpc
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
@@ -21,6 +20,9 @@ from servers.ingestion.stream import (
 )
 
 SERVICE = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"]
+PRE_SERIALIZED = ("StreamTicks",)
+"""Methods whose handlers yield framed bytes (a batch is serialized once for every consumer):
+bind them with `bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)`."""
 MAX_QUOTES_PER_MESSAGE = 10_000
 MAX_LISTED_REJECTIONS = 1_000
 
@@ -28,8 +30,7 @@ MAX_LISTED_REJECTIONS = 1_000
 class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
     """Every RPC of the contract, over one IngestionPipeline.
 
-    StreamTicks yields already-serialized StreamTicksResponse bytes: register it with
-    add_to_server, whose response serializer passes bytes through.
+    StreamTicks yields already-serialized StreamTicksResponse bytes (see PRE_SERIALIZED).
     """
 
     def __init__(
@@ -160,39 +161,3 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
 
 
 SERVICE_CALLER, OPERATOR = PrincipalKind.SERVICE, PrincipalKind.OPERATOR
-
-
-def _already_serialized(message: bytes) -> bytes:
-    return message
-
-
-def add_to_server(servicer: IngestionServicer, server: Any) -> None:
-    """The generated add_IngestionServiceServicer_to_server, except that StreamTicks sends
-    the bytes its handler yields as they are: a batch is serialized once for every consumer."""
-    pb = ingestion_pb2
-    handlers = {
-        "StreamTicks": grpc.unary_stream_rpc_method_handler(
-            servicer.StreamTicks,
-            request_deserializer=pb.StreamTicksRequest.FromString,
-            response_serializer=_already_serialized,
-        ),
-        "PublishTicks": grpc.stream_unary_rpc_method_handler(
-            servicer.PublishTicks,
-            request_deserializer=pb.PublishTicksRequest.FromString,
-            response_serializer=pb.PublishTicksResponse.SerializeToString,
-        ),
-        "ListSymbols": grpc.unary_unary_rpc_method_handler(
-            servicer.ListSymbols,
-            request_deserializer=pb.ListSymbolsRequest.FromString,
-            response_serializer=pb.ListSymbolsResponse.SerializeToString,
-        ),
-        "GetBrokerStatus": grpc.unary_unary_rpc_method_handler(
-            servicer.GetBrokerStatus,
-            request_deserializer=pb.GetBrokerStatusRequest.FromString,
-            response_serializer=pb.GetBrokerStatusResponse.SerializeToString,
-        ),
-    }
-    assert set(handlers) == {m.name for m in SERVICE.methods}, "contract and handlers differ"
-    generic = grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
-    server.add_generic_rpc_handlers((generic,))
-    server.add_registered_method_handlers(SERVICE.full_name, handlers)

@@ -11,9 +11,10 @@ from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2
 
 from mesh.errors import Unavailable
+from mesh.wire import coalesce
 from servers.ingestion.clock import Clock
+from servers.ingestion.framing import batch_response
 from servers.ingestion.ring_buffer import RingBuffer, TickChunk
-from servers.ingestion.wire import batch_response, coalesce
 
 DEFAULT_BATCH_TICKS = 2_000
 MAX_BATCH_TICKS = 10_000

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
+from tickmesh.storage.v1 import storage_pb2
 
+from mesh.binding import bind
 from mesh.host import Assembly, Service, ServiceSpec
-from mesh.server import ServiceBinding
 from servers.storage.analytics.engine import open_analytics
 from servers.storage.relational import api_keys, companies
 from servers.storage.relational.engine import open_store
@@ -38,8 +38,7 @@ async def build(ctx: Assembly[StorageSettings]) -> Service:
         authenticate_key=partial(api_keys.tenant_for_key, store), usage_sender=record_own_usage
     )
     servicer = StorageServicer(store, analytics, tenancy)
-    add = storage_pb2_grpc.add_StorageServiceServicer_to_server
-    return Service([ServiceBinding.of(SERVICE, add, servicer)])
+    return Service([bind(SERVICE, servicer)])
 
 
 SPEC = ServiceSpec("storage", build, StorageSettings)

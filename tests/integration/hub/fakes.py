@@ -1,7 +1,7 @@
 """Test-only servers speaking real mesh contracts: a Bridge whose Subscribe streams numbered
 messages (or forever), whose GetSessionStats never answers and whose GetUsage is always
 refused (with rich details), and an Ingestion whose
-PublishTicks counts a client stream."""
+PublishTicks counts a client stream (its other RPCs answer UNIMPLEMENTED)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import grpc
 from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
+from mesh.binding import bind
 from mesh.config import MeshConfig
-from mesh.errors import QuotaViolation, ResourceExhausted
+from mesh.errors import QuotaViolation, ResourceExhausted, Unimplemented
 from mesh.host import Assembly, NoSettings, Service, ServiceSpec
-from mesh.server import MeshServer, ServiceBinding
+from mesh.server import MeshServer
 from mesh.tenancy.current import optional_principal
 
 
@@ -108,20 +109,30 @@ class FakeIngestion(ingestion_pb2_grpc.IngestionServiceServicer):
             self.seen.published += 1
         return ingestion_pb2.PublishTicksResponse(accepted=accepted)
 
+    # Not faked; declared so that bind() sees every RPC of the contract handled.
+    async def StreamTicks(
+        self, request: ingestion_pb2.StreamTicksRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        raise Unimplemented("the fake Ingestion does not stream ticks")
+
+    async def ListSymbols(
+        self, request: ingestion_pb2.ListSymbolsRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.ListSymbolsResponse:
+        raise Unimplemented("the fake Ingestion lists no symbols")
+
+    async def GetBrokerStatus(
+        self, request: ingestion_pb2.GetBrokerStatusRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.GetBrokerStatusResponse:
+        raise Unimplemented("the fake Ingestion has no brokers")
+
 
 async def create_fake(config: MeshConfig, component: str, seen: Seen, port: int = 0) -> MeshServer:
     """A fake `bridge` or `ingestion` server with the mesh's real tenancy and interceptors."""
     if component == "bridge":
-        binding = ServiceBinding.of(
-            bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"],
-            bridge_pb2_grpc.add_BridgeServiceServicer_to_server,
-            FakeBridge(seen),
-        )
+        binding = bind(bridge_pb2.DESCRIPTOR.services_by_name["BridgeService"], FakeBridge(seen))
     else:
-        binding = ServiceBinding.of(
-            ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"],
-            ingestion_pb2_grpc.add_IngestionServiceServicer_to_server,
-            FakeIngestion(seen),
+        binding = bind(
+            ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"], FakeIngestion(seen)
         )
 
     async def build(ctx: Assembly[NoSettings]) -> Service:

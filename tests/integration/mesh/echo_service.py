@@ -9,10 +9,10 @@ from typing import Any
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
+from mesh.binding import bind
 from mesh.config import as_str, setting
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part
-from mesh.server import ServiceBinding
 from mesh.tenancy.current import current_tenant
 
 PACKAGE = "tickmesh.test.v1"
@@ -76,18 +76,7 @@ def echo_spec(events: list[str] | None = None) -> ServiceSpec[EchoSettings]:
         ctx.opened("store", lambda: _record(log, "store closed"))
         ctx.add(Part("warm-up", start=lambda: _record(log, "warmed up")))
         servicer = EchoServicer(ctx.settings.greeting)
-        handlers = {
-            "Say": grpc.unary_unary_rpc_method_handler(
-                servicer.Say,
-                request_deserializer=SayRequest.FromString,
-                response_serializer=SayResponse.SerializeToString,
-            )
-        }
-        generic = grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
-        binding = ServiceBinding(
-            SERVICE.full_name, lambda s: s.add_generic_rpc_handlers((generic,))
-        )
-        return Service([binding], handle=servicer)
+        return Service([bind(SERVICE, servicer)], handle=servicer)
 
     return ServiceSpec("echo", build, EchoSettings)
 

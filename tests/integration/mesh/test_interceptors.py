@@ -14,11 +14,12 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from mesh.binding import ServiceBinding
 from mesh.config import MeshConfig
 from mesh.context import add_trailing_metadata, current_request_id
 from mesh.errors import QuotaViolation, ResourceExhausted
 from mesh.interceptors import CallInfo, MeshInterceptor
-from mesh.server import MeshServer, ServiceBinding, build_server
+from mesh.server import MeshServer, build_server
 
 SERVICE = "tickmesh.test.v1.Probe"
 ChannelFactory = Callable[[str], grpc.aio.Channel]

@@ -18,10 +18,11 @@ from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from mesh.binding import ServiceBinding
 from mesh.config import MeshConfig
 from mesh.lifecycle import Lifecycle, Part
 from mesh.reflection import V1_SERVICE_NAME, V1ALPHA_SERVICE_NAME
-from mesh.server import HEALTH_SERVICE_NAME, MeshServer, ServiceBinding, build_server
+from mesh.server import HEALTH_SERVICE_NAME, MeshServer, build_server
 
 ChannelFactory = Callable[[str], grpc.aio.Channel]
 REPO = Path(__file__).resolve().parents[3]

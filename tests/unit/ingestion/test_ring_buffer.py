@@ -1,13 +1,11 @@
-"""RingBuffer: bounded retention in whole chunks, since(), gaps; wire: coalesced batches."""
+"""RingBuffer: bounded retention in whole chunks, since(), gaps."""
 
 from __future__ import annotations
 
 import pytest
 from tickmesh.common.v1 import market_pb2
-from tickmesh.ingestion.v1 import ingestion_pb2
 
 from servers.ingestion.ring_buffer import Gap, RingBuffer, TickChunk
-from servers.ingestion.wire import batch_response, coalesce
 
 START = 1_000
 
@@ -65,17 +63,3 @@ def test_chunks_must_be_contiguous() -> None:
         ring.append(chunk(START + 12, START + 20))
     with pytest.raises(ValueError):
         RingBuffer(0, last_seq=START)
-
-
-def test_concatenated_batches_are_one_valid_batch_with_the_first_first_seq() -> None:
-    parts = [chunk(START + 1, START + 3).data, chunk(START + 4, START + 9).data]
-    merged = market_pb2.TickBatch.FromString(coalesce(parts, START + 1, 123))
-    assert [t.sequence for t in merged.ticks] == list(range(START + 1, START + 10))
-    assert (merged.first_seq, merged.last_seq, merged.send_time_us) == (START + 1, START + 9, 123)
-
-
-def test_batch_response_frames_a_batch_without_reserializing() -> None:
-    data = chunk(START + 1, START + 400).data  # longer than 127 bytes: a multi-byte length
-    response = ingestion_pb2.StreamTicksResponse.FromString(batch_response(data))
-    assert response.WhichOneof("payload") == "batch"
-    assert response.batch.SerializeToString() == data
