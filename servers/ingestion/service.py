@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Collection
 
 import grpc
@@ -10,8 +9,9 @@ from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 from mesh.errors import FieldViolation, InvalidArgument
 from mesh.tenancy.current import PrincipalKind, current_principal
+from servers.ingestion import convert
 from servers.ingestion.pipeline import IngestionPipeline
-from servers.ingestion.quote import RawQuote
+from servers.ingestion.publish import PublishTally
 from servers.ingestion.stream import (
     DEFAULT_BATCH_TICKS,
     MAX_BATCH_TICKS,
@@ -23,8 +23,6 @@ SERVICE = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"]
 PRE_SERIALIZED = ("StreamTicks",)
 """Methods whose handlers yield framed bytes (a batch is serialized once for every consumer):
 bind them with `bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)`."""
-MAX_QUOTES_PER_MESSAGE = 10_000
-MAX_LISTED_REJECTIONS = 1_000
 
 
 class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
@@ -80,84 +78,25 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> ingestion_pb2.PublishTicksResponse:
         current_principal().require(SERVICE_CALLER, OPERATOR)  # feeds are services or operators
-        accepted = rejected = index = last_seq = 0
-        rejections: list[ingestion_pb2.QuoteRejection] = []
+        tally = PublishTally(self._pipeline)
         try:
             async for message in request_iterator:
-                count = len(message.quotes)
-                if count > MAX_QUOTES_PER_MESSAGE:
-                    raise InvalidArgument(
-                        f"a PublishTicks message carries {count} quotes, more than"
-                        f" {MAX_QUOTES_PER_MESSAGE}; the {accepted} quotes accepted earlier in"
-                        " this stream are kept",
-                        reason="TOO_MANY_QUOTES",
-                        violations=[
-                            FieldViolation(
-                                "quotes",
-                                f"at most {MAX_QUOTES_PER_MESSAGE} quotes per message, got {count}",
-                            )
-                        ],
-                        metadata={
-                            "max_quotes_per_message": str(MAX_QUOTES_PER_MESSAGE),
-                            "quotes_in_message": str(count),
-                            "first_index": str(index),
-                            "accepted_before": str(accepted),
-                            "rejected_before": str(rejected),
-                        },
-                    )
-                quotes = [RawQuote.from_proto(quote) for quote in message.quotes]
-                result = self._pipeline.submit(quotes)
-                for position, reason in result.rejections:
-                    if len(rejections) < MAX_LISTED_REJECTIONS:
-                        rejections.append(
-                            ingestion_pb2.QuoteRejection(
-                                index=index + position,
-                                symbol=quotes[position].symbol[:64],
-                                reason=reason,
-                            )
-                        )
-                accepted += result.accepted
-                rejected += len(result.rejections)
-                last_seq = result.last_seq or last_seq
-                index += count
+                tally.add(message.quotes)
         finally:
             # Publish now rather than at the next interval: the caller may resume a stream
             # from last_seq at once.
             self._pipeline.flush()
-        return ingestion_pb2.PublishTicksResponse(
-            accepted=accepted, rejected=rejected, rejections=rejections, last_seq=last_seq
-        )
+        return tally.response()
 
     async def ListSymbols(
         self, request: ingestion_pb2.ListSymbolsRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb2.ListSymbolsResponse:
-        pipeline = self._pipeline
-        infos = []
-        for spec in pipeline.universe.values():
-            fed = [b for b in spec.brokers if b in self._feed_brokers]
-            seen = pipeline.aggregator.brokers_seen(spec.symbol)
-            brokers = [*fed, *(b for b in seen if b not in fed)]
-            infos.append(
-                ingestion_pb2.SymbolInfo(
-                    symbol=spec.symbol,
-                    digits=spec.digits,
-                    pip_size=spec.pip_size,
-                    major=spec.major,
-                    brokers=brokers,
-                )
-            )
-        return ingestion_pb2.ListSymbolsResponse(symbols=infos)
+        return convert.symbols_response(self._pipeline, self._feed_brokers)
 
     async def GetBrokerStatus(
         self, request: ingestion_pb2.GetBrokerStatusRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb2.GetBrokerStatusResponse:
-        pipeline = self._pipeline
-        reports = pipeline.board.reports(pipeline.clock())
-        return ingestion_pb2.GetBrokerStatusResponse(
-            brokers=[ingestion_pb2.BrokerStatus(**dataclasses.asdict(r)) for r in reports],
-            last_seq=pipeline.last_seq,
-            oldest_buffered_seq=pipeline.ring.oldest_seq,
-        )
+        return convert.broker_status_response(self._pipeline)
 
 
 SERVICE_CALLER, OPERATOR = PrincipalKind.SERVICE, PrincipalKind.OPERATOR
