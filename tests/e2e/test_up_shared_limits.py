@@ -1,0 +1,102 @@
+"""Limits on `tickmesh up`'s defaults hold mesh-wide: one daily quota across services, and a
+revocation honoured by every service, through the one Redis `up` starts for them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
+from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
+
+from clients.errors import TickmeshError
+from mesh.client_interceptors import api_key_interceptors
+from tests.e2e.conftest import RunningMesh, mesh_up
+
+pytestmark = pytest.mark.e2e
+
+CALLS_PER_SERVICE = 550
+IN_FLIGHT = 32  # calls at a time: enough to race the two services, not to flood two cores
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMesh]:
+    """One mesh for both tests (they use different tenants): a start costs seconds."""
+    with mesh_up(tmp_path_factory.mktemp("shared-limits") / "data") as running:
+        yield running
+
+
+def demo_keys(mesh: RunningMesh) -> dict[str, str]:
+    """The demo tenants' keys `up` printed, by tier."""
+    found = re.findall(r"^\s+(free|pro|enterprise)\s+company \S+\s+key (\S+)$", mesh.log(), re.M)
+    return dict(found)
+
+
+def child_environment(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+async def test_one_free_key_gets_exactly_its_daily_limit_across_two_services(
+    mesh: RunningMesh,
+) -> None:
+    # Every service was given the one store `up` started (no TICKMESH_REDIS_URL here).
+    state = mesh.state()
+    url = f"redis://{state['store']['address']}/0"
+    for service, child in state["services"].items():
+        assert child_environment(child["pid"]).get("TICKMESH_REDIS_URL") == url, service
+
+    key = demo_keys(mesh)["free"]
+    interceptors = api_key_interceptors(key)
+    async with (
+        grpc.aio.insecure_channel(mesh.address("storage"), interceptors=interceptors) as s,
+        grpc.aio.insecure_channel(mesh.address("bridge"), interceptors=interceptors) as b,
+    ):
+        storage = storage_pb2_grpc.StorageServiceStub(s)
+        bridge = bridge_pb2_grpc.BridgeServiceStub(b)
+        bound = asyncio.Semaphore(IN_FLIGHT)
+
+        async def call(service: str) -> str:
+            async with bound:
+                try:
+                    if service == "storage":
+                        await storage.GetCompany(storage_pb2.GetCompanyRequest(), timeout=30)
+                    else:
+                        await bridge.GetUsage(bridge_pb2.GetUsageRequest(), timeout=30)
+                except grpc.aio.AioRpcError as err:
+                    return err.code().name
+                return "OK"
+
+        # Interleaved, so both services draw on the quota at the same time.
+        outcomes = await asyncio.gather(
+            *(call(s) for _ in range(CALLS_PER_SERVICE) for s in ("storage", "bridge"))
+        )
+    counts = {o: outcomes.count(o) for o in set(outcomes)}
+    assert counts == {"OK": 1000, "RESOURCE_EXHAUSTED": 100}, counts
+
+
+async def test_a_revoked_key_is_refused_by_another_service_on_its_next_call(
+    mesh: RunningMesh,
+) -> None:
+    key = demo_keys(mesh)["pro"]
+    key_id = key.split("_")[1]  # tm_<key id>_<secret>
+    interceptors = api_key_interceptors(key)
+    async with (
+        grpc.aio.insecure_channel(mesh.address("storage"), interceptors=interceptors) as s,
+        grpc.aio.insecure_channel(mesh.address("bridge"), interceptors=interceptors) as b,
+    ):
+        bridge = bridge_pb2_grpc.BridgeServiceStub(b)
+        # The Bridge has the key in its cache (filled on the first call, served on the next).
+        for _ in range(2):
+            await bridge.GetUsage(bridge_pb2.GetUsageRequest(), timeout=10)
+        await storage_pb2_grpc.StorageServiceStub(s).RevokeApiKey(
+            storage_pb2.RevokeApiKeyRequest(key_id=key_id), timeout=10
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await bridge.GetUsage(bridge_pb2.GetUsageRequest(), timeout=10)
+    error = TickmeshError.from_rpc_error(refused.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.UNAUTHENTICATED, "API_KEY_REVOKED")
