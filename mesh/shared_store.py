@@ -1,25 +1,4 @@
-"""`tickmesh up`'s shared Redis: one store process that every service of the mesh uses.
-
-With no TICKMESH_REDIS_URL each service would otherwise open its own in-process
-fakeredis, so a tenant's daily quota, its stream leases and the auth cache's
-invalidation would each be counted per process. `up` starts one store instead and
-gives every child its URL, so the services run the code paths they run on a
-production Redis. The store is a real `redis-server` when one is on PATH, else
-fakeredis's TCP server (same protocol, Lua included, through `fakeredis[lua]`) in a
-process of its own, `python -m mesh.shared_store`.
-
-Both bind 127.0.0.1 only, on a free port (or TICKMESH_SHARED_STORE_PORT), and keep
-their files in `<data_dir>/redis/`: `redis.log`, and for redis-server its
-append-only file. Counters outlive a restart of the mesh on redis-server (AOF,
-fsync once a second, a final fsync on SIGTERM), since an operator restarting the
-mesh must not hand every tenant a fresh daily quota; fakeredis keeps everything in
-memory, so there they start again from zero.
-
-The store is a supervised child like the services (mesh.supervisor): one that dies
-is started again on the same address with the same backoff, redis-server coming
-back with its data; the services' Redis clients reconnect by themselves. One that
-crash-loops stops the mesh with its last log line.
-"""
+"""`tickmesh up`'s shared Redis: one store process that every service of the mesh uses."""
 
 from __future__ import annotations
 
@@ -80,7 +59,27 @@ def store_dir(data_dir: Path) -> Path:
 
 @dataclass
 class SharedStore:
-    """The store's process (the latest, after a restart), as mesh.supervisor's Supervised."""
+    """The store's process (the latest, after a restart), as mesh.supervisor's Supervised.
+
+    Why: with no TICKMESH_REDIS_URL each service would open its own in-process
+    fakeredis, so a tenant's daily quota, its stream leases and the key cache's
+    invalidation would be counted per process. One store whose URL every child gets
+    puts the services on the code paths they run against a production Redis.
+
+    What: `redis-server` when on PATH, else fakeredis's TCP server (same protocol, Lua
+    through `fakeredis[lua]`) in a process of its own, `python -m mesh.shared_store`.
+    Both bind 127.0.0.1 only, on a free port (or TICKMESH_SHARED_STORE_PORT), and keep
+    their files in `<data_dir>/redis/`: `redis.log`, and redis-server's append-only
+    file. Counters outlive a mesh restart on redis-server (AOF fsynced every second,
+    and on SIGTERM before it exits): an operator restarting the mesh must not hand
+    every tenant a fresh daily quota. fakeredis keeps everything in memory.
+
+    Failure: the launcher supervises it like a service (same policy, same lines): one
+    that dies is started again on the same address, redis-server with its data, and
+    the services' clients reconnect by themselves; one that crash-loops stops the
+    mesh with its last log line. Stopping the mesh for a restartable store would turn
+    a blip into an outage; not restarting it would leave every quota check failing.
+    """
 
     server: str
     port: int

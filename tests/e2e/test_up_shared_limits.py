@@ -1,5 +1,4 @@
-"""Limits on `tickmesh up`'s defaults hold mesh-wide: one daily quota across services, and a
-revocation honoured by every service, through the one Redis `up` starts for them."""
+"""On `tickmesh up`'s defaults, quotas and revocations hold mesh-wide (its shared Redis)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The shared store `up` starts: redis-server and fakeredis as real processes, the quota
-script from two connections, persistence, restarts, and nothing left running."""
+"""The shared Redis `up` starts, as real redis-server and fakeredis processes."""
 
 from __future__ import annotations
 
