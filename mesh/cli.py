@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import grpc
 from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
@@ -17,6 +19,7 @@ from mesh.config import SERVICES, ConfigError, MeshConfig, load_config
 from mesh.demo import create_demo_tenants, demo_instructions
 from mesh.launcher import Mesh, health_of, operator_key_file, run_up
 from mesh.mesh_state import read_state
+from mesh.shared_store import NAME, ping
 
 READY_LINE = "Press Ctrl-C to stop."
 
@@ -37,6 +40,9 @@ def _print_endpoints(mesh: Mesh) -> None:
     print("tickmesh is up; every service reports SERVING:")
     for child in mesh.children:
         print(f"  {child.service:<10} {child.address}")
+    if mesh.store is not None:
+        store = mesh.store
+        print(f"  {store.service:<10} {store.address} ({store.server}, files in {store.directory})")
     hub = mesh.config.address_of("hub")
     print(
         f"Inspect any service: npx buf curl --protocol grpc --http2-prior-knowledge "
@@ -56,8 +62,9 @@ def _print_ready(mesh: Mesh) -> None:
 
 
 def _cmd_status(config: MeshConfig, args: argparse.Namespace) -> int:
-    """Each service's health and restarts, then the mesh's metrics from the Hub; 0 only
-    when every service is SERVING and the metrics could be read."""
+    """Each service's health and restarts, the shared Redis, then the mesh's metrics from
+    the Hub; 0 only when every service is SERVING, the Redis answers and the metrics
+    could be read."""
 
     async def collect() -> list[tuple[str, str, str]]:
         addresses = [config.address_of(s) for s in SERVICES]
@@ -65,8 +72,13 @@ def _cmd_status(config: MeshConfig, args: argparse.Namespace) -> int:
         return list(zip(SERVICES, addresses, states, strict=True))
 
     rows = asyncio.run(collect())
-    print("\n".join(format_status(rows, read_state(config.data_dir))))
+    launched = read_state(config.data_dir)
+    print("\n".join(format_status(rows, launched)))
     ok = all(state == "SERVING" for _, _, state in rows)
+    store = asyncio.run(store_status(config, launched))
+    if store is not None:
+        print(store.line())
+        ok = ok and store.reachable
     try:
         summary = asyncio.run(mesh_summary(config))
     except MeshMetricsUnavailable as exc:
@@ -87,6 +99,44 @@ def format_status(rows: Sequence[tuple[str, str, str]], state: dict[str, Any] | 
         last = f"  (last: {child['last_exit']})" if child and child.get("last_exit") else ""
         lines.append(f"{service:<10} {address:<22} {health:<12} {restarts}{last}")
     return lines
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    """The Redis the mesh's services share, as `status` shows it."""
+
+    address: str
+    reachable: bool
+    origin: str
+    """What it is: `redis-server, files in DIR` started by `up`, or the configured URL."""
+    restarts: str = "-"
+    last_exit: str | None = None
+
+    def line(self) -> str:
+        """A row of the status table."""
+        health = "REACHABLE" if self.reachable else "UNREACHABLE"
+        last = f", last: {self.last_exit}" if self.last_exit else ""
+        return f"{NAME:<10} {self.address:<22} {health:<12} {self.restarts}  ({self.origin}{last})"
+
+
+async def store_status(config: MeshConfig, state: dict[str, Any] | None) -> StoreStatus | None:
+    """The Redis the services share: the configured TICKMESH_REDIS_URL, else the store the
+    running `up` started; None when neither (each service has its own in-process one)."""
+    if config.redis_url:
+        url = urlsplit(config.redis_url)
+        # host:port only: the URL may carry a password.
+        address = url.netloc.rsplit("@", 1)[-1] or url.path  # unix:///path: the path
+        return StoreStatus(address, await ping(config.redis_url), "TICKMESH_REDIS_URL")
+    store = (state or {}).get("store")
+    if not store:
+        return None
+    return StoreStatus(
+        store["address"],
+        await ping(f"redis://{store['address']}/0"),
+        f"shared store: {store['server']}, files in {store['directory']}",
+        str(store.get("restarts", 0)),
+        store.get("last_exit"),
+    )
 
 
 class MeshMetricsUnavailable(Exception):

@@ -35,8 +35,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mesh.config import SERVICES, ConfigError, MeshConfig, load_settings
 from mesh.mesh_lock import MeshLock, MeshLocked, PortBusy, check_ports
 from mesh.mesh_state import remove_state, state_file, write_state
+from mesh.shared_store import SECTION as STORE_SECTION
+from mesh.shared_store import (
+    SharedStore,
+    StoreFailed,
+    StoreSettings,
+    shared_store,
+    store_environment,
+)
 from mesh.supervisor import SECTION as SUPERVISOR_SECTION
-from mesh.supervisor import RestartPolicy, Supervisor, describe_exit
+from mesh.supervisor import RestartPolicy, Supervisor, describe_exit, run_together
 
 log = logging.getLogger("tickmesh.launcher")
 
@@ -106,6 +114,8 @@ class Mesh:
     children: list[Child] = field(default_factory=list)
     env: Mapping[str, str] = field(default_factory=dict)
     started: str = ""
+    store: SharedStore | None = None
+    """The shared Redis `up` started for its services (mesh.shared_store), if any."""
 
     def start(self, services: Sequence[str], env: Mapping[str, str]) -> None:
         """Spawn one `python -m servers.<service>` per service."""
@@ -157,6 +167,7 @@ class Mesh:
                 }
                 for c in self.children
             },
+            "store": self.store.state() if self.store else None,
         }
 
     def write_state(self) -> None:
@@ -262,18 +273,25 @@ async def run_up(
             return 1
         try:
             policy = load_settings(RestartPolicy, config, SUPERVISOR_SECTION)
+            store_settings = load_settings(StoreSettings, config, STORE_SECTION)
         except ConfigError as exc:
             print(f"tickmesh up: configuration error: {exc}", file=sys.stderr)
             return 2
         try:
-            return await _run_locked(
-                config,
-                services,
-                env if env is not None else os.environ,
-                policy,
-                on_ready,
-                ready_timeout_s,
-            )
+            # The store outlives the services: started before them, stopped after them.
+            async with shared_store(config, store_settings, preexec_fn=_die_with_parent) as store:
+                return await _run_locked(
+                    config,
+                    services,
+                    {**(env if env is not None else os.environ), **store_environment(store)},
+                    policy,
+                    on_ready,
+                    ready_timeout_s,
+                    store,
+                )
+        except StoreFailed as exc:
+            print(f"tickmesh up: shared store: {exc}", file=sys.stderr)
+            return 1
         finally:
             remove_state(state_file(config.data_dir))
 
@@ -285,8 +303,9 @@ async def _run_locked(
     policy: RestartPolicy,
     on_ready: Callable[[Mesh], object] | None,
     ready_timeout_s: float,
+    store: SharedStore | None,
 ) -> int:
-    mesh = Mesh(config)
+    mesh = Mesh(config, store=store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -300,7 +319,7 @@ async def _run_locked(
         if ready in done:
             ready.result()  # raises if a child died or timed out
             # Watching starts before the demo: a child dying meanwhile is restarted too.
-            supervisor = asyncio.ensure_future(
+            supervisors = [
                 Supervisor(
                     mesh.children,
                     spawn=mesh.spawn,
@@ -309,7 +328,16 @@ async def _run_locked(
                     say=lambda line: say(f"tickmesh up: {line}"),
                     policy=policy,
                 ).run()
-            )
+            ]
+            if store is not None:  # restarted like a service; crash-looping stops the mesh
+                supervisors.append(
+                    store.supervisor(
+                        changed=mesh.write_state,
+                        say=lambda line: say(f"tickmesh up: {line}"),
+                        policy=policy,
+                    ).run()
+                )
+            supervisor = asyncio.ensure_future(run_together(*supervisors))
             if on_ready is not None:
                 result = on_ready(mesh)
                 if asyncio.iscoroutine(result):

@@ -17,9 +17,9 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from mesh.config import int_at_least, number_at_least, setting
 
@@ -214,3 +214,17 @@ class Supervisor(Generic[S]):
                     f"{child.service} is SERVING again (pid {child.process.pid}), "
                     f"{self.clock() - now:.1f} s after it went down"
                 )
+
+
+async def run_together(*runs: Coroutine[Any, Any, None]) -> None:
+    """Run supervisors (their `run()`) until one raises; that cancels the others, so no
+    supervisor restarts anything while the launcher stops the mesh."""
+    tasks = [asyncio.ensure_future(run) for run in runs]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -3,10 +3,10 @@ interceptors over them.
 
 The service host opens one per server. Storage resolves API keys from its own
 database; every other service asks Storage.AuthenticateKey over gRPC, signed as
-itself. With a shared Redis the key cache is strict (a revocation is honoured
-on the very next call everywhere); on the embedded default, which has no shared
-cache, only Storage caches (and invalidates its own cache), so the other
-services ask Storage on every authenticated call.
+itself. With a shared Redis (configured, or the one `tickmesh up` starts) the key
+cache is strict (a revocation is honoured on the very next call everywhere); a
+server with no Redis URL has no shared cache, so only Storage caches (and
+invalidates its own cache), and the other services ask Storage on every call.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -129,13 +130,20 @@ def start_mesh(data_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
     return mesh
 
 
-@pytest.fixture
-def running_mesh(tmp_path: Path) -> Iterator[RunningMesh]:
-    """A whole mesh on embedded defaults, stopped (and checked) after the test."""
-    mesh = start_mesh(tmp_path / "data")
+@contextlib.contextmanager
+def mesh_up(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningMesh]:
+    """`start_mesh` for the length of a block, stopped (and checked) after it."""
+    mesh = start_mesh(data_dir, extra_env)
     try:
         yield mesh
     finally:
         if mesh.process.poll() is None:
             mesh.stop()
         mesh.close()
+
+
+@pytest.fixture
+def running_mesh(tmp_path: Path) -> Iterator[RunningMesh]:
+    """A whole mesh on embedded defaults, stopped (and checked) after the test."""
+    with mesh_up(tmp_path / "data") as mesh:
+        yield mesh

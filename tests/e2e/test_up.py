@@ -81,7 +81,7 @@ async def _watch(address: str, service: str, seen: list[int], serving: asyncio.E
 
 async def test_health_then_graceful_stop_on_sigterm(running_mesh: RunningMesh) -> None:
     children = running_mesh.child_pids()
-    assert len(children) == len(SERVICE_NAMES)
+    assert len(children) == len(SERVICE_NAMES) + 1  # and the shared Redis, stopped last
     seen: dict[str, list[int]] = {c: [] for c in SERVICE_NAMES}
     serving = {c: asyncio.Event() for c in SERVICE_NAMES}
     watches = [
@@ -116,3 +116,6 @@ def test_status_command_reports_every_service(running_mesh: RunningMesh) -> None
     for component in SERVICE_NAMES:
         assert f"{component} " in result.stdout and "SERVING" in result.stdout
     assert "mesh (from the Hub):" in result.stdout  # read with the operator key
+    store = running_mesh.state()["store"]
+    assert f"redis      {store['address']}" in result.stdout
+    assert "REACHABLE" in result.stdout and f"{store['server']}, files in" in result.stdout
