@@ -254,7 +254,8 @@ class MeshConfig:
     """Where the embedded stores (SQL, analytics) keep their files."""
 
     redis_url: str | None = setting(None, cast=as_optional_str)
-    """Redis URL; None uses the in-process cache."""
+    """Redis URL; None: an in-process store per process (`tickmesh up` starts one shared
+    store and sets this for its services)."""
 
     redis_prefix: str = setting("tickmesh:", cast=str)
     """Prefix of every Redis key, so meshes (or test runs) can share one Redis."""
