@@ -33,7 +33,8 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
     async def build(ctx: Assembly[BridgeSettings]) -> Service:
         knobs = tuning or BridgeTuning.from_settings(ctx.settings)
         tenancy = await ctx.tenancy()
-        usage = UsageCounter()
+        # Counts from what earlier runs metered, so GetUsage spans restarts.
+        usage = UsageCounter(ledger=tenancy.meter.ledger)
         fanout = Fanout(usage, bounds=knobs.session)
         upstream = Upstream(
             ctx.config.address_of("ingestion"),
