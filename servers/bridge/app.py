@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part, background
+from mesh.metering.meter import UsageMeter
 from mesh.server import ServiceBinding
 from mesh.tenancy.quota import QuotaStore
 from servers.bridge.fanout import Fanout
@@ -25,6 +26,7 @@ class BridgeParts:
     upstream: Upstream
     usage: UsageCounter
     quota: QuotaStore
+    meter: UsageMeter
 
 
 def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSettings]:
@@ -60,7 +62,9 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         ctx.add(Part("upstream", start=start_upstream, stop=upstream.stop))
         servicer = BridgeServicer(fanout, tenancy.quota, usage, leases)
         binding = ServiceBinding(SERVICE.full_name, lambda s: add_to_server(servicer, s))
-        return Service([binding], handle=BridgeParts(fanout, upstream, usage, tenancy.quota))
+        return Service(
+            [binding], handle=BridgeParts(fanout, upstream, usage, tenancy.quota, tenancy.meter)
+        )
 
     return ServiceSpec("bridge", build, BridgeSettings)
 
