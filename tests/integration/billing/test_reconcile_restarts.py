@@ -3,17 +3,22 @@ acknowledgements, delivered counts survive a Bridge restart, and Reconcile stays
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
 import pytest
 from tickmesh.billing.v1 import billing_pb2
 from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
+from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.client_interceptors import api_key_interceptors
+from mesh.server import MeshServer
 from mesh.tiers import Tier
 from servers.bridge.usage_counter import UsageKey
+from servers.hub.app import SPEC as HUB
 from tests.integration.billing.conftest import (
     PRO,
     StorageMesh,
@@ -149,3 +154,78 @@ async def test_reconcile_is_balanced_after_every_server_restarts(
         await _settled(figures, 345)
         await figures.close()
         assert await _reconcile(storage_mesh, tenant, bridges=[bridge.address]) == (345, 345, 1)
+
+
+@asynccontextmanager
+async def _hub(mesh: StorageMesh) -> AsyncIterator[MeshServer]:
+    hub = await HUB.create(mesh.config, port=0)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+
+
+async def _settle(mesh: StorageMesh, address: str, company_id: str, ticks: int) -> None:
+    figures = Figures(mesh, address, company_id)
+    await _settled(figures, ticks)
+    await figures.close()
+
+
+@pytest.mark.parametrize("storage_mesh", ["embedded"], indirect=True)
+async def test_reconcile_sums_every_bridge_the_hub_knows_one_restarted_mid_period(
+    storage_mesh: StorageMesh, tmp_path: Path
+) -> None:
+    tenant = await storage_mesh.tenant(PRO)
+    key = UsageKey(tenant.company_id, tenant.user_id, Tier.PRO)
+    company = tenant.company_id
+    async with _hub(storage_mesh) as hub:
+        on_hub = {"hub_address": hub.address}
+        async with bridge_server(storage_mesh, data_dir=tmp_path / "b", **on_hub) as (b, b_parts):
+            async with bridge_server(storage_mesh, data_dir=tmp_path / "a", **on_hub) as (a, parts):
+                parts.usage.add(key, ticks=200)
+                b_parts.usage.add(key, ticks=70)
+                await _settle(storage_mesh, a.address, company, 200)
+                await _settle(storage_mesh, b.address, company, 70)
+            # Bridge a stops (deregistering) and comes back on its data, elsewhere.
+            async with bridge_server(storage_mesh, data_dir=tmp_path / "a", **on_hub) as (a, parts):
+                parts.usage.add(key, ticks=30)
+                b_parts.usage.add(key, ticks=5)
+                await _settle(storage_mesh, a.address, company, 230)
+                await _settle(storage_mesh, b.address, company, 75)
+
+                async def both_counted() -> bool:
+                    return await _reconcile(storage_mesh, tenant, **on_hub) == (305, 305, 2)
+
+                # Until the restarted Bridge has registered, the Hub lists b alone.
+                await eventually(both_counted, "reconcile over both Bridges")
+                assert await _billed(storage_mesh, company) == 305
+
+
+@pytest.mark.parametrize("storage_mesh", ["embedded"], indirect=True)
+async def test_a_listed_bridge_that_does_not_answer_makes_reconcile_unavailable(
+    storage_mesh: StorageMesh,
+) -> None:
+    tenant = await storage_mesh.tenant(PRO)
+    async with (
+        _hub(storage_mesh) as hub,
+        billing_server(storage_mesh, hub_address=hub.address) as billing,
+    ):
+        as_tenant = billing.stub(tenant.api_key)
+        with pytest.raises(grpc.aio.AioRpcError) as none_listed:
+            await as_tenant.Reconcile(billing_pb2.ReconcileRequest())
+        assert none_listed.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "lists no Bridge" in (none_listed.value.details() or "")
+
+        assert storage_mesh.config.admin_key
+        gone = "127.0.0.1:1"  # nothing listens there
+        spec = hub_pb2.InstanceSpec(instance_id="bridge-gone", service="bridge", address=gone)
+        async with grpc.aio.insecure_channel(
+            hub.address, interceptors=api_key_interceptors(storage_mesh.config.admin_key)
+        ) as channel:
+            operator = hub_pb2_grpc.HubServiceStub(channel)
+            await operator.Register(hub_pb2.RegisterRequest(spec=spec, ttl_seconds=60))
+        with pytest.raises(grpc.aio.AioRpcError) as silent:
+            await as_tenant.Reconcile(billing_pb2.ReconcileRequest())
+        assert silent.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert gone in (silent.value.details() or "")
