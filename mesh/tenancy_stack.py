@@ -22,6 +22,7 @@ from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.channels import MeshChannels
 from mesh.config import SERVICES, MeshConfig
+from mesh.connectivity import reconnected as storage_reconnected
 from mesh.errors import Unauthenticated, Unavailable
 from mesh.interceptors.auth import AuthInterceptor
 from mesh.interceptors.metering import MeteringInterceptor
@@ -118,10 +119,12 @@ async def open_tenancy(
         signer=channels.signer, authenticate_key=authenticate_key, admin_key=config.admin_key
     )
     usage_sender = options.usage_sender
+    reconnected = None
     if usage_sender is None:
-        usage_stub = storage_pb2_grpc.StorageServiceStub(
-            channels.service_channel(config.address_of("storage"))
-        )
+        usage_channel = channels.service_channel(config.address_of("storage"))
+        usage_stub = storage_pb2_grpc.StorageServiceStub(usage_channel)
+        # Resend the backlog as soon as Storage is back, not when a backoff timer fires.
+        reconnected = storage_reconnected(usage_channel)
 
         async def usage_sender(
             request: storage_pb2.RecordUsageRequest,
@@ -131,7 +134,11 @@ async def open_tenancy(
     port = config.port_of(component) if component in SERVICES else 0
     spool = Spool(spool_dir(config.data_dir, component), options.instance or f"{component}-{port}")
     meter = UsageMeter(
-        component, spool, usage_sender, flush_interval_s=config.metering_flush_seconds
+        component,
+        spool,
+        usage_sender,
+        flush_interval_s=config.metering_flush_seconds,
+        reconnected=reconnected,
     )
     meter.start()
     interceptors: list[grpc.aio.ServerInterceptor] = [

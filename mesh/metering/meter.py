@@ -18,6 +18,7 @@ from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.backoff import Backoff
+from mesh.metering.ledger import UsageLedger
 from mesh.metering.spool import Spool
 from mesh.protoconv import tier_to_proto
 from mesh.tiers import Tier
@@ -33,10 +34,18 @@ from mesh.tiers import Tier
 #
 # What can be lost: counters not yet flushed when the process is killed (at most one
 # flush interval of usage); `stop()` flushes them on an orderly shutdown.
+#
+# The ledger (ledger.py) totals what was spooled and what Storage acknowledged, per
+# period, company and endpoint, from the batches and receipts the spool keeps, so those
+# totals survive restarts too. After a failed send the sender waits for the backoff or,
+# sooner, for `reconnected` (the channel to Storage becoming READY again): a Storage that
+# comes back gets the backlog at once, not when a timer grown during the outage fires.
 
 log = logging.getLogger(__name__)
 
 Sender = Callable[[storage_pb2.RecordUsageRequest], Awaitable[storage_pb2.RecordUsageResponse]]
+Reconnected = Callable[[], Awaitable[None]]
+"""Returns once the receiver may be reachable again (see mesh.connectivity)."""
 # (company_id, user_id, tier, service, endpoint, billing_period)
 CellKey = tuple[str, str, Tier, str, str, str]
 
@@ -89,6 +98,35 @@ class _Period:
         return self.name
 
 
+class _NotDelivered(Exception):
+    """A send failed and will be retried."""
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a failed call: a gRPC error's str() spans several lines."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return repr(exc)
+
+
+def _refused(response: storage_pb2.RecordUsageResponse) -> set[str]:
+    return {r.idempotency_key for r in response.rejected}
+
+
+def _restore_ledger(spool: Spool) -> UsageLedger:
+    """The ledger of what `spool` holds and has held (see ledger.py)."""
+    settled = [
+        (
+            storage_pb2.RecordUsageRequest.FromString(batch).events,
+            _refused(storage_pb2.RecordUsageResponse.FromString(receipt)),
+        )
+        for batch, receipt in spool.acknowledged_since
+    ]
+    spool.acknowledged_since = []
+    pending = (storage_pb2.RecordUsageRequest.FromString(p).events for _, p in spool.pending())
+    return UsageLedger.restore(spool.checkpoint, settled, pending)
+
+
 def _split(total: int, cap: int) -> list[int]:
     parts = [cap] * (total // cap)
     if total % cap or not parts:
@@ -108,7 +146,8 @@ class UsageMeter:
         flush_interval_s: float = 1.0,
         max_cells: int = MAX_BATCH_EVENTS,
         retry_initial_s: float = 0.2,
-        retry_max_s: float = 30.0,
+        retry_max_s: float = 5.0,
+        reconnected: Reconnected | None = None,
         permanent: Callable[[BaseException], bool] = is_permanent,
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
     ) -> None:
@@ -125,6 +164,7 @@ class UsageMeter:
         self._max_cells = max_cells
         # Jittered, so many producers do not retry in lockstep.
         self._retry = Backoff(initial_s=retry_initial_s, max_s=retry_max_s, jitter=0.5)
+        self._reconnected = reconnected
         self._permanent = permanent
         self._clock_us = clock_us
         self._period = _Period()
@@ -136,6 +176,9 @@ class UsageMeter:
         self._wake_sender = asyncio.Event()
         self._idle = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.ledger = _restore_ledger(spool)
+        """What this spool metered and Storage acknowledged, over every run of the process."""
+        spool.summarize = self.ledger.summary
 
     # -- producing ------------------------------------------------------------------
 
@@ -206,6 +249,7 @@ class UsageMeter:
                         event.idempotency_key = f"{prefix}{index}"
                     payload = storage_pb2.RecordUsageRequest(events=chunk).SerializeToString()
                     cancelled = await self._append(payload)
+                    self.ledger.spooled(chunk)
                     spooled += len(chunk)
                     self.stats.batches_spooled += 1
                     self._idle.clear()
@@ -256,8 +300,9 @@ class UsageMeter:
 
     # -- delivering -----------------------------------------------------------------
 
-    async def _send_one(self, batch_id: int) -> bool:
-        """Send one spooled batch; True when it is settled (acknowledged or set aside)."""
+    async def _send_one(self, batch_id: int) -> None:
+        """Send one spooled batch and settle it (acknowledged or set aside); raises
+        _NotDelivered when it is to be sent again."""
         payload = await asyncio.to_thread(self._spool.read, batch_id)
         request = storage_pb2.RecordUsageRequest.FromString(payload)
         try:
@@ -266,15 +311,33 @@ class UsageMeter:
             raise
         except Exception as exc:
             if self._permanent(exc):
-                path = await asyncio.to_thread(self._spool.dead_letter, batch_id)
+                # A receipt refusing every event: metered, but never acknowledged.
+                receipt = storage_pb2.RecordUsageResponse(
+                    rejected=[
+                        storage_pb2.UsageRejection(
+                            idempotency_key=e.idempotency_key, reason="dead-lettered"
+                        )
+                        for e in request.events
+                    ]
+                )
+                self.ledger.settled(request.events, _refused(receipt))
+                path = await asyncio.to_thread(
+                    self._spool.dead_letter, batch_id, receipt.SerializeToString()
+                )
                 self.stats.dead_lettered += 1
-                log.error("usage batch %d refused for good (%s); kept at %s", batch_id, exc, path)
-                return True
+                log.error(
+                    "usage batch %d refused for good (%s); kept at %s",
+                    batch_id,
+                    describe(exc),
+                    path,
+                )
+                return
             self.stats.send_failures += 1
-            log.warning("usage batch %d not delivered, will retry: %s", batch_id, exc)
-            return False
+            raise _NotDelivered(describe(exc)) from None
         # Rejected events are refused for good (invalid): resending cannot change that.
-        await asyncio.to_thread(self._spool.ack, batch_id)
+        # Into the ledger before the ack: a compaction during the ack checkpoints it.
+        self.ledger.settled(request.events, _refused(response))
+        await asyncio.to_thread(self._spool.ack, batch_id, response.SerializeToString())
         self.stats.batches_sent += 1
         self.stats.accepted += response.accepted
         self.stats.duplicates += response.duplicates
@@ -288,7 +351,6 @@ class UsageMeter:
                 first.idempotency_key,
                 first.reason,
             )
-        return True
 
     async def _send_loop(self) -> None:
         failures = 0  # in a row
@@ -299,11 +361,25 @@ class UsageMeter:
                 await self._wake_sender.wait()
                 self._wake_sender.clear()
                 continue
-            if await self._send_one(ids[0]):
-                failures = 0
+            try:
+                await self._send_one(ids[0])
+            except _NotDelivered as exc:
+                # One warning per outage, not one per attempt: the spool keeps the usage.
+                level = logging.WARNING if failures == 0 else logging.DEBUG
+                log.log(level, "usage batch %d not delivered, will retry: %s", ids[0], exc)
+                await self._wait_to_retry(self._retry.delay(failures))
+                failures += 1
                 continue
-            await asyncio.sleep(self._retry.delay(failures))
-            failures += 1
+            if failures:
+                log.info("usage delivery resumed after %d failed attempts", failures)
+            failures = 0
+
+    async def _wait_to_retry(self, delay_s: float) -> None:
+        if self._reconnected is None:
+            await asyncio.sleep(delay_s)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._reconnected(), delay_s)
 
     async def _flush_loop(self) -> None:
         while True:

@@ -9,7 +9,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # One file per process: ``<data_dir>/spool/<component>/<name>.log`` (see spool_dir), a
@@ -18,14 +18,19 @@ from pathlib import Path
 #     u32 body_length | u32 crc32(body) | body
 #     body = u8 kind | u64 batch_id | payload
 #
-# kind 1 (BATCH) carries a serialized RecordUsageRequest; kind 2 (ACK) has an empty
-# payload and acknowledges batch_id. Every append is fsynced before it returns, so an
-# acknowledged send is never resent and an appended batch survives SIGKILL or power
-# loss. A crash mid-append leaves a torn last record: on open, reading stops at the
-# first record that is short or fails its CRC, and the file is truncated there, so the
-# next append does not land behind garbage. When every batch is acknowledged the file
-# is truncated to empty; when acknowledged records dominate a large file, the pending
-# ones are rewritten to a new file that atomically replaces it.
+# kind 1 (BATCH) carries a serialized RecordUsageRequest; kind 2 (ACK) acknowledges
+# batch_id, its payload the receiver's receipt (empty in files of older versions); kind 3
+# (CHECKPOINT, batch_id 0) carries the owner's summary of every batch acknowledged before
+# it. Every append is fsynced before it returns, so an acknowledged send is never resent
+# and an appended batch survives SIGKILL or power loss. A crash mid-append leaves a torn
+# last record: on open, reading stops at the first record that is short or fails its
+# CRC, and the file is truncated there, so the next append does not land behind garbage.
+#
+# When acknowledged records dominate a large file, a CHECKPOINT (from `summarize`) and the
+# pending batches are rewritten to a new file that atomically replaces it: the owner
+# learns on open what was ever acknowledged (the last checkpoint, then the batches
+# acknowledged after it) without the file growing for ever. A spool without `summarize`
+# keeps no history: it truncates itself to empty once every batch is acknowledged.
 #
 # One process at a time per file: an exclusive flock on ``<name>.lock`` (a separate file,
 # because compaction replaces the log and a lock on the old inode would protect nothing).
@@ -35,11 +40,14 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<II")
 _BODY_HEAD = struct.Struct("<BQ")
-BATCH, ACK = 1, 2
+BATCH, ACK, CHECKPOINT = 1, 2, 3
 # Far above a 10,000-event batch (~1 MB): a larger length is a torn or corrupt header.
 MAX_RECORD = 64 * 1024 * 1024
 # Rewrite the file once it is this large and at least half of it is acknowledged.
 COMPACT_BYTES = 8 * 1024 * 1024
+# With nothing pending, a smaller file is rewritten already (to its checkpoint alone): it
+# is replayed on every open.
+SETTLED_COMPACT_BYTES = 256 * 1024
 
 
 class SpoolLocked(RuntimeError):
@@ -67,7 +75,9 @@ def _fsync_dir(directory: Path) -> None:
 class Spool:
     """The pending batches of one process; thread-safe, every write durable on return."""
 
-    def __init__(self, directory: Path, name: str = "main") -> None:
+    def __init__(
+        self, directory: Path, name: str = "main", summarize: Callable[[], bytes] | None = None
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.path = directory / f"{name}.log"
@@ -79,16 +89,26 @@ class Spool:
         except BlockingIOError:
             os.close(self._lock_fd)
             raise SpoolLocked(f"spool {self.path} is open in another process") from None
+        self.summarize = summarize
+        """Summarizes every batch acknowledged so far, for the CHECKPOINT a compaction
+        writes; called under the spool's lock, from whichever thread acknowledges."""
+        self.checkpoint: bytes | None = None
+        """The last checkpoint found on open."""
+        self.acknowledged_since: list[tuple[bytes, bytes]] = []
+        """(batch, receipt) of the batches acknowledged after that checkpoint, found on
+        open; the owner replays them once and may clear the list."""
         # batch id -> (offset of its payload in the file, payload length)
         self._pending: dict[int, tuple[int, int]] = {}
         self._next_id = 1
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         self._size = self._recover()
-        self._acked_bytes = 0
+        pending_bytes = sum(n + _HEADER.size + _BODY_HEAD.size for _, n in self._pending.values())
+        self._acked_bytes = self._size - pending_bytes
 
     def _recover(self) -> int:
         """Replay the file into the pending map; cut a torn tail; return the valid size."""
         data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        batches: dict[int, tuple[int, int]] = {}  # every batch since the last checkpoint
         offset = 0
         while offset + _HEADER.size <= len(data):
             length, crc = _HEADER.unpack_from(data, offset)
@@ -99,10 +119,17 @@ class Spool:
             if zlib.crc32(body) != crc:
                 break
             kind, batch_id = _BODY_HEAD.unpack_from(body)
+            payload = (start + _BODY_HEAD.size, length - _BODY_HEAD.size)
             if kind == BATCH:
-                self._pending[batch_id] = (start + _BODY_HEAD.size, length - _BODY_HEAD.size)
+                self._pending[batch_id] = batches[batch_id] = payload
             elif kind == ACK:
-                self._pending.pop(batch_id, None)
+                if self._pending.pop(batch_id, None) is not None:
+                    at, size = batches[batch_id]
+                    receipt = data[payload[0] : payload[0] + payload[1]]
+                    self.acknowledged_since.append((data[at : at + size], receipt))
+            elif kind == CHECKPOINT:
+                self.checkpoint = data[payload[0] : payload[0] + payload[1]]
+                self.acknowledged_since.clear()
             self._next_id = max(self._next_id, batch_id + 1)
             offset = end
         if offset != len(data):
@@ -134,21 +161,23 @@ class Spool:
             self._pending[batch_id] = (offset + _HEADER.size + _BODY_HEAD.size, len(payload))
             return batch_id
 
-    def ack(self, batch_id: int) -> None:
-        """Durably mark a batch as delivered; it is never returned by pending() again."""
+    def ack(self, batch_id: int, receipt: bytes = b"") -> None:
+        """Durably mark a batch as delivered, keeping `receipt` (what the receiver
+        answered) beside it; it is never returned by pending() again."""
         with self._lock:
             entry = self._pending.pop(batch_id, None)
             if entry is None:
                 return
-            if not self._pending:
+            if not self._pending and self.summarize is None:
                 # Nothing left to resend: start the file over instead of logging an ack.
                 os.ftruncate(self._fd, 0)
                 os.fsync(self._fd)
                 self._size = self._acked_bytes = 0
                 return
-            self._write(_record(ACK, batch_id))
-            self._acked_bytes += entry[1] + 2 * (_HEADER.size + _BODY_HEAD.size)
-            if self._size >= COMPACT_BYTES and self._acked_bytes * 2 >= self._size:
+            self._write(_record(ACK, batch_id, receipt))
+            self._acked_bytes += entry[1] + len(receipt) + 2 * (_HEADER.size + _BODY_HEAD.size)
+            limit = COMPACT_BYTES if self._pending else SETTLED_COMPACT_BYTES
+            if self._size >= limit and self._acked_bytes * 2 >= self._size:
                 self._compact()
 
     def _compact(self) -> None:
@@ -158,6 +187,11 @@ class Spool:
         moved: dict[int, tuple[int, int]] = {}
         offset = 0
         try:
+            if self.summarize is not None:
+                # First, so that on open it stands for every batch acknowledged before.
+                record = _record(CHECKPOINT, 0, self.summarize())
+                os.pwrite(fd, record, offset)
+                offset += len(record)
             for batch_id in sorted(self._pending):
                 payload = self._read(batch_id)
                 record = _record(BATCH, batch_id, payload)
@@ -195,7 +229,7 @@ class Spool:
             except KeyError:
                 continue  # acknowledged meanwhile
 
-    def dead_letter(self, batch_id: int) -> Path:
+    def dead_letter(self, batch_id: int, receipt: bytes = b"") -> Path:
         """Move a batch the receiver refuses for good aside (``<name>.dead/``) and ack it.
 
         Kept on disk for an operator rather than dropped: it is usage someone owes.
@@ -211,7 +245,7 @@ class Spool:
         finally:
             os.close(fd)
         _fsync_dir(folder)
-        self.ack(batch_id)
+        self.ack(batch_id, receipt)
         return target
 
     def __len__(self) -> int:

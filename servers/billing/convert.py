@@ -140,6 +140,7 @@ def reconcile_pb(result: Reconciliation) -> billing_pb2.ReconcileResponse:
             for e in result.entries
         ],
         balanced=result.balanced,
+        bridges_counted=result.bridges,
     )  # fmt: skip
 
 

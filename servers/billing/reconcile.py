@@ -27,6 +27,8 @@ class Reconciliation:
 
     period: BillingPeriod
     entries: tuple[ReconcileEntry, ...]
+    bridges: int = 0
+    """How many Bridge instances the delivered counts were summed over."""
 
     @property
     def balanced(self) -> bool:
@@ -39,11 +41,16 @@ class Reconciliation:
 
 
 def reconcile(
-    period: BillingPeriod, delivered: Mapping[str, int], billed: Mapping[str, int]
+    period: BillingPeriod,
+    delivered: Mapping[str, int],
+    billed: Mapping[str, int],
+    *,
+    bridges: int = 0,
 ) -> Reconciliation:
     """Compare per-company counts; a company missing on one side counts 0 there."""
     companies = sorted(set(delivered) | set(billed))
     return Reconciliation(
         period,
         tuple(ReconcileEntry(c, delivered.get(c, 0), billed.get(c, 0)) for c in companies),
+        bridges,
     )

@@ -207,8 +207,9 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         else:
             principal.require(OPERATOR, SERVICE)
             companies = [c.company_id for c in await self._storage.companies()]
-        billed, delivered = {}, {}
+        billed = {}
         for company in companies:
             billed[company] = (await self._storage.usage_summary(company, period)).ticks_delivered
-            delivered[company] = await self._bridges.delivered(company, period)
-        return convert.reconcile_pb(reconcile(period, delivered, billed))
+        delivered = await self._bridges.delivered(companies, period)
+        result = reconcile(period, delivered.per_company, billed, bridges=delivered.bridges)
+        return convert.reconcile_pb(result)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mesh.binding import bind
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part, background
+from mesh.metering.meter import UsageMeter
 from mesh.tenancy.quota import QuotaStore
 from servers.bridge.fanout import Fanout
 from servers.bridge.leases import LeaseKeeper
@@ -25,6 +26,7 @@ class BridgeParts:
     upstream: Upstream
     usage: UsageCounter
     quota: QuotaStore
+    meter: UsageMeter
 
 
 def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSettings]:
@@ -33,7 +35,8 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
     async def build(ctx: Assembly[BridgeSettings]) -> Service:
         knobs = tuning or BridgeTuning.from_settings(ctx.settings)
         tenancy = await ctx.tenancy()
-        usage = UsageCounter()
+        # Counts from what earlier runs metered, so GetUsage spans restarts.
+        usage = UsageCounter(ledger=tenancy.meter.ledger)
         fanout = Fanout(usage, bounds=knobs.session)
         upstream = Upstream(
             ctx.config.address_of("ingestion"),
@@ -59,7 +62,8 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         ctx.add(Part("upstream", start=start_upstream, stop=upstream.stop))
         servicer = BridgeServicer(fanout, tenancy.quota, usage, leases)
         binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)
-        return Service([binding], handle=BridgeParts(fanout, upstream, usage, tenancy.quota))
+        handle = BridgeParts(fanout, upstream, usage, tenancy.quota, tenancy.meter)
+        return Service([binding], handle=handle)
 
     return ServiceSpec("bridge", build, BridgeSettings)
 

@@ -4,9 +4,13 @@ Sessions count their own deliveries (two integer adds per message) and are colle
 here by the registered sources (the fan-out) before every drain and every read: a dict
 update per session per drain, never per message or tick, never a Redis call.
 `drain()` swaps the pending deltas out in one step with no await in between, so every
-count lands in exactly one drain; the flusher then `confirm()`s it once Storage has it,
-or `restore()`s it to retry later. Each drain has an id, so a flusher that retries the
-same drain after a lost reply lets Storage's idempotent RecordUsage drop the repeat.
+count lands in exactly one drain; a flusher that cannot hand a drain on `restore()`s it.
+
+What a company was delivered in a period spans restarts: the count of this run plus what
+earlier runs metered (the meter's ledger, kept in its spool); what is recorded is what
+Storage acknowledged (the same ledger). Ticks delivered in the last second before a
+crash, never spooled, are missing from both the delivered count and the bill, so the two
+still agree.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from mesh.metering.ledger import KEEP_PERIODS, UsageLedger
+from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
 from mesh.tiers import Tier
-
-KEEP_PERIODS = 3  # billing periods whose totals GetUsage can still answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,19 +63,19 @@ class UsageDrain:
         return not self.deltas
 
 
-@dataclass(slots=True)
-class _Totals:
-    delivered: int = 0
-    recorded: int = 0
-
-
 class UsageCounter:
     """One Bridge process's usage counters."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, ledger: UsageLedger | None = None
+    ) -> None:
         self._clock = clock
+        self._ledger = ledger
         self._pending: dict[tuple[str, UsageKey], UsageCounts] = {}
-        self._totals: dict[tuple[str, str], _Totals] = {}  # (period, company) -> ticks
+        # (period, company) -> ticks delivered, starting from what earlier runs metered
+        self._delivered: dict[tuple[str, str], int] = (
+            ledger.earlier(TICK_SERVICE, TICK_ENDPOINT) if ledger else {}
+        )
         self._period = ""
         self._period_ends = 0.0
         self.sources: list[Callable[[], None]] = []
@@ -92,18 +96,14 @@ class UsageCounter:
         counts.messages += messages
         counts.skipped += skipped
         if ticks:
-            self._total(period, key.company_id).delivered += ticks
+            slot = (period, key.company_id)
+            self._delivered[slot] = self._delivered.get(slot, 0) + ticks
 
     def drain(self) -> UsageDrain:
         """Take every delta counted since the previous drain, resetting them to zero."""
         self.collect()
         pending, self._pending = self._pending, {}
         return UsageDrain(uuid.uuid4().hex, pending)
-
-    def confirm(self, drained: UsageDrain) -> None:
-        """The drain is stored: its ticks now count as recorded."""
-        for (period, key), counts in drained.deltas.items():
-            self._total(period, key.company_id).recorded += counts.ticks
 
     def restore(self, drained: UsageDrain) -> None:
         """The drain could not be stored: put its deltas back for the next drain."""
@@ -115,10 +115,14 @@ class UsageCounter:
                 pending.add(counts)
 
     def company_usage(self, company_id: str, period: str) -> tuple[int, int]:
-        """(ticks delivered, ticks recorded) for `company_id` in `period` on this Bridge."""
+        """(ticks delivered, ticks Storage acknowledged) for `company_id` in `period` on
+        this Bridge, over all its runs."""
         self.collect()
-        totals = self._totals.get((period, company_id))
-        return (totals.delivered, totals.recorded) if totals else (0, 0)
+        delivered = self._delivered.get((period, company_id), 0)
+        if self._ledger is None:
+            return delivered, 0
+        recorded = self._ledger.totals(company_id, period, TICK_SERVICE, TICK_ENDPOINT)
+        return delivered, recorded.acknowledged
 
     def current_period(self) -> str:
         """The billing period now, "YYYY-MM" (UTC)."""
@@ -133,11 +137,5 @@ class UsageCounter:
         self._period = moment.strftime("%Y-%m")
         year, month = divmod(moment.year * 12 + moment.month, 12)  # the next month, 0-based
         self._period_ends = datetime(year, month + 1, 1, tzinfo=UTC).timestamp()
-        keep = sorted({period for period, _ in self._totals}, reverse=True)[: KEEP_PERIODS - 1]
-        self._totals = {k: v for k, v in self._totals.items() if k[0] in keep}
-
-    def _total(self, period: str, company_id: str) -> _Totals:
-        totals = self._totals.get((period, company_id))
-        if totals is None:
-            totals = self._totals[(period, company_id)] = _Totals()
-        return totals
+        keep = sorted({period for period, _ in self._delivered}, reverse=True)[: KEEP_PERIODS - 1]
+        self._delivered = {k: v for k, v in self._delivered.items() if k[0] in keep}

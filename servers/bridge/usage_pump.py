@@ -3,8 +3,9 @@
 The sessions count delivered ticks in the UsageCounter on the hot path (a dict
 add, no I/O); this pump drains those counts and hands them to the process's
 UsageMeter, which spools them durably and sends them to Storage.RecordUsage
-with stable idempotency keys. A drain is handed over in one synchronous step,
-so a tick is counted in exactly one drain.
+with stable idempotency keys (its ledger then knows what Storage acknowledged).
+A drain is handed over in one synchronous step, so a tick is counted in exactly
+one drain.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ class UsagePump:
                 at_us=at_us,
             )
             ticks += counts.ticks
-        self._usage.confirm(drained)
         return ticks
 
     def start(self) -> None:

@@ -10,17 +10,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 import grpc
 from tickmesh.billing.v1 import billing_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.client_interceptors import api_key_interceptors
+from mesh.config import MeshConfig
 from mesh.server import MeshServer
 from servers.billing.app import billing_spec
 from servers.billing.clock import Clock
 from servers.bridge.app import SPEC as BRIDGE
 from servers.bridge.app import BridgeParts
+from servers.storage.app import SPEC as STORAGE
 from tests.integration.bridge.fake_ingestion import start_fake_ingestion
 from tests.integration.storage_service.conftest import (  # noqa: F401 - the fixture, reused
     ENTERPRISE,
@@ -44,6 +48,20 @@ def half_up(value: Fraction) -> int:
 
 def this_month() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
+
+
+async def restart_storage(mesh: StorageMesh) -> None:
+    """Stop the mesh's Storage and start it again on the same port and data."""
+    port = mesh.storage.port
+    await mesh.storage.stop()
+    mesh.storage = await start_storage(mesh.config, port)
+
+
+async def start_storage(config: MeshConfig, port: int) -> MeshServer:
+    """A Storage on `port` (the mesh's, after a stop) over `config`'s data."""
+    server = await STORAGE.create(config, port=port)
+    await asyncio.wait_for(server.start(), WAIT)
+    return server
 
 
 async def created_at(mesh: StorageMesh, tenant: Tenant) -> datetime:
@@ -81,11 +99,18 @@ class BillingClients:
 
 @asynccontextmanager
 async def billing_server(
-    mesh: StorageMesh, *, clock: Clock | None = None, bridges: list[str] | None = None
+    mesh: StorageMesh,
+    *,
+    clock: Clock | None = None,
+    bridges: list[str] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[BillingClients]:
-    """A second Billing on the mesh's Storage, with its own clock and Bridge list."""
+    """A second Billing on the mesh's Storage, with its own clock and Bridge list (None:
+    the Hub's, with `hub_address` among `settings`, which override config fields)."""
     # Its own data dir: each process owns its usage spool.
-    config = dataclasses.replace(mesh.config, data_dir=mesh.config.data_dir / uuid.uuid4().hex)
+    config = dataclasses.replace(
+        mesh.config, data_dir=mesh.config.data_dir / uuid.uuid4().hex, **settings
+    )
     server = await billing_spec(clock, bridges).create(config, port=0)
     await server.start()
     clients = BillingClients(server, mesh)
@@ -97,15 +122,20 @@ async def billing_server(
 
 
 @asynccontextmanager
-async def bridge_server(mesh: StorageMesh) -> AsyncIterator[tuple[MeshServer, BridgeParts]]:
-    """A real Bridge (fed by a fake Ingestion) that meters into the mesh's Storage."""
+async def bridge_server(
+    mesh: StorageMesh, *, data_dir: Path | None = None, **settings: Any
+) -> AsyncIterator[tuple[MeshServer, BridgeParts]]:
+    """A real Bridge (fed by a fake Ingestion) that meters into the mesh's Storage; a
+    Bridge started again on the `data_dir` of an earlier one is that Bridge restarted.
+    `settings` override config fields (hub_address)."""
     upstream, _, port = await start_fake_ingestion(("EURUSD", "GBPUSD"))
     config = dataclasses.replace(
         mesh.config,
-        data_dir=mesh.config.data_dir / f"bridge-{uuid.uuid4().hex[:6]}",
+        data_dir=data_dir or mesh.config.data_dir / f"bridge-{uuid.uuid4().hex[:6]}",
         ingestion_address=f"127.0.0.1:{port}",
         metering_flush_seconds=0.05,
         redis_prefix=f"{mesh.config.redis_prefix}bridge-{uuid.uuid4().hex[:6]}:",
+        **settings,
     )
     server = await BRIDGE.create(config, port=0)
     parts = server.handle

@@ -147,7 +147,8 @@ async def storage_mesh(
     finally:
         await mesh.close()
         await billing.stop()
-        await storage.stop()
+        await mesh.storage.stop()  # the one running, should a test have restarted it
+        await storage.stop()  # a no-op unless a test replaced it
         if backend == "real":
             stores = load_settings(StorageSettings, config, "storage")
             leftover = await open_store(

@@ -1,9 +1,12 @@
-"""Usage counters: drained exactly once, restorable, confirmed into recorded totals."""
+"""Usage counters: drained exactly once, restorable; delivered and recorded across restarts."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tickmesh.common.v1 import tenancy_pb2
+
+from mesh.metering.ledger import UsageLedger
 from mesh.tiers import Tier
 from servers.bridge.usage_counter import UsageCounter, UsageCounts, UsageKey
 
@@ -46,14 +49,27 @@ def test_restore_puts_a_failed_drain_back_without_losing_newer_counts() -> None:
     assert usage.drain().deltas == {("2030-03", A): UsageCounts(11, 2, 0)}
 
 
-def test_confirm_moves_ticks_to_recorded() -> None:
-    usage = UsageCounter(Clock(MARCH))
+def _ticks(company: str, points: int, key: str) -> tenancy_pb2.UsageEvent:
+    return tenancy_pb2.UsageEvent(
+        idempotency_key=key, company_id=company, service="bridge", endpoint="ticks",
+        data_points=points, billing_period="2030-03",
+    )  # fmt: skip
+
+
+def test_delivered_starts_from_earlier_runs_and_recorded_is_what_storage_acknowledged() -> None:
+    # What an earlier run of this Bridge metered: 20 acknowledged, 5 still in the spool.
+    ledger = UsageLedger.restore(
+        None, [([_ticks("c1", 20, "k1")], set())], [[_ticks("c1", 5, "k2")]]
+    )
+    usage = UsageCounter(Clock(MARCH), ledger=ledger)
+    assert usage.company_usage("c1", "2030-03") == (25, 20)
     usage.add(A, ticks=10, messages=1)
     usage.add(B, ticks=5, messages=1)
-    assert usage.company_usage("c1", "2030-03") == (15, 0)
-    usage.confirm(usage.drain())
-    usage.add(A, ticks=2, messages=1)
-    assert usage.company_usage("c1", "2030-03") == (17, 15)
+    usage.drain()  # handed to the meter: not yet acknowledged
+    assert usage.company_usage("c1", "2030-03") == (40, 20)
+    ledger.spooled([_ticks("c1", 15, "k3")])
+    ledger.settled([_ticks("c1", 5, "k2"), _ticks("c1", 15, "k3")], refused=set())
+    assert usage.company_usage("c1", "2030-03") == (40, 40)
     assert usage.company_usage("other", "2030-03") == (0, 0)
 
 

@@ -14,8 +14,10 @@ from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.metering import Spool, UsageMeter, is_permanent
+from mesh.metering.ledger import UsageTotals
 from mesh.metering.meter import MAX_DATA_POINTS
 from mesh.tiers import Tier
+from tests.waiting import eventually
 
 C1, C2 = "aaaaaaaaaaaa", "bbbbbbbbbbbb"
 
@@ -195,3 +197,79 @@ async def test_a_flush_cancelled_mid_write_neither_loses_nor_doubles(tmp_path: P
     assert len(spool) == 1
     assert await meter.flush() == 0
     await meter.abort()
+
+
+async def test_metered_and_acknowledged_totals_survive_restarts(tmp_path: Path) -> None:
+    at = int(datetime(2026, 3, 10, tzinfo=UTC).timestamp() * 1e6)
+    first = _meter(tmp_path, FakeStorage())
+    first.start()
+    first.add(C1, "u1", Tier.PRO, "bridge", "ticks", 40, at_us=at)
+    first.add(C1, "u2", Tier.PRO, "bridge", "ticks", 2, at_us=at)
+    await first.flush()
+    assert await first.drain(5)
+    assert first.ledger.totals(C1, "2026-03", "bridge", "ticks") == UsageTotals(42, 42)
+    first.add(C1, "u1", Tier.PRO, "bridge", "ticks", 8, at_us=at)
+    assert await first.stop()
+
+    down = FakeStorage(failures=10**6)
+    second = _meter(tmp_path, down)
+    assert second.ledger.totals(C1, "2026-03", "bridge", "ticks") == UsageTotals(50, 50)
+    second.start()
+    second.add(C1, "u1", Tier.PRO, "bridge", "ticks", 5, at_us=at)
+    assert not await second.stop(drain_timeout_s=0.05)  # spooled, not acknowledged
+
+    third = _meter(tmp_path, FakeStorage())
+    assert third.ledger.totals(C1, "2026-03", "bridge", "ticks") == UsageTotals(55, 50)
+    assert third.ledger.earlier("bridge", "ticks") == {("2026-03", C1): 55}
+    third.start()
+    assert await third.drain(5)
+    assert third.ledger.totals(C1, "2026-03", "bridge", "ticks") == UsageTotals(55, 55)
+    await third.stop()
+
+
+async def test_refused_usage_is_metered_but_never_acknowledged(tmp_path: Path) -> None:
+    async def reject(request: storage_pb2.RecordUsageRequest) -> storage_pb2.RecordUsageResponse:
+        first = request.events[0].idempotency_key
+        return storage_pb2.RecordUsageResponse(
+            accepted=len(request.events) - 1,
+            rejected=[storage_pb2.UsageRejection(idempotency_key=first, reason="unknown company")],
+        )
+
+    at = int(datetime(2026, 3, 10, tzinfo=UTC).timestamp() * 1e6)
+    meter = UsageMeter("bridge", Spool(tmp_path), reject, flush_interval_s=3600)
+    meter.add(C1, "u1", Tier.PRO, "bridge", "ticks", 3, at_us=at)
+    meter.add(C2, "u1", Tier.PRO, "bridge", "ticks", 4, at_us=at)
+    meter.start()
+    await meter.flush()
+    assert await meter.drain(5)
+    assert meter.ledger.totals(C1, "2026-03", "bridge", "ticks") == UsageTotals(3, 0)
+    assert meter.ledger.totals(C2, "2026-03", "bridge", "ticks") == UsageTotals(4, 4)
+    await meter.stop()
+    again = UsageMeter("bridge", Spool(tmp_path), reject, flush_interval_s=3600)
+    assert again.ledger.totals(C1, "2026-03", "bridge", "ticks") == UsageTotals(3, 0)
+    await again.abort()
+
+
+async def test_a_reconnect_resends_at_once_instead_of_waiting_out_the_backoff(
+    tmp_path: Path,
+) -> None:
+    storage = FakeStorage(failures=1)
+    back = asyncio.Event()
+
+    async def reconnected() -> None:
+        await back.wait()
+
+    # A backoff of a minute: only the reconnect can bring the resend within the test.
+    meter = UsageMeter(
+        "bridge", Spool(tmp_path), storage, flush_interval_s=3600,
+        retry_initial_s=60, retry_max_s=60, reconnected=reconnected,
+    )  # fmt: skip
+    meter.add(C1, "u1", Tier.PRO, "bridge", "ticks", 6)
+    meter.start()
+    await meter.flush()
+    await eventually(lambda: meter.stats.send_failures == 1, "the first send to fail")
+    assert not await meter.drain(0.1)  # still waiting to retry
+    back.set()
+    assert await meter.drain(5)
+    assert meter.stats.accepted == 1
+    await meter.stop()

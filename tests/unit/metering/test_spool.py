@@ -130,3 +130,30 @@ def test_sigkill_mid_stream_loses_no_appended_batch(tmp_path: Path) -> None:
         assert pending[int(batch_id)] == b"%08d" % int(i) * 64
     assert all(p == p[:8] * 64 for p in pending.values())  # nothing torn survives
     reopened.close()
+
+
+def test_with_a_summary_the_history_survives_compaction_and_reopening(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_module, "SETTLED_COMPACT_BYTES", 2048)
+    acknowledged: list[bytes] = []
+    spool = Spool(tmp_path, summarize=lambda: b"+".join(acknowledged))
+    for i in range(30):
+        batch = f"batch-{i:02d}".encode() * 10
+        batch_id = spool.append(batch)
+        acknowledged.append(batch[:8])  # the owner's summary includes it before the ack
+        spool.ack(batch_id, receipt=f"receipt-{i}".encode())
+    assert 0 < spool.size_bytes < 2048 + 200  # rewritten to its checkpoint, not truncated
+    last = spool.append(b"pending")
+    spool.close()
+
+    reopened = Spool(tmp_path)
+    assert reopened.checkpoint is not None
+    # The checkpoint and the batches acknowledged after it account for all 30, once.
+    replayed = [batch[:8] for batch, _ in reopened.acknowledged_since]
+    in_checkpoint = reopened.checkpoint.split(b"+")
+    assert sorted(in_checkpoint + replayed) == sorted(acknowledged)
+    assert set(in_checkpoint).isdisjoint(replayed)
+    assert [r for _, r in reopened.acknowledged_since][-1:] == [b"receipt-29"]
+    assert list(reopened.pending()) == [(last, b"pending")]
+    reopened.close()

@@ -284,11 +284,13 @@ class ReconcileEntry(_message.Message):
     def __init__(self, company_id: _Optional[str] = ..., delivered: _Optional[int] = ..., billed: _Optional[int] = ..., difference: _Optional[int] = ...) -> None: ...
 
 class ReconcileResponse(_message.Message):
-    __slots__ = ("billing_period", "entries", "balanced")
+    __slots__ = ("billing_period", "entries", "balanced", "bridges_counted")
     BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     BALANCED_FIELD_NUMBER: _ClassVar[int]
+    BRIDGES_COUNTED_FIELD_NUMBER: _ClassVar[int]
     billing_period: str
     entries: _containers.RepeatedCompositeFieldContainer[ReconcileEntry]
     balanced: bool
-    def __init__(self, billing_period: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[ReconcileEntry, _Mapping]]] = ..., balanced: _Optional[bool] = ...) -> None: ...
+    bridges_counted: int
+    def __init__(self, billing_period: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[ReconcileEntry, _Mapping]]] = ..., balanced: _Optional[bool] = ..., bridges_counted: _Optional[int] = ...) -> None: ...

@@ -420,7 +420,8 @@ class ReconcileEntry(betterproto2.Message):
 
     delivered: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
     """
-    Ticks the Bridges counted as delivered.
+    Ticks the Bridges counted as delivered: the sum over every Bridge
+    instance the Hub lists (or the configured Bridge without a Hub).
     """
 
     billed: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
@@ -473,6 +474,12 @@ class ReconcileResponse(betterproto2.Message):
     balanced: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
     """
     True when every difference is 0.
+    """
+
+    bridges_counted: "int" = betterproto2.field(4, betterproto2.TYPE_UINT32)
+    """
+    How many Bridge instances answered and were summed into delivered (a
+    Bridge that does not answer fails the call with UNAVAILABLE instead).
     """
 
 

@@ -103,12 +103,16 @@ class GetUsageResponse(betterproto2.Message):
 
     ticks_delivered: "int" = betterproto2.field(3, betterproto2.TYPE_UINT64)
     """
-    Ticks delivered by this Bridge instance.
+    Ticks delivered by this Bridge instance in the period, across its restarts
+    (kept in its usage spool; ticks counted in the last second before a crash
+    are lost here exactly as they are lost to billing).
     """
 
     ticks_recorded: "int" = betterproto2.field(4, betterproto2.TYPE_UINT64)
     """
-    Of which already flushed to Storage as usage events.
+    Of which Storage has acknowledged as usage events (accepted, or already
+    held from an earlier send). Lags ticks_delivered while the usage waits in
+    the spool, e.g. while Storage is unreachable.
     """
 
     open_streams: "int" = betterproto2.field(5, betterproto2.TYPE_UINT32)
