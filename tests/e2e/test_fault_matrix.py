@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.fault_matrix import FAULTS, Row, format_report, run_matrix
@@ -51,6 +49,6 @@ async def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Row]:
 )
 async def test_fault_row_passes(fault: str, matrix: dict[str, Row]) -> None:
     row = matrix[fault]
-    assert not row.failures(), f"{fault}: " + "; ".join(row.failures()) + "\n" + "\n".join(
-        row.evidence
+    assert not row.failures(), (
+        f"{fault}: " + "; ".join(row.failures()) + "\n" + "\n".join(row.evidence)
     )
