@@ -831,7 +831,7 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def format_report(rows: list[Row], took_s: float) -> str:
+def format_report(rows: list[Row], took_s: float | None = None) -> str:
     out = [format_table(rows), ""]
     for r in rows:
         failures = r.failures()
@@ -840,7 +840,8 @@ def format_report(rows: list[Row], took_s: float) -> str:
         if r.not_serving_during:
             out.append(f"  - during the outage: {', '.join(r.not_serving_during)}")
         out += [f"  - usage: {d}" for d in r.usage.details[:12]]
-    out.append(f"\nWhole run {took_s:.0f} s.")
+    if took_s is not None:
+        out.append(f"\nWhole run {took_s:.0f} s.")
     return "\n".join(out)
 
 

@@ -22,7 +22,7 @@ KNOWN = {
         f"{ROUTED_TWICE}; the Bridge's unflushed usage dies with it (billed < received); "
         "reconcile compares billed with the restarted Bridge's in-memory counters"
     ),
-    "kill storage": ROUTED_TWICE,
+    "kill storage": f"{ROUTED_TWICE}; Storage's unflushed call usage dies with it",
     "kill billing": f"{ROUTED_TWICE}; Billing's unflushed call usage dies with it",
     "cut postgres": ROUTED_TWICE,
     "cut redis": ROUTED_TWICE,
@@ -35,7 +35,7 @@ async def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Row]:
     await require_postgres()
     await require_redis()
     rows = await run_matrix(tmp_path_factory.mktemp("faults"))
-    print(format_report(rows, 0.0))  # shown with -rP
+    print(format_report(rows))  # shown with -rP
     return {row.fault: row for row in rows}
 
 
