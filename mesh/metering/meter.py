@@ -18,6 +18,7 @@ from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.backoff import Backoff
+from mesh.logging import error_fields
 from mesh.metering.spool import Spool
 from mesh.protoconv import tier_to_proto
 from mesh.tiers import Tier
@@ -268,10 +269,15 @@ class UsageMeter:
             if self._permanent(exc):
                 path = await asyncio.to_thread(self._spool.dead_letter, batch_id)
                 self.stats.dead_lettered += 1
-                log.error("usage batch %d refused for good (%s); kept at %s", batch_id, exc, path)
+                log.error(
+                    "usage batch %d refused for good; kept at %s", batch_id, path,
+                    extra=error_fields(exc),
+                )  # fmt: skip
                 return True
             self.stats.send_failures += 1
-            log.warning("usage batch %d not delivered, will retry: %s", batch_id, exc)
+            log.warning(
+                "usage batch %d not delivered, will retry", batch_id, extra=error_fields(exc)
+            )
             return False
         # Rejected events are refused for good (invalid): resending cannot change that.
         await asyncio.to_thread(self._spool.ack, batch_id)

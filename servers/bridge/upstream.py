@@ -28,6 +28,7 @@ from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 from mesh.backoff import Backoff
+from mesh.logging import error_fields
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,10 @@ class Upstream:
                 log.warning("upstream stream to %s ended; reconnecting", self.target)
             except (grpc.RpcError, TimeoutError) as exc:
                 detail = exc.code().name if isinstance(exc, grpc.Call) else "idle"
-                log.warning("upstream %s unavailable (%s); reconnecting", self.target, detail)
+                log.warning(
+                    "upstream %s unavailable (%s); reconnecting", self.target, detail,
+                    extra=error_fields(exc),
+                )  # fmt: skip
             except Exception:
                 # A bug must not end the Bridge's only feed: log it and reconnect.
                 log.exception("upstream %s failed; reconnecting", self.target)
@@ -204,8 +208,10 @@ class Upstream:
         if error is not None and not read:
             raise error
         if error is not None:
-            code = error.code().name if isinstance(error, grpc.Call) else repr(error)
-            log.warning("upstream %s broke after %d messages (%s)", self.target, read, code)
+            log.warning(
+                "upstream %s broke after %d messages", self.target, read,
+                extra=error_fields(error),
+            )  # fmt: skip
         return read > 0
 
     def _on_response(self, response: ingestion_pb2.StreamTicksResponse) -> None:
