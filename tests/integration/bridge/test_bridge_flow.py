@@ -9,6 +9,7 @@ import dataclasses
 import threading
 
 import grpc
+import pytest
 from tickmesh.bridge.v1 import bridge_pb2
 
 from mesh.backoff import Backoff
@@ -246,7 +247,10 @@ async def test_server_stop_ends_open_streams_promptly(make_bridge: BridgeFactory
     await next_message(call)
     stopping = asyncio.create_task(bridge.server.stop())
     async with asyncio.timeout(WAIT):  # far less than the 60 s grace period
-        while (message := await call.read()) is not grpc.aio.EOF:
-            assert isinstance(message, bridge_pb2.SubscribeResponse)
-        assert await call.code() == grpc.StatusCode.OK
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            while (message := await call.read()) is not grpc.aio.EOF:
+                assert isinstance(message, bridge_pb2.SubscribeResponse)
         await stopping
+    # UNAVAILABLE, which every client retries (the SDK resumes), not OK ("all done").
+    assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "the bridge is stopping" in (ended.value.details() or "")
