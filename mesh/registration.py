@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Callable
 
 import grpc
@@ -91,7 +92,9 @@ class Registrar:
         self._interval_s = max(0.1, ttl_s / 3)
         self._channel: grpc.aio.Channel | None = None
         self._task: asyncio.Task[None] | None = None
-        self._failing: grpc.StatusCode | None = None
+        self._failing: tuple[grpc.StatusCode, int] | None = None  # (code, log level)
+        self._ttl_granted_s = ttl_s
+        self._lease_confirmed = 0.0  # time.monotonic() of the last Register or Heartbeat
 
     @property
     def instance_id(self) -> str:
@@ -141,6 +144,7 @@ class Registrar:
                 else:
                     await self._heartbeat()
                 self._attempt = 0
+                self._lease_confirmed = time.monotonic()
                 self._recovered()
                 delay = self._interval_s
             except grpc.aio.AioRpcError as err:
@@ -164,7 +168,8 @@ class Registrar:
         )
         self.lease_id = reply.lease_id
         # Heartbeat well inside the TTL the Hub granted, which may differ from the ask.
-        self._interval_s = max(0.1, (reply.ttl_seconds or self._ttl_s) / 3)
+        self._ttl_granted_s = reply.ttl_seconds or self._ttl_s
+        self._interval_s = max(0.1, self._ttl_granted_s / 3)
         self.registered.set()
         _log.info(
             "registered %s (%s) at the Hub %s, lease TTL %ss",
@@ -181,12 +186,20 @@ class Registrar:
         )
 
     def _failed(self, err: grpc.aio.AioRpcError) -> None:
+        # While our lease runs the Hub still routes here, so a missed heartbeat (the Hub
+        # restarting, or stopped before us by `tickmesh up`'s ordered stop) costs nothing
+        # yet: INFO. A warning once it does: no lease, or the lease has lapsed.
+        lapsed = time.monotonic() - self._lease_confirmed >= self._ttl_granted_s
+        level = logging.WARNING if self.lease_id is None or lapsed else logging.INFO
         # One log line per kind of failure, not one per retry.
-        if err.code() != self._failing:
-            self._failing = err.code()
-            _log.warning(
-                "Hub %s refused or unreachable for %s: %s %s; retrying",
-                self.hub_address, self.instance_id, err.code().name, err.details(),
+        if (err.code(), level) != self._failing:
+            self._failing = (err.code(), level)
+            _log.log(
+                level,
+                "Hub %s refused or unreachable for %s%s; retrying",
+                self.hub_address, self.instance_id,
+                "" if level == logging.INFO else " (not in its rotation)",
+                extra={"code": err.code().name, "details": err.details()},
             )  # fmt: skip
 
     def _recovered(self) -> None:
