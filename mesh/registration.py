@@ -94,7 +94,7 @@ class Registrar:
         self._task: asyncio.Task[None] | None = None
         self._failing: tuple[grpc.StatusCode, int] | None = None  # (code, log level)
         self._ttl_granted_s = ttl_s
-        self._lease_confirmed = 0.0  # time.monotonic() of the last Register or Heartbeat
+        self._lease_confirmed = 0.0  # time.monotonic() of start(), the last Register or Heartbeat
 
     @property
     def instance_id(self) -> str:
@@ -103,6 +103,7 @@ class Registrar:
     def start(self) -> None:
         """Start registering and heartbeating in the background (call once SERVING)."""
         if self._task is None:
+            self._lease_confirmed = time.monotonic()  # out of rotation from now until Register
             self._channel = self._channel_factory(self.hub_address)
             self._task = asyncio.create_task(self._run(), name=f"registrar {self.instance_id}")
 
@@ -186,19 +187,21 @@ class Registrar:
         )
 
     def _failed(self, err: grpc.aio.AioRpcError) -> None:
-        # While our lease runs the Hub still routes here, so a missed heartbeat (the Hub
-        # restarting, or stopped before us by `tickmesh up`'s ordered stop) costs nothing
-        # yet: INFO. A warning once it does: no lease, or the lease has lapsed.
-        lapsed = time.monotonic() - self._lease_confirmed >= self._ttl_granted_s
-        level = logging.WARNING if self.lease_id is None or lapsed else logging.INFO
+        # A Hub out of reach for less than a lease TTL costs nothing yet: while our lease
+        # runs it still routes here, and a Hub that is starting (`up` starts every service
+        # at once), restarting or stopped before us (`up`'s ordered stop) is back, or we are
+        # gone, within it. So INFO; WARNING once we have been out of its rotation that long,
+        # or at once when it refuses us (retrying will not fix a misconfiguration).
+        transient = err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        out_for = time.monotonic() - self._lease_confirmed
+        level = logging.INFO if transient and out_for < self._ttl_granted_s else logging.WARNING
         # One log line per kind of failure, not one per retry.
         if (err.code(), level) != self._failing:
             self._failing = (err.code(), level)
             _log.log(
                 level,
-                "Hub %s refused or unreachable for %s%s; retrying",
+                "Hub %s refused or unreachable for %s; retrying",
                 self.hub_address, self.instance_id,
-                "" if level == logging.INFO else " (not in its rotation)",
                 extra={"code": err.code().name, "details": err.details()},
             )  # fmt: skip
 

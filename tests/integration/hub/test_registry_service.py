@@ -153,7 +153,7 @@ async def test_a_missed_heartbeat_is_info_until_the_lease_lapses(
     hub_mesh: HubMesh, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The Hub gone (stopped first by `up`, or restarting): no warning while the lease runs,
-    one once it has lapsed and the instance has left the Hub's rotation."""
+    one once it has lapsed and the instance is out of the Hub's rotation."""
     caplog.set_level(logging.INFO, logger="mesh.registration")
     billing = await hub_mesh.start_instance(instance_ttl_seconds=2.0)  # heartbeats every 0.7 s
     await hub_mesh.hub.stop()
@@ -165,10 +165,7 @@ async def test_a_missed_heartbeat_is_info_until_the_lease_lapses(
     assert not failures(logging.WARNING)
     await eventually(lambda: bool(failures(logging.WARNING)), "the lapsed lease warned")
     [warning] = failures(logging.WARNING)
-    assert (
-        billing.instance_id in warning.getMessage()
-        and "not in its rotation" in warning.getMessage()
-    )
+    assert billing.instance_id in warning.getMessage()
     assert getattr(warning, "code", None) == "UNAVAILABLE"
 
 
