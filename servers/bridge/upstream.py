@@ -111,6 +111,7 @@ class Upstream:
         self._task: asyncio.Task[None] | None = None
         self._reader: threading.Thread | None = None
         self._last_read = 0.0  # time.monotonic() of the last message handled
+        self._started_at = 0.0  # time.monotonic() of start()
 
     @property
     def last_seq(self) -> int:
@@ -129,6 +130,7 @@ class Upstream:
     def start(self) -> None:
         """Start the connect / stream / reconnect loop in the background."""
         if self._task is None:
+            self._started_at = time.monotonic()
             self._channel = self._channel_factory(self.target)
             self._task = asyncio.get_running_loop().create_task(self._run(), name="upstream")
 
@@ -158,7 +160,8 @@ class Upstream:
                 log.warning("upstream stream to %s ended; reconnecting", self.target)
             except (grpc.RpcError, TimeoutError) as exc:
                 detail = exc.code().name if isinstance(exc, grpc.Call) else "idle"
-                log.warning(
+                log.log(
+                    self._unavailable_level(),
                     "upstream %s unavailable (%s); reconnecting", self.target, detail,
                     extra=error_fields(exc),
                 )  # fmt: skip
@@ -171,6 +174,14 @@ class Upstream:
             attempt += 1
             self.reconnects += 1
             await asyncio.sleep(delay)
+
+    def _unavailable_level(self) -> int:
+        # Before the first connection the Bridge is not SERVING (its start waits for this
+        # stream), so an Ingestion still starting (`up` starts every service at once) costs
+        # nothing yet: INFO, until it has kept the Bridge waiting for an idle timeout.
+        waited = time.monotonic() - self._started_at
+        starting = not self._ready.is_set() and waited < self._idle_timeout_s
+        return logging.INFO if starting else logging.WARNING
 
     async def _stream(self, stub: ingestion_pb2_grpc.IngestionServiceStub) -> bool:
         """One connection: refresh the universe, stream until it breaks. True if it
