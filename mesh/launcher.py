@@ -4,10 +4,11 @@ The launcher first takes its data dir's lock and checks its ports (mesh.mesh_loc
 a second mesh on the same data dir fails before touching anything. It owns the child
 processes: it starts them, waits until each one reports SERVING over grpc.health.v1,
 restarts one that exits (mesh.supervisor), records them in `<data_dir>/mesh.json`
-(mesh.mesh_state), and on SIGINT/SIGTERM asks each to stop (SIGTERM: the child flips
-its health to NOT_SERVING, then drains) and only kills a child that overstays its
-grace period. Children die with the launcher even if it is SIGKILLed
-(PR_SET_PDEATHSIG), so no process is ever orphaned.
+(mesh.mesh_state), and on SIGINT/SIGTERM asks them to stop in stages, entry points
+first and Storage last (mesh.stop_order; SIGTERM: the child flips its health to
+NOT_SERVING, then drains), and only kills a child that overstays its grace period.
+Children die with the launcher even if it is SIGKILLed (PR_SET_PDEATHSIG), so no
+process is ever orphaned.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from mesh.shared_store import (
     shared_store,
     store_environment,
 )
+from mesh.stop_order import stop_in_order
 from mesh.supervisor import SECTION as SUPERVISOR_SECTION
 from mesh.supervisor import RestartPolicy, Supervisor, describe_exit, run_together
 
@@ -199,19 +201,9 @@ class Mesh:
                 await asyncio.sleep(0.1)  # poll interval while the child boots
 
     def stop(self, grace_s: float) -> list[Child]:
-        """SIGTERM every child, then SIGKILL any still alive after the grace period."""
-        for child in self.children:
-            if child.process and child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
-        for child in self.children:
-            if not child.process:
-                continue
-            try:
-                child.exit_code = child.process.wait(timeout=grace_s + 2)
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not stop in time; killing it", child.service)
-                child.process.kill()
-                child.exit_code = child.process.wait()
+        """Stop the children in STOP_STAGES' order (mesh.stop_order): SIGTERM a stage,
+        SIGKILL what outlives its grace period, then the next stage."""
+        stop_in_order(self.children, grace_s)
         for child in self.children:
             if child.forwarder is not None:
                 child.forwarder.join(timeout=2)  # their last lines before ours

@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import grpc
+
 from mesh.context import current_call
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -36,6 +38,22 @@ def _call_fields(record: logging.LogRecord) -> tuple[str | None, str | None]:
     return request_id, method
 
 
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """Log fields describing `exc`, for `extra=`: its type, and a gRPC error's `code` and
+    `details` or another's text as `error`.
+
+    An AioRpcError's str() spans several lines (status, details, debug string), so
+    formatting it into the message would break a log line; these fields keep it one.
+    """
+    fields: dict[str, Any] = {"exc_type": type(exc).__name__}
+    if isinstance(exc, grpc.aio.AioRpcError | grpc.Call):
+        fields["code"] = exc.code().name
+        fields["details"] = exc.details()
+    else:
+        fields["error"] = " ".join(str(exc).split())  # one line, whatever the exception says
+    return fields
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, service, logger, msg, request_id, method, extras."""
 
@@ -58,6 +76,9 @@ class JsonFormatter(logging.Formatter):
         for key, value in _extras(record).items():
             out.setdefault(key, value)
         if record.exc_info:
+            if record.exc_info[0] is not None:
+                out.setdefault("exc_type", record.exc_info[0].__name__)
+            # The traceback as one JSON string: its newlines are escaped, the line stays one.
             out["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             out["stack"] = self.formatStack(record.stack_info)

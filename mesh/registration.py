@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Callable
 
 import grpc
@@ -91,7 +92,9 @@ class Registrar:
         self._interval_s = max(0.1, ttl_s / 3)
         self._channel: grpc.aio.Channel | None = None
         self._task: asyncio.Task[None] | None = None
-        self._failing: grpc.StatusCode | None = None
+        self._failing: tuple[grpc.StatusCode, int] | None = None  # (code, log level)
+        self._ttl_granted_s = ttl_s
+        self._lease_confirmed = 0.0  # time.monotonic() of start(), the last Register or Heartbeat
 
     @property
     def instance_id(self) -> str:
@@ -100,6 +103,7 @@ class Registrar:
     def start(self) -> None:
         """Start registering and heartbeating in the background (call once SERVING)."""
         if self._task is None:
+            self._lease_confirmed = time.monotonic()  # out of rotation from now until Register
             self._channel = self._channel_factory(self.hub_address)
             self._task = asyncio.create_task(self._run(), name=f"registrar {self.instance_id}")
 
@@ -141,6 +145,7 @@ class Registrar:
                 else:
                     await self._heartbeat()
                 self._attempt = 0
+                self._lease_confirmed = time.monotonic()
                 self._recovered()
                 delay = self._interval_s
             except grpc.aio.AioRpcError as err:
@@ -164,7 +169,8 @@ class Registrar:
         )
         self.lease_id = reply.lease_id
         # Heartbeat well inside the TTL the Hub granted, which may differ from the ask.
-        self._interval_s = max(0.1, (reply.ttl_seconds or self._ttl_s) / 3)
+        self._ttl_granted_s = reply.ttl_seconds or self._ttl_s
+        self._interval_s = max(0.1, self._ttl_granted_s / 3)
         self.registered.set()
         _log.info(
             "registered %s (%s) at the Hub %s, lease TTL %ss",
@@ -181,12 +187,22 @@ class Registrar:
         )
 
     def _failed(self, err: grpc.aio.AioRpcError) -> None:
+        # A Hub out of reach for less than a lease TTL costs nothing yet: while our lease
+        # runs it still routes here, and a Hub that is starting (`up` starts every service
+        # at once), restarting or stopped before us (`up`'s ordered stop) is back, or we are
+        # gone, within it. So INFO; WARNING once we have been out of its rotation that long,
+        # or at once when it refuses us (retrying will not fix a misconfiguration).
+        transient = err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        out_for = time.monotonic() - self._lease_confirmed
+        level = logging.INFO if transient and out_for < self._ttl_granted_s else logging.WARNING
         # One log line per kind of failure, not one per retry.
-        if err.code() != self._failing:
-            self._failing = err.code()
-            _log.warning(
-                "Hub %s refused or unreachable for %s: %s %s; retrying",
-                self.hub_address, self.instance_id, err.code().name, err.details(),
+        if (err.code(), level) != self._failing:
+            self._failing = (err.code(), level)
+            _log.log(
+                level,
+                "Hub %s refused or unreachable for %s; retrying",
+                self.hub_address, self.instance_id,
+                extra={"code": err.code().name, "details": err.details()},
             )  # fmt: skip
 
     def _recovered(self) -> None:

@@ -4,7 +4,9 @@ metrics, Hub registration, and the order of start and graceful stop."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Sequence
@@ -302,6 +304,12 @@ async def serve(mesh_server: MeshServer) -> None:
         await mesh_server.stop()
         for sig in installed:
             loop.remove_signal_handler(sig)
+        # The process ends next. Its interpreter's last garbage collections walk every object
+        # the imports made (protobuf, SQLAlchemy, OpenTelemetry): 0.2-0.4 s per service, most
+        # of each stage of an ordered stop. stop() closed all that must be closed; freezing the
+        # heap at exit leaves the rest to the kernel (exit in ~20 ms). atexit: a process that
+        # runs on after serve() (a test) keeps its collector.
+        atexit.register(gc.freeze)
 
 
 async def _cancel(task: asyncio.Future[Any]) -> None:

@@ -18,6 +18,7 @@ from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.backoff import Backoff
+from mesh.logging import error_fields
 from mesh.metering.ledger import UsageLedger
 from mesh.metering.spool import Spool
 from mesh.protoconv import tier_to_proto
@@ -101,12 +102,9 @@ class _Period:
 class _NotDelivered(Exception):
     """A send failed and will be retried."""
 
-
-def describe(exc: BaseException) -> str:
-    """One line for a failed call: a gRPC error's str() spans several lines."""
-    if isinstance(exc, grpc.aio.AioRpcError):
-        return f"{exc.code().name}: {exc.details()}"
-    return repr(exc)
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def _refused(response: storage_pb2.RecordUsageResponse) -> set[str]:
@@ -326,14 +324,12 @@ class UsageMeter:
                 )
                 self.stats.dead_lettered += 1
                 log.error(
-                    "usage batch %d refused for good (%s); kept at %s",
-                    batch_id,
-                    describe(exc),
-                    path,
-                )
+                    "usage batch %d refused for good; kept at %s", batch_id, path,
+                    extra=error_fields(exc),
+                )  # fmt: skip
                 return
             self.stats.send_failures += 1
-            raise _NotDelivered(describe(exc)) from None
+            raise _NotDelivered(exc) from None
         # Rejected events are refused for good (invalid): resending cannot change that.
         # Into the ledger before the ack: a compaction during the ack checkpoints it.
         self.ledger.settled(request.events, _refused(response))
@@ -366,7 +362,12 @@ class UsageMeter:
             except _NotDelivered as exc:
                 # One warning per outage, not one per attempt: the spool keeps the usage.
                 level = logging.WARNING if failures == 0 else logging.DEBUG
-                log.log(level, "usage batch %d not delivered, will retry: %s", ids[0], exc)
+                log.log(
+                    level,
+                    "usage batch %d not delivered, will retry",
+                    ids[0],
+                    extra=error_fields(exc.error),
+                )
                 await self._wait_to_retry(self._retry.delay(failures))
                 failures += 1
                 continue

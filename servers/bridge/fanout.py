@@ -40,6 +40,16 @@ MAX_GAPS_KEPT = 64
 BEFORE_START = "requested sequences are older than this bridge's upstream stream"
 
 
+def _stopping() -> Unavailable:
+    # UNAVAILABLE, as for any server going away, so every client retries it (the SDK
+    # resumes after its last sequence); a stream ending OK would read as "subscription over".
+    # One per session: each handler raises its own.
+    return Unavailable(
+        "the bridge is stopping; reconnect and resume after your last sequence",
+        reason="SHUTTING_DOWN",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Opened:
     """A registered session with what its ack carries."""
@@ -123,7 +133,7 @@ class Fanout:
     ) -> Opened:
         """Register a session; it receives every batch dispatched from now on."""
         if self._closed:
-            raise Unavailable("the bridge is stopping; reconnect to another instance")
+            raise _stopping()
         watermark = self.watermark
         live = resume_from == 0 or resume_from >= watermark
         feed = self._feed(grant.tier)
@@ -210,10 +220,10 @@ class Fanout:
             session.close()
 
     def close_all(self) -> None:
-        """End every stream and refuse new ones (the server is stopping)."""
+        """End every stream with UNAVAILABLE and refuse new ones (the server is stopping)."""
         self._closed = True
         for session in self._sessions.values():
-            session.close()
+            session.close(_stopping())
         for feed in self._feeds.values():
             feed.close()
 

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 
 from mesh.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
+from mesh.logging import error_fields
 from mesh.protoconv import tier_to_proto
 from mesh.telemetry.metrics import quota_refused
 from mesh.tenancy.current import company_in_reach, current_tenant
@@ -152,7 +153,7 @@ def _quota_store_errors() -> Iterator[None]:
     try:
         yield
     except (RedisError, OSError) as exc:
-        log.warning("quota store unavailable: %s", exc)
+        log.warning("quota store unavailable", extra=error_fields(exc))
         raise Unavailable("the quota store is unavailable; retry shortly") from None
 
 
@@ -173,8 +174,8 @@ async def _write_all(
 def _retrieve(writer: asyncio.Task[None]) -> None:
     # The handler may be gone (cancelled) when the writer fails: a write to a cancelled
     # call raises, and nobody else would look at the exception.
-    if not writer.cancelled() and writer.exception() is not None:
-        log.debug("subscribe writer ended: %r", writer.exception())
+    if not writer.cancelled() and (error := writer.exception()) is not None:
+        log.debug("subscribe writer ended", extra=error_fields(error))
 
 
 def _ack(grant: Grant, opened: Opened, calls: CallQuota) -> bridge_pb2.SubscriptionAck:

@@ -28,6 +28,7 @@ from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 from mesh.backoff import Backoff
+from mesh.logging import error_fields
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class Upstream:
         self._task: asyncio.Task[None] | None = None
         self._reader: threading.Thread | None = None
         self._last_read = 0.0  # time.monotonic() of the last message handled
+        self._started_at = 0.0  # time.monotonic() of start()
 
     @property
     def last_seq(self) -> int:
@@ -128,6 +130,7 @@ class Upstream:
     def start(self) -> None:
         """Start the connect / stream / reconnect loop in the background."""
         if self._task is None:
+            self._started_at = time.monotonic()
             self._channel = self._channel_factory(self.target)
             self._task = asyncio.get_running_loop().create_task(self._run(), name="upstream")
 
@@ -157,7 +160,11 @@ class Upstream:
                 log.warning("upstream stream to %s ended; reconnecting", self.target)
             except (grpc.RpcError, TimeoutError) as exc:
                 detail = exc.code().name if isinstance(exc, grpc.Call) else "idle"
-                log.warning("upstream %s unavailable (%s); reconnecting", self.target, detail)
+                log.log(
+                    self._unavailable_level(),
+                    "upstream %s unavailable (%s); reconnecting", self.target, detail,
+                    extra=error_fields(exc),
+                )  # fmt: skip
             except Exception:
                 # A bug must not end the Bridge's only feed: log it and reconnect.
                 log.exception("upstream %s failed; reconnecting", self.target)
@@ -167,6 +174,14 @@ class Upstream:
             attempt += 1
             self.reconnects += 1
             await asyncio.sleep(delay)
+
+    def _unavailable_level(self) -> int:
+        # Before the first connection the Bridge is not SERVING (its start waits for this
+        # stream), so an Ingestion still starting (`up` starts every service at once) costs
+        # nothing yet: INFO, until it has kept the Bridge waiting for an idle timeout.
+        waited = time.monotonic() - self._started_at
+        starting = not self._ready.is_set() and waited < self._idle_timeout_s
+        return logging.INFO if starting else logging.WARNING
 
     async def _stream(self, stub: ingestion_pb2_grpc.IngestionServiceStub) -> bool:
         """One connection: refresh the universe, stream until it breaks. True if it
@@ -204,8 +219,10 @@ class Upstream:
         if error is not None and not read:
             raise error
         if error is not None:
-            code = error.code().name if isinstance(error, grpc.Call) else repr(error)
-            log.warning("upstream %s broke after %d messages (%s)", self.target, read, code)
+            log.warning(
+                "upstream %s broke after %d messages", self.target, read,
+                extra=error_fields(error),
+            )  # fmt: skip
         return read > 0
 
     def _on_response(self, response: ingestion_pb2.StreamTicksResponse) -> None:

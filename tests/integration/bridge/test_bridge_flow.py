@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import socket
 import threading
 
 import grpc
+import pytest
 from tickmesh.bridge.v1 import bridge_pb2
 
 from mesh.backoff import Backoff
 from mesh.tiers import Tier
 from servers.bridge.session import SessionLimits
 from servers.bridge.settings import BridgeTuning
+from servers.bridge.upstream import Upstream
 from tests.integration.bridge.conftest import (
     SYNTHETIC,
     TEST_TUNING,
@@ -24,6 +28,7 @@ from tests.integration.bridge.conftest import (
     wait_until,
 )
 from tests.integration.bridge.fake_ingestion import WAIT
+from tests.waiting import eventually
 
 
 async def test_free_tier_gets_at_most_one_update_per_second_per_symbol_ending_on_the_latest(
@@ -246,7 +251,43 @@ async def test_server_stop_ends_open_streams_promptly(make_bridge: BridgeFactory
     await next_message(call)
     stopping = asyncio.create_task(bridge.server.stop())
     async with asyncio.timeout(WAIT):  # far less than the 60 s grace period
-        while (message := await call.read()) is not grpc.aio.EOF:
-            assert isinstance(message, bridge_pb2.SubscribeResponse)
-        assert await call.code() == grpc.StatusCode.OK
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            while (message := await call.read()) is not grpc.aio.EOF:
+                assert isinstance(message, bridge_pb2.SubscribeResponse)
         await stopping
+    # UNAVAILABLE, which every client retries (the SDK resumes), not OK ("all done").
+    assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "the bridge is stopping" in (ended.value.details() or "")
+
+
+class _NoSink:
+    def on_universe(self, symbols: object) -> None: ...
+
+    def on_batch(self, ticks: object, first_seq: int, last_seq: int) -> None: ...
+
+    def on_gap(self, from_seq: int, to_seq: int, reason: str) -> None: ...
+
+
+async def test_an_ingestion_still_starting_is_info_until_the_idle_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`up` starts every service at once: a Bridge that finds Ingestion not listening yet
+    logs it at INFO; a warning only once it has waited an idle timeout."""
+    caplog.set_level(logging.INFO, logger="servers.bridge.upstream")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        target = f"127.0.0.1:{probe.getsockname()[1]}"
+    upstream = Upstream(
+        target, _NoSink(), backoff=Backoff(initial_s=0.05, max_s=0.05, jitter=0), idle_timeout_s=1.0
+    )
+
+    def refused(level: int) -> bool:
+        return any("unavailable" in r.getMessage() and r.levelno == level for r in caplog.records)
+
+    upstream.start()
+    try:
+        await eventually(lambda: refused(logging.INFO), "a refused connection at INFO")
+        assert not refused(logging.WARNING)
+        await eventually(lambda: refused(logging.WARNING), "a warning after the idle timeout")
+    finally:
+        await upstream.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from typing import Any
 
 import grpc
@@ -146,6 +147,26 @@ async def test_an_instance_keeps_retrying_while_the_hub_is_down(hub_mesh: HubMes
     assert isinstance(hub.handle, Hub)
     hub_mesh.hub, hub_mesh.parts = hub, hub.handle
     await hub_mesh.wait_health(billing.instance_id, hub_pb2.INSTANCE_HEALTH_SERVING)
+
+
+async def test_a_missed_heartbeat_is_info_until_the_lease_lapses(
+    hub_mesh: HubMesh, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Hub gone (stopped first by `up`, or restarting): no warning while the lease runs,
+    one once it has lapsed and the instance is out of the Hub's rotation."""
+    caplog.set_level(logging.INFO, logger="mesh.registration")
+    billing = await hub_mesh.start_instance(instance_ttl_seconds=2.0)  # heartbeats every 0.7 s
+    await hub_mesh.hub.stop()
+
+    def failures(level: int) -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "unreachable" in r.getMessage() and r.levelno == level]
+
+    await eventually(lambda: bool(failures(logging.INFO)), "a missed heartbeat logged")
+    assert not failures(logging.WARNING)
+    await eventually(lambda: bool(failures(logging.WARNING)), "the lapsed lease warned")
+    [warning] = failures(logging.WARNING)
+    assert billing.instance_id in warning.getMessage()
+    assert getattr(warning, "code", None) == "UNAVAILABLE"
 
 
 @pytest.mark.parametrize(

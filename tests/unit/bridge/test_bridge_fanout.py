@@ -127,6 +127,7 @@ def test_close_all_ends_sessions_and_refuses_new_ones() -> None:
     session = fanout.open("s1", tenant(), grant(Tier.ENTERPRISE, "EURUSD")).session
     fanout.close_all()
     assert session.closed
+    assert isinstance(session.error, Unavailable) and session.error.reason == "SHUTTING_DOWN"
     with pytest.raises(Unavailable):
         fanout.open("s2", tenant(), grant(Tier.ENTERPRISE, "EURUSD"))
 

@@ -1,4 +1,4 @@
-"""configure_logging: JSON lines carry service, request id, method and extras; text is readable."""
+"""configure_logging: JSON lines carry service, request id, method, extras and errors as fields."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import json
 import logging
 from collections.abc import Iterator
 
+import grpc
 import pytest
 
 from mesh.context import add_trailing_metadata, call_scope, current_call
-from mesh.logging import configure_logging
+from mesh.logging import configure_logging, error_fields
 
 
 @pytest.fixture
@@ -66,3 +67,32 @@ def test_trailing_metadata_outside_a_call_is_ignored() -> None:
         assert call.trailing == [("x-usage", "2")]
         assert (call.service, call.method_name) == ("a.B", "C")
     assert current_call() is None
+
+
+@pytest.mark.usefixtures("restore_root")
+def test_exceptions_go_into_fields_and_each_record_stays_one_json_line() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", "bridge", stream=stream)
+    log = logging.getLogger("mesh.metering.meter")
+    refused = grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata(),
+        details="failed to connect to all addresses",
+        debug_error_string="UNAVAILABLE:\nfailed to connect",
+    )
+    assert "\n" in str(refused)  # what used to land inside the message
+    log.warning("usage batch %d not delivered, will retry", 3, extra=error_fields(refused))
+    try:
+        raise ValueError("a\nb")
+    except ValueError as exc:
+        log.info("other", extra=error_fields(exc))
+        log.exception("with a traceback")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    rpc, other, traced = (json.loads(line) for line in lines)
+    assert rpc["msg"] == "usage batch 3 not delivered, will retry"
+    assert (rpc["exc_type"], rpc["code"]) == ("AioRpcError", "UNAVAILABLE")
+    assert rpc["details"] == "failed to connect to all addresses"
+    assert other["exc_type"] == "ValueError" and other["error"] == "a b"
+    assert traced["exc_type"] == "ValueError" and "Traceback" in traced["exc"]
