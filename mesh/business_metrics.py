@@ -171,10 +171,7 @@ class BusinessMetricsInterceptor(MeshInterceptor):
 
     def __init__(self, metrics: BusinessMetrics, services: Iterable[str]) -> None:
         self._metrics = metrics
-        self._services = frozenset(services)
-
-    def applies_to(self, call: CallInfo) -> bool:
-        return call.service in self._services
+        self.scoped_to(list(services))
 
     @asynccontextmanager
     async def around(

@@ -56,8 +56,10 @@ class TenancyOptions:
     """Names this process's usage spool (default: the component and its configured port),
     so a restarted process resends what its previous life left unsent."""
 
-    quota_services: Collection[str] | None = None
-    """The services whose calls count against the daily quota; None: every service."""
+    own_services: Collection[str] | None = None
+    """The services whose calls this server counts against the daily quota and meters;
+    None: every service it answers. The Hub names its own: a call it only routes is
+    counted and metered by the service it reaches, which authenticates it again."""
 
     def merged(self, overrides: TenancyOptions | None) -> TenancyOptions:
         """These options with every field `overrides` sets replaced."""
@@ -143,8 +145,8 @@ async def open_tenancy(
     meter.start()
     interceptors: list[grpc.aio.ServerInterceptor] = [
         AuthInterceptor(authenticator, options.public_methods),
-        QuotaInterceptor(quota, services=options.quota_services),
-        MeteringInterceptor(meter, component),
+        QuotaInterceptor(quota).scoped_to(options.own_services),
+        MeteringInterceptor(meter, component).scoped_to(options.own_services),
     ]
     return Tenancy(quota, cache, meter, interceptors)
 

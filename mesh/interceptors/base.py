@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import abc
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Self
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -58,8 +59,17 @@ class MeshInterceptor(grpc.aio.ServerInterceptor, metaclass=abc.ABCMeta):
     Calls for which `applies_to` is false (by default health and reflection) bypass the hook.
     """
 
+    _services: frozenset[str] | None = None
+
+    def scoped_to(self, services: Collection[str] | None) -> Self:
+        """Run `around` only for calls to `services` (full names); None: every service."""
+        self._services = frozenset(services) if services is not None else None
+        return self
+
     def applies_to(self, call: CallInfo) -> bool:
         """Whether `around` runs for this call; override to scope the interceptor."""
+        if self._services is not None and call.service not in self._services:
+            return False
         return not is_infrastructure(call)
 
     @abc.abstractmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import grpc
@@ -21,16 +21,8 @@ class QuotaInterceptor(MeshInterceptor):
     tenant's behalf was counted where it entered the mesh.
     """
 
-    def __init__(self, store: QuotaStore, *, services: Collection[str] | None = None) -> None:
+    def __init__(self, store: QuotaStore) -> None:
         self._store = store
-        # The Hub counts only its own RPCs: a call it routes is counted by the service
-        # it reaches, which authenticates the same credential again.
-        self._services = frozenset(services) if services is not None else None
-
-    def applies_to(self, call: CallInfo) -> bool:
-        if self._services is not None and call.service not in self._services:
-            return False
-        return super().applies_to(call)
 
     @asynccontextmanager
     async def around(

@@ -28,7 +28,7 @@ def hub_spec(clock: Clock | None = None) -> ServiceSpec[HubSettings]:
         # and the target service decides whether the method needs a credential.
         await ctx.tenancy(
             public_methods=hub.proxy.method_paths,
-            quota_services=(SERVICE.full_name, METRICS_SERVICE.full_name),
+            own_services=(SERVICE.full_name, METRICS_SERVICE.full_name),
         )
         collector = MetricsCollector(
             hub.resolver,
