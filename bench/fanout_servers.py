@@ -58,7 +58,7 @@ from mesh.tenancy.context import TenantContext
 from mesh.tenancy_stack import TenancyOptions
 from mesh.tiers import Tier
 from servers.bridge import framing
-from servers.bridge import service as bridge_service
+from servers.bridge import streams as bridge_streams
 from servers.bridge.app import SPEC as BRIDGE
 from servers.bridge.gc_tuning import tune_gc
 from servers.bridge.projection import PROJECTORS
@@ -184,7 +184,7 @@ def time_the_upstream(probe: Probe) -> None:
 def time_the_writes(probe: Probe) -> None:
     """Record how long each Subscribe write takes to complete, per tier (a write completes
     when grpc has taken the message: a slow one is a full connection or a late completion)."""
-    write_all = bridge_service._write_all
+    write_all = bridge_streams.write_all
 
     class TimedContext:
         def __init__(self, context: Any, name: str) -> None:
@@ -198,7 +198,7 @@ def time_the_writes(probe: Probe) -> None:
     async def timed(context: Any, session: Any, *args: Any) -> None:
         await write_all(TimedContext(context, f"write {session.tier.value}"), session, *args)
 
-    bridge_service._write_all = timed
+    bridge_streams.write_all = timed
 
 
 async def run_bridge(port: int) -> None:

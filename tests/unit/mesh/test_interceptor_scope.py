@@ -34,4 +34,3 @@ def test_scoped_interceptors_skip_routed_calls(
     assert not interceptor.applies_to(health)  # infrastructure stays out, scoped or not
     interceptor.scoped_to(None)
     assert interceptor.applies_to(routed)
-
