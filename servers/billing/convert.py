@@ -11,12 +11,14 @@ from tickmesh.common.v1 import billing_pb2 as invoice_pb2
 from tickmesh.common.v1 import money_pb2
 
 from mesh import protoconv
+from mesh.errors import FieldViolation, InvalidArgument
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from servers.billing import analytics, customer_health
 from servers.billing.invoices import Invoice, InvoiceStatus
 from servers.billing.lines import InvoiceLine, LineKind
 from servers.billing.money import Money
 from servers.billing.periods import BillingPeriod
+from servers.billing.proration import ChangeEffect
 from servers.billing.reconcile import Reconciliation
 
 
@@ -146,3 +148,20 @@ def reconcile_pb(result: Reconciliation) -> billing_pb2.ReconcileResponse:
 
 def _or_empty(value: Decimal | None) -> str:
     return "" if value is None else str(value)
+
+
+_EFFECTS = {
+    invoice_pb2.CHANGE_EFFECT_IMMEDIATE: ChangeEffect.IMMEDIATE,
+    invoice_pb2.CHANGE_EFFECT_END_OF_TERM: ChangeEffect.END_OF_TERM,
+}
+
+
+def effect_from_pb(value: int) -> ChangeEffect:
+    """When a tier change takes effect; INVALID_ARGUMENT for an unset or unknown value."""
+    effect = _EFFECTS.get(value)  # type: ignore[call-overload]
+    if effect is None:
+        raise InvalidArgument(
+            "effect must be CHANGE_EFFECT_IMMEDIATE or CHANGE_EFFECT_END_OF_TERM",
+            violations=[FieldViolation("effect", "IMMEDIATE or END_OF_TERM")],
+        )
+    return effect

@@ -95,3 +95,13 @@ async def health_inputs(
         )
 
     return await each(companies, inputs)
+
+
+async def billed_ticks(
+    storage: StorageSource, companies: list[str], period: BillingPeriod
+) -> dict[str, int]:
+    """Delivered ticks each company was billed for in `period`, as Storage recorded them."""
+    return {
+        company: (await storage.usage_summary(company, period)).ticks_delivered
+        for company in companies
+    }

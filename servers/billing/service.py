@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import grpc
 from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
-from tickmesh.common.v1 import billing_pb2 as invoice_pb2
 
-from mesh.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from mesh.errors import FailedPrecondition, NotFound
 from mesh.protoconv import tier_from_proto
 from mesh.tenancy.current import (
     PrincipalKind,
@@ -21,19 +20,14 @@ from servers.billing import analytics, convert, customer_health, reports
 from servers.billing.bridge_counters import BridgeCounters
 from servers.billing.catalog import tier_catalog
 from servers.billing.clock import Clock, SystemClock
-from servers.billing.invoices import close_invoice, preview_invoice
-from servers.billing.lines import InvoiceLine
+from servers.billing.closing import close_period
+from servers.billing.invoices import preview_invoice
 from servers.billing.periods import BillingPeriod
-from servers.billing.proration import ChangeEffect, quote_change
 from servers.billing.reconcile import reconcile
-from servers.billing.storage_source import StorageSource, each, tier_at
-from servers.billing.subscriptions import segments_for_period
+from servers.billing.storage_source import StorageSource
+from servers.billing.tier_change import change_tier
 
 OPERATOR, SERVICE, TENANT = PrincipalKind.OPERATOR, PrincipalKind.SERVICE, PrincipalKind.TENANT
-_EFFECTS = {
-    invoice_pb2.CHANGE_EFFECT_IMMEDIATE: ChangeEffect.IMMEDIATE,
-    invoice_pb2.CHANGE_EFFECT_END_OF_TERM: ChangeEffect.END_OF_TERM,
-}
 
 
 def _staff() -> None:
@@ -80,32 +74,11 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
             raise FailedPrecondition(
                 f"billing period {period} has not ended; it closes from {period.end.isoformat()}"
             )
-        if request.company_id:
-            ids = [request.company_id]
-        else:
-            ids = [c.company_id for c in await self._storage.companies()]
-        results = await each(sorted(ids), lambda c: self._close(c, period))
-        closed = [r for r in results if r is not None]
+        closed = await close_period(self._storage, self._clock, period, request.company_id)
         return billing_pb2.CloseBillingPeriodResponse(
             invoices=[invoice for invoice, _ in closed],
             already_closed=sum(again for _, again in closed),
         )
-
-    async def _close(
-        self, company: str, period: BillingPeriod
-    ) -> tuple[invoice_pb2.Invoice, bool] | None:
-        """The company's closed invoice and whether it was stored before; None if not a customer
-        in the period (created after it)."""
-        stored = await self._storage.invoices(company, period)
-        if stored:  # closed already: the stored invoice is final, never re-rated
-            return stored[0], True
-        events = await self._storage.history(company)
-        if not segments_for_period(period, events):
-            return None
-        inp = await self._storage.invoice_input(company, period, events)
-        invoice, _ = close_invoice(inp, self._clock)
-        # Storage keeps the first invoice per company and period: a concurrent close wins.
-        return await self._storage.save_invoice(convert.invoice_pb(invoice))
 
     async def ListInvoices(
         self, request: billing_pb2.ListInvoicesRequest, context: grpc.aio.ServicerContext
@@ -120,29 +93,15 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
     ) -> billing_pb2.ChangeTierResponse:
         company = company_in_reach(request.company_id)
         tier = tier_from_proto(request.tier)
-        effect = _EFFECTS.get(request.effect)
-        if effect is None:
-            raise InvalidArgument(
-                "effect must be CHANGE_EFFECT_IMMEDIATE or CHANGE_EFFECT_END_OF_TERM",
-                violations=[FieldViolation("effect", "IMMEDIATE or END_OF_TERM")],
-            )
-        now = self._clock.now()
-        current = tier_at(await self._storage.history(company), now)
-        if current is None:
-            raise FailedPrecondition(f"company {company} has no subscription at {now.isoformat()}")
-        quote_change(current, tier, effect, now)  # refuses a no-op before anything is written
-        reply = await self._storage.change_tier(company, tier, effect, actor_label())
-        previous = tier_from_proto(reply.previous_tier)
-        effective_at = reply.effective_at.ToDatetime(tzinfo=UTC)
-        lines: tuple[InvoiceLine, ...] = ()
-        if effect is ChangeEffect.IMMEDIATE and previous != tier:
-            # Priced at the instant Storage recorded: the period's invoice shows these lines.
-            lines = quote_change(previous, tier, effect, effective_at).lines
+        effect = convert.effect_from_pb(request.effect)
+        changed = await change_tier(
+            self._storage, self._clock, company, tier, effect, actor_label()
+        )
         return billing_pb2.ChangeTierResponse(
-            previous_tier=reply.previous_tier,
+            previous_tier=changed.recorded.previous_tier,
             tier=request.tier,
-            effective_at=reply.effective_at,
-            proration=[convert.line_pb(line) for line in lines],
+            effective_at=changed.recorded.effective_at,
+            proration=[convert.line_pb(line) for line in changed.proration],
         )
 
     async def RevenueReport(
@@ -207,9 +166,7 @@ class BillingServicer(billing_pb2_grpc.BillingServiceServicer):
         else:
             principal.require(OPERATOR, SERVICE)
             companies = [c.company_id for c in await self._storage.companies()]
-        billed = {}
-        for company in companies:
-            billed[company] = (await self._storage.usage_summary(company, period)).ticks_delivered
+        billed = await reports.billed_ticks(self._storage, companies, period)
         delivered = await self._bridges.delivered(companies, period)
         result = reconcile(period, delivered.per_company, billed, bridges=delivered.bridges)
         return convert.reconcile_pb(result)
