@@ -1,0 +1,1 @@
+"""BillingService's RPC groups, composed into one servicer in servers/billing/service.py."""
