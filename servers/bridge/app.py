@@ -49,17 +49,13 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         leases = LeaseKeeper(tenancy.quota, knobs.stream_lease_s)
         pump = UsagePump(usage, tenancy.meter)
 
-        async def start_upstream() -> None:
-            upstream.start()
-            await upstream.wait_ready()  # ready once Ingestion answered
-
         # Long-lived streams end as soon as a stop begins, not after the grace period.
         ctx.add(Part("fanout", drain=fanout.close_all, stop=fanout.close_all))
         ctx.add(background("heartbeats", fanout.run_heartbeats))
         ctx.add(background("leases", leases.run))
         # Stopped after the upstream: the last delivered counts, before the meter stops.
         ctx.add(Part("usage pump", start=pump.start, stop=pump.stop))
-        ctx.add(Part("upstream", start=start_upstream, stop=upstream.stop))
+        ctx.add(Part("upstream", start=upstream.open, stop=upstream.stop))
         servicer = BridgeServicer(fanout, tenancy.quota, usage, leases)
         binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)
         handle = BridgeParts(fanout, upstream, usage, tenancy.quota, tenancy.meter)

@@ -134,6 +134,11 @@ class Upstream:
             self._channel = self._channel_factory(self.target)
             self._task = asyncio.get_running_loop().create_task(self._run(), name="upstream")
 
+    async def open(self) -> None:
+        """start(), then wait_ready(): the Bridge is ready once Ingestion answered."""
+        self.start()
+        await self.wait_ready()
+
     async def stop(self) -> None:
         """Stop streaming, close the channel and wait for the reader thread to end."""
         if self._task is not None:
