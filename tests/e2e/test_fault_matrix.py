@@ -9,23 +9,15 @@ from tests.support.backing import require_postgres, require_redis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
-# Rows that fail today, each for a cause being fixed elsewhere. strict: a row that
-# starts passing fails here, so its marker goes when the fix lands.
-ROUTED_TWICE = (
-    "a call routed through the Hub is metered twice, by the Hub (hub/<Method>) and by "
-    "the service it reaches"
+# Rows that fail today, each for a known cause. strict: a row that starts passing fails
+# here, so its marker goes when the fix lands.
+UNFLUSHED = (
+    "usage counted in memory since the last flush (up to 1 s) dies with a SIGKILLed process"
 )
 KNOWN = {
-    "kill hub": ROUTED_TWICE,
-    "kill ingestion": ROUTED_TWICE,
-    "kill bridge": (
-        f"{ROUTED_TWICE}; the Bridge's unflushed usage dies with it (billed < received); "
-        "reconcile compares billed with the restarted Bridge's in-memory counters"
-    ),
-    "kill storage": f"{ROUTED_TWICE}; Storage's unflushed call usage dies with it",
-    "kill billing": f"{ROUTED_TWICE}; Billing's unflushed call usage dies with it",
-    "cut postgres": ROUTED_TWICE,
-    "cut redis": ROUTED_TWICE,
+    "kill bridge": f"{UNFLUSHED}: billed < received for ticks and GetUsage calls",
+    "kill storage": f"{UNFLUSHED}: Storage's own call usage",
+    "kill billing": f"{UNFLUSHED}: Billing's call usage",
 }
 
 
