@@ -11,8 +11,25 @@ MetadataValue = str | bytes
 Metadata = tuple[tuple[str, MetadataValue], ...]
 
 
+class MethodPath:
+    """`service` and `method_name` of a record's `method`, `/package.Service/Method`."""
+
+    __slots__ = ()
+    method: str
+
+    @property
+    def service(self) -> str:
+        """The full service name, `package.Service`."""
+        return service_of(self.method)
+
+    @property
+    def method_name(self) -> str:
+        """The bare method name, `Method`."""
+        return method_name_of(self.method)
+
+
 @dataclass(slots=True)
-class CallState:
+class CallState(MethodPath):
     """What the mesh knows about the RPC being served in this task."""
 
     request_id: str
@@ -24,16 +41,6 @@ class CallState:
     trailing: list[tuple[str, MetadataValue]] = field(default_factory=list)
     """Trailing metadata accumulated by add_trailing_metadata; the outermost
     interceptor sends it when the call ends, also when it ends in an error."""
-
-    @property
-    def service(self) -> str:
-        """The full service name, `package.Service`."""
-        return service_of(self.method)
-
-    @property
-    def method_name(self) -> str:
-        """The bare method name, `Method`."""
-        return method_name_of(self.method)
 
 
 def service_of(method: str) -> str:

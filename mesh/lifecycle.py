@@ -50,12 +50,19 @@ def background(name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> Part:
         task = asyncio.create_task(run(), name=name)
 
     async def stop() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
     return Part(name, start=start, stop=stop)
+
+
+async def cancel(*tasks: asyncio.Future[Any] | None) -> None:
+    """Cancel `tasks` (None is skipped) and wait until each has ended."""
+    live = [task for task in tasks if task is not None]
+    for task in live:
+        task.cancel()
+    for task in live:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class Lifecycle:

@@ -9,7 +9,6 @@ registers again. Calls are signed as the service itself (a SERVICE principal).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -20,6 +19,7 @@ from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
 from mesh.backoff import Backoff
 from mesh.config import MeshConfig, join_host_port
+from mesh.lifecycle import cancel
 from mesh.protoconv import tier_to_proto
 from mesh.tiers import Tier
 
@@ -113,10 +113,7 @@ class Registrar:
         With deregister=False the lease is left to lapse, as if the process had died.
         """
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
         if deregister and self.lease_id is not None and self._channel is not None:
             try:
                 await self._stub().Deregister(

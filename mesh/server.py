@@ -10,7 +10,6 @@ import gc
 import logging
 import signal
 from collections.abc import Sequence
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -30,7 +29,7 @@ from mesh.interceptors.auth import AuthInterceptor
 from mesh.interceptors.errors import ErrorInterceptor
 from mesh.interceptors.metadata import MetadataInterceptor
 from mesh.interceptors.request_id import RequestIdInterceptor
-from mesh.lifecycle import Lifecycle
+from mesh.lifecycle import Lifecycle, cancel
 from mesh.reflection import enable_reflection
 from mesh.registration import Registrar, advertised_address, instance_spec, new_instance_id
 from mesh.telemetry import configure_telemetry, tracer_for
@@ -296,9 +295,9 @@ async def serve(mesh_server: MeshServer) -> None:
             starting.result()
             await stop_requested
         else:
-            await _cancel(starting)
+            await cancel(starting)
     finally:
-        await _cancel(stop_requested)
+        await cancel(stop_requested)
         # Handlers stay installed through the graceful stop, so a second signal during
         # it (an impatient operator) cannot kill the process half-way.
         await mesh_server.stop()
@@ -310,9 +309,3 @@ async def serve(mesh_server: MeshServer) -> None:
         # heap at exit leaves the rest to the kernel (exit in ~20 ms). atexit: a process that
         # runs on after serve() (a test) keeps its collector.
         atexit.register(gc.freeze)
-
-
-async def _cancel(task: asyncio.Future[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -13,7 +13,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from mesh.context import Metadata, method_name_of, service_of
+from mesh.context import Metadata, MethodPath
 from mesh.interceptors._wrap import wrap_handler
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -22,7 +22,7 @@ REFLECTION_PREFIX = reflection_pb2.DESCRIPTOR.package.rpartition(".")[0] + "."
 
 
 @dataclass(frozen=True, slots=True)
-class CallInfo:
+class CallInfo(MethodPath):
     """What an interceptor knows about a call before the handler runs."""
 
     method: str
@@ -33,16 +33,6 @@ class CallInfo:
 
     request_streaming: bool
     response_streaming: bool
-
-    @property
-    def service(self) -> str:
-        """The full service name, `package.Service`."""
-        return service_of(self.method)
-
-    @property
-    def method_name(self) -> str:
-        """The bare method name, `Method`."""
-        return method_name_of(self.method)
 
 
 def is_infrastructure(call: CallInfo) -> bool:

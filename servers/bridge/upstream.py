@@ -28,6 +28,7 @@ from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 from mesh.backoff import Backoff
+from mesh.lifecycle import cancel
 from mesh.logging import error_fields
 
 log = logging.getLogger(__name__)
@@ -141,11 +142,8 @@ class Upstream:
 
     async def stop(self) -> None:
         """Stop streaming, close the channel and wait for the reader thread to end."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel(task)
         if self._channel is not None:
             self._channel.close()  # ends any call still open, so the reader ends too
             self._channel = None

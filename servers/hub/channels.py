@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from mesh.channel_options import reconnect_options
+from mesh.lifecycle import cancel
 from mesh.telemetry import tracer_for
 from mesh.telemetry.client import tracing_interceptors
 
@@ -81,10 +81,7 @@ class ChannelPool:
         entries, self._entries = list(self._entries.values()), {}
         for entry in entries:
             await entry.channel.close()
-        for task in list(self._draining):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*self._draining)
 
     def _entry(self, address: str) -> _Entry:
         entry = self._entries.get(address)

@@ -10,13 +10,13 @@ round trip is the instance's routing latency. Only SERVING is in rotation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from mesh.lifecycle import cancel
 from servers.hub.channels import ChannelPool
 from servers.hub.registry import Event, EventType, Health, Instance, Registry
 
@@ -69,11 +69,7 @@ class HealthWatcher:
         """Stop every watch."""
         self._started = False
         tasks, self._tasks = list(self._tasks.values()), {}
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*tasks)
 
     def _on_event(self, event: Event) -> None:
         if not self._started or event.instance is None:

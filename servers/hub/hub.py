@@ -4,9 +4,9 @@ proxy, and their background work."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
+from mesh.lifecycle import cancel
 from servers.hub.channels import ChannelPool
 from servers.hub.health_watch import HealthWatcher
 from servers.hub.outliers import OutlierDetector, OutlierPolicy
@@ -74,11 +74,7 @@ class Hub:
             self.outliers.forget(event.instance.instance_id)
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*self.tasks)
         self.tasks.clear()
         await self.health.stop()
         await self.channels.close()

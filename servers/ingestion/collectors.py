@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import csv
 import itertools
 import logging
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from mesh.lifecycle import cancel
 from servers.ingestion.clock import Clock
 from servers.ingestion.quote import RawQuote
 from servers.ingestion.symbols import UNIVERSE, SymbolSpec
@@ -331,11 +331,7 @@ class CollectorSet:
     async def stop(self) -> None:
         """Cancel every collector and wait for it to end."""
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(*tasks)
 
 
 async def _logged(name: str, run: Coroutine[Any, Any, None]) -> None:
