@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mesh.binding import bind
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part, background
-from mesh.metering.meter import UsageMeter
-from mesh.tenancy.quota import QuotaStore
 from servers.bridge.fanout import Fanout
 from servers.bridge.leases import LeaseKeeper
+from servers.bridge.parts import BridgeParts
 from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
 from servers.bridge.settings import BridgeSettings, BridgeTuning
 from servers.bridge.upstream import Upstream
 from servers.bridge.usage_counter import UsageCounter
 from servers.bridge.usage_pump import UsagePump
-
-
-@dataclass
-class BridgeParts:
-    """The running Bridge's parts (tests and health checks look inside)."""
-
-    fanout: Fanout
-    upstream: Upstream
-    usage: UsageCounter
-    quota: QuotaStore
-    meter: UsageMeter
 
 
 def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSettings]:

@@ -23,7 +23,7 @@ from mesh.server import MeshServer
 from servers.billing.app import billing_spec
 from servers.billing.clock import Clock
 from servers.bridge.app import SPEC as BRIDGE
-from servers.bridge.app import BridgeParts
+from servers.bridge.parts import BridgeParts
 from servers.storage.app import SPEC as STORAGE
 from tests.integration.bridge.fake_ingestion import start_fake_ingestion
 from tests.integration.storage_service.conftest import (  # noqa: F401 - the fixture, reused

@@ -19,7 +19,8 @@ from mesh.config import MeshConfig
 from mesh.server import MeshServer
 from mesh.tenancy_stack import TenancyOptions
 from mesh.tiers import FREE_SYMBOLS, MAJOR_PAIRS, Tier
-from servers.bridge.app import BridgeParts, bridge_spec
+from servers.bridge.app import bridge_spec
+from servers.bridge.parts import BridgeParts
 from servers.bridge.session import SessionLimits
 from servers.bridge.settings import BridgeTuning
 from tests.integration.bridge.fake_ingestion import WAIT, FakeIngestion, start_fake_ingestion

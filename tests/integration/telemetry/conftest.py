@@ -26,7 +26,7 @@ from mesh.server import MeshServer
 from mesh.telemetry import install_pipeline, shutdown_telemetry, tracer_for
 from mesh.telemetry.client import tracing_interceptors
 from servers.bridge.app import SPEC as BRIDGE
-from servers.bridge.app import BridgeParts
+from servers.bridge.parts import BridgeParts
 from servers.hub.app import SPEC as HUB
 from servers.ingestion.app import SPEC as INGESTION
 from servers.storage.app import SPEC as STORAGE
