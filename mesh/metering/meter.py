@@ -11,7 +11,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import grpc
 from tickmesh.common.v1 import tenancy_pb2
@@ -20,21 +19,29 @@ from tickmesh.storage.v1 import storage_pb2
 from mesh.backoff import Backoff
 from mesh.logging import error_fields
 from mesh.metering.ledger import UsageLedger
-from mesh.metering.spool import Spool
+from mesh.metering.spool import Marks, Spool
+from mesh.metering.tally import WIDTH, Period, Tally, TallyCounter, last_instant_us
 from mesh.protoconv import tier_to_proto
 from mesh.tiers import Tier
 
-# The path of one unit of usage: `add` bumps a counter in memory (no I/O, no await);
-# every flush interval the counters become UsageEvents whose idempotency keys
-# ("<component>:<instance>:<flush seq>:<index>") are fixed before the first send and
-# stored with the batch in the spool (fsynced); a single sender task then delivers the
-# spool oldest first, retrying with backoff while Storage is down, and acknowledges a
-# batch only after Storage answered. After a restart the pending batches are resent
-# with their original keys, so Storage counts them once (it reports them as duplicates
-# when an earlier send had landed but its answer was lost).
+# The path of one unit of usage: `add` (or a `counter`'s add) bumps a cumulative counter
+# in the tally (tally.py), a file mapping that outlives a SIGKILL of the process; every
+# flush interval what the counters gained since the last batch becomes UsageEvents
+# whose idempotency keys ("<component>:<instance>:<flush seq>:<index>") are fixed before
+# the first send, stored in the spool (fsynced) in one record with the marks (per slot,
+# the counts the batch brings the spool to); a single sender task then delivers the spool
+# oldest first, retrying with backoff while Storage is down, and acknowledges a batch
+# only after Storage answered. After a restart the pending batches are resent with their
+# original keys, so Storage counts them once (it reports them as duplicates when an
+# earlier send had landed but its answer was lost).
 #
-# What can be lost: counters not yet flushed when the process is killed (at most one
-# flush interval of usage); `stop()` flushes them on an orderly shutdown.
+# Recovery: on open, what the tally counted beyond the spool's marks (what a killed
+# process counted and never spooled) is spooled before anything else, under keys made
+# of the tally's uid, the slot and its marks: a recovery killed before its append emits
+# the same events under the same keys when it runs again, and one killed after finds
+# the marks moved on. A batch exists exactly when its marks do, so nothing is spooled
+# twice or never. What can be lost: counts of the last flush interval on a machine
+# crash (the mapping is never fsynced); `stop()` flushes them on an orderly shutdown.
 #
 # The ledger (ledger.py) totals what was spooled and what Storage acknowledged, per
 # period, company and endpoint, from the batches and receipts the spool keeps, so those
@@ -47,8 +54,6 @@ log = logging.getLogger(__name__)
 Sender = Callable[[storage_pb2.RecordUsageRequest], Awaitable[storage_pb2.RecordUsageResponse]]
 Reconnected = Callable[[], Awaitable[None]]
 """Returns once the receiver may be reachable again (see mesh.connectivity)."""
-# (company_id, user_id, tier, service, endpoint, billing_period)
-CellKey = tuple[str, str, Tier, str, str, str]
 
 MAX_BATCH_EVENTS = 10_000  # Storage refuses larger requests
 # Storage's per-event sanity caps; a bigger counter is split over several events.
@@ -81,24 +86,6 @@ class MeterStats:
     dead_lettered: int = 0
 
 
-class _Period:
-    """The billing period of the current month, recomputed only when the month changes."""
-
-    def __init__(self) -> None:
-        self.start_us = self.end_us = 0
-        self.name = ""
-
-    def of(self, at_us: int) -> str:
-        if not self.start_us <= at_us < self.end_us:
-            moment = datetime.fromtimestamp(at_us / 1e6, UTC)
-            start = datetime(moment.year, moment.month, 1, tzinfo=UTC)
-            end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
-            self.start_us = int(start.timestamp()) * 1_000_000
-            self.end_us = int(end.timestamp()) * 1_000_000
-            self.name = f"{start.year:04d}-{start.month:02d}"
-        return self.name
-
-
 class _NotDelivered(Exception):
     """A send failed and will be retried."""
 
@@ -123,6 +110,14 @@ def _restore_ledger(spool: Spool) -> UsageLedger:
     spool.acknowledged_since = []
     pending = (storage_pb2.RecordUsageRequest.FromString(p).events for _, p in spool.pending())
     return UsageLedger.restore(spool.checkpoint, settled, pending)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Events to spool together, and the marks (slot -> counts) they bring the spool to."""
+
+    events: list[tenancy_pb2.UsageEvent]
+    marks: Marks
 
 
 def _split(total: int, cap: int) -> list[int]:
@@ -165,15 +160,16 @@ class UsageMeter:
         self._reconnected = reconnected
         self._permanent = permanent
         self._clock_us = clock_us
-        self._period = _Period()
-        # cell -> [data_points, processing_time_us, last_event_time_us]
-        self._cells: dict[CellKey, list[int]] = {}
+        self._period = Period()
+        # Beside the spool and under its lock: one process at a time.
+        self._tally = Tally(spool.directory, spool.path.stem)
         self._seq = 0
         self._flush_lock = asyncio.Lock()
         self._flush_now = asyncio.Event()
         self._wake_sender = asyncio.Event()
         self._idle = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._recover()
         self.ledger = _restore_ledger(spool)
         """What this spool metered and Storage acknowledged, over every run of the process."""
         spool.summarize = self.ledger.summary
@@ -191,33 +187,53 @@ class UsageMeter:
         processing_time_us: int = 0,
         at_us: int | None = None,
     ) -> None:
-        """Count usage; O(1), no I/O, safe to call per tick on the event loop thread."""
+        """Count usage; O(1), no syscall, safe to call per tick on the event loop thread."""
         now = self._clock_us() if at_us is None else at_us
-        key = (company_id, user_id, tier, service, endpoint, self._period.of(now))
-        cell = self._cells.get(key)
-        if cell is None:
-            self._cells[key] = [data_points, processing_time_us, now]
-            if len(self._cells) >= self._max_cells:
-                self._flush_now.set()  # keep a flush within one request's size
-            return
-        cell[0] += data_points
-        cell[1] += processing_time_us
-        if now > cell[2]:
-            cell[2] = now
+        tally = self._tally
+        slot = tally.slot((company_id, user_id, tier, service, endpoint, self._period.of(now)))
+        cells = tally.cells
+        base = slot * WIDTH
+        if tally.added >= self._max_cells:
+            self._flush_now.set()  # keep a flush within one request's size
+        cells[base] += data_points
+        cells[base + 1] += processing_time_us
+        if now > cells[base + 2]:
+            cells[base + 2] = now
 
-    def _events(self, cells: dict[CellKey, list[int]]) -> list[tenancy_pb2.UsageEvent]:
-        events = []
-        for (company, user, tier, service, endpoint, period), (points, spent, at) in cells.items():
-            proto_tier = tier_to_proto(tier)
+    def counter(
+        self, company_id: str, user_id: str, tier: Tier, service: str, endpoint: str
+    ) -> TallyCounter:
+        """A counter of one key's data points for a hot path (add: a memory write)."""
+        return TallyCounter(self._tally, (company_id, user_id, tier, service, endpoint))
+
+    def _unspooled(self, keys: Callable[[int, Marks], str] | None = None) -> list[_Batch]:
+        """What the tally counted beyond the spool's marks, as batches of events, each
+        with the marks it brings the spool to. `keys(slot, old marks)` names the events
+        of a slot (index appended); without it they are named per batch at spooling."""
+        cells = self._tally.cells
+        marks = self._spool.marks
+        now = self._clock_us()
+        batches: list[_Batch] = []
+        for (company, user, tier, service, endpoint, period), slot in self._tally.items():
+            base = slot * WIDTH
+            points, spent, at = cells[base], cells[base + 1], cells[base + 2]
+            done_points, done_spent = marks.get(slot, (0, 0))
+            if points == done_points and spent == done_spent:
+                continue
+            if not at:  # counted by a TallyCounter, which keeps no time: now, in its period
+                at = min(now, last_instant_us(period))
+            events = []
             # A counter above Storage's per-event caps is spread over several events.
             for p, t in itertools.zip_longest(
-                _split(points, MAX_DATA_POINTS), _split(spent, MAX_PROCESSING_TIME_US), fillvalue=0
+                _split(points - done_points, MAX_DATA_POINTS),
+                _split(spent - done_spent, MAX_PROCESSING_TIME_US),
+                fillvalue=0,
             ):
                 events.append(
                     tenancy_pb2.UsageEvent(
                         company_id=company,
                         user_id=user,
-                        tier=proto_tier,
+                        tier=tier_to_proto(tier),
                         service=service,
                         endpoint=endpoint,
                         data_points=p,
@@ -226,53 +242,87 @@ class UsageMeter:
                         billing_period=period,
                     )
                 )
-        return events
+            if keys is not None:
+                prefix = keys(slot, {slot: (done_points, done_spent)})
+                for index, event in enumerate(events):
+                    event.idempotency_key = f"{prefix}{index}"
+            if not batches or len(batches[-1].events) + len(events) > MAX_BATCH_EVENTS:
+                batches.append(_Batch([], {}))
+            batches[-1].events.extend(events)
+            batches[-1].marks[slot] = (points, spent)
+        return batches
+
+    def _recover(self) -> None:
+        """Spool what an earlier run counted and never spooled (see the top comment)."""
+        cells = self._tally.cells
+        for slot, (points, spent) in self._spool.marks.items():
+            # The mapping is not fsynced: after a machine crash it may lag the spool.
+            base = slot * WIDTH
+            if slot < len(cells) // WIDTH and cells[base] < points:
+                cells[base], cells[base + 1] = points, max(cells[base + 1], spent)
+        uid = self._tally.uid
+
+        def keys(slot: int, marks: Marks) -> str:
+            points, spent = marks[slot]
+            return f"{self.component}:{uid}:{slot}:{points}:{spent}:"
+
+        batches = self._unspooled(keys)
+        if batches:
+            self._tally.sync_keys()
+        for batch in batches:
+            self._spool.append(
+                storage_pb2.RecordUsageRequest(events=batch.events).SerializeToString(),
+                batch.marks,
+            )
+            self.stats.batches_spooled += 1
+            self.stats.events_spooled += len(batch.events)
+        if batches:
+            log.info(
+                "usage counted but not spooled by the previous run recovered: %d events",
+                sum(len(b.events) for b in batches),
+            )
 
     async def flush(self) -> int:
-        """Turn the counters into spooled batches (durable on return); returns events spooled."""
+        """Spool what was counted since the last flush (durable on return); returns events
+        spooled."""
         async with self._flush_lock:
-            cells, self._cells = self._cells, {}
-            if not cells:
-                return 0
-            events = self._events(cells)
+            self._tally.added = 0
             spooled = 0
-            cancelled = False
             try:
-                for start in range(0, len(events), MAX_BATCH_EVENTS):
-                    chunk = events[start : start + MAX_BATCH_EVENTS]
+                for batch in self._unspooled():
                     seq = self._seq
                     self._seq += 1
                     prefix = f"{self.component}:{self.instance_id}:{seq}:"
-                    for index, event in enumerate(chunk):
+                    for index, event in enumerate(batch.events):
                         event.idempotency_key = f"{prefix}{index}"
-                    payload = storage_pb2.RecordUsageRequest(events=chunk).SerializeToString()
-                    cancelled = await self._append(payload)
-                    self.ledger.spooled(chunk)
-                    spooled += len(chunk)
+                    payload = storage_pb2.RecordUsageRequest(events=batch.events)
+                    # Nothing to put back on failure: the counts stay in the tally, beyond
+                    # the marks, for the next flush.
+                    cancelled = await self._append(payload.SerializeToString(), batch.marks)
+                    self.ledger.spooled(batch.events)
+                    spooled += len(batch.events)
                     self.stats.batches_spooled += 1
                     self._idle.clear()
                     self._wake_sender.set()
                     if cancelled:
-                        break
-            except BaseException:
-                # Not durable: put the rest back so the next flush retries it.
-                self._restore(events[spooled:])
-                raise
+                        raise asyncio.CancelledError
             finally:
                 self.stats.events_spooled += spooled
-            if cancelled:
-                self._restore(events[spooled:])
-                raise asyncio.CancelledError
             return spooled
 
-    async def _append(self, payload: bytes) -> bool:
+    def _write(self, payload: bytes, marks: Marks) -> int:
+        # The key table first: a durable batch must never name a slot a crash forgets.
+        self._tally.sync_keys()
+        return self._spool.append(payload, marks)
+
+    async def _append(self, payload: bytes, marks: Marks) -> bool:
         """Spool a batch; True when cancellation was requested while it was being written.
 
-        The write runs on a thread and cannot be stopped: re-raising at once would make
-        flush() put back counters whose batch lands anyway, counting them twice. So a
-        cancellation waits for the write, and only a failed write propagates it at once.
+        The write runs on a thread and cannot be stopped: re-raising at once would let a
+        caller believe the batch was not spooled while it lands anyway. So a cancellation
+        waits for the write, and only a failed write propagates it at once.
         """
-        write = asyncio.ensure_future(asyncio.to_thread(self._spool.append, payload))
+        write = asyncio.ensure_future(asyncio.to_thread(self._write, payload, marks))
         try:
             await asyncio.shield(write)
         except asyncio.CancelledError:
@@ -281,20 +331,6 @@ class UsageMeter:
                 raise
             return True
         return False
-
-    def _restore(self, events: list[tenancy_pb2.UsageEvent]) -> None:
-        for e in events:
-            tier = next(t for t in Tier if tier_to_proto(t) == e.tier)
-            self.add(
-                e.company_id,
-                e.user_id,
-                tier,
-                e.service,
-                e.endpoint,
-                e.data_points,
-                e.processing_time_us,
-                e.event_time_us,
-            )
 
     # -- delivering -----------------------------------------------------------------
 
@@ -432,6 +468,7 @@ class UsageMeter:
         await self._cancel(self._tasks)
         self._tasks = []
         self._spool.close()
+        self._tally.close()
 
     @staticmethod
     async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

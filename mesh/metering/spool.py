@@ -21,8 +21,12 @@ from pathlib import Path
 # kind 1 (BATCH) carries a serialized RecordUsageRequest; kind 2 (ACK) acknowledges
 # batch_id, its payload the receiver's receipt (empty in files of older versions); kind 3
 # (CHECKPOINT, batch_id 0) carries the owner's summary of every batch acknowledged before
-# it. Every append is fsynced before it returns, so an acknowledged send is never resent
-# and an appended batch survives SIGKILL or power loss. A crash mid-append leaves a torn
+# it. Kind 4 (MARKED_BATCH) is a BATCH whose payload starts with the usage marks it
+# brings the spool to (u32 count, then count x (u32 slot, i64 points, i64 time_us)),
+# so a batch and the cumulative counts it covers land in one record or not at all; kind 5
+# (MARKS, batch_id 0) carries every mark, written first by a compaction. Every append is
+# fsynced before it returns, so an acknowledged send is never resent and an appended
+# batch survives SIGKILL or power loss. A crash mid-append leaves a torn
 # last record: on open, reading stops at the first record that is short or fails its
 # CRC, and the file is truncated there, so the next append does not land behind garbage.
 #
@@ -40,7 +44,11 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<II")
 _BODY_HEAD = struct.Struct("<BQ")
-BATCH, ACK, CHECKPOINT = 1, 2, 3
+BATCH, ACK, CHECKPOINT, MARKED_BATCH, MARKS = 1, 2, 3, 4, 5
+_COUNT = struct.Struct("<I")
+_MARK = struct.Struct("<Iqq")
+Marks = dict[int, tuple[int, int]]
+"""Tally slot -> (points, processing time in us) that spooled batches cover (tally.py)."""
 # Far above a 10,000-event batch (~1 MB): a larger length is a torn or corrupt header.
 MAX_RECORD = 64 * 1024 * 1024
 # Rewrite the file once it is this large and at least half of it is acknowledged.
@@ -62,6 +70,22 @@ def spool_dir(data_dir: Path, component: str) -> Path:
 def _record(kind: int, batch_id: int, payload: bytes = b"") -> bytes:
     body = _BODY_HEAD.pack(kind, batch_id) + payload
     return _HEADER.pack(len(body), zlib.crc32(body)) + body
+
+
+def _pack_marks(marks: Marks) -> bytes:
+    return _COUNT.pack(len(marks)) + b"".join(_MARK.pack(s, p, t) for s, (p, t) in marks.items())
+
+
+def _unpack_marks(body: bytes, offset: int) -> tuple[Marks, int]:
+    """The marks at `offset` and the offset after them."""
+    (count,) = _COUNT.unpack_from(body, offset)
+    offset += _COUNT.size
+    marks = {}
+    for _ in range(count):
+        slot, points, time_us = _MARK.unpack_from(body, offset)
+        marks[slot] = (points, time_us)
+        offset += _MARK.size
+    return marks, offset
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -97,6 +121,8 @@ class Spool:
         self.acknowledged_since: list[tuple[bytes, bytes]] = []
         """(batch, receipt) of the batches acknowledged after that checkpoint, found on
         open; the owner replays them once and may clear the list."""
+        self.marks: Marks = {}
+        """The newest mark of every tally slot any batch ever covered (see append)."""
         # batch id -> (offset of its payload in the file, payload length)
         self._pending: dict[int, tuple[int, int]] = {}
         self._next_id = 1
@@ -120,7 +146,11 @@ class Spool:
                 break
             kind, batch_id = _BODY_HEAD.unpack_from(body)
             payload = (start + _BODY_HEAD.size, length - _BODY_HEAD.size)
-            if kind == BATCH:
+            if kind in (MARKED_BATCH, MARKS):
+                marks, at = _unpack_marks(body, _BODY_HEAD.size)
+                self.marks.update(marks)
+                payload = (start + at, length - at)
+            if kind in (BATCH, MARKED_BATCH):
                 self._pending[batch_id] = batches[batch_id] = payload
             elif kind == ACK:
                 if self._pending.pop(batch_id, None) is not None:
@@ -150,15 +180,24 @@ class Spool:
         self._size += len(record)
         return offset
 
-    def append(self, payload: bytes) -> int:
-        """Durably store a batch; returns its id (increasing within this spool)."""
-        if len(payload) + _BODY_HEAD.size > MAX_RECORD:
+    def append(self, payload: bytes, marks: Marks | None = None) -> int:
+        """Durably store a batch; returns its id (increasing within this spool).
+
+        With `marks`, the batch covers the tally up to them: they are stored in the same
+        record, so after a crash the batch exists exactly when its marks do.
+        """
+        head = b"" if marks is None else _pack_marks(marks)
+        if len(head) + len(payload) + _BODY_HEAD.size > MAX_RECORD:
             raise ValueError(f"batch of {len(payload)} bytes exceeds the spool record limit")
         with self._lock:
             batch_id = self._next_id
             self._next_id += 1
-            offset = self._write(_record(BATCH, batch_id, payload))
-            self._pending[batch_id] = (offset + _HEADER.size + _BODY_HEAD.size, len(payload))
+            kind = BATCH if marks is None else MARKED_BATCH
+            offset = self._write(_record(kind, batch_id, head + payload))
+            at = offset + _HEADER.size + _BODY_HEAD.size + len(head)
+            self._pending[batch_id] = (at, len(payload))
+            if marks:
+                self.marks.update(marks)
             return batch_id
 
     def ack(self, batch_id: int, receipt: bytes = b"") -> None:
@@ -168,7 +207,7 @@ class Spool:
             entry = self._pending.pop(batch_id, None)
             if entry is None:
                 return
-            if not self._pending and self.summarize is None:
+            if not self._pending and self.summarize is None and not self.marks:
                 # Nothing left to resend: start the file over instead of logging an ack.
                 os.ftruncate(self._fd, 0)
                 os.fsync(self._fd)
@@ -190,6 +229,11 @@ class Spool:
             if self.summarize is not None:
                 # First, so that on open it stands for every batch acknowledged before.
                 record = _record(CHECKPOINT, 0, self.summarize())
+                os.pwrite(fd, record, offset)
+                offset += len(record)
+            if self.marks:
+                # Before the batches, whose own (newer) marks then override these on open.
+                record = _record(MARKS, 0, _pack_marks(self.marks))
                 os.pwrite(fd, record, offset)
                 offset += len(record)
             for batch_id in sorted(self._pending):

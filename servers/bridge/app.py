@@ -5,14 +5,15 @@ from __future__ import annotations
 from mesh.binding import bind
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part, background
+from mesh.metering.tally import TallyCounter
+from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
 from servers.bridge.fanout import Fanout
 from servers.bridge.leases import LeaseKeeper
 from servers.bridge.parts import BridgeParts
 from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
 from servers.bridge.settings import BridgeSettings, BridgeTuning
 from servers.bridge.upstream import Upstream
-from servers.bridge.usage_counter import UsageCounter
-from servers.bridge.usage_pump import UsagePump
+from servers.bridge.usage_counter import UsageCounter, UsageKey
 
 
 def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSettings]:
@@ -21,8 +22,14 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
     async def build(ctx: Assembly[BridgeSettings]) -> Service:
         knobs = tuning or BridgeTuning.from_settings(ctx.settings)
         tenancy = await ctx.tenancy()
-        # Counts from what earlier runs metered, so GetUsage spans restarts.
-        usage = UsageCounter(ledger=tenancy.meter.ledger)
+        meter = tenancy.meter
+
+        def tick_counter(key: UsageKey) -> TallyCounter:
+            return meter.counter(key.company_id, key.user_id, key.tier, TICK_SERVICE, TICK_ENDPOINT)
+
+        # Counts from what earlier runs metered, so GetUsage spans restarts; sessions bill
+        # ticks straight into the meter's tally, which outlives a SIGKILL.
+        usage = UsageCounter(ledger=meter.ledger, tick_counters=tick_counter)
         fanout = Fanout(usage, bounds=knobs.session)
         upstream = Upstream(
             ctx.config.address_of("ingestion"),
@@ -33,14 +40,11 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
             idle_timeout_s=knobs.upstream_idle_timeout_s,
         )
         leases = LeaseKeeper(tenancy.quota, knobs.stream_lease_s)
-        pump = UsagePump(usage, tenancy.meter)
 
         # Long-lived streams end as soon as a stop begins, not after the grace period.
         ctx.add(Part("fanout", drain=fanout.close_all, stop=fanout.close_all))
         ctx.add(background("heartbeats", fanout.run_heartbeats))
         ctx.add(background("leases", leases.run))
-        # Stopped after the upstream: the last delivered counts, before the meter stops.
-        ctx.add(Part("usage pump", start=pump.start, stop=pump.stop))
         ctx.add(Part("upstream", start=upstream.open, stop=upstream.stop))
         servicer = BridgeServicer(fanout, tenancy.quota, usage, leases)
         binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)

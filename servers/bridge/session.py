@@ -103,6 +103,7 @@ class Session:
         self.error: MeshError | None = None
 
         self._usage = usage
+        self._bill_ticks = usage.tick_counter(self.usage_key)
         self._metered = (0, 0)  # (ticks, messages) already handed to the usage counter
         self._watermark = watermark
         self._wall_us = wall_us
@@ -305,7 +306,10 @@ class Session:
         return Outgoing(payload, len(snapshot or ()))
 
     def delivered(self, out: Outgoing) -> None:
-        """Count a message the writer has written to the stream (metered by meter())."""
+        """Count a message the writer has written to the stream: billed at once (it
+        survives a crash), reported through meter()."""
+        if out.ticks:
+            self._bill_ticks(out.ticks)
         self.ticks_delivered += out.ticks
         self.messages_delivered += 1
         self.metrics.delivered(out.ticks, out.last_tick)

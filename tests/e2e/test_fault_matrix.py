@@ -11,12 +11,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
 # Rows that fail today, each for a known cause. strict: a row that starts passing fails
 # here, so its marker goes when the fix lands.
-UNFLUSHED = "usage counted in memory since the last flush (up to 1 s) dies with a SIGKILLed process"
-KNOWN = {
-    "kill bridge": f"{UNFLUSHED}: billed < received for ticks and GetUsage calls",
-    "kill storage": f"{UNFLUSHED}: Storage's own call usage",
-    "kill billing": f"{UNFLUSHED}: Billing's call usage",
-}
+KNOWN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

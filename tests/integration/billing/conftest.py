@@ -24,6 +24,7 @@ from servers.billing.app import billing_spec
 from servers.billing.clock import Clock
 from servers.bridge.app import SPEC as BRIDGE
 from servers.bridge.parts import BridgeParts
+from servers.bridge.usage_counter import UsageCounter, UsageKey
 from servers.storage.app import SPEC as STORAGE
 from tests.integration.bridge.fake_ingestion import start_fake_ingestion
 from tests.integration.storage_service.conftest import (  # noqa: F401 - the fixture, reused
@@ -146,3 +147,10 @@ async def bridge_server(
     finally:
         await server.stop()
         await upstream.stop(None)
+
+
+def deliver(usage: UsageCounter, key: UsageKey, ticks: int) -> None:
+    """What a session does for one delivered message: bill the ticks (the meter's tally)
+    and count them for reporting."""
+    usage.tick_counter(key)(ticks)
+    usage.add(key, ticks=ticks, messages=1)

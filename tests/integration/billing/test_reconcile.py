@@ -21,6 +21,7 @@ from tests.integration.billing.conftest import (
     StorageMesh,
     billing_server,
     bridge_server,
+    deliver,
     this_month,
 )
 from tests.waiting import eventually
@@ -40,8 +41,8 @@ async def test_a_tenant_reconciles_the_bridge_count_with_billed_usage(
 ) -> None:
     tenant = await storage_mesh.tenant(PRO)
     async with bridge_server(storage_mesh) as (bridge, parts):
-        # What a session's deliveries add to the Bridge's counters; its pump meters them.
-        parts.usage.add(UsageKey(tenant.company_id, tenant.user_id, Tier.PRO), ticks=500)
+        # What a session's deliveries do: billed through the meter's tally, and counted.
+        deliver(parts.usage, UsageKey(tenant.company_id, tenant.user_id, Tier.PRO), 500)
 
         async def stored() -> bool:
             return await _billed(storage_mesh, tenant.company_id) == 500
@@ -70,8 +71,8 @@ async def test_an_operator_reconciles_every_company_through_the_cli(
 ) -> None:
     a, b = await storage_mesh.tenant(PRO), await storage_mesh.tenant(PRO, name="Beta Capital")
     async with bridge_server(storage_mesh) as (bridge, parts):
-        parts.usage.add(UsageKey(a.company_id, a.user_id, Tier.PRO), ticks=300)
-        parts.usage.add(UsageKey(b.company_id, b.user_id, Tier.PRO), ticks=40)
+        deliver(parts.usage, UsageKey(a.company_id, a.user_id, Tier.PRO), 300)
+        deliver(parts.usage, UsageKey(b.company_id, b.user_id, Tier.PRO), 40)
 
         async def stored() -> bool:
             return (await _billed(storage_mesh, a.company_id), await _billed(

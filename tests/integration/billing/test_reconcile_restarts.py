@@ -25,6 +25,7 @@ from tests.integration.billing.conftest import (
     Tenant,
     billing_server,
     bridge_server,
+    deliver,
     restart_storage,
     start_storage,
     this_month,
@@ -92,12 +93,12 @@ async def test_recorded_lags_while_storage_is_down_and_catches_up_when_it_is_bac
     key = UsageKey(tenant.company_id, tenant.user_id, Tier.PRO)
     async with bridge_server(storage_mesh) as (bridge, parts):
         figures = Figures(storage_mesh, bridge.address, tenant.company_id)
-        parts.usage.add(key, ticks=100)
+        deliver(parts.usage, key, 100)
         await _settled(figures, 100)
 
         port = storage_mesh.storage.port
         await storage_mesh.storage.stop()
-        parts.usage.add(key, ticks=250)
+        deliver(parts.usage, key, 250)
         # Long enough down that the backoff has grown: several sends failed.
         await eventually(lambda: parts.meter.stats.send_failures >= 4, "sends to fail")
         assert await figures() == (350, 100)  # delivered, but Storage holds only 100
@@ -120,14 +121,14 @@ async def test_reconcile_is_balanced_after_the_bridge_restarts(
     data_dir = tmp_path / "bridge-a"
     async with bridge_server(storage_mesh, data_dir=data_dir) as (bridge, parts):
         figures = Figures(storage_mesh, bridge.address, tenant.company_id)
-        parts.usage.add(key, ticks=500)
+        deliver(parts.usage, key, 500)
         await _settled(figures, 500)
         await figures.close()
     async with bridge_server(storage_mesh, data_dir=data_dir) as (bridge, parts):
         figures = Figures(storage_mesh, bridge.address, tenant.company_id)
         # Before it delivers anything, the restarted Bridge reports what it delivered before.
         assert await figures() == (500, 500)
-        parts.usage.add(key, ticks=20)
+        deliver(parts.usage, key, 20)
         await _settled(figures, 520)
         await figures.close()
         assert await _reconcile(storage_mesh, tenant, bridges=[bridge.address]) == (520, 520, 1)
@@ -142,7 +143,7 @@ async def test_reconcile_is_balanced_after_every_server_restarts(
     data_dir = tmp_path / "bridge-a"
     async with bridge_server(storage_mesh, data_dir=data_dir) as (bridge, parts):
         figures = Figures(storage_mesh, bridge.address, tenant.company_id)
-        parts.usage.add(key, ticks=300)
+        deliver(parts.usage, key, 300)
         await _settled(figures, 300)
         await figures.close()
         assert await _reconcile(storage_mesh, tenant, bridges=[bridge.address]) == (300, 300, 1)
@@ -150,7 +151,7 @@ async def test_reconcile_is_balanced_after_every_server_restarts(
     async with bridge_server(storage_mesh, data_dir=data_dir) as (bridge, parts):
         figures = Figures(storage_mesh, bridge.address, tenant.company_id)
         assert await figures() == (300, 300)
-        parts.usage.add(key, ticks=45)
+        deliver(parts.usage, key, 45)
         await _settled(figures, 345)
         await figures.close()
         assert await _reconcile(storage_mesh, tenant, bridges=[bridge.address]) == (345, 345, 1)
@@ -183,14 +184,14 @@ async def test_reconcile_sums_every_bridge_the_hub_knows_one_restarted_mid_perio
         on_hub = {"hub_address": hub.address}
         async with bridge_server(storage_mesh, data_dir=tmp_path / "b", **on_hub) as (b, b_parts):
             async with bridge_server(storage_mesh, data_dir=tmp_path / "a", **on_hub) as (a, parts):
-                parts.usage.add(key, ticks=200)
-                b_parts.usage.add(key, ticks=70)
+                deliver(parts.usage, key, 200)
+                deliver(b_parts.usage, key, 70)
                 await _settle(storage_mesh, a.address, company, 200)
                 await _settle(storage_mesh, b.address, company, 70)
             # Bridge a stops (deregistering) and comes back on its data, elsewhere.
             async with bridge_server(storage_mesh, data_dir=tmp_path / "a", **on_hub) as (a, parts):
-                parts.usage.add(key, ticks=30)
-                b_parts.usage.add(key, ticks=5)
+                deliver(parts.usage, key, 30)
+                deliver(b_parts.usage, key, 5)
                 await _settle(storage_mesh, a.address, company, 230)
                 await _settle(storage_mesh, b.address, company, 75)
 

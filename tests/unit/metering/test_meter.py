@@ -179,10 +179,10 @@ async def test_a_flush_cancelled_mid_write_neither_loses_nor_doubles(tmp_path: P
 
     writing = threading.Event()
 
-    def slow_append(payload: bytes) -> int:
+    def slow_append(payload: bytes, marks: object = None) -> int:
         writing.set()
         time.sleep(0.1)  # a slow disk: the fsync outlasts the cancellation
-        return real_append(payload)
+        return real_append(payload, marks)  # type: ignore[arg-type]
 
     spool.append = slow_append  # type: ignore[method-assign]
     meter = UsageMeter("bridge", spool, FakeStorage(), flush_interval_s=3600)
