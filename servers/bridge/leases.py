@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 
 from mesh.errors import Unavailable
+from mesh.logging import error_fields
 from mesh.telemetry.metrics import quota_refused
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.quota import QuotaStore, StreamDecision, StreamLease, streams_exhausted
@@ -44,7 +45,8 @@ def holder_identity(data_dir: Path, instance: str) -> str:
     every later one. Call only while holding the instance's spool (its lock)."""
     path = data_dir / "leases" / f"{instance}.holder"
     try:
-        return path.read_text().strip()
+        if identity := path.read_text().strip():
+            return identity
     except FileNotFoundError:
         pass
     identity = f"{instance}-{uuid.uuid4().hex}"
@@ -113,6 +115,9 @@ class LeaseKeeper:
         except Unavailable:
             # A Redis blip (the store logs the outage once): a lease outlives a missed
             # renewal, so keep streaming.
+            return
+        except Exception as exc:  # a bug must not end renewals for every stream
+            log.warning("could not renew %d stream leases", len(batch), extra=error_fields(exc))
             return
         for (lease, session), decision in zip(batch, decisions, strict=True):
             if decision.lease is None and lease.lease_id in self._held:

@@ -92,6 +92,9 @@ class Streams:
         except Unavailable:
             # The store logged the outage; the lease lapses by itself.
             log.debug("could not release stream lease %s", lease.lease_id)
+        except Exception as exc:
+            log.warning("could not release stream lease %s; it lapses by itself",
+                        lease.lease_id, extra=error_fields(exc))  # fmt: skip
 
 
 async def write_all(
