@@ -82,6 +82,8 @@ class Tenancy:
     meter: UsageMeter
     """Usage of this process (API calls; the Bridge adds delivered ticks), to Storage."""
     server_interceptors: list[grpc.aio.ServerInterceptor]
+    instance: str
+    """This process's name among its component's replicas (its usage spool's name)."""
 
     async def invalidate_company(self, company_id: str) -> None:
         """After a revocation or tier change: drop cached keys of the company everywhere."""
@@ -113,8 +115,9 @@ async def open_tenancy(
     shared = quota.redis if config.redis_url else None
     if shared is not None or component == "storage":
         cache = AuthCache(
-            _as_resolver(authenticate_key), shared, prefix=config.redis_prefix, strict=True
-        )
+            _as_resolver(authenticate_key), shared, prefix=config.redis_prefix, strict=True,
+            outage=quota.outage,
+        )  # fmt: skip
         await cache.start()
         authenticate_key = cache.authenticate
     authenticator = Authenticator(
@@ -134,7 +137,8 @@ async def open_tenancy(
             return await usage_stub.RecordUsage(request, timeout=10)
 
     port = config.port_of(component) if component in SERVICES else 0
-    spool = Spool(spool_dir(config.data_dir, component), options.instance or f"{component}-{port}")
+    instance = options.instance or f"{component}-{port}"
+    spool = Spool(spool_dir(config.data_dir, component), instance)
     meter = UsageMeter(
         component,
         spool,
@@ -148,7 +152,7 @@ async def open_tenancy(
         QuotaInterceptor(quota).scoped_to(options.own_services),
         MeteringInterceptor(meter, component).scoped_to(options.own_services),
     ]
-    return Tenancy(quota, cache, meter, interceptors)
+    return Tenancy(quota, cache, meter, interceptors, instance)
 
 
 def _as_resolver(authenticate: KeyAuthenticator) -> Resolver:

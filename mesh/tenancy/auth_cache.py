@@ -40,7 +40,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mesh.errors import Unauthenticated
+from mesh.logging import error_fields
 from mesh.tenancy.context import TenantContext
+from mesh.tenancy.outage import STORE_ERRORS, StoreOutage
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +132,7 @@ class AuthCache:
         max_entries: int = 10_000,
         strict: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        outage: StoreOutage | None = None,
     ) -> None:
         for name, ttl in (
             ("local_ttl_s", local_ttl_s),
@@ -150,6 +153,8 @@ class AuthCache:
         # everywhere, not merely within the local TTL. Needs the shared Redis.
         self._strict = strict and redis is not None
         self._clock = clock
+        # Shared with the quota store on the same Redis: one warning per outage per process.
+        self._outage = outage or StoreOutage("auth cache's Redis")
         self._local: OrderedDict[str, _Entry] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[Outcome]] = {}
         self._epoch = 0  # bumped on every invalidation this process learns of
@@ -233,8 +238,10 @@ class AuthCache:
             return True
         try:
             generation = await self._redis.get(self._gen_key())
-        except (RedisError, OSError):
+        except STORE_ERRORS as exc:
+            self._outage.failed(exc)
             return True  # Redis down: the local TTL still bounds staleness
+        self._outage.answered()
         return (generation or b"0") == entry.generation
 
     def _settle(self, key_hash: str, future: asyncio.Future[Outcome]) -> None:
@@ -250,8 +257,8 @@ class AuthCache:
             try:
                 raw = await self._redis.mget(self._entry_key(key_hash), self._gen_key())
                 value, gen = cast(list[bytes | None], raw)
-            except (RedisError, OSError) as exc:  # the cache is an optimisation: degrade
-                log.warning("auth cache: Redis read failed, asking the resolver: %s", exc)
+            except STORE_ERRORS as exc:  # the cache is an optimisation: degrade
+                self._outage.failed(exc)
                 value, generation = None, None  # unknown generation: do not fill Redis
             else:
                 generation = gen or b"0"
@@ -293,8 +300,8 @@ class AuthCache:
             keys.append(self._index_key(tenant.company_id))
         try:
             await self._fill(keys=keys, args=[generation, value, ttl_ms, key_hash])
-        except (RedisError, OSError) as exc:
-            log.warning("auth cache: Redis fill failed: %s", exc)
+        except STORE_ERRORS as exc:
+            self._outage.failed(exc)
 
     # -- invalidation --------------------------------------------------------------
 
@@ -302,7 +309,12 @@ class AuthCache:
         """Forget every cached key of `company_id`, here and (via Redis) everywhere."""
         self._drop_company(company_id)
         if self._redis is not None:
-            await broadcast_invalidation(self._redis, company_id, prefix=self._prefix)
+            try:
+                await broadcast_invalidation(self._redis, company_id, prefix=self._prefix)
+            except STORE_ERRORS as exc:
+                # Other processes may still serve the key: the caller must retry.
+                self._outage.failed(exc)
+                raise self._outage.error() from None
 
     def _drop_company(self, company_id: str) -> None:
         self._epoch += 1
@@ -341,8 +353,11 @@ class AuthCache:
                 async for message in pubsub.listen():
                     if message["type"] == "message":
                         self._on_invalidation(message["data"])
-            except (RedisError, OSError) as exc:
-                log.warning("auth cache: invalidation channel lost, resubscribing: %s", exc)
+            except STORE_ERRORS as exc:
+                self._outage.failed(exc)
+            except RedisError as exc:
+                log.warning("auth cache: invalidation channel lost, resubscribing",
+                            extra=error_fields(exc))  # fmt: skip
             finally:
                 await pubsub.aclose()
             pubsub = await self._resubscribe()
@@ -358,7 +373,7 @@ class AuthCache:
             try:
                 pubsub = await self._subscribe()
             except (RedisError, OSError, TimeoutError) as exc:
-                log.warning("auth cache: resubscribe failed: %s", exc)
+                self._outage.failed(exc)  # logged once, when the outage began
                 continue
             self._drop_all()
             self.stats.resubscriptions += 1

@@ -8,13 +8,18 @@ few seconds; per-tick metering is aggregated in process and flushed elsewhere.
 The same scripts run on a real Redis and on fakeredis[lua] (the embedded default),
 so both share one code path. Time comes from the injected `now`, passed into the
 scripts as an argument (never Redis TIME), so tests can cross midnight at will.
+
+The store is the one boundary where Redis being unreachable becomes `Unavailable`:
+quotas that cannot be counted are not enforced by guessing, the call is refused as
+retryable, and the outage is logged once (mesh/tenancy/outage.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -22,6 +27,7 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from mesh.errors import QuotaViolation, ResourceExhausted
+from mesh.tenancy.outage import STORE_ERRORS, StoreOutage
 from mesh.tiers import Tier, limits
 
 DAY_S = 86_400
@@ -49,10 +55,13 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, used}
 """
 
-# KEYS[1]: the company's lease set (member = lease id, score = expiry in unix ms).
-# ARGV: now ms, limit, lease id, new expiry ms, slack ms.
+# KEYS[1]: the company's lease set (member = lease id, score = expiry in unix ms);
+# KEYS[2], optional: the holder's index (hash lease id -> company id).
+# ARGV: now ms, limit, lease id, new expiry ms, slack ms, company id.
 # Drops lapsed leases (expiry < now) first, so a crashed holder's slot returns once
 # its lease lapses. Re-acquiring a lease one holds extends it (that is how renew works).
+# The index lets a restarted holder give back what its previous life held at once
+# (_RECLAIM_LUA); it outlives its newest lease, and every lease has the same TTL.
 # Returns {allowed, active leases, expiry ms (of this lease, or of the earliest one
 # when refused)}.
 _ACQUIRE_LUA = """
@@ -67,8 +76,31 @@ end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(last[2]) - now + tonumber(ARGV[5])))
+if KEYS[2] then
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[6])
+  redis.call('PEXPIRE', KEYS[2], math.floor(tonumber(ARGV[4]) - now + tonumber(ARGV[5])))
+end
 if not held then active = active + 1 end
 return {1, active, tonumber(ARGV[4])}
+"""
+
+# KEYS[1]: a company's lease set; KEYS[2], optional: the holder's index. ARGV: lease id.
+_RELEASE_LUA = """
+if KEYS[2] then redis.call('HDEL', KEYS[2], ARGV[1]) end
+return redis.call('ZREM', KEYS[1], ARGV[1])
+"""
+
+# KEYS[1]: a holder's index. ARGV: the lease-set key prefix (+ company id = the key).
+# Lease-set keys are built in the script: fine on one Redis, not on a Cluster (as the
+# auth cache's invalidation). Returns how many leases were still held.
+_RECLAIM_LUA = """
+local held = redis.call('HGETALL', KEYS[1])
+local released = 0
+for i = 1, #held, 2 do
+  released = released + redis.call('ZREM', ARGV[1] .. held[i + 1], held[i])
+end
+redis.call('DEL', KEYS[1])
+return released
 """
 
 
@@ -95,6 +127,7 @@ class StreamLease:
     tier: Tier
     lease_id: str
     expires_at: float  # unix seconds
+    holder: str | None = None  # the process whose index lists it (see release_holder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +164,10 @@ class QuotaStore:
         self._owns_client = owns_client
         self._call_script = client.register_script(_CALL_LUA)
         self._acquire_script = client.register_script(_ACQUIRE_LUA)
+        self._release_script = client.register_script(_RELEASE_LUA)
+        self._reclaim_script = client.register_script(_RECLAIM_LUA)
+        self.outage = StoreOutage()
+        """Whether Redis is reachable; shared with the auth cache on the same client."""
 
     @classmethod
     async def connect(
@@ -184,17 +221,19 @@ class QuotaStore:
         limit = limits(tier).daily_api_calls
         # Unlimited tiers are still counted (one round trip) so usage stays visible.
         ttl_ms = math.ceil((reset_at - now + DAILY_SLACK_S) * 1000)
-        raw = await self._call_script(
-            keys=[self._day_key(company_id, now)],
-            args=[-1 if limit is None else limit, cost, ttl_ms],
-        )
+        with self._reaching():
+            raw = await self._call_script(
+                keys=[self._day_key(company_id, now)],
+                args=[-1 if limit is None else limit, cost, ttl_ms],
+            )
         allowed, used = (int(x) for x in cast(list[int], raw))
         return _call_quota(company_id, tier, bool(allowed), limit, used, now, reset_at)
 
     async def call_usage(self, company_id: str, tier: Tier) -> CallQuota:
         """Today's usage without counting anything (for GetUsage and dashboards)."""
         now = self._now()
-        raw = await self.redis.get(self._day_key(company_id, now))
+        with self._reaching():
+            raw = await self.redis.get(self._day_key(company_id, now))
         used = int(raw or 0)
         limit = limits(tier).daily_api_calls
         allowed = limit is None or used < limit
@@ -208,19 +247,23 @@ class QuotaStore:
     # -- concurrent streams ----------------------------------------------------
 
     async def acquire_stream(
-        self, company_id: str, tier: Tier, lease_id: str, ttl_s: float
+        self, company_id: str, tier: Tier, lease_id: str, ttl_s: float, *, holder: str | None = None
     ) -> StreamDecision:
         """Take a stream slot for `ttl_s` unless the tier's limit is reached.
 
-        Acquiring a lease id one already holds just extends it (idempotent retry).
+        Acquiring a lease id one already holds just extends it (idempotent retry). A
+        `holder` lists the lease in its index, so `release_holder` can give it back.
         """
-        request = _LeaseRequest.make(company_id, tier, lease_id, ttl_s, self._now())
-        raw = await self._acquire_script(keys=[self._lease_key(company_id)], args=request.args())
+        request = _LeaseRequest.make(company_id, tier, lease_id, ttl_s, self._now(), holder)
+        with self._reaching():
+            raw = await self._acquire_script(keys=self._lease_keys(request), args=request.args())
         return request.decision(raw)
 
     async def renew_stream(self, lease: StreamLease, ttl_s: float) -> StreamDecision:
         """Extend a lease. A lease that already lapsed is re-taken only if a slot is free."""
-        return await self.acquire_stream(lease.company_id, lease.tier, lease.lease_id, ttl_s)
+        return await self.acquire_stream(
+            lease.company_id, lease.tier, lease.lease_id, ttl_s, holder=lease.holder
+        )
 
     async def renew_streams(
         self, leases: Sequence[StreamLease], ttl_s: float
@@ -231,25 +274,57 @@ class QuotaStore:
             return []
         now = self._now()
         requests = [
-            _LeaseRequest.make(x.company_id, x.tier, x.lease_id, ttl_s, now) for x in leases
+            _LeaseRequest.make(x.company_id, x.tier, x.lease_id, ttl_s, now, x.holder)
+            for x in leases
         ]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for request in requests:
-                await self._acquire_script(
-                    keys=[self._lease_key(request.company_id)],
-                    args=request.args(),
-                    client=pipe,
-                )
-            results = await pipe.execute()
+        with self._reaching():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for request in requests:
+                    await self._acquire_script(
+                        keys=self._lease_keys(request), args=request.args(), client=pipe
+                    )
+                results = await pipe.execute()
         return [request.decision(raw) for request, raw in zip(requests, results, strict=True)]
 
     async def release_stream(self, lease: StreamLease) -> bool:
         """Give the slot back; False if the lease had already lapsed and been dropped."""
-        removed = await self.redis.zrem(self._lease_key(lease.company_id), lease.lease_id)
+        keys = [self._lease_key(lease.company_id)]
+        if lease.holder is not None:
+            keys.append(self._holder_key(lease.holder))
+        with self._reaching():
+            removed = await self._release_script(keys=keys, args=[lease.lease_id])
         return bool(removed)
+
+    async def release_holder(self, holder: str) -> int:
+        """Give back every lease `holder` acquired and still holds (one round trip); how
+        many there were. Only for the holder itself, starting again after a crash."""
+        with self._reaching():
+            released = await self._reclaim_script(
+                keys=[self._holder_key(holder)], args=[self._lease_key("")]
+            )
+        return int(cast(int, released))
 
     def _lease_key(self, company_id: str) -> str:
         return f"{self._prefix}quota:streams:{company_id}"
+
+    def _holder_key(self, holder: str) -> str:
+        return f"{self._prefix}quota:holder:{holder}"
+
+    def _lease_keys(self, request: _LeaseRequest) -> list[str]:
+        keys = [self._lease_key(request.company_id)]
+        if request.holder is not None:
+            keys.append(self._holder_key(request.holder))
+        return keys
+
+    @contextlib.contextmanager
+    def _reaching(self) -> Iterator[None]:
+        # The one place a Redis that cannot be reached becomes a retryable error.
+        try:
+            yield
+        except STORE_ERRORS as exc:
+            self.outage.failed(exc)
+            raise self.outage.error() from None
+        self.outage.answered()
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,10 +336,17 @@ class _LeaseRequest:
     now_ms: int
     expiry_ms: int
     limit: int
+    holder: str | None
 
     @classmethod
     def make(
-        cls, company_id: str, tier: Tier, lease_id: str, ttl_s: float, now: float
+        cls,
+        company_id: str,
+        tier: Tier,
+        lease_id: str,
+        ttl_s: float,
+        now: float,
+        holder: str | None = None,
     ) -> _LeaseRequest:
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
@@ -272,15 +354,20 @@ class _LeaseRequest:
         # lease is dropped only once now is past its expiry millisecond.
         now_ms, expiry_ms = math.floor(now * 1000), math.ceil((now + ttl_s) * 1000)
         limit = limits(tier).concurrent_streams
-        return cls(company_id, tier, lease_id, now_ms, expiry_ms, limit)
+        return cls(company_id, tier, lease_id, now_ms, expiry_ms, limit, holder)
 
     def args(self) -> list[int | str]:
-        return [self.now_ms, self.limit, self.lease_id, self.expiry_ms, LEASE_SLACK_MS]
+        return [
+            self.now_ms, self.limit, self.lease_id, self.expiry_ms, LEASE_SLACK_MS,
+            self.company_id,
+        ]  # fmt: skip
 
     def decision(self, raw: object) -> StreamDecision:
         allowed, active, at_ms = (int(x) for x in cast(list[int], raw))
         if allowed:
-            lease = StreamLease(self.company_id, self.tier, self.lease_id, at_ms / 1000)
+            lease = StreamLease(
+                self.company_id, self.tier, self.lease_id, at_ms / 1000, self.holder
+            )
             return StreamDecision(self.company_id, self.tier, True, self.limit, active, lease, 0.0)
         # A live holder keeps renewing, so this is the earliest a slot *could* free.
         retry = max((at_ms - self.now_ms) / 1000, 1.0)

@@ -8,7 +8,7 @@ from mesh.lifecycle import Part, background
 from mesh.metering.tally import TallyCounter
 from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
 from servers.bridge.fanout import Fanout
-from servers.bridge.leases import LeaseKeeper
+from servers.bridge.leases import LeaseKeeper, holder_identity
 from servers.bridge.parts import BridgeParts
 from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
 from servers.bridge.settings import BridgeSettings, BridgeTuning
@@ -39,7 +39,11 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
             backoff=knobs.backoff,
             idle_timeout_s=knobs.upstream_idle_timeout_s,
         )
-        leases = LeaseKeeper(tenancy.quota, knobs.stream_lease_s)
+        holder = holder_identity(ctx.config.data_dir, tenancy.instance)
+        leases = LeaseKeeper(tenancy.quota, knobs.stream_lease_s, holder)
+        # Here, not in a part: parts start once the server listens, and a stream admitted
+        # before this would be released with the previous run's leases.
+        await leases.reclaim()
 
         # Long-lived streams end as soon as a stop begins, not after the grace period.
         ctx.add(Part("fanout", drain=fanout.close_all, stop=fanout.close_all))

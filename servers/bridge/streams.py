@@ -4,13 +4,10 @@ session in the fan-out, and the writer that hands its messages to the transport.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import Iterator
 
 import grpc
-from redis.exceptions import RedisError
 from tickmesh.bridge.v1 import bridge_pb2
 
 from mesh.errors import Unavailable
@@ -46,16 +43,12 @@ class Streams:
         """Stream `grant` to the caller until it leaves or the Bridge stops;
         RESOURCE_EXHAUSTED when the tier's streams are all taken."""
         session_id = uuid.uuid4().hex
-        with _quota_store_errors():
-            decision = await self._quota.acquire_stream(
-                tenant.company_id, tenant.tier, session_id, self._leases.ttl_s
-            )
+        decision = await self._leases.acquire(tenant, session_id)
         if decision.lease is None:
             quota_refused(tenant.tier, STREAMS_QUOTA)
             raise streams_exhausted(decision)
         try:
-            with _quota_store_errors():
-                calls = await self._quota.call_usage(tenant.company_id, tenant.tier)
+            calls = await self._quota.call_usage(tenant.company_id, tenant.tier)
             options = request.options
             opened = self._fanout.open(
                 session_id, tenant, grant,
@@ -96,9 +89,12 @@ class Streams:
     async def _release(self, lease: StreamLease) -> None:
         try:
             await self._quota.release_stream(lease)
-        except Exception:
+        except Unavailable:
+            # The store logged the outage; the lease lapses by itself.
+            log.debug("could not release stream lease %s", lease.lease_id)
+        except Exception as exc:
             log.warning("could not release stream lease %s; it lapses by itself",
-                        lease.lease_id, exc_info=True)  # fmt: skip
+                        lease.lease_id, extra=error_fields(exc))  # fmt: skip
 
 
 async def write_all(
@@ -114,16 +110,6 @@ async def write_all(
         await context.write(out.payload)
         session.delivered(out)  # after the transport took it, even if the client left
         out = await session.next_message()
-
-
-@contextlib.contextmanager
-def _quota_store_errors() -> Iterator[None]:
-    # Without its quota store the Bridge cannot admit a stream; the caller may retry.
-    try:
-        yield
-    except (RedisError, OSError) as exc:
-        log.warning("quota store unavailable", extra=error_fields(exc))
-        raise Unavailable("the quota store is unavailable; retry shortly") from None
 
 
 def _retrieve(writer: asyncio.Task[None]) -> None:

@@ -150,16 +150,23 @@ async def make_bridge(tmp_path: Path, recorded: RecordedUsage) -> AsyncIterator[
     """Starts FakeIngestion + Bridge pairs; everything is stopped after the test."""
     started: list[tuple[Bridge, grpc.aio.Server]] = []
 
-    async def make(tuning: BridgeTuning = TEST_TUNING, grace_seconds: float = 1.0) -> Bridge:
+    async def make(
+        tuning: BridgeTuning = TEST_TUNING, grace_seconds: float = 1.0, *,
+        redis_url: str | None = None, redis_prefix: str | None = None,
+        instance: str | None = None,
+    ) -> Bridge:  # fmt: skip
+        """A Bridge on the in-process store unless `redis_url` is given; `instance` and
+        `redis_prefix` repeated make a restart of an earlier Bridge (same data dir)."""
         upstream_server, fake, port = await start_fake_ingestion(UNIVERSE)
         config = MeshConfig(
             ingestion_address=f"127.0.0.1:{port}", grace_seconds=grace_seconds,
-            redis_prefix=f"bridge-test:{uuid.uuid4().hex[:8]}:", data_dir=tmp_path,
-            metering_flush_seconds=0.05,
+            redis_url=redis_url,
+            redis_prefix=redis_prefix or f"bridge-test:{uuid.uuid4().hex[:8]}:",
+            data_dir=tmp_path, metering_flush_seconds=0.05,
         )  # fmt: skip
         tenancy = TenancyOptions(
             authenticate_key=resolve_test_key, usage_sender=recorded.record,
-            instance=f"bridge-{uuid.uuid4().hex[:8]}",
+            instance=instance or f"bridge-{uuid.uuid4().hex[:8]}",
         )  # fmt: skip
         server = await bridge_spec(tuning).create(config, port=0, tenancy=tenancy)
         assert isinstance(server.handle, BridgeParts)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from functools import partial
 from typing import cast
 
 import grpc
 import pytest
+import redis.asyncio as aioredis
 
 from mesh.backoff import Backoff
 from mesh.tenancy.quota import QuotaStore
@@ -19,6 +22,7 @@ from servers.bridge.settings import BridgeTuning
 from servers.bridge.usage_counter import UsageCounter
 from tests.integration.bridge.conftest import Bridge, BridgeFactory, eventually, next_message
 from tests.integration.bridge.fake_ingestion import WAIT
+from tests.support.backing import REDIS_URL, delete_redis_prefix, require_redis
 from tests.unit.bridge.helpers import grant, tenant
 
 SHORT_LEASE = BridgeTuning(
@@ -104,3 +108,44 @@ async def test_one_keeper_renews_every_held_lease_in_batches() -> None:
 async def _scores(store: QuotaStore, company: str) -> dict[str, float]:
     members = await store.redis.zrange(f"tickmesh:quota:streams:{company}", 0, -1, withscores=True)
     return {m.decode(): s for m, s in cast(list[tuple[bytes, float]], members)}
+
+
+@pytest.mark.redis
+async def test_a_restarted_bridge_gives_back_what_its_killed_run_held_at_once(
+    make_bridge: BridgeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await require_redis()
+    prefix = f"bridge-test:{uuid.uuid4().hex[:8]}:"
+    shared = partial(make_bridge, redis_url=REDIS_URL, redis_prefix=prefix)
+    probe = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        first = await shared(instance="bridge-a")
+        other = await shared(instance="bridge-b")
+        free = first.client(Tier.FREE)
+        pro = f"co{uuid.uuid4().hex[:10]}"  # streams through both Bridges
+        free_id = (await next_message(free.subscribe("EURUSD"))).ack.session_id
+        pro_a = (await next_message(first.client(Tier.PRO, pro).subscribe("EURUSD"))).ack
+        pro_b = (await next_message(other.client(Tier.PRO, pro).subscribe("EURUSD"))).ack
+        # A SIGKILLed Bridge releases nothing: its leases would stay for 30 s.
+        monkeypatch.setattr(first.parts.quota, "release_stream", _releases_nothing)
+        await first.server.stop()
+        assert free_id in await _members(probe, prefix, free.company)
+
+        again = await shared(instance="bridge-a")  # same data dir, so the same holder
+        call = again.client(Tier.FREE, free.company).subscribe("EURUSD")
+        assert (await next_message(call, within=5.0)).ack.session_id  # admitted at once
+        assert free_id not in await _members(probe, prefix, free.company)
+        held = await _members(probe, prefix, pro)
+        assert pro_b.session_id in held and pro_a.session_id not in held  # b's untouched
+    finally:
+        await probe.aclose()
+        await delete_redis_prefix(prefix)
+
+
+async def _releases_nothing(lease: object) -> bool:
+    return False
+
+
+async def _members(redis: aioredis.Redis, prefix: str, company: str) -> set[str]:
+    members = await redis.zrange(f"{prefix}quota:streams:{company}", 0, -1)
+    return {m.decode() for m in cast(list[bytes], members)}

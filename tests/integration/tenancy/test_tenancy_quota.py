@@ -221,3 +221,20 @@ def _details(status: grpc.Status) -> dict[str, object]:
                 holder.Unpack(message)
                 out[cls.__name__] = message
     return out
+
+
+async def test_release_holder_gives_back_only_that_holders_leases(
+    store: QuotaStore, prefix: str
+) -> None:
+    for lease_id, company, holder in (
+        ("a1", "acme", "bridge-a"), ("a2", "globex", "bridge-a"),
+        ("b1", "acme", "bridge-b"), ("n1", "globex", None),
+    ):  # fmt: skip
+        assert (await store.acquire_stream(company, Tier.PRO, lease_id, 30, holder=holder)).allowed
+    released = await store.acquire_stream("acme", Tier.PRO, "a3", 30, holder="bridge-a")
+    assert released.lease is not None
+    await store.release_stream(released.lease)  # released normally: not counted again
+    assert await store.release_holder("bridge-a") == 2
+    assert await store.redis.zrange(f"{prefix}quota:streams:acme", 0, -1) == [b"b1"]
+    assert await store.redis.zrange(f"{prefix}quota:streams:globex", 0, -1) == [b"n1"]
+    assert await store.release_holder("bridge-a") == 0  # its index went with it
