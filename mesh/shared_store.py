@@ -8,7 +8,6 @@ import contextlib
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -23,7 +22,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from mesh.config import MeshConfig, as_port, env_key, join_host_port, one_of, setting
-from mesh.supervisor import RestartPolicy, Supervisor, describe_exit
+from mesh.side_process import SideProcess
+from mesh.supervisor import describe_exit
 
 SECTION = "shared_store"
 """The settings section: TICKMESH_SHARED_STORE_<FIELD>, [shared_store]."""
@@ -34,7 +34,6 @@ NAME = "redis"
 HOST = "127.0.0.1"  # only this machine's services use it: never on another interface
 REDIS_SERVER = "redis-server"
 FAKEREDIS = "fakeredis"
-STOP_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +57,7 @@ def store_dir(data_dir: Path) -> Path:
 
 
 @dataclass
-class SharedStore:
+class SharedStore(SideProcess):
     """The store's process (the latest, after a restart), as mesh.supervisor's Supervised.
 
     Why: with no TICKMESH_REDIS_URL each service would open its own in-process
@@ -81,15 +80,8 @@ class SharedStore:
     a blip into an outage; not restarting it would leave every quota check failing.
     """
 
-    server: str
-    port: int
-    directory: Path
-    preexec_fn: Callable[[], None] | None = None
-    """Runs in the child before exec (the launcher's: die with the launcher)."""
-    process: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0
-    restarts: int = 0
-    last_exit: str | None = None
+    server: str = REDIS_SERVER
+    port: int = 0
 
     @property
     def service(self) -> str:
@@ -103,10 +95,6 @@ class SharedStore:
     def url(self) -> str:
         """The URL every service gets as TICKMESH_REDIS_URL."""
         return f"redis://{self.address}/0"
-
-    @property
-    def log_file(self) -> Path:
-        return self.directory / "redis.log"
 
     def argv(self) -> list[str]:
         """The command that runs the store."""
@@ -126,26 +114,6 @@ class SharedStore:
             "--logfile", "",  # stdout, which goes to redis.log
         ]  # fmt: skip
 
-    def spawn(self) -> None:
-        """Start (or start again) the store's process, on the same port and files.
-
-        Called on the launcher's main thread, as the services' spawns are: the
-        preexec's PR_SET_PDEATHSIG fires when the forking thread ends.
-        """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=self.preexec_fn,
-                # Own session: Ctrl-C reaches the launcher only, which stops the store
-                # after the services, so their last writes still find it.
-                start_new_session=True,
-            )
-        self.started_at = time.monotonic()
-
     async def wait_ready(self, timeout_s: float) -> None:
         """Wait until the store answers PING; raise StoreFailed if it exits or times out."""
         deadline = time.monotonic() + timeout_s
@@ -164,56 +132,9 @@ class SharedStore:
                 )
             await asyncio.sleep(0.05)  # poll interval while it boots
 
-    def last_error(self) -> str:
-        """The last non-blank line of the store's log."""
-        with contextlib.suppress(OSError), self.log_file.open("rb") as log:
-            log.seek(0, 2)
-            log.seek(max(0, log.tell() - 4096))
-            lines = [x.strip() for x in log.read().decode(errors="replace").splitlines()]
-            return next((x for x in reversed(lines) if x), "")
-        return ""
-
     def state(self) -> dict[str, Any]:
         """The store's entry in the launcher's state file (mesh.mesh_state)."""
-        return {
-            "server": self.server,
-            "pid": self.process.pid if self.process else None,
-            "address": self.address,
-            "directory": str(self.directory),
-            "restarts": self.restarts,
-            "last_exit": self.last_exit,
-        }
-
-    def supervisor(
-        self,
-        *,
-        changed: Callable[[], None],
-        say: Callable[[str], None],
-        policy: RestartPolicy,
-        ready_timeout_s: float = 10.0,
-    ) -> Supervisor[SharedStore]:
-        """Restarts the store as the launcher restarts a service (same policy, same lines)."""
-        return Supervisor(
-            [self],
-            spawn=SharedStore.spawn,
-            serving=lambda store: store.wait_ready(ready_timeout_s),
-            changed=changed,
-            say=say,
-            policy=policy,
-        )
-
-    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
-        """SIGTERM the store (redis-server fsyncs its AOF), SIGKILL it after `timeout_s`."""
-        process = self.process
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+        return {"server": self.server, "address": self.address, **super().state()}
 
 
 def choose_server(setting_value: str) -> str:
@@ -237,7 +158,9 @@ async def start_store(
             f"{REDIS_SERVER} is not on PATH; install it, or set "
             f"{env_key('server', SECTION)}={FAKEREDIS} (or auto)"
         )
-    store = SharedStore(server, _port(settings.port), store_dir(config.data_dir), preexec_fn)
+    store = SharedStore(
+        store_dir(config.data_dir), preexec_fn, server=server, port=_port(settings.port)
+    )
     store.spawn()
     try:
         await store.wait_ready(timeout_s)

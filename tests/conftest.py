@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 import pytest
+
+from mesh.temporal_server import TemporalServer
+from tests.support.temporal import start_dev_server
 
 ChannelFactory = Callable[[str], grpc.aio.Channel]
 
@@ -23,3 +26,14 @@ async def aio_channel() -> AsyncIterator[ChannelFactory]:
     yield make
     for channel in channels:
         await channel.close()
+
+
+@pytest.fixture(scope="session")
+def temporal_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalServer]:
+    """One Temporal dev server for the whole test session; each mesh using it takes a
+    task queue of its own (which also prefixes its schedule and workflow ids)."""
+    server = start_dev_server(tmp_path_factory.mktemp("temporal"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -20,7 +20,7 @@ from servers.storage.relational.invoices import StoredInvoice
 from servers.storage.relational.quota import StorageUsage
 from servers.storage.relational.retention import RetentionResult
 from servers.storage.relational.subscription_events import SubscriptionEvent
-from servers.storage.relational.subscriptions import Effective, Subscription
+from servers.storage.relational.subscriptions import Effective, Rollover, Subscription
 from servers.storage.relational.trading import BrokerAccount, NewPosition, Position
 from servers.storage.relational.users import User
 
@@ -95,6 +95,16 @@ def subscription(record: Subscription) -> storage_pb2.Subscription:
         period_start=timestamp(record.period_start),
         period_end=timestamp(record.period_end),
         pending_tier=tier_to_proto(record.pending_tier) if record.pending_tier else None,
+    )
+
+
+def rollover(record: Rollover) -> storage_pb2.SubscriptionAdvance:
+    return storage_pb2.SubscriptionAdvance(
+        company_id=record.after.company_id,
+        action=record.action,
+        tier_before=tier_to_proto(record.before.tier),
+        tier_after=tier_to_proto(record.after.tier),
+        period_start=timestamp(record.after.period_start),
     )
 
 

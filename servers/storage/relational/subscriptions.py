@@ -237,6 +237,16 @@ async def mark_past_due(
     return new
 
 
+@dataclass(frozen=True, slots=True)
+class Rollover:
+    """One subscription rolled into its next period, and why."""
+
+    before: Subscription
+    after: Subscription
+    action: str
+    """"renewed", "tier_changed" (a pending END_OF_TERM change) or "expired" (to free)."""
+
+
 async def advance_subscription(
     store: RelationalStore,
     company_id: str,
@@ -250,13 +260,42 @@ async def advance_subscription(
     pending END_OF_TERM change is applied, or the same tier simply renews. Before the
     period end this changes nothing, so a scheduler may call it as often as it likes.
     """
+    rolled = await roll_over(store, company_id, now=now, actor=actor)
+    return rolled.after if rolled else await get_subscription(store, company_id)
+
+
+async def advance_subscriptions(
+    store: RelationalStore, *, now: datetime | None = None, actor: str = "system:lifecycle"
+) -> list[Rollover]:
+    """roll_over for every company at one instant, one transaction each; the ones that moved."""
+    at = store.now(now)
+    # Only periods that have ended; every company has exactly one subscription row.
+    query = (
+        sa.select(subscriptions.c.company_id)
+        .where(subscriptions.c.period_end <= at)
+        .order_by(subscriptions.c.company_id)
+    )
+    async with store.shared(readonly=True) as conn:
+        due = (await conn.execute(query)).scalars().all()
+    rolled = [await roll_over(store, company_id, now=at, actor=actor) for company_id in due]
+    return [r for r in rolled if r is not None]
+
+
+async def roll_over(
+    store: RelationalStore,
+    company_id: str,
+    *,
+    now: datetime | None = None,
+    actor: str = "system:billing",
+) -> Rollover | None:
+    """advance_subscription's work: the rollover, or None while the period runs."""
     company_id = validation.company_id(company_id)
     actor = validation.actor(actor)
     at = store.now(now)
     async with store.shared() as conn:
         old = await _load(conn, company_id, for_update=True)
         if at < old.period_end:
-            return old
+            return None
         if old.status is SubscriptionStatus.PAST_DUE:
             action, tier = "subscription.expired", Tier.FREE
         elif old.pending_tier is not None:
@@ -284,4 +323,4 @@ async def advance_subscription(
             before=old.audit_view(),
             after=new.audit_view(),
         )
-    return new
+    return Rollover(old, new, action.removeprefix("subscription."))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 from tickmesh.storage.v1 import storage_pb2
 
+from mesh.business_time import as_of
 from mesh.protoconv import tier_from_proto
 from mesh.tenancy.current import actor_label
 from servers.storage import convert
@@ -50,3 +51,33 @@ class SubscriptionRpcs(StorageRpcs):
         return storage_pb2.ListSubscriptionEventsResponse(
             events=[convert.subscription_event(e) for e in events]
         )
+
+    async def AdvanceSubscriptions(
+        self, request: storage_pb2.AdvanceSubscriptionsRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.AdvanceSubscriptionsResponse:
+        require(OPERATOR, SERVICE)
+        at = as_of(request)
+        if request.company_id:
+            one = await subscriptions.roll_over(
+                self._store, request.company_id, now=at, actor=actor_label()
+            )
+            rolled = [one] if one else []
+        else:
+            rolled = await subscriptions.advance_subscriptions(
+                self._store, now=at, actor=actor_label()
+            )
+        for r in rolled:  # a new tier must reach every service's auth cache at once
+            if r.after.tier is not r.before.tier:
+                await self._tenancy.invalidate_company(r.after.company_id)
+        return storage_pb2.AdvanceSubscriptionsResponse(
+            advanced=[convert.rollover(r) for r in rolled]
+        )
+
+    async def MarkPastDue(
+        self, request: storage_pb2.MarkPastDueRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.MarkPastDueResponse:
+        require(OPERATOR, SERVICE)
+        sub = await subscriptions.mark_past_due(
+            self._store, request.company_id, actor=actor_label()
+        )
+        return storage_pb2.MarkPastDueResponse(subscription=convert.subscription(sub))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import grpc
 from tickmesh.storage.v1 import storage_pb2
 
+from mesh.business_time import as_of
 from mesh.errors import FieldViolation, InvalidArgument
 from mesh.tenancy.current import actor_label
 from servers.storage import convert
 from servers.storage.relational import quota, retention, trading
-from servers.storage.rpc._base import OPERATOR, StorageRpcs, require, tenant_scope
+from servers.storage.rpc._base import OPERATOR, SERVICE, StorageRpcs, require, tenant_scope
 
 
 class TradingRpcs(StorageRpcs):
@@ -52,7 +53,8 @@ class TradingRpcs(StorageRpcs):
     async def ApplyRetention(
         self, request: storage_pb2.ApplyRetentionRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.ApplyRetentionResponse:
-        require(OPERATOR)
+        require(OPERATOR, SERVICE)
+        at = as_of(request)
         if request.dry_run:
             raise InvalidArgument(
                 "dry_run is not supported yet",
@@ -61,11 +63,11 @@ class TradingRpcs(StorageRpcs):
         if request.company_id:
             results = [
                 await retention.apply_retention(
-                    self._store, request.company_id, actor=actor_label()
+                    self._store, request.company_id, now=at, actor=actor_label()
                 )
             ]
         else:
-            results = await retention.apply_retention_all(self._store, actor=actor_label())
+            results = await retention.apply_retention_all(self._store, now=at, actor=actor_label())
         return storage_pb2.ApplyRetentionResponse(
             results=[convert.retention_result(r) for r in results]
         )

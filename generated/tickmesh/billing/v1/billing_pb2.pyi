@@ -69,12 +69,14 @@ class PreviewInvoiceResponse(_message.Message):
     def __init__(self, invoice: _Optional[_Union[_billing_pb2.Invoice, _Mapping]] = ...) -> None: ...
 
 class CloseBillingPeriodRequest(_message.Message):
-    __slots__ = ("billing_period", "company_id")
+    __slots__ = ("billing_period", "company_id", "as_of")
     BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     billing_period: str
     company_id: str
-    def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ...) -> None: ...
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CloseBillingPeriodResponse(_message.Message):
     __slots__ = ("invoices", "already_closed")

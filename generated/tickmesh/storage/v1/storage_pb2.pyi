@@ -334,12 +334,14 @@ class GetStorageUsageResponse(_message.Message):
     def __init__(self, used_bytes: _Optional[int] = ..., quota_bytes: _Optional[int] = ...) -> None: ...
 
 class ApplyRetentionRequest(_message.Message):
-    __slots__ = ("company_id", "dry_run")
+    __slots__ = ("company_id", "dry_run", "as_of")
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     company_id: str
     dry_run: bool
-    def __init__(self, company_id: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, company_id: _Optional[str] = ..., dry_run: _Optional[bool] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RetentionResult(_message.Message):
     __slots__ = ("company_id", "tier", "positions_deleted", "cutoff")
@@ -504,3 +506,43 @@ class ListInvoicesResponse(_message.Message):
     INVOICES_FIELD_NUMBER: _ClassVar[int]
     invoices: _containers.RepeatedCompositeFieldContainer[_billing_pb2.Invoice]
     def __init__(self, invoices: _Optional[_Iterable[_Union[_billing_pb2.Invoice, _Mapping]]] = ...) -> None: ...
+
+class AdvanceSubscriptionsRequest(_message.Message):
+    __slots__ = ("company_id", "as_of")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, company_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SubscriptionAdvance(_message.Message):
+    __slots__ = ("company_id", "action", "tier_before", "tier_after", "period_start")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    TIER_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    TIER_AFTER_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    action: str
+    tier_before: _tenancy_pb2.Tier
+    tier_after: _tenancy_pb2.Tier
+    period_start: _timestamp_pb2.Timestamp
+    def __init__(self, company_id: _Optional[str] = ..., action: _Optional[str] = ..., tier_before: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., tier_after: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AdvanceSubscriptionsResponse(_message.Message):
+    __slots__ = ("advanced",)
+    ADVANCED_FIELD_NUMBER: _ClassVar[int]
+    advanced: _containers.RepeatedCompositeFieldContainer[SubscriptionAdvance]
+    def __init__(self, advanced: _Optional[_Iterable[_Union[SubscriptionAdvance, _Mapping]]] = ...) -> None: ...
+
+class MarkPastDueRequest(_message.Message):
+    __slots__ = ("company_id",)
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    def __init__(self, company_id: _Optional[str] = ...) -> None: ...
+
+class MarkPastDueResponse(_message.Message):
+    __slots__ = ("subscription",)
+    SUBSCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    subscription: Subscription
+    def __init__(self, subscription: _Optional[_Union[Subscription, _Mapping]] = ...) -> None: ...

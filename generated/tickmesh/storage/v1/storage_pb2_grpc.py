@@ -151,6 +151,16 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListInvoicesRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListInvoicesResponse.FromString,
                 _registered_method=True)
+        self.AdvanceSubscriptions = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/AdvanceSubscriptions',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.AdvanceSubscriptionsRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.AdvanceSubscriptionsResponse.FromString,
+                _registered_method=True)
+        self.MarkPastDue = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/MarkPastDue',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -321,6 +331,23 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AdvanceSubscriptions(self, request, context):
+        """Service or operator: rolls every subscription (or one) whose period has
+        ended by `as_of` into the next one: a past-due one expires to free, a
+        pending END_OF_TERM change takes effect, any other renews. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkPastDue(self, request, context):
+        """Service or operator: marks a paid subscription past due (payment failed);
+        unless paid before its period ends it expires to free.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -433,6 +460,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.ListInvoices,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListInvoicesRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListInvoicesResponse.SerializeToString,
+            ),
+            'AdvanceSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdvanceSubscriptions,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.AdvanceSubscriptionsRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.AdvanceSubscriptionsResponse.SerializeToString,
+            ),
+            'MarkPastDue': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkPastDue,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1036,6 +1073,60 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/ListInvoices',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListInvoicesRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListInvoicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdvanceSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/AdvanceSubscriptions',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.AdvanceSubscriptionsRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.AdvanceSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkPastDue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/MarkPastDue',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -201,6 +201,14 @@ class CloseBillingPeriodRequest(betterproto2.Message):
     Only this company; empty for every company.
     """
 
+    as_of: "datetime.datetime | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Service callers only: the business time of the close (the workflow
+    service's test clock); unset for now. The period must have ended by then.
+    """
+
 
 default_message_pool.register_message(
     "tickmesh.billing.v1", "CloseBillingPeriodRequest", CloseBillingPeriodRequest

@@ -4,6 +4,8 @@
 # This file has been @generated
 
 __all__ = (
+    "AdvanceSubscriptionsRequest",
+    "AdvanceSubscriptionsResponse",
     "ApplyRetentionRequest",
     "ApplyRetentionResponse",
     "AuthenticateKeyRequest",
@@ -36,6 +38,8 @@ __all__ = (
     "ListSubscriptionEventsResponse",
     "ListUsersRequest",
     "ListUsersResponse",
+    "MarkPastDueRequest",
+    "MarkPastDueResponse",
     "Position",
     "QuerySlaRequest",
     "QuerySlaResponse",
@@ -56,6 +60,7 @@ __all__ = (
     "SlaSample",
     "StorageServiceStub",
     "Subscription",
+    "SubscriptionAdvance",
     "SubscriptionEvent",
     "UsageRejection",
     "UsageRow",
@@ -75,6 +80,49 @@ betterproto2.check_compiler_version(_COMPILER_VERSION)
 
 
 @dataclass(eq=False, repr=False)
+class AdvanceSubscriptionsRequest(betterproto2.Message):
+    """
+    Rolls ended subscription periods forward.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Only this company; empty for every company.
+    """
+
+    as_of: "datetime.datetime | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Service callers only: the business time to advance to; unset for now.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "AdvanceSubscriptionsRequest", AdvanceSubscriptionsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class AdvanceSubscriptionsResponse(betterproto2.Message):
+    """
+    The subscriptions that moved; those whose period had not ended are left out.
+    """
+
+    advanced: "list[SubscriptionAdvance]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    One entry per subscription that moved.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "AdvanceSubscriptionsResponse", AdvanceSubscriptionsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class ApplyRetentionRequest(betterproto2.Message):
     """
     Applies retention.
@@ -88,6 +136,14 @@ class ApplyRetentionRequest(betterproto2.Message):
     dry_run: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
     """
     Report what would be deleted without deleting.
+    """
+
+    as_of: "datetime.datetime | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Service callers only: the business time retention runs at (the workflow
+    service's test clock); unset for now.
     """
 
 
@@ -809,6 +865,42 @@ default_message_pool.register_message("tickmesh.storage.v1", "ListUsersResponse"
 
 
 @dataclass(eq=False, repr=False)
+class MarkPastDueRequest(betterproto2.Message):
+    """
+    Marks a subscription past due.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "MarkPastDueRequest", MarkPastDueRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class MarkPastDueResponse(betterproto2.Message):
+    """
+    The subscription, now past due.
+    """
+
+    subscription: "Subscription | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The subscription.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "MarkPastDueResponse", MarkPastDueResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class Position(betterproto2.Message):
     """
     A trading position.
@@ -1330,6 +1422,50 @@ default_message_pool.register_message("tickmesh.storage.v1", "Subscription", Sub
 
 
 @dataclass(eq=False, repr=False)
+class SubscriptionAdvance(betterproto2.Message):
+    """
+    What advancing did to one subscription whose period had ended.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    action: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    "renewed", "tier_changed" (a pending END_OF_TERM change) or "expired"
+    (past due at the period end: now free).
+    """
+
+    tier_before: "__common__v1__.Tier" = betterproto2.field(
+        3, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    The tier before.
+    """
+
+    tier_after: "__common__v1__.Tier" = betterproto2.field(
+        4, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    The tier after.
+    """
+
+    period_start: "datetime.datetime | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    The new period's start.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "SubscriptionAdvance", SubscriptionAdvance
+)
+
+
+@dataclass(eq=False, repr=False)
 class SubscriptionEvent(betterproto2.Message):
     """
     One subscription event.
@@ -1737,6 +1873,33 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/ListInvoices",
             ListInvoicesRequest.SerializeToString,
             ListInvoicesResponse.FromString,
+        )(message)
+
+    def advance_subscriptions(
+        self, message: "AdvanceSubscriptionsRequest"
+    ) -> "AdvanceSubscriptionsResponse":
+        """
+        Service or operator: rolls every subscription (or one) whose period has
+        ended by `as_of` into the next one: a past-due one expires to free, a
+        pending END_OF_TERM change takes effect, any other renews. Idempotent.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/AdvanceSubscriptions",
+            AdvanceSubscriptionsRequest.SerializeToString,
+            AdvanceSubscriptionsResponse.FromString,
+        )(message)
+
+    def mark_past_due(self, message: "MarkPastDueRequest") -> "MarkPastDueResponse":
+        """
+        Service or operator: marks a paid subscription past due (payment failed);
+        unless paid before its period ends it expires to free.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/MarkPastDue",
+            MarkPastDueRequest.SerializeToString,
+            MarkPastDueResponse.FromString,
         )(message)
 
 

