@@ -18,6 +18,7 @@ from mesh.client_interceptors import api_key_interceptors
 from mesh.config import SERVICES, ConfigError, MeshConfig, load_config
 from mesh.demo import create_demo_tenants, demo_instructions
 from mesh.launcher import Mesh, health_of, operator_key_file, run_up
+from mesh.lifecycle_status import schedule_lines
 from mesh.mesh_state import read_state
 from mesh.shared_store import NAME, ping
 
@@ -43,6 +44,9 @@ def _print_endpoints(mesh: Mesh) -> None:
     if mesh.store is not None:
         store = mesh.store
         print(f"  {store.service:<10} {store.address} ({store.server}, files in {store.directory})")
+    if mesh.temporal is not None:
+        temporal = mesh.temporal
+        print(f"  {temporal.service:<10} {temporal.address} (Temporal UI {temporal.ui_url})")
     hub = mesh.config.address_of("hub")
     print(
         f"Inspect any service: npx buf curl --protocol grpc --http2-prior-knowledge "
@@ -79,6 +83,9 @@ def _cmd_status(config: MeshConfig, args: argparse.Namespace) -> int:
     if store is not None:
         print(store.line())
         ok = ok and store.reachable
+    key = _operator_key(config)
+    if key is not None:
+        print("\n".join(asyncio.run(schedule_lines(config.address_of("workflow"), key))))
     try:
         summary = asyncio.run(mesh_summary(config))
     except MeshMetricsUnavailable as exc:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 ENV_PREFIX = "TICKMESH_"
 CONFIG_ENV = "TICKMESH_CONFIG"
 
-SERVICES: tuple[str, ...] = ("hub", "ingestion", "bridge", "storage", "billing")
+SERVICES: tuple[str, ...] = ("hub", "ingestion", "bridge", "storage", "billing", "workflow")
 """The mesh's services; each has a `<service>_port` field."""
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -249,6 +249,9 @@ class MeshConfig:
     billing_port: int = setting(50055, cast=as_port)
     """The Billing service's port; 0 binds an ephemeral port."""
 
+    workflow_port: int = setting(50056, cast=as_port)
+    """The Workflow service's port (lifecycle schedules, test clock); 0 binds an ephemeral port."""
+
     # setting returns a dataclasses.field, which ruff cannot see through.
     data_dir: Path = setting(DEFAULT_DATA_DIR, cast=as_path)  # noqa: RUF009
     """Where the embedded stores (SQL, analytics) keep their files."""
@@ -289,6 +292,9 @@ class MeshConfig:
 
     billing_address: str | None = setting(None, cast=as_optional_str)
     """`host:port` other services use to reach Billing; None: this host, billing_port."""
+
+    workflow_address: str | None = setting(None, cast=as_optional_str)
+    """The Workflow service's address; default: this host and workflow_port."""
 
     hub_address: str | None = setting(None, cast=as_optional_str)
     """`host:port` of the Hub to register with; None means no registration."""

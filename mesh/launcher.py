@@ -47,6 +47,12 @@ from mesh.shared_store import (
 from mesh.stop_order import stop_in_order
 from mesh.supervisor import SECTION as SUPERVISOR_SECTION
 from mesh.supervisor import RestartPolicy, Supervisor, describe_exit, run_together
+from mesh.temporal_server import (
+    TemporalFailed,
+    TemporalServer,
+    temporal_environment,
+    temporal_server,
+)
 
 log = logging.getLogger("tickmesh.launcher")
 
@@ -118,6 +124,8 @@ class Mesh:
     started: str = ""
     store: SharedStore | None = None
     """The shared Redis `up` started for its services (mesh.shared_store), if any."""
+    temporal: TemporalServer | None = None
+    """The Temporal dev server `up` started for the Workflow service, if any."""
 
     def start(self, services: Sequence[str], env: Mapping[str, str]) -> None:
         """Spawn one `python -m servers.<service>` per service."""
@@ -170,6 +178,7 @@ class Mesh:
                 for c in self.children
             },
             "store": self.store.state() if self.store else None,
+            "temporal": self.temporal.state() if self.temporal else None,
         }
 
     def write_state(self) -> None:
@@ -270,20 +279,36 @@ async def run_up(
             print(f"tickmesh up: configuration error: {exc}", file=sys.stderr)
             return 2
         try:
-            # The store outlives the services: started before them, stopped after them.
-            async with shared_store(config, store_settings, preexec_fn=_die_with_parent) as store:
+            # The store and Temporal outlive the services: started before them, stopped
+            # after them. Temporal only when the Workflow service runs.
+            async with (
+                shared_store(config, store_settings, preexec_fn=_die_with_parent) as store,
+                temporal_server(
+                    config, preexec_fn=_die_with_parent, wanted="workflow" in services
+                ) as temporal,
+            ):
                 return await _run_locked(
                     config,
                     services,
-                    {**(env if env is not None else os.environ), **store_environment(store)},
+                    {
+                        **(env if env is not None else os.environ),
+                        **store_environment(store),
+                        **temporal_environment(temporal),
+                    },
                     policy,
                     on_ready,
                     ready_timeout_s,
-                    store,
+                    Mesh(config, store=store, temporal=temporal),
                 )
         except StoreFailed as exc:
             print(f"tickmesh up: shared store: {exc}", file=sys.stderr)
             return 1
+        except TemporalFailed as exc:
+            print(f"tickmesh up: temporal: {exc}", file=sys.stderr)
+            return 1
+        except ConfigError as exc:
+            print(f"tickmesh up: configuration error: {exc}", file=sys.stderr)
+            return 2
         finally:
             remove_state(state_file(config.data_dir))
 
@@ -295,9 +320,9 @@ async def _run_locked(
     policy: RestartPolicy,
     on_ready: Callable[[Mesh], object] | None,
     ready_timeout_s: float,
-    store: SharedStore | None,
+    mesh: Mesh,
 ) -> int:
-    mesh = Mesh(config, store=store)
+    store = mesh.store
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -321,9 +346,10 @@ async def _run_locked(
                     policy=policy,
                 ).run()
             ]
-            if store is not None:  # restarted like a service; crash-looping stops the mesh
+            # Side processes restart like a service; one crash-looping stops the mesh.
+            for side in (p for p in (store, mesh.temporal) if p is not None):
                 supervisors.append(
-                    store.supervisor(
+                    side.supervisor(
                         changed=mesh.write_state,
                         say=lambda line: say(f"tickmesh up: {line}"),
                         policy=policy,

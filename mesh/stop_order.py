@@ -14,7 +14,8 @@ log = logging.getLogger("tickmesh.launcher")
 STOP_STAGES: tuple[tuple[str, ...], ...] = (
     # Entry points: the Hub stops routing, the Bridge ends its streams with UNAVAILABLE.
     # Both flush their meters on the way out, so Storage must still run.
-    ("hub", "bridge"),
+    # The Workflow service's worker stops polling and lets its running activities finish.
+    ("hub", "bridge", "workflow"),
     # Nothing reads them any more: the Bridge (Ingestion's only reader) and the Hub (which
     # routes to Billing) are gone. Their meters flush into Storage too.
     ("billing", "ingestion"),

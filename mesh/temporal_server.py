@@ -180,12 +180,12 @@ def start_temporal(
 
 @contextlib.asynccontextmanager
 async def temporal_server(
-    config: MeshConfig, *, preexec_fn: Callable[[], None] | None = None
+    config: MeshConfig, *, preexec_fn: Callable[[], None] | None = None, wanted: bool = True
 ) -> AsyncIterator[TemporalServer | None]:
     """The embedded Temporal while the block runs, stopped after it; None (nothing
-    started) when TICKMESH_TEMPORAL_ADDRESS names a cluster."""
+    started) when TICKMESH_TEMPORAL_ADDRESS names a cluster or it is not `wanted`."""
     settings = load_settings(TemporalSettings, config, SECTION)
-    if settings.address:
+    if settings.address or not wanted:
         yield None
         return
     server = start_temporal(config, settings, preexec_fn)

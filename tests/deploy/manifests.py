@@ -12,13 +12,16 @@ from urllib.parse import urlsplit
 import yaml
 
 from mesh.config import SERVICES, MeshConfig, env_key, env_keys
+from mesh.temporal_server import SECTION as TEMPORAL
+from mesh.temporal_server import TemporalSettings
 from servers.billing.app import SPEC as BILLING
 from servers.bridge.app import SPEC as BRIDGE
 from servers.hub.app import SPEC as HUB
 from servers.ingestion.app import SPEC as INGESTION
 from servers.storage.app import SPEC as STORAGE
+from servers.workflow.app import SPEC as WORKFLOW
 
-SPECS = (HUB, INGESTION, BRIDGE, STORAGE, BILLING)
+SPECS = (HUB, INGESTION, BRIDGE, STORAGE, BILLING, WORKFLOW)
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -37,7 +40,11 @@ PLACEHOLDER = "CHANGE_ME"
 
 SETTINGS = frozenset(
     key
-    for cls, section in [(MeshConfig, None), *((s.settings, s.name) for s in SPECS)]
+    for cls, section in [
+        (MeshConfig, None),
+        (TemporalSettings, TEMPORAL),
+        *((s.settings, s.name) for s in SPECS),
+    ]
     for key in env_keys(cls, section).values()
 )
 """Every TICKMESH_* variable MeshConfig and the services' own settings read."""

@@ -19,6 +19,7 @@ BACKING_IMAGES = {
     "postgres": "postgres:15",
     "redis": "redis:7",
     "clickhouse": "clickhouse/clickhouse-server:",
+    "temporal": "temporalio/auto-setup:",
 }
 
 
@@ -36,7 +37,7 @@ def strings(node: object) -> list[str]:
     return [node] if isinstance(node, str) else []
 
 
-def test_the_five_services_and_their_backing_stores() -> None:
+def test_the_six_services_and_their_backing_stores() -> None:
     assert set(services()) == set(SERVICES) | set(BACKING_IMAGES)
     for name, prefix in BACKING_IMAGES.items():
         assert services()[name]["image"].startswith(prefix), name

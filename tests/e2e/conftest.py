@@ -110,6 +110,9 @@ def start_mesh(data_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
         "TICKMESH_DATA_DIR": str(data_dir),
         "TICKMESH_LOG_FORMAT": "text",
         **{f"TICKMESH_{s.upper()}_PORT": str(p) for s, p in ports.items()},
+        # Each mesh's own Temporal dev server on free ports (it starts in about a second).
+        "TICKMESH_TEMPORAL_PORT": "0",
+        "TICKMESH_TEMPORAL_UI_PORT": "0",
         **(extra_env or {}),
     }
     process = subprocess.Popen(

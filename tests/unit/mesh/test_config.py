@@ -32,7 +32,7 @@ def test_defaults() -> None:
     config = load_config({})
     assert config == MeshConfig()
     assert config.host == "127.0.0.1"
-    assert [config.port_of(s) for s in SERVICES] == [50051, 50052, 50053, 50054, 50055]
+    assert [config.port_of(s) for s in SERVICES] == [50051, 50052, 50053, 50054, 50055, 50056]
     assert config.data_dir == Path(".tickmesh")
     assert config.redis_url is None
     assert config.mesh_secret is None and config.admin_key is None
