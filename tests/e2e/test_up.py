@@ -22,6 +22,7 @@ SERVICE_NAMES = {
     "bridge": "tickmesh.bridge.v1.BridgeService",
     "storage": "tickmesh.storage.v1.StorageService",
     "billing": "tickmesh.billing.v1.BillingService",
+    "workflow": "tickmesh.workflow.v1.LifecycleService",
 }
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -81,7 +82,8 @@ async def _watch(address: str, service: str, seen: list[int], serving: asyncio.E
 
 async def test_health_then_graceful_stop_on_sigterm(running_mesh: RunningMesh) -> None:
     children = running_mesh.child_pids()
-    assert len(children) == len(SERVICE_NAMES) + 1  # and the shared Redis, stopped last
+    # And the shared Redis and Temporal, stopped last.
+    assert len(children) == len(SERVICE_NAMES) + 2
     seen: dict[str, list[int]] = {c: [] for c in SERVICE_NAMES}
     serving = {c: asyncio.Event() for c in SERVICE_NAMES}
     watches = [

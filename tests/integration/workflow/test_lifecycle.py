@@ -18,6 +18,7 @@ from mesh.client_interceptors import api_key_interceptors
 from servers.workflow.months import next_month_start
 from tests.integration.storage_service.conftest import FREE, PRO, StorageMesh, Tenant
 from tests.integration.workflow.conftest import WorkflowMesh
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.parametrize("storage_mesh", ["real"], indirect=True)
 
@@ -75,7 +76,7 @@ async def _tier(mesh: StorageMesh, tenant: Tenant) -> int:
 
 
 async def test_a_month_end_runs_by_the_test_clock(workflow_mesh: WorkflowMesh) -> None:
-    mesh = workflow_mesh.mesh
+    mesh, lifecycle = workflow_mesh.mesh, workflow_mesh.lifecycle
     downgrading = await mesh.tenant(PRO, name="Downgrading Ltd")
     past_due = await mesh.tenant(PRO, name="Past Due Ltd")
     staying = await mesh.tenant(FREE, name="Free Forever")
@@ -95,9 +96,7 @@ async def test_a_month_end_runs_by_the_test_clock(workflow_mesh: WorkflowMesh) -
     # Before the month end nothing has changed: the downgrade waits for the boundary.
     assert await _tier(mesh, downgrading) == PRO
 
-    moved = await workflow_mesh.lifecycle.AdvanceClock(
-        lifecycle_pb2.AdvanceClockRequest(by=_by(40))
-    )
+    moved = await lifecycle.AdvanceClock(lifecycle_pb2.AdvanceClockRequest(by=_by(40)))
 
     month_ends = [r for r in moved.runs if r.schedule == "month-end-close"]
     assert [r.as_of.ToDatetime(tzinfo=UTC) for r in month_ends] == [boundary]
@@ -127,12 +126,12 @@ async def test_a_month_end_runs_by_the_test_clock(workflow_mesh: WorkflowMesh) -
     assert await _positions(mesh, steady) == [kept]
 
     # Running the month end again closes nothing twice.
-    again = await workflow_mesh.lifecycle.RunSchedule(
+    again = await lifecycle.RunSchedule(
         lifecycle_pb2.RunScheduleRequest(schedule="month-end-close")
     )
     assert f"closed {period}: 0 invoices (4 already closed)" in again.run.summary
 
-    schedules = await workflow_mesh.lifecycle.ListSchedules(lifecycle_pb2.ListSchedulesRequest())
+    schedules = await lifecycle.ListSchedules(lifecycle_pb2.ListSchedulesRequest())
     names = [s.schedule for s in schedules.schedules]
     assert names == [
         "month-end-close",
@@ -141,6 +140,14 @@ async def test_a_month_end_runs_by_the_test_clock(workflow_mesh: WorkflowMesh) -
         "sla-evaluation",
     ]
     assert all(s.HasField("next_run_at") for s in schedules.schedules)
+
+    async def last_month_end_shown() -> bool:
+        listed = await lifecycle.ListSchedules(lifecycle_pb2.ListSchedulesRequest())
+        last = listed.schedules[0].last_run
+        return last.status == "completed" and last.workflow_id == again.run.workflow_id
+
+    # Temporal's visibility store lags its history by a moment.
+    await eventually(last_month_end_shown, "the month end's last run in ListSchedules")
 
 
 async def test_the_clock_moves_only_forward_and_only_for_operators(

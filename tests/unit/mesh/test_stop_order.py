@@ -20,7 +20,7 @@ def test_every_service_has_exactly_one_stage() -> None:
 
 def test_entry_points_first_then_billing_and_ingestion_then_storage() -> None:
     assert [set(stage) for stage in stop_stages(SERVICES)] == [
-        {"hub", "bridge"},
+        {"hub", "bridge", "workflow"},
         {"billing", "ingestion"},
         {"storage"},
     ]
@@ -81,9 +81,9 @@ def test_each_stage_exits_before_the_next_is_signalled() -> None:
     for service in SERVICES:
         mesh.add(service)
     stop_in_order(mesh.children, grace_s=5.0)  # type: ignore[arg-type]
-    # SERVICES order within a stage: hub, ingestion, bridge, storage, billing.
+    # SERVICES order within a stage: hub, ingestion, bridge, storage, billing, workflow.
     assert mesh.events == [
-        "term hub", "term bridge", "exit hub", "exit bridge",
+        "term hub", "term bridge", "term workflow", "exit hub", "exit bridge", "exit workflow",
         "term ingestion", "term billing", "exit ingestion", "exit billing",
         "term storage", "exit storage",
     ]  # fmt: skip
