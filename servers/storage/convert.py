@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -16,6 +18,7 @@ from mesh.tiers import Tier
 from servers.storage.analytics import SlaFigures, UsageRow
 from servers.storage.relational.api_keys import IssuedKey
 from servers.storage.relational.companies import Company
+from servers.storage.relational.events import Event
 from servers.storage.relational.invoices import StoredInvoice
 from servers.storage.relational.quota import StorageUsage
 from servers.storage.relational.retention import RetentionResult
@@ -23,6 +26,11 @@ from servers.storage.relational.subscription_events import SubscriptionEvent
 from servers.storage.relational.subscriptions import Effective, Rollover, Subscription
 from servers.storage.relational.trading import BrokerAccount, NewPosition, Position
 from servers.storage.relational.users import User
+from servers.storage.relational.validation import Validator
+from servers.storage.relational.webhooks import Attempt, Endpoint
+
+WEBHOOK_ID = re.compile(r"we_[0-9a-f]{24}")
+EVENT_ID = re.compile(r"evt_[0-9a-f]{24}")
 
 _EFFECTS = {
     billing_pb2.CHANGE_EFFECT_IMMEDIATE: Effective.IMMEDIATE,
@@ -290,3 +298,59 @@ def _decimal(text: str, field: str) -> Decimal:
 
 def _missing(field: str) -> datetime:
     raise InvalidArgument(f"{field} is required", violations=[FieldViolation(field, "required")])
+
+
+def webhook_endpoint(record: Endpoint) -> storage_pb2.WebhookEndpoint:
+    return storage_pb2.WebhookEndpoint(
+        endpoint_id=record.endpoint_id,
+        company_id=record.company_id,
+        url=record.url,
+        event_types=list(record.event_types),
+        status=record.status,
+        disabled_reason=record.disabled_reason or "",
+        created_at=timestamp(record.created_at),
+        failing_since=timestamp(record.failing_since),
+        secret=record.secret,
+    )
+
+
+def webhook_attempt(record: Attempt) -> storage_pb2.WebhookAttempt:
+    return storage_pb2.WebhookAttempt(
+        endpoint_id=record.endpoint_id,
+        event_id=record.event_id,
+        company_id=record.company_id,
+        attempt=record.attempt,
+        succeeded=record.succeeded,
+        status_code=record.status_code or 0,
+        error=record.error or "",
+        attempted_at=timestamp(record.attempted_at),
+        duration_ms=record.duration_ms,
+    )
+
+
+def attempt_from_pb(message: storage_pb2.WebhookAttempt) -> Attempt:
+    """The attempt to log; INVALID_ARGUMENT when an id or the time is missing."""
+    check = Validator()
+    check.text("attempt.endpoint_id", message.endpoint_id, WEBHOOK_ID, 40, "an endpoint id")
+    check.text("attempt.event_id", message.event_id, EVENT_ID, 40, "an event id")
+    company = check.company_id(message.company_id, "attempt.company_id")
+    check.count(message.attempt, "attempt.attempt", low=1, high=10_000)
+    if not message.HasField("attempted_at"):
+        check.fail("attempt.attempted_at", "required")
+    check.check()
+    return Attempt(
+        message.endpoint_id, message.event_id, company, message.attempt, message.succeeded,
+        message.status_code or None, message.error or None,
+        message.attempted_at.ToDatetime(tzinfo=UTC), max(0, message.duration_ms),
+    )  # fmt: skip
+
+
+def event(record: Event) -> storage_pb2.Event:
+    return storage_pb2.Event(
+        seq=record.seq,
+        event_id=record.event_id,
+        company_id=record.company_id,
+        type=record.type,
+        occurred_at=timestamp(record.occurred_at),
+        data_json=json.dumps(record.data, sort_keys=True),
+    )

@@ -11,6 +11,7 @@ from servers.storage.rpc.keys import KeyRpcs
 from servers.storage.rpc.subscriptions import SubscriptionRpcs
 from servers.storage.rpc.trading import TradingRpcs
 from servers.storage.rpc.users import UserRpcs
+from servers.storage.rpc.webhooks import WebhookRpcs
 
 
 class StorageServicer(
@@ -21,6 +22,7 @@ class StorageServicer(
     TradingRpcs,
     AnalyticsRpcs,
     InvoiceRpcs,
+    WebhookRpcs,
     storage_pb2_grpc.StorageServiceServicer,  # last: its stubs only answer what no group does
 ):
-    """Tenants, users, keys, subscriptions, trading data, analytics and invoices."""
+    """Tenants, users, keys, subscriptions, trading data, analytics, invoices, webhooks."""

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from tickmesh.billing.v1 import billing_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2_grpc
-from tickmesh.workflow.v1 import lifecycle_pb2
+from tickmesh.workflow.v1 import lifecycle_pb2, webhooks_pb2
 
 from mesh.binding import bind
 from mesh.config import ConfigError, env_key, load_settings
 from mesh.host import Assembly, Service, ServiceSpec
-from mesh.lifecycle import Part
+from mesh.lifecycle import Part, background
 from mesh.temporal_server import SECTION as TEMPORAL
 from mesh.temporal_server import TemporalSettings
 from servers.workflow.activities import LifecycleActivities
@@ -17,9 +17,14 @@ from servers.workflow.business_clock import BusinessClock
 from servers.workflow.runner import TemporalRunner
 from servers.workflow.service import LifecycleServicer
 from servers.workflow.settings import WorkflowSettings
+from servers.workflow.webhook_delivery import WebhookActivities
+from servers.workflow.webhook_dispatch import Dispatcher
+from servers.workflow.webhook_service import WebhookServicer
+from servers.workflow.webhook_workflows import DeliverWebhook, DeliveryPolicy
 from servers.workflow.workflows import WORKFLOWS
 
 SERVICE = lifecycle_pb2.DESCRIPTOR.services_by_name["LifecycleService"]
+WEBHOOKS = webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"]
 
 
 def workflow_spec(temporal: TemporalSettings | None = None) -> ServiceSpec[WorkflowSettings]:
@@ -54,20 +59,41 @@ async def _build(ctx: Assembly[WorkflowSettings], temporal: TemporalSettings) ->
         ctx.channels.service_channel(ctx.config.address_of("billing"))
     )
     activities = LifecycleActivities(storage, billing, clock)
+    settings = ctx.settings
+    deliveries = WebhookActivities(storage, settings.webhook_timeout_seconds)
     runner = TemporalRunner(
         temporal,
-        wait_s=ctx.settings.temporal_wait_seconds,
-        workflows=WORKFLOWS,
+        wait_s=settings.temporal_wait_seconds,
+        workflows=[*WORKFLOWS, DeliverWebhook],
         activities=[
             activities.business_now,
             activities.close_period,
             activities.advance_subscriptions,
             activities.apply_retention,
             activities.evaluate_sla,
+            deliveries.deliver,
         ],
     )
     ctx.add(Part("temporal", start=runner.start, stop=runner.stop))
-    return Service([bind(SERVICE, LifecycleServicer(runner, clock))], handle=runner)
+    policy = DeliveryPolicy(
+        settings.webhook_retry_seconds,
+        settings.webhook_retry_max_seconds,
+        settings.webhook_give_up_hours,
+        settings.webhook_timeout_seconds,
+    )
+    dispatcher = Dispatcher(
+        storage, lambda: runner.client, temporal.task_queue, policy,
+        redis=redis, cursor_key=f"{ctx.config.redis_prefix}webhooks:{temporal.task_queue}:cursor",
+        poll_s=settings.webhook_poll_seconds,
+    )  # fmt: skip
+    ctx.add(background("webhook-dispatch", dispatcher.run))
+    return Service(
+        [
+            bind(SERVICE, LifecycleServicer(runner, clock)),
+            bind(WEBHOOKS, WebhookServicer(runner, storage, policy)),
+        ],
+        handle=runner,
+    )
 
 
 SPEC = workflow_spec()

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from servers.storage.relational import validation
+from servers.storage.relational import events, validation
 from servers.storage.relational.engine import RelationalStore
 from servers.storage.relational.tables import audit_log
 
@@ -53,6 +53,10 @@ async def record(
             after=after,
         )
     )
+    await events.from_audit(
+        conn, at=at, action=action, company_id=company_id, target=target, before=before,
+        after=after,
+    )  # fmt: skip
 
 
 async def list_audit(

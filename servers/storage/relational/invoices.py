@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from servers.storage.relational import validation
+from servers.storage.relational import events, validation
 from servers.storage.relational.engine import RelationalStore
 from servers.storage.relational.tables import invoices
 
@@ -53,6 +53,11 @@ async def save_invoice(
             total_minor_units=invoice.total_minor_units, currency=invoice.currency,
             issued_at=invoice.issued_at, body=invoice.body,
         ))  # fmt: skip
+        await events.emit(conn, at=invoice.issued_at, company_id=invoice.company_id,
+                          type="invoice.issued", data={
+            "invoice_id": invoice.invoice_id, "billing_period": invoice.billing_period,
+            "total_minor_units": invoice.total_minor_units, "currency": invoice.currency,
+        })  # fmt: skip
     return invoice, False
 
 

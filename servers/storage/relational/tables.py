@@ -140,6 +140,58 @@ invoices = sa.Table(
     sa.UniqueConstraint("company_id", "billing_period"),
 )
 
+events = sa.Table(
+    "events",
+    shared_metadata,
+    # The order events happened in: the webhook dispatcher reads them after a cursor.
+    sa.Column("seq", _SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column("company_id", sa.String(COMPANY_ID_LEN), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("data", JSONDoc, nullable=False),
+    sa.Index(None, "company_id", "seq"),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    shared_metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "company_id", sa.String(COMPANY_ID_LEN), sa.ForeignKey(companies.c.id), nullable=False
+    ),
+    sa.Column("url", sa.String(2048), nullable=False),
+    # Event types it receives; empty: every type.
+    sa.Column("event_types", JSONDoc, nullable=False),
+    # The signing secret (Standard Webhooks `whsec_...`): needed in clear to sign.
+    sa.Column("secret", sa.String(80), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("disabled_reason", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    # Start of the current run of failed deliveries (None after a success): failing for
+    # days disables the endpoint.
+    sa.Column("failing_since", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("status IN ('enabled', 'disabled', 'deleted')", name="status"),
+    sa.Index(None, "company_id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    shared_metadata,
+    sa.Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("endpoint_id", sa.String(40), nullable=False),
+    sa.Column("event_id", sa.String(40), nullable=False),
+    sa.Column("company_id", sa.String(COMPANY_ID_LEN), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("succeeded", sa.Boolean(), nullable=False),
+    sa.Column("status_code", sa.Integer(), nullable=True),
+    sa.Column("error", sa.String(300), nullable=True),
+    sa.Column("attempted_at", UTCDateTime(), nullable=False),
+    sa.Column("duration_ms", sa.Integer(), nullable=False),
+    sa.Index(None, "company_id", "attempted_at"),
+    sa.Index(None, "endpoint_id", "event_id"),
+)
+
 # ---- per-tenant schema (tenant_<company_id>) -------------------------------------
 
 users = sa.Table(

@@ -161,6 +161,36 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueResponse.FromString,
                 _registered_method=True)
+        self.CreateWebhookEndpoint = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/CreateWebhookEndpoint',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.CreateWebhookEndpointRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.CreateWebhookEndpointResponse.FromString,
+                _registered_method=True)
+        self.ListWebhookEndpoints = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/ListWebhookEndpoints',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookEndpointsRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookEndpointsResponse.FromString,
+                _registered_method=True)
+        self.DeleteWebhookEndpoint = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/DeleteWebhookEndpoint',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.DeleteWebhookEndpointRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.DeleteWebhookEndpointResponse.FromString,
+                _registered_method=True)
+        self.ListWebhookAttempts = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/ListWebhookAttempts',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookAttemptsRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookAttemptsResponse.FromString,
+                _registered_method=True)
+        self.RecordWebhookAttempt = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/RecordWebhookAttempt',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordWebhookAttemptRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordWebhookAttemptResponse.FromString,
+                _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/ListEvents',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -348,6 +378,50 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateWebhookEndpoint(self, request, context):
+        """Tenant: registers a webhook endpoint; the reply carries its signing secret,
+        shown only this once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookEndpoints(self, request, context):
+        """Tenant: its endpoints. Service: any company's, with their secrets.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhookEndpoint(self, request, context):
+        """Tenant: stops delivering to an endpoint (its delivery log stays).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookAttempts(self, request, context):
+        """Tenant: its delivery attempts, newest first. Service: any company's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordWebhookAttempt(self, request, context):
+        """Service (the webhook dispatcher): logs one delivery attempt; an endpoint
+        failing for days is disabled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEvents(self, request, context):
+        """Tenant: its events after a cursor. Service: every company's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -470,6 +544,36 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.MarkPastDue,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueResponse.SerializeToString,
+            ),
+            'CreateWebhookEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhookEndpoint,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.CreateWebhookEndpointRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.CreateWebhookEndpointResponse.SerializeToString,
+            ),
+            'ListWebhookEndpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookEndpoints,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookEndpointsRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookEndpointsResponse.SerializeToString,
+            ),
+            'DeleteWebhookEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhookEndpoint,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.DeleteWebhookEndpointRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.DeleteWebhookEndpointResponse.SerializeToString,
+            ),
+            'ListWebhookAttempts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookAttempts,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookAttemptsRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookAttemptsResponse.SerializeToString,
+            ),
+            'RecordWebhookAttempt': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordWebhookAttempt,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordWebhookAttemptRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordWebhookAttemptResponse.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1127,6 +1231,168 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/MarkPastDue',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.MarkPastDueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWebhookEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/CreateWebhookEndpoint',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.CreateWebhookEndpointRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.CreateWebhookEndpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookEndpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/ListWebhookEndpoints',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookEndpointsRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookEndpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhookEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/DeleteWebhookEndpoint',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.DeleteWebhookEndpointRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.DeleteWebhookEndpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookAttempts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/ListWebhookAttempts',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookAttemptsRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListWebhookAttemptsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordWebhookAttempt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/RecordWebhookAttempt',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordWebhookAttemptRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordWebhookAttemptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/ListEvents',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

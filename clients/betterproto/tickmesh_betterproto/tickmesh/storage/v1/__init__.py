@@ -20,6 +20,11 @@ __all__ = (
     "CreateCompanyResponse",
     "CreateUserRequest",
     "CreateUserResponse",
+    "CreateWebhookEndpointRequest",
+    "CreateWebhookEndpointResponse",
+    "DeleteWebhookEndpointRequest",
+    "DeleteWebhookEndpointResponse",
+    "Event",
     "GetCompanyRequest",
     "GetCompanyResponse",
     "GetStorageUsageRequest",
@@ -30,6 +35,8 @@ __all__ = (
     "IssueApiKeyResponse",
     "ListCompaniesRequest",
     "ListCompaniesResponse",
+    "ListEventsRequest",
+    "ListEventsResponse",
     "ListInvoicesRequest",
     "ListInvoicesResponse",
     "ListPositionsRequest",
@@ -38,6 +45,10 @@ __all__ = (
     "ListSubscriptionEventsResponse",
     "ListUsersRequest",
     "ListUsersResponse",
+    "ListWebhookAttemptsRequest",
+    "ListWebhookAttemptsResponse",
+    "ListWebhookEndpointsRequest",
+    "ListWebhookEndpointsResponse",
     "MarkPastDueRequest",
     "MarkPastDueResponse",
     "Position",
@@ -51,6 +62,8 @@ __all__ = (
     "RecordSlaResponse",
     "RecordUsageRequest",
     "RecordUsageResponse",
+    "RecordWebhookAttemptRequest",
+    "RecordWebhookAttemptResponse",
     "RetentionResult",
     "RevokeApiKeyRequest",
     "RevokeApiKeyResponse",
@@ -65,6 +78,8 @@ __all__ = (
     "UsageRejection",
     "UsageRow",
     "User",
+    "WebhookAttempt",
+    "WebhookEndpoint",
 )
 
 import datetime
@@ -502,6 +517,121 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class CreateWebhookEndpointRequest(betterproto2.Message):
+    """
+    Registers an endpoint.
+    """
+
+    url: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    https URL, at most 2,048 characters.
+    """
+
+    event_types: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Event types to receive (see ListEvents); empty for every type.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "CreateWebhookEndpointRequest", CreateWebhookEndpointRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class CreateWebhookEndpointResponse(betterproto2.Message):
+    """
+    The new endpoint, with its secret.
+    """
+
+    endpoint: "WebhookEndpoint | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The endpoint; `secret` is set.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "CreateWebhookEndpointResponse", CreateWebhookEndpointResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class DeleteWebhookEndpointRequest(betterproto2.Message):
+    """
+    Deletes an endpoint.
+    """
+
+    endpoint_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The endpoint.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "DeleteWebhookEndpointRequest", DeleteWebhookEndpointRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class DeleteWebhookEndpointResponse(betterproto2.Message):
+    """
+    Deleted.
+    """
+
+    pass
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "DeleteWebhookEndpointResponse", DeleteWebhookEndpointResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class Event(betterproto2.Message):
+    """
+    One event: something that happened to a company.
+    """
+
+    seq: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    Its position in the mesh's event log (cursor for ListEvents).
+    """
+
+    event_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Its id, "evt_..." (the webhook-id of its deliveries).
+    """
+
+    company_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    type: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    "tier.changed", "tier.change_scheduled", "subscription.expiring",
+    "subscription.expired", "invoice.issued", "key.revoked", ...
+    """
+
+    occurred_at: "datetime.datetime | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it happened.
+    """
+
+    data_json: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    Its details as a JSON object.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "Event", Event)
+
+
+@dataclass(eq=False, repr=False)
 class GetCompanyRequest(betterproto2.Message):
     """
     Gets a company.
@@ -703,6 +833,48 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class ListEventsRequest(betterproto2.Message):
+    """
+    Lists events after a cursor.
+    """
+
+    after_seq: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    Only events with seq greater than this.
+    """
+
+    limit: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    At most this many (0 or more than 500: 500).
+    """
+
+    event_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Only this event (then after_seq and limit are ignored).
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "ListEventsRequest", ListEventsRequest)
+
+
+@dataclass(eq=False, repr=False)
+class ListEventsResponse(betterproto2.Message):
+    """
+    The events, oldest first.
+    """
+
+    events: "list[Event]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The events.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListEventsResponse", ListEventsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class ListInvoicesRequest(betterproto2.Message):
     """
     Lists invoices.
@@ -862,6 +1034,88 @@ class ListUsersResponse(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.storage.v1", "ListUsersResponse", ListUsersResponse)
+
+
+@dataclass(eq=False, repr=False)
+class ListWebhookAttemptsRequest(betterproto2.Message):
+    """
+    Lists attempts.
+    """
+
+    endpoint_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Only this endpoint's.
+    """
+
+    event_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Only this event's.
+    """
+
+    company_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Service callers: the company (required). Tenants always get their own.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListWebhookAttemptsRequest", ListWebhookAttemptsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListWebhookAttemptsResponse(betterproto2.Message):
+    """
+    At most 500 attempts, newest first.
+    """
+
+    attempts: "list[WebhookAttempt]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The attempts.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListWebhookAttemptsResponse", ListWebhookAttemptsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListWebhookEndpointsRequest(betterproto2.Message):
+    """
+    Lists endpoints.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Service callers: the company (required). Tenants always get their own.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListWebhookEndpointsRequest", ListWebhookEndpointsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListWebhookEndpointsResponse(betterproto2.Message):
+    """
+    The endpoints, oldest first.
+    """
+
+    endpoints: "list[WebhookEndpoint]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The endpoints; secrets only for service callers.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListWebhookEndpointsResponse", ListWebhookEndpointsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1161,6 +1415,44 @@ class RecordUsageResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "RecordUsageResponse", RecordUsageResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class RecordWebhookAttemptRequest(betterproto2.Message):
+    """
+    Logs an attempt.
+    """
+
+    attempt: "WebhookAttempt | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The attempt.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "RecordWebhookAttemptRequest", RecordWebhookAttemptRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class RecordWebhookAttemptResponse(betterproto2.Message):
+    """
+    The endpoint after the attempt (disabled when it has failed for days).
+    """
+
+    endpoint: "WebhookEndpoint | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The endpoint, without its secret.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "RecordWebhookAttemptResponse", RecordWebhookAttemptResponse
 )
 
 
@@ -1598,6 +1890,123 @@ class User(betterproto2.Message):
 default_message_pool.register_message("tickmesh.storage.v1", "User", User)
 
 
+@dataclass(eq=False, repr=False)
+class WebhookAttempt(betterproto2.Message):
+    """
+    One delivery attempt.
+    """
+
+    endpoint_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The endpoint.
+    """
+
+    event_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The event ("evt_..."), also the webhook-id header.
+    """
+
+    attempt: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    1 for the first try.
+    """
+
+    succeeded: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+    """
+    2xx answer within the timeout.
+    """
+
+    status_code: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
+    """
+    The HTTP status; 0 when none came.
+    """
+
+    error: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    Why it failed (connection refused, timeout, status).
+    """
+
+    attempted_at: "datetime.datetime | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was sent.
+    """
+
+    duration_ms: "int" = betterproto2.field(8, betterproto2.TYPE_INT32)
+    """
+    How long the receiver took.
+    """
+
+    company_id: "str" = betterproto2.field(9, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "WebhookAttempt", WebhookAttempt)
+
+
+@dataclass(eq=False, repr=False)
+class WebhookEndpoint(betterproto2.Message):
+    """
+    A webhook endpoint.
+    """
+
+    endpoint_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Its id, "we_...".
+    """
+
+    url: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    An https URL (plain http only to a loopback address).
+    """
+
+    event_types: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Event types it receives; empty: every type.
+    """
+
+    status: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    "enabled" or "disabled" (failing for days; see disabled_reason).
+    """
+
+    disabled_reason: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    Why it was disabled.
+    """
+
+    created_at: "datetime.datetime | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was created.
+    """
+
+    failing_since: "datetime.datetime | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Start of the current run of failed deliveries; unset after a success.
+    """
+
+    secret: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    The Standard Webhooks signing secret ("whsec_..."): set only when created,
+    and for the webhook dispatcher.
+    """
+
+    company_id: "str" = betterproto2.field(9, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "WebhookEndpoint", WebhookEndpoint)
+
+
 class StorageServiceStub:
     """
     Storage owns every durable byte: tenants, users, subscriptions, API keys and
@@ -1900,6 +2309,84 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/MarkPastDue",
             MarkPastDueRequest.SerializeToString,
             MarkPastDueResponse.FromString,
+        )(message)
+
+    def create_webhook_endpoint(
+        self, message: "CreateWebhookEndpointRequest"
+    ) -> "CreateWebhookEndpointResponse":
+        """
+        Tenant: registers a webhook endpoint; the reply carries its signing secret,
+        shown only this once.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/CreateWebhookEndpoint",
+            CreateWebhookEndpointRequest.SerializeToString,
+            CreateWebhookEndpointResponse.FromString,
+        )(message)
+
+    def list_webhook_endpoints(
+        self, message: "ListWebhookEndpointsRequest"
+    ) -> "ListWebhookEndpointsResponse":
+        """
+        Tenant: its endpoints. Service: any company's, with their secrets.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/ListWebhookEndpoints",
+            ListWebhookEndpointsRequest.SerializeToString,
+            ListWebhookEndpointsResponse.FromString,
+        )(message)
+
+    def delete_webhook_endpoint(
+        self, message: "DeleteWebhookEndpointRequest"
+    ) -> "DeleteWebhookEndpointResponse":
+        """
+        Tenant: stops delivering to an endpoint (its delivery log stays).
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/DeleteWebhookEndpoint",
+            DeleteWebhookEndpointRequest.SerializeToString,
+            DeleteWebhookEndpointResponse.FromString,
+        )(message)
+
+    def list_webhook_attempts(
+        self, message: "ListWebhookAttemptsRequest"
+    ) -> "ListWebhookAttemptsResponse":
+        """
+        Tenant: its delivery attempts, newest first. Service: any company's.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/ListWebhookAttempts",
+            ListWebhookAttemptsRequest.SerializeToString,
+            ListWebhookAttemptsResponse.FromString,
+        )(message)
+
+    def record_webhook_attempt(
+        self, message: "RecordWebhookAttemptRequest"
+    ) -> "RecordWebhookAttemptResponse":
+        """
+        Service (the webhook dispatcher): logs one delivery attempt; an endpoint
+        failing for days is disabled.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/RecordWebhookAttempt",
+            RecordWebhookAttemptRequest.SerializeToString,
+            RecordWebhookAttemptResponse.FromString,
+        )(message)
+
+    def list_events(self, message: "ListEventsRequest") -> "ListEventsResponse":
+        """
+        Tenant: its events after a cursor. Service: every company's.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/ListEvents",
+            ListEventsRequest.SerializeToString,
+            ListEventsResponse.FromString,
         )(message)
 
 
