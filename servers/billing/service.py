@@ -6,10 +6,12 @@ from tickmesh.billing.v1 import billing_pb2_grpc
 
 from servers.billing.rpc.analytics import AnalyticsRpcs
 from servers.billing.rpc.invoicing import InvoicingRpcs
+from servers.billing.rpc.payments import PaymentRpcs
 
 
 class BillingServicer(
     InvoicingRpcs,
+    PaymentRpcs,
     AnalyticsRpcs,
     billing_pb2_grpc.BillingServiceServicer,  # last: its stubs only answer what no group does
 ):

@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import timestamp_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from tickmesh.common.v1 import billing_pb2 as invoice_pb2
@@ -276,6 +277,58 @@ class StorageSource:
         """Store a closed invoice; Storage keeps the first: (stored, already_existed)."""
         reply = await self._call("SaveInvoice", storage_pb2.SaveInvoiceRequest(invoice=invoice))
         return reply.invoice, reply.already_existed
+
+    async def payment_method(self, company_id: str) -> storage_pb2.PaymentMethod | None:
+        """The company's payment method on file, None when it has none."""
+        try:
+            reply = await self._stub.GetPaymentMethod(
+                storage_pb2.GetPaymentMethodRequest(company_id=company_id), timeout=TIMEOUT_S
+            )
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise storage_error(err) from None
+        return reply.method
+
+    async def save_payment_method(
+        self, company_id: str, method: storage_pb2.PaymentMethod
+    ) -> storage_pb2.PaymentMethod:
+        """Put `method` on file for the company."""
+        reply = await self._call(
+            "SavePaymentMethod",
+            storage_pb2.SavePaymentMethodRequest(company_id=company_id, method=method),
+        )
+        return reply.method
+
+    async def record_payment(
+        self, invoice: invoice_pb2.Invoice, status: str, at: datetime, *, reference: str,
+        reason: str,
+    ) -> str:  # fmt: skip
+        """Log a charge of `invoice`; its payment status after."""
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(at)
+        reply = await self._call("RecordPayment", storage_pb2.RecordPaymentRequest(
+            payment=storage_pb2.Payment(
+                invoice_id=invoice.invoice_id, company_id=invoice.company_id,
+                amount_minor_units=invoice.total.minor_units, status=status, reason=reason,
+                reference=reference, attempted_at=stamp,
+            )
+        ))  # fmt: skip
+        return str(reply.payment_status)
+
+    async def mark_past_due(self, company_id: str, at: datetime) -> None:
+        """The subscription is unpaid since `at`: it expires to free at its period end."""
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(at)
+        try:
+            await self._stub.MarkPastDue(
+                storage_pb2.MarkPastDueRequest(company_id=company_id, as_of=stamp),
+                timeout=TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as err:
+            # A free subscription cannot be past due: nothing to expire.
+            if err.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise storage_error(err) from None
 
     async def change_tier(
         self, company_id: str, tier: Tier, effect: ChangeEffect, actor: str

@@ -20,6 +20,7 @@ from servers.storage.relational.api_keys import IssuedKey
 from servers.storage.relational.companies import Company
 from servers.storage.relational.events import Event
 from servers.storage.relational.invoices import StoredInvoice
+from servers.storage.relational.payments import Payment, PaymentMethod
 from servers.storage.relational.quota import StorageUsage
 from servers.storage.relational.retention import RetentionResult
 from servers.storage.relational.subscription_events import SubscriptionEvent
@@ -31,6 +32,9 @@ from servers.storage.relational.webhooks import Attempt, Endpoint
 
 WEBHOOK_ID = re.compile(r"we_[0-9a-f]{24}")
 EVENT_ID = re.compile(r"evt_[0-9a-f]{24}")
+TOKEN = re.compile(r"[A-Za-z0-9_]{3,100}")
+BRAND = re.compile(r"[a-z]{2,20}")
+LAST4 = re.compile(r"[0-9]{4}")
 
 _EFFECTS = {
     billing_pb2.CHANGE_EFFECT_IMMEDIATE: Effective.IMMEDIATE,
@@ -256,8 +260,10 @@ def stored_invoice(message: billing_pb2.Invoice) -> StoredInvoice:
 
 
 def invoice(record: StoredInvoice) -> billing_pb2.Invoice:
-    """The invoice exactly as it was first stored."""
-    return billing_pb2.Invoice.FromString(record.body)
+    """The invoice exactly as it was first stored, with its payment status now."""
+    message = billing_pb2.Invoice.FromString(record.body)
+    message.payment_status = record.payment_status
+    return message
 
 
 def usage_row(record: UsageRow) -> storage_pb2.UsageRow:
@@ -354,3 +360,39 @@ def event(record: Event) -> storage_pb2.Event:
         occurred_at=timestamp(record.occurred_at),
         data_json=json.dumps(record.data, sort_keys=True),
     )
+
+
+def payment_method(record: PaymentMethod) -> storage_pb2.PaymentMethod:
+    return storage_pb2.PaymentMethod(
+        token=record.token, brand=record.brand, last4=record.last4,
+        exp_month=record.exp_month, exp_year=record.exp_year,
+        created_at=timestamp(record.created_at),
+    )  # fmt: skip
+
+
+def payment_method_from_pb(company_id: str, message: storage_pb2.PaymentMethod) -> PaymentMethod:
+    """The method to store; INVALID_ARGUMENT naming what is missing."""
+    check = Validator()
+    check.text("method.token", message.token, TOKEN, 100, "a gateway token")
+    check.text("method.brand", message.brand, BRAND, 20, "a card brand")
+    check.text("method.last4", message.last4, LAST4, 4, "four digits")
+    check.count(message.exp_month, "method.exp_month", low=1, high=12)
+    check.count(message.exp_year, "method.exp_year", low=2000, high=2200)
+    check.check()
+    return PaymentMethod(
+        company_id, message.token, message.brand, message.last4, message.exp_month,
+        message.exp_year, datetime.now(UTC),
+    )  # fmt: skip
+
+
+def payment_from_pb(message: storage_pb2.Payment) -> Payment:
+    if not message.HasField("attempted_at"):
+        raise InvalidArgument(
+            "payment.attempted_at is required",
+            violations=[FieldViolation("payment.attempted_at", "required")],
+        )
+    return Payment(
+        message.company_id, message.invoice_id, message.amount_minor_units, message.status,
+        message.reason or None, message.reference or None,
+        message.attempted_at.ToDatetime(tzinfo=UTC),
+    )  # fmt: skip

@@ -8,6 +8,7 @@ from servers.storage.rpc.analytics import AnalyticsRpcs
 from servers.storage.rpc.companies import CompanyRpcs
 from servers.storage.rpc.invoices import InvoiceRpcs
 from servers.storage.rpc.keys import KeyRpcs
+from servers.storage.rpc.payments import PaymentRpcs
 from servers.storage.rpc.subscriptions import SubscriptionRpcs
 from servers.storage.rpc.trading import TradingRpcs
 from servers.storage.rpc.users import UserRpcs
@@ -23,6 +24,8 @@ class StorageServicer(
     AnalyticsRpcs,
     InvoiceRpcs,
     WebhookRpcs,
+    PaymentRpcs,
     storage_pb2_grpc.StorageServiceServicer,  # last: its stubs only answer what no group does
 ):
-    """Tenants, users, keys, subscriptions, trading data, analytics, invoices, webhooks."""
+    """Tenants, users, keys, subscriptions, trading data, analytics, invoices, webhooks,
+    payments."""

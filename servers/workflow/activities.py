@@ -93,6 +93,19 @@ class LifecycleActivities:
         new = len(reply.invoices) - reply.already_closed
         return Step(f"closed {period}: {new} invoices ({reply.already_closed} already closed)", new)
 
+    @activity.defn(name="collect_payments")
+    async def collect_payments(self, as_of: str) -> Step:
+        """Charge every invoice of the period that ended last by `as_of`; a failed charge
+        makes its subscription past due."""
+        period = period_before(datetime.fromisoformat(as_of))
+        reply = await call(
+            self._billing.CollectPayments,
+            billing_pb2.CollectPaymentsRequest(billing_period=period, as_of=_ts(as_of)),
+        )
+        unpaid = [c for c in reply.collections if c.payment_status != "paid"]
+        paid = len(reply.collections) - len(unpaid)
+        return Step(f"payments {period}: {paid} paid, {len(unpaid)} past due", len(unpaid))
+
     @activity.defn(name="advance_subscriptions")
     async def advance_subscriptions(self, as_of: str) -> Step:
         """Roll every subscription whose period ended by `as_of` into the next one."""

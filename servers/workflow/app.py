@@ -69,6 +69,7 @@ async def _build(ctx: Assembly[WorkflowSettings], temporal: TemporalSettings) ->
             activities.business_now,
             activities.close_period,
             activities.advance_subscriptions,
+            activities.collect_payments,
             activities.apply_retention,
             activities.evaluate_sla,
             deliveries.deliver,

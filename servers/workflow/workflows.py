@@ -67,16 +67,23 @@ async def _run(method: StepMethod, as_of: str) -> Step:
 
 @workflow.defn(name="MonthEndClose")
 class MonthEndClose:
-    """The month end: every company's ended period closed, then every subscription
-    rolled into the new one (END_OF_TERM changes, past-due expiry to free). In this
-    order, so an invoice rates the tier the period was used at."""
+    """The month end: every company's ended period closed, every subscription rolled
+    into the new one (END_OF_TERM changes, past-due expiry to free), then the closed
+    invoices charged. In this order: an invoice rates the tier the period was used at,
+    and a failed charge makes the new period past due (free at its end unless paid)."""
 
     @workflow.run
     async def run(self, inp: LifecycleInput) -> LifecycleResult:
         as_of = await _as_of(inp)
         closed = await _run(LifecycleActivities.close_period, as_of)
         rolled = await _run(LifecycleActivities.advance_subscriptions, as_of)
-        return LifecycleResult(as_of, [closed.summary, rolled.summary])
+        # Added after the first release: replaying an older run's history must not
+        # expect this activity.
+        steps = [closed.summary, rolled.summary]
+        if workflow.patched("collect-payments"):
+            paid = await _run(LifecycleActivities.collect_payments, as_of)
+            steps.append(paid.summary)
+        return LifecycleResult(as_of, steps)
 
 
 @workflow.defn(name="RollSubscriptions")

@@ -6,6 +6,7 @@ from mesh.tenancy.current import PrincipalKind, current_principal
 from mesh.tenancy.quota import QuotaStore
 from servers.billing.bridge_counters import BridgeCounters
 from servers.billing.clock import Clock, SystemClock
+from servers.billing.payments import PaymentGateway, SimulatedGateway
 from servers.billing.periods import BillingPeriod
 from servers.billing.storage_source import StorageSource
 
@@ -19,7 +20,7 @@ def require_staff() -> None:
 
 class BillingRpcs:
     """Storage for the numbers, the Bridges for what they delivered, the quota store for
-    usage against limits, and the clock periods are judged by."""
+    usage against limits, the clock periods are judged by, and the payment gateway."""
 
     def __init__(
         self,
@@ -27,11 +28,14 @@ class BillingRpcs:
         bridges: BridgeCounters,
         quota: QuotaStore,
         clock: Clock | None = None,
+        gateway: PaymentGateway | None = None,
     ) -> None:
         self._storage = storage
         self._bridges = bridges
         self._quota = quota
         self._clock = clock or SystemClock()
+        # The seam where a real processor (Stripe) plugs in; see servers.billing.payments.
+        self._gateway = gateway or SimulatedGateway()
 
     def _period(self, text: str) -> BillingPeriod:
         """The named period (YYYY-MM), or the one in progress."""

@@ -9,6 +9,7 @@ from mesh.business_time import as_of
 from mesh.errors import FailedPrecondition
 from mesh.protoconv import tier_from_proto
 from mesh.tenancy.current import actor_label, company_in_reach, current_principal
+from mesh.tiers import Tier
 from servers.billing import convert, reports
 from servers.billing.catalog import tier_catalog
 from servers.billing.clock import ManualClock
@@ -17,6 +18,7 @@ from servers.billing.invoices import preview_invoice
 from servers.billing.periods import BillingPeriod
 from servers.billing.reconcile import reconcile
 from servers.billing.rpc._base import OPERATOR, SERVICE, TENANT, BillingRpcs, require_staff
+from servers.billing.rpc.payments import require_payment_method
 from servers.billing.tier_change import change_tier
 
 
@@ -68,6 +70,8 @@ class InvoicingRpcs(BillingRpcs):
         company = company_in_reach(request.company_id)
         tier = tier_from_proto(request.tier)
         effect = convert.effect_from_pb(request.effect)
+        if tier is not Tier.FREE:
+            await require_payment_method(self._storage, company)
         changed = await change_tier(
             self._storage, self._clock, company, tier, effect, actor_label()
         )

@@ -29,6 +29,7 @@ class StoredInvoice:
     currency: str
     issued_at: datetime
     body: bytes
+    payment_status: str = "open"
 
 
 async def save_invoice(
@@ -98,4 +99,5 @@ def _record(row: sa.RowMapping) -> StoredInvoice:
         invoice_id=row["id"], company_id=row["company_id"], billing_period=row["billing_period"],
         status=row["status"], total_minor_units=row["total_minor_units"],
         currency=row["currency"], issued_at=row["issued_at"], body=bytes(row["body"]),
+        payment_status=row["payment_status"],
     )  # fmt: skip

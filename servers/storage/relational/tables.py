@@ -138,6 +138,8 @@ invoices = sa.Table(
     sa.Column("body", sa.LargeBinary(), nullable=False),
     # One closed invoice per company and period: closing twice finds the first.
     sa.UniqueConstraint("company_id", "billing_period"),
+    # Mutable beside the immutable body: open, paid, past_due or void.
+    sa.Column("payment_status", sa.String(16), nullable=False, server_default="open"),
 )
 
 events = sa.Table(
@@ -190,6 +192,35 @@ webhook_attempts = sa.Table(
     sa.Column("duration_ms", sa.Integer(), nullable=False),
     sa.Index(None, "company_id", "attempted_at"),
     sa.Index(None, "endpoint_id", "event_id"),
+)
+
+payment_methods = sa.Table(
+    "payment_methods",
+    shared_metadata,
+    sa.Column(
+        "company_id", sa.String(COMPANY_ID_LEN), sa.ForeignKey(companies.c.id), primary_key=True
+    ),
+    # The gateway's token and display details only: card data never reaches tickmesh.
+    sa.Column("token", sa.String(100), nullable=False),
+    sa.Column("brand", sa.String(20), nullable=False),
+    sa.Column("last4", sa.String(4), nullable=False),
+    sa.Column("exp_month", sa.Integer(), nullable=False),
+    sa.Column("exp_year", sa.Integer(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+payments = sa.Table(
+    "payments",
+    shared_metadata,
+    sa.Column("id", _SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("company_id", sa.String(COMPANY_ID_LEN), nullable=False),
+    sa.Column("invoice_id", sa.String(64), nullable=False),
+    sa.Column("amount_minor_units", sa.BigInteger(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("reference", sa.String(100), nullable=True),
+    sa.Column("attempted_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "invoice_id"),
 )
 
 # ---- per-tenant schema (tenant_<company_id>) -------------------------------------

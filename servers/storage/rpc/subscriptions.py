@@ -78,6 +78,6 @@ class SubscriptionRpcs(StorageRpcs):
     ) -> storage_pb2.MarkPastDueResponse:
         require(OPERATOR, SERVICE)
         sub = await subscriptions.mark_past_due(
-            self._store, request.company_id, actor=actor_label()
+            self._store, request.company_id, actor=actor_label(), now=as_of(request)
         )
         return storage_pb2.MarkPastDueResponse(subscription=convert.subscription(sub))

@@ -89,6 +89,7 @@ async def test_mid_period_upgrade_is_prorated_to_the_cent_and_shows_on_the_invoi
 ) -> None:
     tenant = await storage_mesh.tenant(PRO)
     billing = storage_mesh.billing_stub(tenant.api_key)
+    await billing.SetPaymentMethod(billing_pb2.SetPaymentMethodRequest(token="pm_sim_ok"))
     changed = await billing.ChangeTier(
         billing_pb2.ChangeTierRequest(tier=ENTERPRISE, effect=IMMEDIATE)
     )

@@ -296,3 +296,45 @@ class ReconcileResponse(_message.Message):
     balanced: bool
     bridges_counted: int
     def __init__(self, billing_period: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[ReconcileEntry, _Mapping]]] = ..., balanced: _Optional[bool] = ..., bridges_counted: _Optional[int] = ...) -> None: ...
+
+class SetPaymentMethodRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class SetPaymentMethodResponse(_message.Message):
+    __slots__ = ("brand", "last4")
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    LAST4_FIELD_NUMBER: _ClassVar[int]
+    brand: str
+    last4: str
+    def __init__(self, brand: _Optional[str] = ..., last4: _Optional[str] = ...) -> None: ...
+
+class CollectPaymentsRequest(_message.Message):
+    __slots__ = ("billing_period", "company_id", "as_of")
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    billing_period: str
+    company_id: str
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Collection(_message.Message):
+    __slots__ = ("company_id", "invoice_id", "payment_status", "reason")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    invoice_id: str
+    payment_status: str
+    reason: str
+    def __init__(self, company_id: _Optional[str] = ..., invoice_id: _Optional[str] = ..., payment_status: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CollectPaymentsResponse(_message.Message):
+    __slots__ = ("collections",)
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    collections: _containers.RepeatedCompositeFieldContainer[Collection]
+    def __init__(self, collections: _Optional[_Iterable[_Union[Collection, _Mapping]]] = ...) -> None: ...

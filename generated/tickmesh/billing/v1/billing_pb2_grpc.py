@@ -91,6 +91,16 @@ class BillingServiceStub:
                 request_serializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.ReconcileRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.ReconcileResponse.FromString,
                 _registered_method=True)
+        self.SetPaymentMethod = channel.unary_unary(
+                '/tickmesh.billing.v1.BillingService/SetPaymentMethod',
+                request_serializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.SetPaymentMethodRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.SetPaymentMethodResponse.FromString,
+                _registered_method=True)
+        self.CollectPayments = channel.unary_unary(
+                '/tickmesh.billing.v1.BillingService/CollectPayments',
+                request_serializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsResponse.FromString,
+                _registered_method=True)
 
 
 class BillingServiceServicer:
@@ -177,6 +187,23 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPaymentMethod(self, request, context):
+        """Tenant: puts a payment method on file by the gateway's token (the card never
+        reaches tickmesh). Paid tiers need one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CollectPayments(self, request, context):
+        """Service or operator: charges every closed, unpaid invoice of a period; a
+        failed charge makes the subscription past due (it expires to free at its
+        period end unless paid).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BillingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -234,6 +261,16 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.Reconcile,
                     request_deserializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.ReconcileRequest.FromString,
                     response_serializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.ReconcileResponse.SerializeToString,
+            ),
+            'SetPaymentMethod': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPaymentMethod,
+                    request_deserializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.SetPaymentMethodRequest.FromString,
+                    response_serializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.SetPaymentMethodResponse.SerializeToString,
+            ),
+            'CollectPayments': grpc.unary_unary_rpc_method_handler(
+                    servicer.CollectPayments,
+                    request_deserializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsRequest.FromString,
+                    response_serializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -535,6 +572,60 @@ class BillingService:
             '/tickmesh.billing.v1.BillingService/Reconcile',
             tickmesh_dot_billing_dot_v1_dot_billing__pb2.ReconcileRequest.SerializeToString,
             tickmesh_dot_billing_dot_v1_dot_billing__pb2.ReconcileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPaymentMethod(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.billing.v1.BillingService/SetPaymentMethod',
+            tickmesh_dot_billing_dot_v1_dot_billing__pb2.SetPaymentMethodRequest.SerializeToString,
+            tickmesh_dot_billing_dot_v1_dot_billing__pb2.SetPaymentMethodResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CollectPayments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.billing.v1.BillingService/CollectPayments',
+            tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsRequest.SerializeToString,
+            tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,17 +27,17 @@ from tickmesh.common.v1 import money_pb2 as tickmesh_dot_common_dot_v1_dot_money
 from tickmesh.common.v1 import tenancy_pb2 as tickmesh_dot_common_dot_v1_dot_tenancy__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tickmesh/common/v1/billing.proto\x12\x12tickmesh.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etickmesh/common/v1/money.proto\x1a tickmesh/common/v1/tenancy.proto\"\x95\x01\n\x0bInvoiceLine\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12)\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x19.tickmesh.common.v1.Money\x12&\n\x04tier\x18\x04 \x01(\x0e\x32\x18.tickmesh.common.v1.Tier\x12\x10\n\x08quantity\x18\x05 \x01(\t\"\x8e\x02\n\x07Invoice\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12\x12\n\ncompany_id\x18\x02 \x01(\t\x12\x16\n\x0e\x62illing_period\x18\x03 \x01(\t\x12.\n\x05lines\x18\x04 \x03(\x0b\x32\x1f.tickmesh.common.v1.InvoiceLine\x12(\n\x05total\x18\x05 \x01(\x0b\x32\x19.tickmesh.common.v1.Money\x12\x0e\n\x06status\x18\x06 \x01(\t\x12-\n\tissued_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fticks_delivered\x18\x08 \x01(\x03\x12\x11\n\tapi_calls\x18\t \x01(\x03*i\n\x0c\x43hangeEffect\x12\x1d\n\x19\x43HANGE_EFFECT_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43HANGE_EFFECT_IMMEDIATE\x10\x01\x12\x1d\n\x19\x43HANGE_EFFECT_END_OF_TERM\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tickmesh/common/v1/billing.proto\x12\x12tickmesh.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1etickmesh/common/v1/money.proto\x1a tickmesh/common/v1/tenancy.proto\"\x95\x01\n\x0bInvoiceLine\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12)\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x19.tickmesh.common.v1.Money\x12&\n\x04tier\x18\x04 \x01(\x0e\x32\x18.tickmesh.common.v1.Tier\x12\x10\n\x08quantity\x18\x05 \x01(\t\"\xa6\x02\n\x07Invoice\x12\x12\n\ninvoice_id\x18\x01 \x01(\t\x12\x12\n\ncompany_id\x18\x02 \x01(\t\x12\x16\n\x0e\x62illing_period\x18\x03 \x01(\t\x12.\n\x05lines\x18\x04 \x03(\x0b\x32\x1f.tickmesh.common.v1.InvoiceLine\x12(\n\x05total\x18\x05 \x01(\x0b\x32\x19.tickmesh.common.v1.Money\x12\x0e\n\x06status\x18\x06 \x01(\t\x12-\n\tissued_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fticks_delivered\x18\x08 \x01(\x03\x12\x11\n\tapi_calls\x18\t \x01(\x03\x12\x16\n\x0epayment_status\x18\n \x01(\t*i\n\x0c\x43hangeEffect\x12\x1d\n\x19\x43HANGE_EFFECT_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43HANGE_EFFECT_IMMEDIATE\x10\x01\x12\x1d\n\x19\x43HANGE_EFFECT_END_OF_TERM\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tickmesh.common.v1.billing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANGEEFFECT']._serialized_start=580
-  _globals['_CHANGEEFFECT']._serialized_end=685
+  _globals['_CHANGEEFFECT']._serialized_start=604
+  _globals['_CHANGEEFFECT']._serialized_end=709
   _globals['_INVOICELINE']._serialized_start=156
   _globals['_INVOICELINE']._serialized_end=305
   _globals['_INVOICE']._serialized_start=308
-  _globals['_INVOICE']._serialized_end=578
+  _globals['_INVOICE']._serialized_end=602
 # @@protoc_insertion_point(module_scope)

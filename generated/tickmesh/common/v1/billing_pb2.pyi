@@ -36,7 +36,7 @@ class InvoiceLine(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., description: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., quantity: _Optional[str] = ...) -> None: ...
 
 class Invoice(_message.Message):
-    __slots__ = ("invoice_id", "company_id", "billing_period", "lines", "total", "status", "issued_at", "ticks_delivered", "api_calls")
+    __slots__ = ("invoice_id", "company_id", "billing_period", "lines", "total", "status", "issued_at", "ticks_delivered", "api_calls", "payment_status")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class Invoice(_message.Message):
     ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
     TICKS_DELIVERED_FIELD_NUMBER: _ClassVar[int]
     API_CALLS_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_STATUS_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     company_id: str
     billing_period: str
@@ -55,4 +56,5 @@ class Invoice(_message.Message):
     issued_at: _timestamp_pb2.Timestamp
     ticks_delivered: int
     api_calls: int
-    def __init__(self, invoice_id: _Optional[str] = ..., company_id: _Optional[str] = ..., billing_period: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[str] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ticks_delivered: _Optional[int] = ..., api_calls: _Optional[int] = ...) -> None: ...
+    payment_status: str
+    def __init__(self, invoice_id: _Optional[str] = ..., company_id: _Optional[str] = ..., billing_period: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[InvoiceLine, _Mapping]]] = ..., total: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[str] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ticks_delivered: _Optional[int] = ..., api_calls: _Optional[int] = ..., payment_status: _Optional[str] = ...) -> None: ...

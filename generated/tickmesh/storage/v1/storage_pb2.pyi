@@ -536,10 +536,12 @@ class AdvanceSubscriptionsResponse(_message.Message):
     def __init__(self, advanced: _Optional[_Iterable[_Union[SubscriptionAdvance, _Mapping]]] = ...) -> None: ...
 
 class MarkPastDueRequest(_message.Message):
-    __slots__ = ("company_id",)
+    __slots__ = ("company_id", "as_of")
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     company_id: str
-    def __init__(self, company_id: _Optional[str] = ...) -> None: ...
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, company_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MarkPastDueResponse(_message.Message):
     __slots__ = ("subscription",)
@@ -686,3 +688,75 @@ class ListEventsResponse(_message.Message):
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[Event]
     def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+
+class PaymentMethod(_message.Message):
+    __slots__ = ("token", "brand", "last4", "exp_month", "exp_year", "created_at")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    LAST4_FIELD_NUMBER: _ClassVar[int]
+    EXP_MONTH_FIELD_NUMBER: _ClassVar[int]
+    EXP_YEAR_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, token: _Optional[str] = ..., brand: _Optional[str] = ..., last4: _Optional[str] = ..., exp_month: _Optional[int] = ..., exp_year: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SavePaymentMethodRequest(_message.Message):
+    __slots__ = ("company_id", "method")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    method: PaymentMethod
+    def __init__(self, company_id: _Optional[str] = ..., method: _Optional[_Union[PaymentMethod, _Mapping]] = ...) -> None: ...
+
+class SavePaymentMethodResponse(_message.Message):
+    __slots__ = ("method",)
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    method: PaymentMethod
+    def __init__(self, method: _Optional[_Union[PaymentMethod, _Mapping]] = ...) -> None: ...
+
+class GetPaymentMethodRequest(_message.Message):
+    __slots__ = ("company_id",)
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    def __init__(self, company_id: _Optional[str] = ...) -> None: ...
+
+class GetPaymentMethodResponse(_message.Message):
+    __slots__ = ("method",)
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    method: PaymentMethod
+    def __init__(self, method: _Optional[_Union[PaymentMethod, _Mapping]] = ...) -> None: ...
+
+class Payment(_message.Message):
+    __slots__ = ("invoice_id", "company_id", "amount_minor_units", "status", "reason", "reference", "attempted_at")
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MINOR_UNITS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTED_AT_FIELD_NUMBER: _ClassVar[int]
+    invoice_id: str
+    company_id: str
+    amount_minor_units: int
+    status: str
+    reason: str
+    reference: str
+    attempted_at: _timestamp_pb2.Timestamp
+    def __init__(self, invoice_id: _Optional[str] = ..., company_id: _Optional[str] = ..., amount_minor_units: _Optional[int] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., reference: _Optional[str] = ..., attempted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordPaymentRequest(_message.Message):
+    __slots__ = ("payment",)
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    payment: Payment
+    def __init__(self, payment: _Optional[_Union[Payment, _Mapping]] = ...) -> None: ...
+
+class RecordPaymentResponse(_message.Message):
+    __slots__ = ("payment_status",)
+    PAYMENT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    payment_status: str
+    def __init__(self, payment_status: _Optional[str] = ...) -> None: ...

@@ -191,6 +191,21 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsResponse.FromString,
                 _registered_method=True)
+        self.SavePaymentMethod = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/SavePaymentMethod',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SavePaymentMethodRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SavePaymentMethodResponse.FromString,
+                _registered_method=True)
+        self.GetPaymentMethod = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/GetPaymentMethod',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetPaymentMethodRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetPaymentMethodResponse.FromString,
+                _registered_method=True)
+        self.RecordPayment = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/RecordPayment',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -422,6 +437,29 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SavePaymentMethod(self, request, context):
+        """Service (Billing): stores the company's payment method (a gateway token and
+        its display details, never card data), replacing the previous one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPaymentMethod(self, request, context):
+        """Tenant: its payment method. Service: any company's. NOT_FOUND when none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordPayment(self, request, context):
+        """Service (Billing): records a charge of an invoice and sets its payment
+        status (paid, or past_due when the charge failed); emits its event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -574,6 +612,21 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.ListEvents,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsResponse.SerializeToString,
+            ),
+            'SavePaymentMethod': grpc.unary_unary_rpc_method_handler(
+                    servicer.SavePaymentMethod,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SavePaymentMethodRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SavePaymentMethodResponse.SerializeToString,
+            ),
+            'GetPaymentMethod': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPaymentMethod,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetPaymentMethodRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetPaymentMethodResponse.SerializeToString,
+            ),
+            'RecordPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordPayment,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1393,6 +1446,87 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/ListEvents',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SavePaymentMethod(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/SavePaymentMethod',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.SavePaymentMethodRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.SavePaymentMethodResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPaymentMethod(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/GetPaymentMethod',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetPaymentMethodRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetPaymentMethodResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/RecordPayment',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,6 +12,9 @@ __all__ = (
     "ChurnRiskResponse",
     "CloseBillingPeriodRequest",
     "CloseBillingPeriodResponse",
+    "CollectPaymentsRequest",
+    "CollectPaymentsResponse",
+    "Collection",
     "CompanyHealth",
     "CustomerHealthRequest",
     "CustomerHealthResponse",
@@ -26,6 +29,8 @@ __all__ = (
     "ReconcileResponse",
     "RevenueReportRequest",
     "RevenueReportResponse",
+    "SetPaymentMethodRequest",
+    "SetPaymentMethodResponse",
     "SlaReportRequest",
     "SlaReportResponse",
     "TierOffer",
@@ -236,6 +241,84 @@ class CloseBillingPeriodResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.billing.v1", "CloseBillingPeriodResponse", CloseBillingPeriodResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class Collection(betterproto2.Message):
+    """
+    One invoice's charge.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    invoice_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The invoice.
+    """
+
+    payment_status: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Its payment status after: "paid" or "past_due".
+    """
+
+    reason: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Why the charge failed, when it did.
+    """
+
+
+default_message_pool.register_message("tickmesh.billing.v1", "Collection", Collection)
+
+
+@dataclass(eq=False, repr=False)
+class CollectPaymentsRequest(betterproto2.Message):
+    """
+    Charges a period's unpaid invoices.
+    """
+
+    billing_period: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Period "YYYY-MM".
+    """
+
+    company_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Only this company; empty for every company.
+    """
+
+    as_of: "datetime.datetime | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Service callers only: the business time of the charge; unset for now.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.billing.v1", "CollectPaymentsRequest", CollectPaymentsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class CollectPaymentsResponse(betterproto2.Message):
+    """
+    What was charged.
+    """
+
+    collections: "list[Collection]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    One entry per invoice that was open.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.billing.v1", "CollectPaymentsResponse", CollectPaymentsResponse
 )
 
 
@@ -559,6 +642,46 @@ class RevenueReportResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.billing.v1", "RevenueReportResponse", RevenueReportResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class SetPaymentMethodRequest(betterproto2.Message):
+    """
+    Puts a payment method on file.
+    """
+
+    token: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The payment gateway's token (with the built-in simulator: "pm_sim_ok",
+    "pm_sim_declined", "pm_sim_error").
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.billing.v1", "SetPaymentMethodRequest", SetPaymentMethodRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class SetPaymentMethodResponse(betterproto2.Message):
+    """
+    The method on file.
+    """
+
+    brand: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Its brand, e.g. "visa".
+    """
+
+    last4: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Its last four digits.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.billing.v1", "SetPaymentMethodResponse", SetPaymentMethodResponse
 )
 
 
@@ -937,6 +1060,31 @@ class BillingServiceStub:
             "/tickmesh.billing.v1.BillingService/Reconcile",
             ReconcileRequest.SerializeToString,
             ReconcileResponse.FromString,
+        )(message)
+
+    def set_payment_method(self, message: "SetPaymentMethodRequest") -> "SetPaymentMethodResponse":
+        """
+        Tenant: puts a payment method on file by the gateway's token (the card never
+        reaches tickmesh). Paid tiers need one.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.billing.v1.BillingService/SetPaymentMethod",
+            SetPaymentMethodRequest.SerializeToString,
+            SetPaymentMethodResponse.FromString,
+        )(message)
+
+    def collect_payments(self, message: "CollectPaymentsRequest") -> "CollectPaymentsResponse":
+        """
+        Service or operator: charges every closed, unpaid invoice of a period; a
+        failed charge makes the subscription past due (it expires to free at its
+        period end unless paid).
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.billing.v1.BillingService/CollectPayments",
+            CollectPaymentsRequest.SerializeToString,
+            CollectPaymentsResponse.FromString,
         )(message)
 
 

@@ -325,6 +325,12 @@ class Invoice(betterproto2.Message):
     API calls in the period.
     """
 
+    payment_status: "str" = betterproto2.field(10, betterproto2.TYPE_STRING)
+    """
+    Payment state, kept by Storage beside the rated invoice (which never changes):
+    "open" (not charged yet), "paid", "past_due" (the charge failed), "void".
+    """
+
 
 default_message_pool.register_message("tickmesh.common.v1", "Invoice", Invoice)
 

@@ -27,6 +27,8 @@ __all__ = (
     "Event",
     "GetCompanyRequest",
     "GetCompanyResponse",
+    "GetPaymentMethodRequest",
+    "GetPaymentMethodResponse",
     "GetStorageUsageRequest",
     "GetStorageUsageResponse",
     "GetSubscriptionRequest",
@@ -51,11 +53,15 @@ __all__ = (
     "ListWebhookEndpointsResponse",
     "MarkPastDueRequest",
     "MarkPastDueResponse",
+    "Payment",
+    "PaymentMethod",
     "Position",
     "QuerySlaRequest",
     "QuerySlaResponse",
     "QueryUsageRequest",
     "QueryUsageResponse",
+    "RecordPaymentRequest",
+    "RecordPaymentResponse",
     "RecordPositionsRequest",
     "RecordPositionsResponse",
     "RecordSlaRequest",
@@ -69,6 +75,8 @@ __all__ = (
     "RevokeApiKeyResponse",
     "SaveInvoiceRequest",
     "SaveInvoiceResponse",
+    "SavePaymentMethodRequest",
+    "SavePaymentMethodResponse",
     "SlaFigures",
     "SlaSample",
     "StorageServiceStub",
@@ -664,6 +672,40 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class GetPaymentMethodRequest(betterproto2.Message):
+    """
+    Gets the payment method.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Service callers: the company (required). Tenants always get their own.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "GetPaymentMethodRequest", GetPaymentMethodRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class GetPaymentMethodResponse(betterproto2.Message):
+    """
+    The payment method.
+    """
+
+    method: "PaymentMethod | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The method.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "GetPaymentMethodResponse", GetPaymentMethodResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class GetStorageUsageRequest(betterproto2.Message):
     """
     Asks for storage usage.
@@ -1129,6 +1171,13 @@ class MarkPastDueRequest(betterproto2.Message):
     The company.
     """
 
+    as_of: "datetime.datetime | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Service callers only: the business time it became past due; unset for now.
+    """
+
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "MarkPastDueRequest", MarkPastDueRequest
@@ -1152,6 +1201,95 @@ class MarkPastDueResponse(betterproto2.Message):
 default_message_pool.register_message(
     "tickmesh.storage.v1", "MarkPastDueResponse", MarkPastDueResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class Payment(betterproto2.Message):
+    """
+    One charge of one invoice.
+    """
+
+    invoice_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The invoice.
+    """
+
+    company_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    amount_minor_units: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    The amount charged, in cents.
+    """
+
+    status: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    "succeeded", "declined" or "failed".
+    """
+
+    reason: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    Why it did not succeed (the gateway's reason).
+    """
+
+    reference: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    The gateway's reference for the charge.
+    """
+
+    attempted_at: "datetime.datetime | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was attempted.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "Payment", Payment)
+
+
+@dataclass(eq=False, repr=False)
+class PaymentMethod(betterproto2.Message):
+    """
+    A payment method on file: the gateway's token and what a person recognizes it by.
+    """
+
+    token: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The gateway's token for it.
+    """
+
+    brand: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Card brand, e.g. "visa".
+    """
+
+    last4: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Last four digits.
+    """
+
+    exp_month: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
+    """
+    Expiry month, 1-12.
+    """
+
+    exp_year: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
+    """
+    Expiry year.
+    """
+
+    created_at: "datetime.datetime | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was put on file.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "PaymentMethod", PaymentMethod)
 
 
 @dataclass(eq=False, repr=False)
@@ -1297,6 +1435,40 @@ class QueryUsageResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "QueryUsageResponse", QueryUsageResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class RecordPaymentRequest(betterproto2.Message):
+    """
+    Records a charge.
+    """
+
+    payment: "Payment | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The charge.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "RecordPaymentRequest", RecordPaymentRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class RecordPaymentResponse(betterproto2.Message):
+    """
+    The invoice after the charge.
+    """
+
+    payment_status: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Its payment status now.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "RecordPaymentResponse", RecordPaymentResponse
 )
 
 
@@ -1566,6 +1738,45 @@ class SaveInvoiceResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "SaveInvoiceResponse", SaveInvoiceResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class SavePaymentMethodRequest(betterproto2.Message):
+    """
+    Stores a payment method.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    method: "PaymentMethod | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The method.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "SavePaymentMethodRequest", SavePaymentMethodRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class SavePaymentMethodResponse(betterproto2.Message):
+    """
+    Stored.
+    """
+
+    method: "PaymentMethod | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The method as stored.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "SavePaymentMethodResponse", SavePaymentMethodResponse
 )
 
 
@@ -2387,6 +2598,43 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/ListEvents",
             ListEventsRequest.SerializeToString,
             ListEventsResponse.FromString,
+        )(message)
+
+    def save_payment_method(
+        self, message: "SavePaymentMethodRequest"
+    ) -> "SavePaymentMethodResponse":
+        """
+        Service (Billing): stores the company's payment method (a gateway token and
+        its display details, never card data), replacing the previous one.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/SavePaymentMethod",
+            SavePaymentMethodRequest.SerializeToString,
+            SavePaymentMethodResponse.FromString,
+        )(message)
+
+    def get_payment_method(self, message: "GetPaymentMethodRequest") -> "GetPaymentMethodResponse":
+        """
+        Tenant: its payment method. Service: any company's. NOT_FOUND when none.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/GetPaymentMethod",
+            GetPaymentMethodRequest.SerializeToString,
+            GetPaymentMethodResponse.FromString,
+        )(message)
+
+    def record_payment(self, message: "RecordPaymentRequest") -> "RecordPaymentResponse":
+        """
+        Service (Billing): records a charge of an invoice and sets its payment
+        status (paid, or past_due when the charge failed); emits its event.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/RecordPayment",
+            RecordPaymentRequest.SerializeToString,
+            RecordPaymentResponse.FromString,
         )(message)
 
 
