@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import grpc
@@ -20,12 +21,15 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
+from mesh.logging import error_fields
 from servers.workflow.webhook_delivery import WebhookJob
 from servers.workflow.webhook_workflows import DeliveryInput, DeliveryPolicy
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
+STARTUP_GRACE_S = 30.0
+"""Storage unreachable this soon after start is the mesh still starting, not an outage."""
 
 
 def delivery_id(task_queue: str, event_id: str, endpoint_id: str) -> str:
@@ -86,6 +90,8 @@ class Dispatcher:
         self._poll_s = poll_s
         self._local_cursor = 0
         self._failing = False
+        self._started = time.monotonic()
+        self._ever_polled = False
 
     async def run(self) -> None:
         """Until cancelled: dispatch what is new, wait when nothing was."""
@@ -94,11 +100,15 @@ class Dispatcher:
                 busy = await self.dispatch_once()
                 if self._failing:
                     log.info("webhook dispatch resumed")
-                self._failing = False
+                self._failing, self._ever_polled = False, True
             except (grpc.aio.AioRpcError, OSError) as exc:
-                if not self._failing:  # once per outage, not once per poll
-                    log.warning("webhook dispatch paused: %s", exc)
-                self._failing, busy = True, False
+                starting = not self._ever_polled and (
+                    time.monotonic() - self._started < STARTUP_GRACE_S
+                )
+                if not starting and not self._failing:  # once per outage, not per poll
+                    log.warning("webhook dispatch paused", extra=error_fields(exc))
+                    self._failing = True
+                busy = False
             if not busy:
                 await asyncio.sleep(self._poll_s)
 
