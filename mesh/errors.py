@@ -188,6 +188,13 @@ class FailedPrecondition(MeshError):
     default_reason = "FAILED_PRECONDITION"
 
 
+class Aborted(MeshError):
+    """A concurrent change got there first; the caller retries the whole operation."""
+
+    code = grpc.StatusCode.ABORTED
+    default_reason = "ABORTED"
+
+
 class Unavailable(MeshError):
     """A dependency is down; the caller may retry (RetryInfo says when)."""
 

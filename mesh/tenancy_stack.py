@@ -25,6 +25,7 @@ from mesh.config import SERVICES, MeshConfig
 from mesh.connectivity import reconnected as storage_reconnected
 from mesh.errors import Unauthenticated, Unavailable
 from mesh.interceptors.auth import AuthInterceptor
+from mesh.interceptors.idempotency import IdempotencyInterceptor
 from mesh.interceptors.metering import MeteringInterceptor
 from mesh.interceptors.quota import QuotaInterceptor
 from mesh.metering.meter import Sender, UsageMeter
@@ -151,6 +152,8 @@ async def open_tenancy(
         AuthInterceptor(authenticator, options.public_methods),
         QuotaInterceptor(quota).scoped_to(options.own_services),
         MeteringInterceptor(meter, component).scoped_to(options.own_services),
+        # Innermost: a repeat is answered from the store only once the caller is verified.
+        IdempotencyInterceptor(quota.redis, config.redis_prefix),
     ]
     return Tenancy(quota, cache, meter, interceptors, instance)
 

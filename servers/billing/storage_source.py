@@ -26,21 +26,18 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import timestamp_pb2
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from tickmesh.common.v1 import billing_pb2 as invoice_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.errors import (
-    FailedPrecondition,
     FieldViolation,
     Internal,
     InvalidArgument,
     MeshError,
     NotFound,
-    Unavailable,
 )
 from mesh.metering.vocabulary import TICKS_KEY
+from mesh.peer_errors import peer_error
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from mesh.tiers import Tier
 from servers.billing.analytics import TierSlaFigures
@@ -96,27 +93,7 @@ def tier_at(events: Sequence[SubscriptionEvent], instant: datetime) -> Tier | No
 
 def storage_error(err: grpc.aio.AioRpcError) -> MeshError:
     """Storage's refusal as Billing's own error (its messages are safe to pass on)."""
-    code, details = err.code(), err.details() or ""
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidArgument(details, violations=_violations(err))
-    if code == grpc.StatusCode.NOT_FOUND:
-        return NotFound(details)
-    if code == grpc.StatusCode.FAILED_PRECONDITION:
-        return FailedPrecondition(details)
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return Unavailable(f"Storage is unavailable: {code.name}", retry_after_s=1.0)
-    # Anything else (e.g. Storage refusing Billing's own credential) is our fault.
-    return Internal(f"Storage answered {code.name}")
-
-
-def _violations(err: grpc.aio.AioRpcError) -> list[FieldViolation]:
-    status = rpc_status.from_call(err)
-    found = []
-    for detail in status.details if status else ():
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            found += [FieldViolation(v.field, v.description) for v in bad.field_violations]
-    return found
+    return peer_error(err, "Storage")
 
 
 def _event(message: storage_pb2.SubscriptionEvent) -> SubscriptionEvent:

@@ -39,7 +39,7 @@ from tickmesh.billing.v1 import billing_pb2
 from tickmesh.bridge.v1 import bridge_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2
 from tickmesh.storage.v1 import storage_pb2
-from tickmesh.workflow.v1 import lifecycle_pb2, webhooks_pb2
+from tickmesh.workflow.v1 import chains_pb2, lifecycle_pb2, webhooks_pb2
 
 from mesh.context import current_request_id
 from mesh.errors import MeshError
@@ -51,7 +51,15 @@ from servers.hub.selection import Resolver, routing_tier
 
 _log = logging.getLogger(__name__)
 
-ROUTED_MODULES = (billing_pb2, bridge_pb2, ingestion_pb2, storage_pb2, lifecycle_pb2, webhooks_pb2)
+ROUTED_MODULES = (
+    billing_pb2,
+    bridge_pb2,
+    ingestion_pb2,
+    storage_pb2,
+    lifecycle_pb2,
+    webhooks_pb2,
+    chains_pb2,
+)
 """The generated modules of every service the Hub routes to (importing them registers
 their descriptors in the default pool)."""
 

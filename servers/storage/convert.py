@@ -17,6 +17,7 @@ from mesh.protoconv import tier_to_proto
 from mesh.tiers import Tier
 from servers.storage.analytics import SlaFigures, UsageRow
 from servers.storage.relational.api_keys import IssuedKey
+from servers.storage.relational.chains import ChainVersion
 from servers.storage.relational.companies import Company
 from servers.storage.relational.events import Event
 from servers.storage.relational.invoices import StoredInvoice
@@ -395,4 +396,11 @@ def payment_from_pb(message: storage_pb2.Payment) -> Payment:
         message.company_id, message.invoice_id, message.amount_minor_units, message.status,
         message.reason or None, message.reference or None,
         message.attempted_at.ToDatetime(tzinfo=UTC),
+    )  # fmt: skip
+
+
+def chain_version(record: ChainVersion) -> storage_pb2.ChainVersion:
+    return storage_pb2.ChainVersion(
+        name=record.name, version=record.version, definition=record.definition,
+        registered_at=timestamp(record.registered_at),
     )  # fmt: skip

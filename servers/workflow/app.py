@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tickmesh.billing.v1 import billing_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2_grpc
-from tickmesh.workflow.v1 import lifecycle_pb2, webhooks_pb2
+from tickmesh.workflow.v1 import chains_pb2, lifecycle_pb2, webhooks_pb2
 
 from mesh.binding import bind
 from mesh.config import ConfigError, env_key, load_settings
@@ -14,6 +14,11 @@ from mesh.temporal_server import SECTION as TEMPORAL
 from mesh.temporal_server import TemporalSettings
 from servers.workflow.activities import LifecycleActivities
 from servers.workflow.business_clock import BusinessClock
+from servers.workflow.chains.builtin import register_builtins
+from servers.workflow.chains.registry import ChainRegistry
+from servers.workflow.chains.run import ChainRun
+from servers.workflow.chains.service import ChainServicer
+from servers.workflow.chains.steps import StepActivities
 from servers.workflow.runner import TemporalRunner
 from servers.workflow.service import LifecycleServicer
 from servers.workflow.settings import WorkflowSettings
@@ -25,6 +30,7 @@ from servers.workflow.workflows import WORKFLOWS
 
 SERVICE = lifecycle_pb2.DESCRIPTOR.services_by_name["LifecycleService"]
 WEBHOOKS = webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"]
+CHAINS = chains_pb2.DESCRIPTOR.services_by_name["ChainService"]
 
 
 def workflow_spec(temporal: TemporalSettings | None = None) -> ServiceSpec[WorkflowSettings]:
@@ -59,12 +65,14 @@ async def _build(ctx: Assembly[WorkflowSettings], temporal: TemporalSettings) ->
         ctx.channels.service_channel(ctx.config.address_of("billing"))
     )
     activities = LifecycleActivities(storage, billing, clock)
+    steps = StepActivities(ctx.channels, ctx.config, tenancy.meter)
+    registry = ChainRegistry(storage)
     settings = ctx.settings
     deliveries = WebhookActivities(storage, settings.webhook_timeout_seconds)
     runner = TemporalRunner(
         temporal,
         wait_s=settings.temporal_wait_seconds,
-        workflows=[*WORKFLOWS, DeliverWebhook],
+        workflows=[*WORKFLOWS, DeliverWebhook, ChainRun],
         activities=[
             activities.business_now,
             activities.close_period,
@@ -73,6 +81,7 @@ async def _build(ctx: Assembly[WorkflowSettings], temporal: TemporalSettings) ->
             activities.apply_retention,
             activities.evaluate_sla,
             deliveries.deliver,
+            steps.run_step,
         ],
     )
     ctx.add(Part("temporal", start=runner.start, stop=runner.stop))
@@ -88,10 +97,12 @@ async def _build(ctx: Assembly[WorkflowSettings], temporal: TemporalSettings) ->
         poll_s=settings.webhook_poll_seconds,
     )  # fmt: skip
     ctx.add(background("webhook-dispatch", dispatcher.run))
+    ctx.add(background("builtin-chains", lambda: register_builtins(registry)))
     return Service(
         [
             bind(SERVICE, LifecycleServicer(runner, clock)),
             bind(WEBHOOKS, WebhookServicer(runner, storage, policy)),
+            bind(CHAINS, ChainServicer(registry, runner)),
         ],
         handle=runner,
     )

@@ -24,7 +24,9 @@ SERVICE_NAMES = {
     "billing": "tickmesh.billing.v1.BillingService",
     "workflow": "tickmesh.workflow.v1.LifecycleService",
 }
-EXTRA_SERVICES = {"workflow": {"tickmesh.workflow.v1.WebhookService"}}
+EXTRA_SERVICES = {
+    "workflow": {"tickmesh.workflow.v1.WebhookService", "tickmesh.workflow.v1.ChainService"}
+}
 """Contracts a component serves beside its main one."""
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -223,6 +223,16 @@ payments = sa.Table(
     sa.Index(None, "invoice_id"),
 )
 
+chain_versions = sa.Table(
+    "chain_versions",
+    shared_metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    # The Workflow service's serialized ChainDefinition: Storage keeps it, never reads it.
+    sa.Column("definition", sa.LargeBinary(), nullable=False),
+    sa.Column("registered_at", UTCDateTime(), nullable=False),
+)
+
 # ---- per-tenant schema (tenant_<company_id>) -------------------------------------
 
 users = sa.Table(

@@ -760,3 +760,41 @@ class RecordPaymentResponse(_message.Message):
     PAYMENT_STATUS_FIELD_NUMBER: _ClassVar[int]
     payment_status: str
     def __init__(self, payment_status: _Optional[str] = ...) -> None: ...
+
+class ChainVersion(_message.Message):
+    __slots__ = ("name", "version", "definition", "registered_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    definition: bytes
+    registered_at: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., definition: _Optional[bytes] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SaveChainVersionRequest(_message.Message):
+    __slots__ = ("name", "definition")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    definition: bytes
+    def __init__(self, name: _Optional[str] = ..., definition: _Optional[bytes] = ...) -> None: ...
+
+class SaveChainVersionResponse(_message.Message):
+    __slots__ = ("chain",)
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    chain: ChainVersion
+    def __init__(self, chain: _Optional[_Union[ChainVersion, _Mapping]] = ...) -> None: ...
+
+class ListChainVersionsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListChainVersionsResponse(_message.Message):
+    __slots__ = ("chains",)
+    CHAINS_FIELD_NUMBER: _ClassVar[int]
+    chains: _containers.RepeatedCompositeFieldContainer[ChainVersion]
+    def __init__(self, chains: _Optional[_Iterable[_Union[ChainVersion, _Mapping]]] = ...) -> None: ...

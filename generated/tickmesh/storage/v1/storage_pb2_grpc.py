@@ -206,6 +206,16 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentResponse.FromString,
                 _registered_method=True)
+        self.SaveChainVersion = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/SaveChainVersion',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SaveChainVersionRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SaveChainVersionResponse.FromString,
+                _registered_method=True)
+        self.ListChainVersions = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/ListChainVersions',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -460,6 +470,21 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SaveChainVersion(self, request, context):
+        """Service (the Workflow service's chain registry): stores a new version of a
+        chain definition; the version is the next for its name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChainVersions(self, request, context):
+        """Service: the stored versions of one chain (or the latest of every chain).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -627,6 +652,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.RecordPayment,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentResponse.SerializeToString,
+            ),
+            'SaveChainVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveChainVersion,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SaveChainVersionRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SaveChainVersionResponse.SerializeToString,
+            ),
+            'ListChainVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChainVersions,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1527,6 +1562,60 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/RecordPayment',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveChainVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/SaveChainVersion',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.SaveChainVersionRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.SaveChainVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChainVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/ListChainVersions',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

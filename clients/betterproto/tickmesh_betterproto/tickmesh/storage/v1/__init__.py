@@ -11,6 +11,7 @@ __all__ = (
     "AuthenticateKeyRequest",
     "AuthenticateKeyResponse",
     "BrokerAccount",
+    "ChainVersion",
     "ChangeTierRequest",
     "ChangeTierResponse",
     "Company",
@@ -35,6 +36,8 @@ __all__ = (
     "GetSubscriptionResponse",
     "IssueApiKeyRequest",
     "IssueApiKeyResponse",
+    "ListChainVersionsRequest",
+    "ListChainVersionsResponse",
     "ListCompaniesRequest",
     "ListCompaniesResponse",
     "ListEventsRequest",
@@ -73,6 +76,8 @@ __all__ = (
     "RetentionResult",
     "RevokeApiKeyRequest",
     "RevokeApiKeyResponse",
+    "SaveChainVersionRequest",
+    "SaveChainVersionResponse",
     "SaveInvoiceRequest",
     "SaveInvoiceResponse",
     "SavePaymentMethodRequest",
@@ -258,6 +263,39 @@ class BrokerAccount(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.storage.v1", "BrokerAccount", BrokerAccount)
+
+
+@dataclass(eq=False, repr=False)
+class ChainVersion(betterproto2.Message):
+    """
+    One stored version of a chain definition (opaque to Storage: the Workflow
+    service's serialized tickmesh.workflow.v1.ChainDefinition).
+    """
+
+    name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The chain's name.
+    """
+
+    version: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    Its version, from 1.
+    """
+
+    definition: "bytes" = betterproto2.field(3, betterproto2.TYPE_BYTES)
+    """
+    The serialized definition.
+    """
+
+    registered_at: "datetime.datetime | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was stored.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "ChainVersion", ChainVersion)
 
 
 @dataclass(eq=False, repr=False)
@@ -827,6 +865,41 @@ class IssueApiKeyResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "IssueApiKeyResponse", IssueApiKeyResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListChainVersionsRequest(betterproto2.Message):
+    """
+    Lists chain versions.
+    """
+
+    name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Every version of this chain, oldest first; empty: the latest version of
+    every chain, by name.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListChainVersionsRequest", ListChainVersionsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListChainVersionsResponse(betterproto2.Message):
+    """
+    The versions.
+    """
+
+    chains: "list[ChainVersion]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The versions.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListChainVersionsResponse", ListChainVersionsResponse
 )
 
 
@@ -1695,6 +1768,45 @@ class RevokeApiKeyResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "RevokeApiKeyResponse", RevokeApiKeyResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class SaveChainVersionRequest(betterproto2.Message):
+    """
+    Stores a chain version.
+    """
+
+    name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The chain's name.
+    """
+
+    definition: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
+    """
+    The serialized definition, at most 64 KiB.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "SaveChainVersionRequest", SaveChainVersionRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class SaveChainVersionResponse(betterproto2.Message):
+    """
+    The stored version.
+    """
+
+    chain: "ChainVersion | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    It, with its version number.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "SaveChainVersionResponse", SaveChainVersionResponse
 )
 
 
@@ -2635,6 +2747,31 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/RecordPayment",
             RecordPaymentRequest.SerializeToString,
             RecordPaymentResponse.FromString,
+        )(message)
+
+    def save_chain_version(self, message: "SaveChainVersionRequest") -> "SaveChainVersionResponse":
+        """
+        Service (the Workflow service's chain registry): stores a new version of a
+        chain definition; the version is the next for its name.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/SaveChainVersion",
+            SaveChainVersionRequest.SerializeToString,
+            SaveChainVersionResponse.FromString,
+        )(message)
+
+    def list_chain_versions(
+        self, message: "ListChainVersionsRequest"
+    ) -> "ListChainVersionsResponse":
+        """
+        Service: the stored versions of one chain (or the latest of every chain).
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/ListChainVersions",
+            ListChainVersionsRequest.SerializeToString,
+            ListChainVersionsResponse.FromString,
         )(message)
 
 

@@ -1,0 +1,1 @@
+"""The chain registry: versioned chains of mesh RPC calls, run as Temporal workflows."""
