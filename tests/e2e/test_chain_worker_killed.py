@@ -1,0 +1,86 @@
+"""A chain run survives its worker being killed: `tickmesh up`'s Workflow service is killed
+with SIGKILL while a run is under way, the launcher starts it again, and the run finishes
+with every step executed exactly once, counted at the callee (the users Storage holds)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import grpc
+import pytest
+from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
+from tickmesh.workflow.v1 import chains_pb2, chains_pb2_grpc
+
+from mesh.client_interceptors import api_key_interceptors
+from tests.e2e.conftest import mesh_up
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+STORAGE = "tickmesh.storage.v1.StorageService"
+STEPS = 3
+
+
+def _demo_key(log: str, tier: str) -> str:
+    line = next(x for x in log.splitlines() if x.strip().startswith(f"{tier} ") and " key " in x)
+    return line.rsplit(" key ", 1)[1].split()[0]
+
+
+async def test_a_run_outlives_its_worker_and_runs_each_step_once(tmp_path: Path) -> None:
+    with mesh_up(tmp_path / "data") as mesh:
+        operator_key = (mesh.data_dir / "operator.key").read_text().strip()
+        tenant_key = _demo_key(mesh.log(), "enterprise")
+        chain = chains_pb2.ChainDefinition(
+            name="add-users",
+            parameters={"run": "sample"},
+            steps=[
+                chains_pb2.ChainStep(
+                    name=f"user {n}", service=STORAGE, method="CreateUser", abort_on_failure=True,
+                    request_template=f'{{"email": "step{n}-{{{{run}}}}@example.com", '
+                    f'"name": "Step {n}", "role": "member"}}',
+                )
+                for n in range(STEPS)
+            ],
+        )  # fmt: skip
+        async with (
+            grpc.aio.insecure_channel(
+                mesh.address("hub"), interceptors=api_key_interceptors(operator_key)
+            ) as as_operator,
+            grpc.aio.insecure_channel(
+                mesh.address("hub"), interceptors=api_key_interceptors(tenant_key)
+            ) as as_tenant,
+        ):
+            await chains_pb2_grpc.ChainServiceStub(as_operator).RegisterChain(
+                chains_pb2.RegisterChainRequest(chain=chain)
+            )
+            chains = chains_pb2_grpc.ChainServiceStub(as_tenant)
+            storage = storage_pb2_grpc.StorageServiceStub(as_tenant)
+            started = await chains.RunChain(
+                chains_pb2.RunChainRequest(name="add-users", parameters={"run": "r1"})
+            )
+
+            async def users() -> list[str]:
+                listed = await storage.ListUsers(storage_pb2.ListUsersRequest())
+                return [u.email for u in listed.users if u.email.endswith("-r1@example.com")]
+
+            async def first_step_done() -> bool:
+                return bool(await users())
+
+            await eventually(first_step_done, "the first step at the callee", within=60)
+            worker = mesh.state()["services"]["workflow"]["pid"]
+            os.kill(worker, signal.SIGKILL)
+
+            async def finished() -> bool:
+                try:
+                    run = await chains.GetRun(chains_pb2.GetRunRequest(run_id=started.run_id))
+                except grpc.aio.AioRpcError:
+                    return False  # the Workflow service is restarting
+                return run.run.status != "running"
+
+            await eventually(finished, "the run, after the worker's restart", within=90)
+            run = await chains.GetRun(chains_pb2.GetRunRequest(run_id=started.run_id))
+            assert run.run.status == "succeeded", run
+            assert sorted(await users()) == [f"step{n}-r1@example.com" for n in range(STEPS)]
+            assert mesh.state()["services"]["workflow"]["restarts"] == 1
+        assert mesh.stop() == 0
