@@ -12,7 +12,7 @@ invalidates its own cache), and the other services ask Storage on every call.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -27,12 +27,14 @@ from mesh.errors import Unauthenticated, Unavailable
 from mesh.interceptors.auth import AuthInterceptor
 from mesh.interceptors.idempotency import IdempotencyInterceptor
 from mesh.interceptors.metering import MeteringInterceptor
+from mesh.interceptors.permissions import PermissionInterceptor
 from mesh.interceptors.quota import QuotaInterceptor
 from mesh.metering.meter import Sender, UsageMeter
 from mesh.metering.spool import Spool, spool_dir
 from mesh.tenancy.auth_cache import AuthCache, Resolver
 from mesh.tenancy.authenticator import Authenticator, KeyAuthenticator, tenant_from_proto
 from mesh.tenancy.context import TenantContext
+from mesh.tenancy.permissions import Scope
 from mesh.tenancy.quota import QuotaStore
 
 METER_DRAIN_S = 5.0
@@ -61,6 +63,10 @@ class TenancyOptions:
     """The services whose calls this server counts against the daily quota and meters;
     None: every service it answers. The Hub names its own: a call it only routes is
     counted and metered by the service it reaches, which authenticates it again."""
+
+    tenant_rpcs: Mapping[str, Scope | None] | None = None
+    """Tenant RPCs beyond the mesh's table (mesh.tenancy.permissions.TENANT_RPCS), for
+    a service with a contract of its own: method path -> scope (None: any tenant)."""
 
     def merged(self, overrides: TenancyOptions | None) -> TenancyOptions:
         """These options with every field `overrides` sets replaced."""
@@ -150,6 +156,7 @@ async def open_tenancy(
     meter.start()
     interceptors: list[grpc.aio.ServerInterceptor] = [
         AuthInterceptor(authenticator, options.public_methods),
+        PermissionInterceptor(options.tenant_rpcs).scoped_to(options.own_services),
         QuotaInterceptor(quota).scoped_to(options.own_services),
         MeteringInterceptor(meter, component).scoped_to(options.own_services),
         # Innermost: a repeat is answered from the store only once the caller is verified.

@@ -104,6 +104,8 @@ def tenant_to_proto(tenant: TenantContext) -> tenancy_pb2.TenantContext:
         user_id=tenant.user_id,
         tier=tier_to_proto(tenant.tier),
         key_id=tenant.key_id,
+        role=tenant.role,
+        scopes=sorted(tenant.scopes),
     )
 
 
@@ -118,6 +120,8 @@ def tenant_from_proto(message: tenancy_pb2.TenantContext) -> TenantContext:
         user_id=message.user_id,
         tier=tier_from_proto(message.tier),
         key_id=message.key_id,
+        role=message.role or "member",
+        scopes=frozenset(message.scopes),
     )
 
 

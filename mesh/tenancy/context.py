@@ -16,6 +16,10 @@ class TenantContext:
     user_id: str
     tier: Tier
     key_id: str
+    role: str = "member"
+    """The user's role (mesh.tenancy.permissions.Role); least power unless told."""
+    scopes: frozenset[str] = frozenset()
+    """The key's scopes; empty: every scope of the role."""
 
     def __post_init__(self) -> None:
         # Every quota and every per-tenant schema is keyed by company: an empty one
@@ -30,14 +34,20 @@ class TenantContext:
             "user_id": self.user_id,
             "tier": self.tier.value,
             "key_id": self.key_id,
+            "role": self.role,
+            "scopes": ",".join(sorted(self.scopes)),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, str]) -> TenantContext:
         """The inverse of to_dict; raises KeyError/ValueError on a bad dict."""
+        scopes = data.get("scopes", "")
         return cls(
             company_id=data["company_id"],
             user_id=data["user_id"],
             tier=Tier.parse(data["tier"]),
             key_id=data["key_id"],
+            # Entries cached before roles existed read as the least power.
+            role=data.get("role", "member"),
+            scopes=frozenset(scopes.split(",")) if scopes else frozenset(),
         )

@@ -18,14 +18,21 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from mesh.errors import NotFound, Unauthenticated
+from mesh.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from mesh.tenancy import permissions
 from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
 from servers.storage.relational import audit, validation
 from servers.storage.relational.engine import RelationalStore
 from servers.storage.relational.ids import new_entity_id
 from servers.storage.relational.scope import TenantScope
-from servers.storage.relational.tables import ENTITY_ID_LEN, api_keys, companies, subscriptions
+from servers.storage.relational.tables import (
+    ENTITY_ID_LEN,
+    api_keys,
+    companies,
+    subscriptions,
+    users,
+)
 from servers.storage.relational.users import load_user
 
 KEY_PREFIX = "tm_"
@@ -68,6 +75,8 @@ class AuthResult:
     user_id: str
     tier: Tier
     key_id: str
+    role: str = "member"
+    scopes: frozenset[str] = frozenset()
 
 
 def hash_key(plaintext: str) -> str:
@@ -94,8 +103,14 @@ async def issue_api_key(
     *,
     actor: str | None = None,
     now: datetime | None = None,
+    scopes: frozenset[str] | None = None,
+    issuer: TenantContext | None = None,
 ) -> IssuedKey:
-    """Issue a key for a user of the scope's company; NotFound for users of any other."""
+    """Issue a key for a user of the scope's company; NotFound for users of any other.
+
+    `issuer` is the tenant asking (None: the operator): it may issue keys only for
+    users whose role it manages, and only with scopes it holds itself. `scopes` (None:
+    every scope of the user's role the issuer holds) must be within the user's role."""
     check = validation.Validator()
     user_id = check.entity_id(user_id, "user_id")
     actor = actor or f"user:{user_id}"
@@ -106,7 +121,8 @@ async def issue_api_key(
     plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(_SECRET_BYTES)}"
     async with store.tenant(scope.company_id) as conn:
         # The user lives in this tenant's schema: a user id of another tenant is not found.
-        await load_user(conn, user_id)
+        user = await load_user(conn, user_id)
+        granted = grantable_scopes(issuer, user.role, scopes)
         await conn.execute(
             api_keys.insert().values(
                 id=key_id,
@@ -115,6 +131,7 @@ async def issue_api_key(
                 key_hash=hash_key(plaintext),
                 prefix=f"{KEY_PREFIX}{key_id}",
                 created_at=at,
+                scopes=sorted(granted) if granted is not None else None,
             )
         )
         await audit.record(
@@ -124,7 +141,12 @@ async def issue_api_key(
             action="api_key.issued",
             company_id=scope.company_id,
             target=f"api_key:{key_id}",
-            after={"user_id": user_id, "prefix": f"{KEY_PREFIX}{key_id}"},
+            after={
+                "user_id": user_id,
+                "prefix": f"{KEY_PREFIX}{key_id}",
+                "role": user.role,
+                "scopes": sorted(granted) if granted is not None else "all of the role",
+            },
         )
     return IssuedKey(key_id, plaintext)
 
@@ -212,6 +234,7 @@ async def authenticate_key(
             api_keys.c.user_id,
             api_keys.c.revoked_at,
             api_keys.c.last_used_at,
+            api_keys.c.scopes,
             companies.c.status,
             subscriptions.c.tier,
         )
@@ -234,11 +257,61 @@ async def authenticate_key(
             await conn.execute(
                 api_keys.update().where(api_keys.c.id == key_id).values(last_used_at=at)
             )
-    return AuthResult(row.company_id, row.user_id, Tier(row.tier), key_id)
+    # The role is read now, not copied onto the key: a user's new role applies to
+    # every key it holds from the next lookup on.
+    async with store.tenant(row.company_id, readonly=True) as conn:
+        role = (
+            await conn.execute(sa.select(users.c.role).where(users.c.id == row.user_id))
+        ).scalar_one_or_none()
+    return AuthResult(
+        row.company_id, row.user_id, Tier(row.tier), key_id, role or "member",
+        frozenset(row.scopes or ()),
+    )  # fmt: skip
 
 
 async def tenant_for_key(store: RelationalStore, plaintext: str) -> TenantContext:
     """The tenant a presented key acts for (see authenticate_key): how Storage resolves keys
     itself, for its own auth interceptor and for AuthenticateKey."""
     result = await authenticate_key(store, plaintext)
-    return TenantContext(result.company_id, result.user_id, result.tier, result.key_id)
+    return TenantContext(
+        result.company_id, result.user_id, result.tier, result.key_id, result.role, result.scopes
+    )
+
+
+def grantable_scopes(
+    issuer: TenantContext | None, user_role: str, requested: frozenset[str] | None
+) -> frozenset[str] | None:
+    """The scopes a new key gets (None: all of the user's role, for the operator asking for
+    no particular ones); PERMISSION_DENIED naming what the issuer may not grant."""
+    target = permissions.parse_role(user_role)
+    role_scopes = {s.value for s in permissions.ROLE_SCOPES[target]}
+    if requested is not None:
+        unknown = sorted(requested - {s.value for s in permissions.Scope})
+        if unknown:
+            raise InvalidArgument(
+                f"unknown scope {unknown[0]!r}",
+                violations=[FieldViolation("scopes", "one of " + ", ".join(permissions.Scope))],
+            )
+        beyond = sorted(requested - role_scopes)
+        if beyond:
+            raise PermissionDenied(
+                f"role {user_role} cannot hold scope {beyond[0]}",
+                reason="SCOPE_BEYOND_ROLE", metadata={"scope": beyond[0], "role": user_role},
+            )  # fmt: skip
+    if issuer is None:
+        return requested
+    mine = permissions.held_scopes(issuer)
+    by = permissions.parse_role(issuer.role)
+    if target not in permissions.MANAGES[by]:
+        raise PermissionDenied(
+            f"a {issuer.role} cannot issue keys for a {user_role}; only an owner can",
+            reason="ROLE_REQUIRED", metadata={"required_role": "owner"},
+        )  # fmt: skip
+    wanted = requested if requested is not None else frozenset(role_scopes)
+    beyond = sorted(wanted - mine)
+    if beyond:
+        raise PermissionDenied(
+            f"this key lacks scope {beyond[0]}, so it cannot grant it",
+            reason="SCOPE_REQUIRED", metadata={"scope": beyond[0]},
+        )  # fmt: skip
+    return wanted if requested is not None or wanted != role_scopes else None

@@ -91,6 +91,9 @@ api_keys = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
     sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    # What the key may do (mesh.tenancy.permissions.Scope); NULL: every scope of its
+    # user's role (keys issued before scopes existed).
+    sa.Column("scopes", JSONDoc, nullable=True),
     sa.Index(None, "company_id", "user_id"),
 )
 

@@ -7,7 +7,7 @@ from tickmesh.storage.v1 import storage_pb2
 
 from mesh.telemetry.server import annotate_tenant
 from mesh.tenancy.authenticator import tenant_to_proto
-from mesh.tenancy.current import actor_label, company_in_reach
+from mesh.tenancy.current import actor_label, company_in_reach, current_principal
 from servers.storage import convert
 from servers.storage.relational import api_keys
 from servers.storage.relational.scope import TenantScope
@@ -21,8 +21,10 @@ class KeyRpcs(StorageRpcs):
         require(TENANT, OPERATOR)
         scope = TenantScope(company_in_reach(request.company_id))
         issued = await api_keys.issue_api_key(
-            self._store, scope, request.user_id, actor=actor_label()
-        )
+            self._store, scope, request.user_id, actor=actor_label(),
+            scopes=frozenset(request.scopes) if request.scopes else None,
+            issuer=current_principal().tenant,
+        )  # fmt: skip
         return convert.issued_key(issued, self._store.now(None))
 
     async def RevokeApiKey(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import grpc
 from tickmesh.storage.v1 import storage_pb2
 
+from mesh.tenancy.current import current_tenant
+from mesh.tenancy.permissions import check_manages
 from servers.storage import convert
 from servers.storage.relational import users
 from servers.storage.rpc._base import StorageRpcs, tenant_scope
@@ -14,9 +16,9 @@ class UserRpcs(StorageRpcs):
     async def CreateUser(
         self, request: storage_pb2.CreateUserRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.CreateUserResponse:
-        record = await users.create_user(
-            self._store, tenant_scope(), request.email, request.name, request.role or "member"
-        )
+        scope, role = tenant_scope(), request.role or "member"
+        check_manages(current_tenant(), role)
+        record = await users.create_user(self._store, scope, request.email, request.name, role)
         return storage_pb2.CreateUserResponse(user=convert.user(record))
 
     async def ListUsers(

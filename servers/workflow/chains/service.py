@@ -97,7 +97,8 @@ class ChainServicer:
         if tenant is not None:  # the operator runs any chain, as the operator
             check_tier(chain, tenant.tier)
             run_as = RunAs(tenant.company_id, tenant.user_id, str(tier_to_proto(tenant.tier)),
-                           tenant.key_id)  # fmt: skip
+                           tenant.key_id, role=tenant.role,
+                           scopes=sorted(tenant.scopes))  # fmt: skip
         else:
             run_as = RunAs("", "", "", "", operator=True)
         parameters = {**dict(chain.parameters), **dict(request.parameters)}

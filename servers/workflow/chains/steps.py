@@ -11,7 +11,7 @@ SLA; its cost is metered to the tenant.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from temporalio import activity
@@ -41,6 +41,9 @@ class RunAs:
     tier: str
     key_id: str
     operator: bool = False
+    role: str = "member"
+    scopes: list[str] = field(default_factory=list)
+    """The key's scopes: a step can do no more than the key that started the run."""
 
 
 @dataclass
@@ -87,7 +90,7 @@ class StepActivities:
             tenant, principal = None, Principal(PrincipalKind.OPERATOR)
         else:
             tenant = TenantContext(who.company_id, who.user_id, tier_from_proto(int(who.tier)),
-                                   who.key_id)  # fmt: skip
+                                   who.key_id, who.role, frozenset(who.scopes))  # fmt: skip
             principal = Principal(PrincipalKind.TENANT, tenant=tenant)
         channel = self._channels.channel(self._config.address_of(where.mesh_service))
         call = channel.unary_unary(

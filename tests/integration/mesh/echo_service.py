@@ -72,7 +72,7 @@ def echo_spec(events: list[str] | None = None) -> ServiceSpec[EchoSettings]:
     log = events if events is not None else []
 
     async def build(ctx: Assembly[EchoSettings]) -> Service:
-        await ctx.tenancy()
+        await ctx.tenancy(tenant_rpcs={SAY: None})  # any tenant may call Say
         ctx.opened("store", lambda: _record(log, "store closed"))
         ctx.add(Part("warm-up", start=lambda: _record(log, "warmed up")))
         servicer = EchoServicer(ctx.settings.greeting)

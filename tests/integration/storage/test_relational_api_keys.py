@@ -26,8 +26,9 @@ async def test_key_authenticates_to_its_tenant(
     tenant = await tenant_factory("pro")
     assert tenant.key.startswith(f"tm_{tenant.key_id}_")
     result = await api_keys.authenticate_key(store, tenant.key, now=T0)
+    # The company's first user is its owner; a key issued with no scopes holds the role's.
     assert result == api_keys.AuthResult(
-        tenant.scope.company_id, tenant.user_id, Tier.PRO, tenant.key_id
+        tenant.scope.company_id, tenant.user_id, Tier.PRO, tenant.key_id, "owner"
     )
     [key] = await api_keys.list_api_keys(store, tenant.scope)
     assert key.last_used_at == T0
@@ -39,7 +40,7 @@ async def test_storage_resolves_its_own_keys_to_a_tenant_context(
 ) -> None:
     tenant = await tenant_factory("enterprise")
     assert await api_keys.tenant_for_key(store, tenant.key) == TenantContext(
-        tenant.scope.company_id, tenant.user_id, Tier.ENTERPRISE, tenant.key_id
+        tenant.scope.company_id, tenant.user_id, Tier.ENTERPRISE, tenant.key_id, "owner"
     )
 
 

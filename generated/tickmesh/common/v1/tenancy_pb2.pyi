@@ -1,7 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -18,16 +19,20 @@ TIER_PRO: Tier
 TIER_ENTERPRISE: Tier
 
 class TenantContext(_message.Message):
-    __slots__ = ("company_id", "user_id", "tier", "key_id")
+    __slots__ = ("company_id", "user_id", "tier", "key_id", "role", "scopes")
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
     company_id: str
     user_id: str
     tier: Tier
     key_id: str
-    def __init__(self, company_id: _Optional[str] = ..., user_id: _Optional[str] = ..., tier: _Optional[_Union[Tier, str]] = ..., key_id: _Optional[str] = ...) -> None: ...
+    role: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, company_id: _Optional[str] = ..., user_id: _Optional[str] = ..., tier: _Optional[_Union[Tier, str]] = ..., key_id: _Optional[str] = ..., role: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UsageEvent(_message.Message):
     __slots__ = ("idempotency_key", "company_id", "user_id", "tier", "service", "endpoint", "data_points", "processing_time_us", "event_time_us", "billing_period")

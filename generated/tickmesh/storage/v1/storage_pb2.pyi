@@ -118,14 +118,16 @@ class ListUsersResponse(_message.Message):
     def __init__(self, users: _Optional[_Iterable[_Union[User, _Mapping]]] = ...) -> None: ...
 
 class IssueApiKeyRequest(_message.Message):
-    __slots__ = ("user_id", "company_id", "label")
+    __slots__ = ("user_id", "company_id", "label", "scopes")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     company_id: str
     label: str
-    def __init__(self, user_id: _Optional[str] = ..., company_id: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_id: _Optional[str] = ..., company_id: _Optional[str] = ..., label: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class IssueApiKeyResponse(_message.Message):
     __slots__ = ("key_id", "api_key", "created_at")

@@ -491,6 +491,17 @@ class TenantContext(betterproto2.Message):
     The public id of the API key the call was authenticated with.
     """
 
+    role: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    The user's role: "owner", "admin" or "member".
+    """
+
+    scopes: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The key's scopes ("market_data", "usage_read", "billing", "user_admin",
+    "webhooks", "trading", "chains"); empty: every scope of the role.
+    """
+
 
 default_message_pool.register_message("tickmesh.common.v1", "TenantContext", TenantContext)
 

@@ -833,6 +833,12 @@ class IssueApiKeyRequest(betterproto2.Message):
     Free-form label, e.g. "trading bot".
     """
 
+    scopes: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    """
+    What the key may do (see TenantContext.scopes), each within both the caller's
+    and the user's role; empty: every scope the user's role has, within the caller's.
+    """
+
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "IssueApiKeyRequest", IssueApiKeyRequest

@@ -1,0 +1,39 @@
+"""API key scopes: what each key may do, within its user's role.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from servers.storage.relational.tables import SHARED
+from servers.storage.relational.types import JSONDoc
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _shared_schema() -> str | None:
+    # ALTER TABLE is rendered by Alembic itself, outside the connection's
+    # schema_translate_map: translate by hand (see r0004).
+    translate = op.get_bind().get_execution_options().get("schema_translate_map", {})
+    schema: str | None = translate.get(SHARED, SHARED)
+    return schema
+
+
+def upgrade() -> None:
+    """Add api_keys.scopes (NULL: the role's every scope, as before)."""
+    op.add_column("api_keys", sa.Column("scopes", JSONDoc, nullable=True), schema=_shared_schema())
+
+
+def downgrade() -> None:
+    """Drop it."""
+    op.drop_column("api_keys", "scopes", schema=_shared_schema())
