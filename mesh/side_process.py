@@ -101,13 +101,17 @@ class SideProcess:
             [self], spawn=type(self).spawn, serving=ready, changed=changed, say=say, policy=policy
         )
 
+    def terminate(self) -> None:
+        """SIGTERM it without waiting (stop() waits)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
         """SIGTERM it, SIGKILL it after `timeout_s`; its exit code."""
         process = self.process
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+        self.terminate()
         try:
             return process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:

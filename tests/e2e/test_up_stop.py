@@ -23,7 +23,9 @@ pytestmark = pytest.mark.e2e
 
 # Mixed tiers, each within its concurrent-stream limit (free 1, pro 5, enterprise 50).
 SUBSCRIBERS = {"free": 1, "pro": 5, "enterprise": 44}
-STOP_WITHIN_S = 2.0  # issue 14's "Done when"
+STOP_WITHIN_S = 2.0  # issue 14's "Done when": every service stopped
+SIDE_PROCESSES_S = 3.0
+"""Then the shared Redis and Temporal, which drains for 1-2 s after the services."""
 QUIET = {"DEBUG", "INFO"}
 
 
@@ -66,7 +68,7 @@ async def test_stop_with_50_subscribers_is_fast_clean_and_ordered(tmp_path: Path
             every=0.2,
         )
 
-        signalled = time.monotonic()
+        signalled, signalled_at = time.monotonic(), datetime.now(UTC)
         mesh.process.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(mesh.process.wait, 30)
         took = time.monotonic() - signalled
@@ -77,7 +79,7 @@ async def test_stop_with_50_subscribers_is_fast_clean_and_ordered(tmp_path: Path
         mesh.close()
     log = mesh.log()
     assert code == 0, log
-    assert took < STOP_WITHIN_S, f"stopping took {took:.2f} s:\n{log}"
+    assert took < STOP_WITHIN_S + SIDE_PROCESSES_S, f"stopping took {took:.2f} s:\n{log}"
 
     # Every stream ended with the Bridge's own UNAVAILABLE, which clients retry: not OK
     # (the subscription over), not a reset (a process gone before its streams ended).
@@ -102,6 +104,13 @@ async def test_stop_with_50_subscribers_is_fast_clean_and_ordered(tmp_path: Path
     # Storage last: it began stopping only after every other service had stopped.
     [storage] = [r["ts"] for r in stopping if r["service"] == "storage"]
     assert all(ts <= storage for service, ts in stopped.items() if service != "storage")
+    services_took = (_when(stopped["storage"]) - signalled_at).total_seconds()
+    assert services_took < STOP_WITHIN_S, f"the services took {services_took:.2f} s to stop"
+
+
+def _when(ts: str) -> datetime:
+    """A log record's `ts` ("2026-12-04T13:28:46.417Z") as an aware datetime."""
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
 async def _bridge_usage_recorded(storage: str, key: str) -> bool:
