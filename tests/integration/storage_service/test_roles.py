@@ -30,7 +30,7 @@ async def _user_key(mesh: StorageMesh, owner_key: str, role: str, **scopes: list
     user = await owner.CreateUser(
         storage_pb2.CreateUserRequest(
             email=f"{role}-{len(scopes)}@example.com", name=role.title(), role=role
-        )  # fmt: skip
+        )
     )
     key = await owner.IssueApiKey(
         storage_pb2.IssueApiKeyRequest(user_id=user.user.user_id, scopes=scopes.get("scopes", []))
