@@ -170,10 +170,15 @@ def check_manages(tenant: TenantContext, role: str) -> None:
         manages = frozenset()
     if wanted not in manages:
         raise PermissionDenied(
-            f"a {tenant.role} cannot make a {role}; only an owner can",
+            f"{with_article(tenant.role)} cannot make {with_article(role)}; only an owner can",
             reason="ROLE_REQUIRED",
             metadata={"required_role": Role.OWNER.value, "role": tenant.role},
         )
+
+
+def with_article(role: str) -> str:
+    """`an owner`, `an admin`, `a member`."""
+    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"
 
 
 def roles_with(scope: Scope) -> list[str]:

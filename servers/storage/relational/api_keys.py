@@ -304,7 +304,8 @@ def grantable_scopes(
     by = permissions.parse_role(issuer.role)
     if target not in permissions.MANAGES[by]:
         raise PermissionDenied(
-            f"a {issuer.role} cannot issue keys for a {user_role}; only an owner can",
+            f"{permissions.with_article(issuer.role)} cannot issue keys for "
+            f"{permissions.with_article(user_role)}; only an owner can",
             reason="ROLE_REQUIRED", metadata={"required_role": "owner"},
         )  # fmt: skip
     wanted = requested if requested is not None else frozenset(role_scopes)
