@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tickmesh.storage.v1 import storage_pb2_grpc
 
+from servers.storage.analytics.market import MarketHistory
 from servers.storage.rpc.analytics import AnalyticsRpcs
 from servers.storage.rpc.companies import CompanyRpcs
+from servers.storage.rpc.history import HistoryRpcs
 from servers.storage.rpc.invoices import InvoiceRpcs
 from servers.storage.rpc.keys import KeyRpcs
 from servers.storage.rpc.subscriptions import SubscriptionRpcs
@@ -21,6 +25,12 @@ class StorageServicer(
     TradingRpcs,
     AnalyticsRpcs,
     InvoiceRpcs,
+    HistoryRpcs,
     storage_pb2_grpc.StorageServiceServicer,  # last: its stubs only answer what no group does
 ):
-    """Tenants, users, keys, subscriptions, trading data, analytics and invoices."""
+    """Tenants, users, keys, subscriptions, trading data, analytics, invoices and
+    market-data history."""
+
+    def __init__(self, *args: Any, history: MarketHistory | None = None) -> None:
+        super().__init__(*args)
+        self._history = history
