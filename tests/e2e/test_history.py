@@ -8,6 +8,8 @@ runs inside Storage, so killing Storage with SIGKILL kills the process that reco
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,7 +29,7 @@ from tests.e2e.processes import ServiceProcesses
 pytestmark = pytest.mark.e2e
 WAIT = 90.0
 SECOND_US = 1_000_000
-FREE_SYMBOLS = ["EURUSD", "GBPUSD", "USDJPY", "EURGBP", "AUDUSD"]
+TICKMESH = str(Path(sys.executable).parent / "tickmesh")  # the installed command
 
 
 @pytest.fixture
@@ -188,6 +190,24 @@ async def test_tier_rules_and_usage_on_the_invoice(mesh: ServiceProcesses) -> No
     quote = await subscriber.quotes(bridge, keys["free"], ["EURUSD", "GBPUSD"])
     assert [q.symbol for q in quote] == ["EURUSD", "GBPUSD"]
     assert not any(q.spread_pips for q in quote)
+
+    # The CLI prints them (a chart line, then a table).
+    shown = await asyncio.to_thread(
+        subprocess.run,
+        [TICKMESH, "bars", "--key", keys["free"], "--symbol", "EURUSD",
+         "--interval", "1s", "--since", "2m", "--target", bridge],
+        env=mesh.env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert shown.stdout.startswith("EURUSD 1s: ") and "open" in shown.stdout
+    refused_cli = await asyncio.to_thread(
+        subprocess.run,
+        [TICKMESH, "bars", "--key", keys["free"], "--symbol", "EURUSD",
+         "--since", "8d", "--target", bridge],
+        env=mesh.env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused_cli.returncode == 1
+    assert "OUT_OF_RANGE" in refused_cli.stdout and "pro" in refused_cli.stdout
 
     # Bad input: precise codes.
     with pytest.raises(TickmeshError) as bad:

@@ -9,6 +9,11 @@ is trimmed. After a crash the watermark is read again from what was durably writ
 a recorder resuming from it leaves no gap and no duplicate. market_ticks is also a
 ReplacingMergeTree on (symbol, time, sequence), so a duplicate that got past a second
 writer would still collapse on merge (the bars would not: keep one writer per database).
+
+The crash window: one INSERT is not atomic across market_ticks and its views. A SIGKILL
+after the ticks' part is written and before every view's is can leave that block's
+quotes or bars short (never doubled: the ticks are found on restart and not re-sent).
+Recomputing a range's bars from market_ticks would repair it; that is not built yet.
 """
 
 from __future__ import annotations
