@@ -109,9 +109,11 @@ async def test_recorder_survives_sigkill_and_bars_match_the_ticks(mesh: ServiceP
     await asyncio.to_thread(mesh.start, "storage")
     restarted = _now_us()
 
+    after_restart: list[market_pb2.Tick] = []
+
     async def recorded_after_restart() -> bool:
-        ticks = await _ticks(mesh, enterprise, ["EURUSD"], restarted)
-        return len(ticks) >= 50
+        after_restart[:] = await _ticks(mesh, enterprise, ["EURUSD"], restarted)
+        return len(after_restart) >= 50
 
     await _wait(recorded_after_restart, "ticks recorded after the restart")
 
@@ -124,7 +126,9 @@ async def test_recorder_survives_sigkill_and_bars_match_the_ticks(mesh: ServiceP
             ingestion_pb2.ListSymbolsRequest()
         )
     universe = sorted(info.symbol for info in listed.symbols)
-    end = _now_us() - 2 * SECOND_US  # recorded by now (the recorder writes every 0.25 s)
+    # Writes land in sequence order, each whole: once this EURUSD tick is visible, every
+    # tick before it is, so the range up to it is complete for every symbol.
+    end = after_restart[-1].ingest_time_us
     ticks = []
     for part in (universe[:26], universe[26:]):
         ticks.extend(await _ticks(mesh, enterprise, part, began - 60 * SECOND_US, end))
@@ -211,7 +215,8 @@ async def test_tier_rules_and_usage_on_the_invoice(mesh: ServiceProcesses) -> No
 
     # Bad input: precise codes.
     with pytest.raises(TickmeshError) as bad:
-        await subscriber.bars(bridge, keys["free"], "EURUSD", "1m", _now_us(), _now_us() - 1)
+        now = _now_us()
+        await subscriber.bars(bridge, keys["free"], "EURUSD", "1m", now, now - SECOND_US)
     assert bad.value.code is grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(TickmeshError) as bad:
         await subscriber.bars(bridge, keys["free"], "EURUSD", "1m", start, page_size=10_001)

@@ -23,6 +23,8 @@ SERVICE_NAMES = {
     "storage": "tickmesh.storage.v1.StorageService",
     "billing": "tickmesh.billing.v1.BillingService",
 }
+# Contract services a process serves beside its main one.
+EXTRA_SERVICES = {"bridge": ("tickmesh.bridge.v1.HistoryService",)}
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -50,6 +52,7 @@ def test_reflection_lists_every_service(running_mesh: RunningMesh) -> None:
         }
         assert listed == {
             service,
+            *EXTRA_SERVICES.get(component, ()),
             "tickmesh.common.v1.BusinessMetricsService",  # every server has its metrics
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
