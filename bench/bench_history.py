@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tickmesh.common.v1 import history_pb2, market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2
+from tickmesh.storage.v1 import storage_pb2
 
 from servers.storage.analytics import open_analytics
 from servers.storage.analytics.market import MarketHistory, open_market_history
@@ -75,8 +76,9 @@ def prepare(messages: list[bytes]) -> tuple[bytes, int, int, int]:
 
 async def record_at(history: MarketHistory, rate: int | None, seconds: float) -> str:
     """Record at `rate` ticks/s (None: back to back, 50k per write) for `seconds`."""
-    per_write = 50_000 if rate is None else max(1, rate // 4)  # the recorder writes every 0.25 s
-    writes = max(1, int(seconds * (4 if rate else 1)))
+    # The recorder writes every 0.5 s (servers.storage.recorder), or per 50,000 ticks.
+    per_write = 50_000 if rate is None else max(1, rate // 2)
+    writes = max(1, int(seconds * (2 if rate else 1)))
     seq = history.last_seq + 1
     start_us = time.time_ns() // 1000 - 3_600_000_000
     batches = [feed_messages(seq + i * per_write, per_write, start_us) for i in range(writes)]
@@ -86,8 +88,8 @@ async def record_at(history: MarketHistory, rate: int | None, seconds: float) ->
         payload, first, last, count = prepare(messages)
         done = await history.record(payload, first, last, count)
         recorded += done.recorded
-        if rate is not None:  # pace like the feed: one write per 0.25 s
-            await asyncio.sleep(max(0.0, wall0 + (i + 1) * 0.25 - time.perf_counter()))
+        if rate is not None:  # pace like the feed: one write per 0.5 s
+            await asyncio.sleep(max(0.0, wall0 + (i + 1) * 0.5 - time.perf_counter()))
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     label = "back to back" if rate is None else f"{rate:,} ticks/s offered"
@@ -131,7 +133,7 @@ async def main() -> None:
             t = time.perf_counter()
             rows = await history.bars("EURUSD", interval, end - span_us, end, 10_000)
             times.append((time.perf_counter() - t) * 1000)
-            sizes.append(len(rows))
+            sizes.append(len(storage_pb2.QueryBarsResponse.FromString(rows).bars))
         times.sort()
         p50, p99 = times[len(times) // 2], times[int(len(times) * 0.99) - 1]
         print(f"GetBars {label}: {statistics.median(sizes):.0f} bars, "

@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 
 import grpc
 from tickmesh.bridge.v1 import history_pb2, history_pb2_grpc
+from tickmesh.common.v1 import market_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.errors import Unavailable
@@ -52,8 +53,10 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         storage: grpc.aio.Channel,
         meter: UsageMeter,
         universe: Callable[[], Universe | None],
+        live: Callable[[str], market_pb2.Tick | None] = lambda symbol: None,
         clock_us: Callable[[], int] = _now_us,
     ) -> None:
+        self._live = live
         self._stub = storage_pb2_grpc.StorageServiceStub(storage)
         self._query_ticks = storage.unary_stream(
             _QUERY_TICKS,
@@ -80,9 +83,15 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
     ) -> history_pb2.GetQuoteResponse:
         tenant = current_tenant()
         symbols = self._symbols(list(request.symbols), tenant)
-        request_ = storage_pb2.LatestTicksRequest(symbols=symbols)
-        reply = await _storage(self._stub.LatestTicks(request_))
-        quotes = [rules.project(tick, tenant.tier) for tick in reply.ticks]
+        # The live stream's latest tick where this Bridge has one (fresher than the
+        # recording, which is written in batches); the recording for the others.
+        found = {s: tick for s in symbols if (tick := self._live(s)) is not None}
+        missing = [s for s in symbols if s not in found]
+        if missing:
+            request_ = storage_pb2.LatestTicksRequest(symbols=missing)
+            reply = await _storage(self._stub.LatestTicks(request_))
+            found.update((tick.symbol, tick) for tick in reply.ticks)
+        quotes = [rules.project(found[s], tenant.tier) for s in symbols if s in found]
         self._bill(tenant, len(quotes))
         return history_pb2.GetQuoteResponse(quotes=quotes)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from clickhouse_connect.driver.client import Client
-from tickmesh.common.v1 import history_pb2, market_pb2
+from tickmesh.common.v1 import market_pb2
 
 from mesh.wire import varint
 from servers.storage.analytics import market_schema
@@ -63,28 +63,6 @@ class TickPage:
     last_seq: int
 
 
-@dataclass(frozen=True, slots=True)
-class BarRow:
-    """One bar."""
-
-    start_time_us: int
-    open: float
-    high: float
-    low: float
-    close: float
-    bid_close: float
-    ask_close: float
-    tick_count: int
-
-    def to_proto(self) -> history_pb2.Bar:
-        """The contract's Bar."""
-        return history_pb2.Bar(
-            start_time_us=self.start_time_us, open=self.open, high=self.high, low=self.low,
-            close=self.close, bid_close=self.bid_close, ask_close=self.ask_close,
-            tick_count=self.tick_count,
-        )  # fmt: skip
-
-
 def _select_list(fields: Sequence[str]) -> str:
     wanted = set(fields) | set(CURSOR_FIELDS)
     columns: list[str] = []
@@ -114,6 +92,7 @@ class MarketStore:
         self._client = client
         market_schema.apply_market_schema(client)
         self._format_schema = market_schema.write_tick_schema(schema_dir)
+        self._bar_schema = market_schema.write_bar_schema(schema_dir)
         self.last_seq = int(client.query(f"SELECT max(sequence) FROM {TICKS}").result_rows[0][0])
 
     # -- writing ------------------------------------------------------------------------
@@ -180,22 +159,27 @@ class MarketStore:
         last = ticks[-1]
         return TickPage(batch, len(ticks), last.ingest_time_us, last.sequence)
 
-    def bars(
-        self, symbol: str, interval: int, start_us: int, end_us: int, limit: int
-    ) -> list[BarRow]:
-        """Bars of `symbol` starting in [start_us, end_us), oldest first, at most `limit`."""
+    def bars(self, symbol: str, interval: int, start_us: int, end_us: int, limit: int) -> bytes:
+        """Bars of `symbol` starting in [start_us, end_us), oldest first, at most `limit`,
+        as a serialized QueryBarsResponse (its `bars` are field 1, which is what ClickHouse's
+        ProtobufList writes: no Python work per bar)."""
         sql = (
-            "SELECT toInt64(toUnixTimestamp(start)) * 1000000, argMinMerge(open), max(high),"
-            " min(low), argMaxMerge(close), argMaxMerge(bid_close), argMaxMerge(ask_close),"
-            f" sum(tick_count) FROM {bars_table(interval)}"
-            " WHERE symbol = {symbol:String}"
-            " AND start >= toDateTime(intDiv({start:Int64}, 1000000), 'UTC')"
-            " AND start < toDateTime(intDiv({end:Int64} + 999999, 1000000), 'UTC')"
-            " GROUP BY start ORDER BY start LIMIT {limit:UInt32}"
+            "SELECT toInt64(toUnixTimestamp(start)) * 1000000 AS start_time_us,"
+            " argMinMerge(b.open) AS open, max(b.high) AS high, min(b.low) AS low,"
+            " argMaxMerge(b.close) AS close, argMaxMerge(b.bid_close) AS bid_close,"
+            " argMaxMerge(b.ask_close) AS ask_close, sum(b.tick_count) AS tick_count"
+            f" FROM {bars_table(interval)} AS b"
+            " WHERE b.symbol = {symbol:String}"
+            " AND b.start >= toDateTime(intDiv({start:Int64}, 1000000), 'UTC')"
+            " AND b.start < toDateTime(intDiv({end:Int64} + 999999, 1000000), 'UTC')"
+            " GROUP BY b.start ORDER BY b.start LIMIT {limit:UInt32}"
         )
         parameters = {"symbol": symbol, "start": start_us, "end": end_us, "limit": limit}
-        rows = self._client.query(sql, parameters=parameters).result_rows
-        return [BarRow(*row) for row in rows]
+        raw = self._client.raw_query(
+            sql, parameters=parameters, fmt="ProtobufList",
+            settings={"format_schema": self._bar_schema},
+        )  # fmt: skip
+        return _strip_length(raw) if raw else b""
 
     def latest(self, symbols: Sequence[str]) -> list[market_pb2.Tick]:
         """The latest recorded tick of each symbol (all fields), in `symbols` order."""
@@ -272,7 +256,7 @@ class MarketHistory:
 
     async def bars(
         self, symbol: str, interval: int, start_us: int, end_us: int, limit: int
-    ) -> list[BarRow]:
+    ) -> bytes:
         """See MarketStore.bars."""
         return await self._call(self._store.bars, symbol, interval, start_us, end_us, limit)
 

@@ -175,15 +175,23 @@ def _message_text(message: Any) -> str:
     return "\n".join(lines)
 
 
+def _write_schema(directory: Path, name: str, messages: list[Any]) -> str:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.proto"
+    text = "\n\n".join(['syntax = "proto3";', *(_message_text(m) for m in messages)]) + "\n"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return f"{path}:{messages[-1].name}"
+
+
 def write_tick_schema(directory: Path) -> str:
     """Write the Tick and Quote messages (from the compiled contract, so they can never
     drift from it) as a .proto file ClickHouse can read; return its format_schema."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "tick.proto"
-    text = "\n\n".join(
-        ['syntax = "proto3";', _message_text(market_pb2.Quote.DESCRIPTOR),
-         _message_text(market_pb2.Tick.DESCRIPTOR)]
-    )  # fmt: skip
-    if not path.exists() or path.read_text() != text + "\n":
-        path.write_text(text + "\n")
-    return f"{path}:Tick"
+    return _write_schema(
+        directory, "tick", [market_pb2.Quote.DESCRIPTOR, market_pb2.Tick.DESCRIPTOR]
+    )
+
+
+def write_bar_schema(directory: Path) -> str:
+    """The same for the Bar message (bars are written by ClickHouse as Protobuf too)."""
+    return _write_schema(directory, "bar", [history_pb2.Bar.DESCRIPTOR])

@@ -13,8 +13,9 @@ from servers.storage.analytics import market_requests as check
 from servers.storage.analytics.market import MarketHistory
 from servers.storage.rpc._base import SERVICE, StorageRpcs, require
 
-PRE_SERIALIZED = ("QueryTicks",)
-"""QueryTicks yields responses framed here around the batch bytes ClickHouse wrote."""
+PRE_SERIALIZED = ("QueryTicks", "QueryBars")
+"""Responses made of the Protobuf bytes ClickHouse wrote: QueryTicks frames them here,
+QueryBars' are the whole message."""
 _COUNT = tag(storage_pb2.QueryTicksResponse, "tick_count")
 _BATCH = tag(storage_pb2.QueryTicksResponse, "batch")
 
@@ -62,14 +63,13 @@ class HistoryRpcs(StorageRpcs):
 
     async def QueryBars(
         self, request: storage_pb2.QueryBarsRequest, context: grpc.aio.ServicerContext
-    ) -> storage_pb2.QueryBarsResponse:
+    ) -> bytes:
         require(SERVICE)
         (symbol,) = check.symbols([request.symbol] if request.symbol else [], 1)
         interval = check.interval(request.interval)
         start, end = check.time_range(request.start_time_us, request.end_time_us)
         limit = check.bar_limit(request.limit)
-        rows = await self._market().bars(symbol, interval, start, end, limit)
-        return storage_pb2.QueryBarsResponse(bars=[row.to_proto() for row in rows])
+        return await self._market().bars(symbol, interval, start, end, limit)
 
     async def LatestTicks(
         self, request: storage_pb2.LatestTicksRequest, context: grpc.aio.ServicerContext

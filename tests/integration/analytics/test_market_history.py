@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from tickmesh.common.v1 import history_pb2, market_pb2
+from tickmesh.storage.v1 import storage_pb2
 
 from servers.storage.analytics import AnalyticsStore
 from servers.storage.analytics.market import MarketStore, open_market_history
@@ -66,7 +67,8 @@ async def test_each_sequence_is_recorded_once_and_read_back(
     assert len(market_pb2.TickBatch.FromString(tail.batch).ticks[0].broker_quotes) == 2
 
     # 1 s bars equal what the ticks give (10 ticks a second here).
-    bars = await history.bars(symbol, history_pb2.BAR_INTERVAL_1S, BASE_US, BASE_US + 10**12, 1000)
+    raw = await history.bars(symbol, history_pb2.BAR_INTERVAL_1S, BASE_US, BASE_US + 10**12, 1000)
+    bars = storage_pb2.QueryBarsResponse.FromString(raw).bars
     assert sum(b.tick_count for b in bars) == 150
     recorded = list(ticks)
     for bar in bars:
