@@ -11,7 +11,7 @@ from mesh.binding import bind
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part
 from servers.storage.analytics.engine import open_analytics
-from servers.storage.analytics.market import MarketHistory, open_market_history
+from servers.storage.analytics.market import MarketHistory, open_market_history, reader_client
 from servers.storage.recorder import Recorder
 from servers.storage.relational import api_keys, companies
 from servers.storage.relational.engine import open_store
@@ -50,7 +50,12 @@ async def build(ctx: Assembly[StorageSettings]) -> Service:
     tenancy = await ctx.tenancy(
         authenticate_key=partial(api_keys.tenant_for_key, store), usage_sender=record_own_usage
     )
-    history = await open_market_history(analytics, data_dir / "clickhouse_schemas")
+    history = await open_market_history(
+        analytics,
+        data_dir / "clickhouse_schemas",
+        partial(reader_client, settings.clickhouse_url, data_dir),
+    )
+    ctx.opened("market-data reads", history.close)
     recorder = None
     if settings.record_ticks:
         ingestion = ctx.config.address_of("ingestion")

@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from tickmesh.common.v1 import market_pb2
 
@@ -88,8 +90,11 @@ def _strip_length(raw: bytes) -> bytes:
 class MarketStore:
     """The market-data tables of one ClickHouse client; every method runs on its thread."""
 
-    def __init__(self, client: Client, schema_dir: Path) -> None:
+    def __init__(self, client: Client, schema_dir: Path, reader: Client | None = None) -> None:
         self._client = client
+        # Reads on a client (and thread) of their own, so a bars query never waits for a
+        # recorder write (~40 ms) to finish; chDB serves two clients of one directory.
+        self._reader = reader or client
         market_schema.apply_market_schema(client)
         self._format_schema = market_schema.write_tick_schema(schema_dir)
         self._bar_schema = market_schema.write_bar_schema(schema_dir)
@@ -147,7 +152,7 @@ class MarketStore:
             " AND time < fromUnixTimestamp64Micro({end:Int64}, 'UTC')"
             f" {cursor} ORDER BY time, sequence LIMIT {{limit:UInt32}}"
         )
-        raw = self._client.raw_query(
+        raw = self._reader.raw_query(
             sql, parameters=parameters, fmt="ProtobufList",
             settings={"format_schema": self._format_schema},
         )  # fmt: skip
@@ -175,7 +180,7 @@ class MarketStore:
             " GROUP BY b.start ORDER BY b.start LIMIT {limit:UInt32}"
         )
         parameters = {"symbol": symbol, "start": start_us, "end": end_us, "limit": limit}
-        raw = self._client.raw_query(
+        raw = self._reader.raw_query(
             sql, parameters=parameters, fmt="ProtobufList",
             settings={"format_schema": self._bar_schema},
         )  # fmt: skip
@@ -195,7 +200,7 @@ class MarketStore:
                 f" WHERE symbol IN {{symbols:Array(String)}} {bound}"
                 " ORDER BY symbol, time DESC, sequence DESC LIMIT 1 BY symbol"
             )
-            raw = self._client.raw_query(
+            raw = self._reader.raw_query(
                 sql, parameters={"symbols": missing}, fmt="ProtobufList",
                 settings={"format_schema": self._format_schema},
             )  # fmt: skip
@@ -207,19 +212,41 @@ class MarketStore:
     def counts(self) -> tuple[int, int]:
         """(ticks, broker quotes) recorded: for tests and operators."""
         sql = f"SELECT (SELECT count() FROM {TICKS}), (SELECT count() FROM {QUOTES})"
-        ticks, quotes = self._client.query(sql).result_rows[0]
+        ticks, quotes = self._reader.query(sql).result_rows[0]
         return int(ticks), int(quotes)
 
 
 class MarketHistory:
-    """MarketStore as async methods, run on the analytics store's one thread."""
+    """MarketStore as async methods: writes on the analytics store's one thread (its single
+    writer), reads on a thread of their own."""
 
-    def __init__(self, store: MarketStore, run: Callable[..., object]) -> None:
+    def __init__(
+        self,
+        store: MarketStore,
+        run: Callable[..., object],
+        reads: ThreadPoolExecutor | None = None,
+        reader: Client | None = None,
+    ) -> None:
         self._store = store
         self._run = run
+        self._reads = reads
+        self._reader = reader
 
     async def _call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return await self._run(functools.partial(fn, *args, **kwargs))  # type: ignore[misc]
+
+    async def _read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        if self._reads is None:
+            return await self._call(fn, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reads, functools.partial(fn, *args, **kwargs))
+
+    async def close(self) -> None:
+        """Close the reading client and its thread (the writer is the analytics store's)."""
+        if self._reads is not None and self._reader is not None:
+            await asyncio.get_running_loop().run_in_executor(self._reads, self._reader.close)
+            self._reads.shutdown(wait=True)
+            self._reads = None
 
     @property
     def last_seq(self) -> int:
@@ -250,7 +277,7 @@ class MarketHistory:
         limit: int,
     ) -> TickPage:
         """See MarketStore.tick_page."""
-        return await self._call(
+        return await self._read(
             self._store.tick_page, symbols, start_us, end_us, fields, after, limit
         )
 
@@ -258,19 +285,36 @@ class MarketHistory:
         self, symbol: str, interval: int, start_us: int, end_us: int, limit: int
     ) -> bytes:
         """See MarketStore.bars."""
-        return await self._call(self._store.bars, symbol, interval, start_us, end_us, limit)
+        return await self._read(self._store.bars, symbol, interval, start_us, end_us, limit)
 
     async def latest(self, symbols: Sequence[str]) -> list[market_pb2.Tick]:
         """See MarketStore.latest."""
-        return await self._call(self._store.latest, symbols)
+        return await self._read(self._store.latest, symbols)
 
     async def counts(self) -> tuple[int, int]:
         """See MarketStore.counts."""
-        return await self._call(self._store.counts)
+        return await self._read(self._store.counts)
 
 
-async def open_market_history(analytics: AnalyticsStore, schema_dir: Path) -> MarketHistory:
-    """Create the tables and read the watermark, on the analytics store's thread (one
-    chDB client per process: history shares it, and its single writer)."""
-    store = await analytics.run(lambda: MarketStore(analytics.client(), schema_dir))
-    return MarketHistory(store, analytics.run)
+def reader_client(url: str | None, data_dir: Path) -> Client:
+    """A second client of the analytics store's database, for reads (see MarketStore)."""
+    if url is None:
+        return clickhouse_connect.get_client(interface="chdb", path=str(data_dir / "chdb"))
+    return clickhouse_connect.get_client(dsn=url, autogenerate_session_id=True)
+
+
+async def open_market_history(
+    analytics: AnalyticsStore,
+    schema_dir: Path,
+    reader: Callable[[], Client] | None = None,
+) -> MarketHistory:
+    """Create the tables and read the watermark on the analytics store's thread (one
+    writer: history shares the store's client), and open `reader()` on a reading thread
+    (None: reads share the writer's thread too). Close it with MarketHistory.close()."""
+    reads = reader_client_ = None
+    if reader is not None:
+        reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="market-reads")
+        reader_client_ = await asyncio.get_running_loop().run_in_executor(reads, reader)
+    client = analytics.client
+    store = await analytics.run(lambda: MarketStore(client(), schema_dir, reader_client_))
+    return MarketHistory(store, analytics.run, reads, reader_client_)
