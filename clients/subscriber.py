@@ -224,8 +224,9 @@ async def history(
     max_batch_ticks: int = 0,
     channel: grpc.aio.Channel | None = None,
 ) -> AsyncGenerator[market_pb2.TickBatch, None]:
-    """The recorded ticks of `symbols` from `start` to `end` (default now), oldest first,
-    in batches, with the fields of the key's tier. Refusals raise TickmeshError:
+    """The recorded ticks of `symbols` from `start` to `end` (default now) in batches,
+    symbol by symbol (in the order given), each oldest first, with the fields of the
+    key's tier. Refusals raise TickmeshError:
     PERMISSION_DENIED (a symbol outside the tier), OUT_OF_RANGE (past the tier's window;
     `metadata["required_tier"]` names the tier that reaches), INVALID_ARGUMENT."""
     own = channel is None

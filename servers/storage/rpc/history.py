@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.errors import Unavailable
+from mesh.lifecycle import cancel
 from mesh.wire import len_field, tag, uint_field
 from servers.storage.analytics import market_requests as check
-from servers.storage.analytics.market import MarketHistory
+from servers.storage.analytics.market import MarketHistory, TickPage
 from servers.storage.rpc._base import SERVICE, StorageRpcs, require
 
 PRE_SERIALIZED = ("QueryTicks", "QueryBars")
@@ -52,14 +54,25 @@ class HistoryRpcs(StorageRpcs):
         start, end = check.time_range(request.start_time_us, request.end_time_us)
         fields = check.fields(request.fields)
         limit = check.batch_ticks(request.max_batch_ticks)
-        after: tuple[int, int] | None = None
-        while True:
-            page = await market.tick_page(symbols, start, end, fields, after, limit)
-            if page.count:
-                yield uint_field(_COUNT, page.count) + len_field(_BATCH, page.batch)
-            if page.count < limit:
-                return
-            after = (page.last_time_us, page.last_seq)
+        # Symbol by symbol, each oldest first; the next page is read while this one goes
+        # out (reads have a thread of their own), so the query and the send overlap.
+        for symbol in symbols:
+            pending: asyncio.Future[TickPage] | None = asyncio.ensure_future(
+                market.tick_page(symbol, start, end, fields, None, limit)
+            )
+            try:
+                while pending is not None:
+                    page = await pending
+                    pending = None
+                    if page.count == limit:
+                        after = (page.last_time_us, page.last_seq)
+                        pending = asyncio.ensure_future(
+                            market.tick_page(symbol, start, end, fields, after, limit)
+                        )
+                    if page.count:
+                        yield uint_field(_COUNT, page.count) + len_field(_BATCH, page.batch)
+            finally:
+                await cancel(pending)
 
     async def QueryBars(
         self, request: storage_pb2.QueryBarsRequest, context: grpc.aio.ServicerContext

@@ -47,15 +47,15 @@ async def test_each_sequence_is_recorded_once_and_read_back(
     assert reopened.last_seq == base + 150
 
     page = await history.tick_page(
-        [symbol], BASE_US, BASE_US + 10**12, ["symbol", "bid", "ask"], None, 10_000
+        symbol, BASE_US, BASE_US + 10**12, ["symbol", "bid", "ask"], None, 10_000
     )
     ticks = market_pb2.TickBatch.FromString(page.batch).ticks
     assert [t.sequence for t in ticks] == list(range(base + 1, base + 151))
     assert not any(t.broker_quotes or t.spread_pips for t in ticks)  # only what was asked
     # Pages continue after the cursor without overlap.
-    head = await history.tick_page([symbol], BASE_US, BASE_US + 10**12, [], None, 60)
+    head = await history.tick_page(symbol, BASE_US, BASE_US + 10**12, [], None, 60)
     tail = await history.tick_page(
-        [symbol],
+        symbol,
         BASE_US,
         BASE_US + 10**12,
         ["broker_quotes"],

@@ -79,8 +79,9 @@ class HistoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamHistory(self, request, context):
-        """The recorded ticks of some symbols in a time range, in batches, oldest
-        first.
+        """The recorded ticks of some symbols in a time range, in batches: symbol by
+        symbol in request order, each oldest first (as Alpaca pages several
+        symbols), so every batch holds one symbol.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -363,7 +363,7 @@ class StreamHistoryResponse(betterproto2.Message):
         2, betterproto2.TYPE_MESSAGE, optional=True
     )
     """
-    The ticks, in (ingest time, sequence) order.
+    Ticks of one symbol, in (ingest time, sequence) order.
     """
 
 
@@ -620,8 +620,9 @@ class HistoryServiceStub:
 
     def stream_history(self, message: "StreamHistoryRequest") -> "Iterator[StreamHistoryResponse]":
         """
-        The recorded ticks of some symbols in a time range, in batches, oldest
-        first.
+        The recorded ticks of some symbols in a time range, in batches: symbol by
+        symbol in request order, each oldest first (as Alpaca pages several
+        symbols), so every batch holds one symbol.
         """
 
         yield from self._channel.unary_stream(

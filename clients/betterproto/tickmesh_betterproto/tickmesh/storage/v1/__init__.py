@@ -1072,7 +1072,8 @@ default_message_pool.register_message("tickmesh.storage.v1", "QueryTicksRequest"
 @dataclass(eq=False, repr=False)
 class QueryTicksResponse(betterproto2.Message):
     """
-    One batch of recorded ticks, in (ingest time, sequence) order.
+    One batch of recorded ticks of one symbol, in (ingest time, sequence) order;
+    symbols follow one another in request order.
     """
 
     tick_count: "int" = betterproto2.field(1, betterproto2.TYPE_UINT32)
