@@ -36,7 +36,7 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from tickmesh.billing.v1 import billing_pb2
-from tickmesh.bridge.v1 import bridge_pb2
+from tickmesh.bridge.v1 import bridge_pb2, history_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2
 from tickmesh.storage.v1 import storage_pb2
 
@@ -50,7 +50,7 @@ from servers.hub.selection import Resolver, routing_tier
 
 _log = logging.getLogger(__name__)
 
-ROUTED_MODULES = (billing_pb2, bridge_pb2, ingestion_pb2, storage_pb2)
+ROUTED_MODULES = (billing_pb2, bridge_pb2, history_pb2, ingestion_pb2, storage_pb2)
 """The generated modules of every service the Hub routes to (importing them registers
 their descriptors in the default pool)."""
 

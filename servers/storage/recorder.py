@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from tickmesh.common.v1 import market_pb2
@@ -133,20 +134,28 @@ class Recorder:
         call = stub.StreamTicks(ingestion_pb2.StreamTicksRequest(from_seq=self.last_seq))
         log.info("recorder: streaming from sequence %d", self.last_seq)
         delivered = False
+        # One read in flight at a time, never cancelled while the stream lives: waiting for
+        # it ends at the flush deadline (a partial batch is written) without touching it.
+        read: asyncio.Future[Any] | None = None
         try:
             while True:
-                try:
-                    response = await asyncio.wait_for(call.read(), self._flush_wait())
-                except TimeoutError:
-                    if self._pending.count and self._due():
+                if read is None:
+                    read = asyncio.ensure_future(call.read())
+                done, _ = await asyncio.wait({read}, timeout=self._flush_wait())
+                if not done:
+                    if not self._pending.count:
+                        # Ingestion heartbeats an idle stream: this much silence is a dead link.
+                        raise TimeoutError
+                    if self._due():
                         await self._hand_over()
                     continue
+                response, read = read.result(), None
                 if response is grpc.aio.EOF:
                     return delivered
                 delivered = True
                 kind = response.WhichOneof("payload")
                 if kind == "batch":
-                    await self._on_batch(response.batch)
+                    self._on_batch(response.batch)
                 elif kind == "gap":
                     gap = response.gap
                     self.stats.gaps += 1
@@ -156,11 +165,12 @@ class Recorder:
                 if self._pending.count and self._due():
                     await self._hand_over()
         finally:
+            if read is not None:
+                read.cancel()
             call.cancel()
 
     def _flush_wait(self) -> float:
-        # Wake in time to write a partial batch; otherwise wait for the idle timeout
-        # (Ingestion heartbeats an idle stream, so silence that long is a dead link).
+        # Wake in time to write a partial batch; otherwise wait for the idle timeout.
         if not self._pending.count:
             return self._idle_timeout_s
         return max(0.0, self._pending.since + self._flush_interval_s - time.monotonic())
@@ -172,7 +182,7 @@ class Recorder:
             or time.monotonic() - pending.since >= self._flush_interval_s
         )
 
-    async def _on_batch(self, batch: market_pb2.TickBatch) -> None:
+    def _on_batch(self, batch: market_pb2.TickBatch) -> None:
         ticks = batch.ticks
         if not ticks:
             return

@@ -157,7 +157,7 @@ async def test_recorder_survives_sigkill_and_bars_match_the_ticks(mesh: ServiceP
 
 
 async def test_tier_rules_and_usage_on_the_invoice(mesh: ServiceProcesses) -> None:
-    for service in ("storage", "ingestion", "bridge", "billing"):
+    for service in ("hub", "storage", "ingestion", "bridge", "billing"):
         await asyncio.to_thread(mesh.start, service)
     keys = await _companies(mesh)
     bridge = mesh.address("bridge")
@@ -194,6 +194,20 @@ async def test_tier_rules_and_usage_on_the_invoice(mesh: ServiceProcesses) -> No
     quote = await subscriber.quotes(bridge, keys["free"], ["EURUSD", "GBPUSD"])
     assert [q.symbol for q in quote] == ["EURUSD", "GBPUSD"]
     assert not any(q.spread_pips for q in quote)
+
+    # Through the Hub, which routes history to a Bridge like live data.
+    routed: list[market_pb2.Tick] = []
+
+    async def through_the_hub() -> bool:
+        try:
+            routed[:] = await subscriber.quotes(mesh.address("hub"), keys["free"], ["EURUSD"])
+        except TickmeshError as exc:  # the Bridge has not registered with the Hub yet
+            assert exc.retryable, exc
+            return False
+        return True
+
+    await _wait(through_the_hub, "a quote through the Hub")
+    assert [q.symbol for q in routed] == ["EURUSD"]
 
     # The CLI prints them (a chart line, then a table).
     shown = await asyncio.to_thread(

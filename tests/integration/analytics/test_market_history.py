@@ -14,12 +14,14 @@ BASE_US = 1_780_000_000_000_000  # 2026-05-28 20:26:40 UTC
 SECOND = 1_000_000
 
 
-def _ticks(symbol: str, sequences: range, *, step_us: int = 100_000) -> market_pb2.TickBatch:
+def _ticks(
+    symbol: str, sequences: range, origin: int, step_us: int = 100_000
+) -> market_pb2.TickBatch:
     batch = market_pb2.TickBatch()
     for n in sequences:
         batch.ticks.add(
             symbol=symbol, bid=1.0 + n % 7 / 1000, ask=1.0002 + n % 7 / 1000, broker="fxcm",
-            ingest_time_us=BASE_US + n * step_us, sequence=n, spread_pips=2.0,
+            ingest_time_us=BASE_US + (n - origin) * step_us, sequence=n, spread_pips=2.0,
             broker_quotes=[market_pb2.Quote(symbol=symbol, bid=1.0, ask=1.1, broker=b)
                            for b in ("fxcm", "ic_markets")],
         )  # fmt: skip
@@ -33,13 +35,13 @@ async def test_each_sequence_is_recorded_once_and_read_back(
     history = await open_market_history(store, schemas)
     base = history.last_seq  # other tests of the package may have recorded before
     symbol = "HISTAA"
-    first = _ticks(symbol, range(base + 1, base + 101))
+    first = _ticks(symbol, range(base + 1, base + 101), base)
     done = await history.record_batch(first)
     assert (done.recorded, done.duplicates, done.last_seq) == (100, 0, base + 100)
 
     # A replay, and a batch straddling the watermark: only the new ticks are stored.
     assert (await history.record_batch(first)).duplicates == 100
-    straddling = await history.record_batch(_ticks(symbol, range(base + 51, base + 151)))
+    straddling = await history.record_batch(_ticks(symbol, range(base + 51, base + 151), base))
     assert (straddling.recorded, straddling.duplicates) == (50, 50)
 
     # The watermark is the table's: a store opened again resumes after the last tick.
