@@ -157,6 +157,7 @@ async def test_recorder_survives_sigkill_and_bars_match_the_ticks(mesh: ServiceP
 
 
 async def test_tier_rules_and_usage_on_the_invoice(mesh: ServiceProcesses) -> None:
+    mesh.extra_env["TICKMESH_HUB_ADDRESS"] = mesh.address("hub")  # services register
     for service in ("hub", "storage", "ingestion", "bridge", "billing"):
         await asyncio.to_thread(mesh.start, service)
     keys = await _companies(mesh)
