@@ -38,17 +38,17 @@ class OutOfRange(MeshError):
     default_reason = "HISTORY_WINDOW"
 
 
-def _invalid(field: str, message: str) -> InvalidArgument:
+def invalid(field: str, message: str) -> InvalidArgument:
     return InvalidArgument(f"{field}: {message}", violations=[FieldViolation(field, message)])
 
 
 def time_range(start_us: int, end_us: int, now_us: int) -> tuple[int, int]:
     """[start, end) with end 0 meaning now; INVALID_ARGUMENT when empty or unset."""
     if start_us <= 0:
-        raise _invalid("start_time_us", "required: unix microseconds")
+        raise invalid("start_time_us", "required: unix microseconds")
     end_us = end_us or now_us
     if start_us >= end_us:
-        raise _invalid("start_time_us", f"must be before end_time_us ({end_us}), got {start_us}")
+        raise invalid("start_time_us", f"must be before end_time_us ({end_us}), got {start_us}")
     return start_us, end_us
 
 
@@ -76,7 +76,7 @@ def check_window(tier: Tier, start_us: int, now_us: int) -> None:
 def interval(value: int) -> int:
     """A BarInterval other than UNSPECIFIED."""
     if value not in INTERVAL_US:
-        raise _invalid("interval", f"one of BAR_INTERVAL_1S, _1M, _1H, _1D; got {value}")
+        raise invalid("interval", f"one of BAR_INTERVAL_1S, _1M, _1H, _1D; got {value}")
     return value
 
 
@@ -91,7 +91,7 @@ def parse_interval(name: str) -> int:
 def page_size(value: int) -> int:
     """1-10,000 bars; 0 for 1,000."""
     if value > MAX_PAGE_BARS:
-        raise _invalid("page_size", f"at most {MAX_PAGE_BARS}, got {value}")
+        raise invalid("page_size", f"at most {MAX_PAGE_BARS}, got {value}")
     return value or DEFAULT_PAGE_BARS
 
 
@@ -100,14 +100,21 @@ def page_start(token: str, start_us: int, end_us: int) -> int:
     if not token:
         return start_us
     if not token.isdigit() or not start_us <= int(token) < end_us:
-        raise _invalid("page_token", "not a token from this range's previous page")
+        raise invalid("page_token", "not a token from this range's previous page")
     return int(token)
+
+
+def stream_symbols(symbols: list[str]) -> list[str]:
+    """At most 50 symbols per StreamHistory (each is read and sent in turn)."""
+    if len(symbols) > MAX_STREAM_SYMBOLS:
+        raise invalid("symbols", f"at most {MAX_STREAM_SYMBOLS} per stream, got {len(symbols)}")
+    return symbols
 
 
 def batch_ticks(value: int) -> int:
     """1-50,000; 0 for 10,000."""
     if value > MAX_BATCH_TICKS:
-        raise _invalid("max_batch_ticks", f"at most {MAX_BATCH_TICKS}, got {value}")
+        raise invalid("max_batch_ticks", f"at most {MAX_BATCH_TICKS}, got {value}")
     return value or DEFAULT_BATCH_TICKS
 
 

@@ -138,9 +138,7 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         now = self._clock_us()
         start, end = rules.time_range(request.start_time_us, request.end_time_us, now)
         batch = rules.batch_ticks(request.max_batch_ticks)
-        if len(request.symbols) > rules.MAX_STREAM_SYMBOLS:
-            raise rules._invalid("symbols", f"at most {rules.MAX_STREAM_SYMBOLS} per stream")
-        symbols = self._symbols(list(request.symbols), tenant)
+        symbols = self._symbols(rules.stream_symbols(list(request.symbols)), tenant)
         rules.check_window(tenant.tier, start, now)
         query = storage_pb2.QueryTicksRequest(
             symbols=symbols, start_time_us=start, end_time_us=end,

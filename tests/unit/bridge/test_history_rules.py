@@ -49,6 +49,8 @@ def test_bad_input_is_invalid_argument_naming_the_field() -> None:
     with pytest.raises(InvalidArgument, match="page_size"):
         rules.page_size(10_001)
     assert rules.page_size(0) == rules.DEFAULT_PAGE_BARS
+    with pytest.raises(InvalidArgument, match="symbols"):
+        rules.stream_symbols([f"S{i:03d}" for i in range(51)])
     with pytest.raises(InvalidArgument, match="max_batch_ticks"):
         rules.batch_ticks(50_001)
     with pytest.raises(InvalidArgument, match="page_token"):
