@@ -28,6 +28,7 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     cmd.add_argument("--best-effort", action="store_true", help="drop symbols outside the tier")
     cmd.add_argument("--duration", type=float, help="stop after this many seconds")
     cmd.set_defaults(func=_cmd_subscribe)
+    __import__("clients.bars_cli").bars_cli.register(sub)
 
 
 def _cmd_subscribe(config: MeshConfig, args: argparse.Namespace) -> int:

@@ -13,11 +13,14 @@ key, symbol not in the tier, bad input) end the iteration with a TickmeshError.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import grpc
-from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
+from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc, history_pb2, history_pb2_grpc
+from tickmesh.common.v1 import history_pb2 as history_common_pb2
 from tickmesh.common.v1 import market_pb2
 
 from clients.errors import TickmeshError
@@ -178,4 +181,125 @@ async def subscribe(
             await asyncio.sleep(delay)  # backoff before reconnecting, by design
     finally:
         if own_channel:
+            await channel.close()
+
+
+# -- market-data history ------------------------------------------------------------------
+
+BAR_INTERVALS = {
+    "1s": history_common_pb2.BAR_INTERVAL_1S,
+    "1m": history_common_pb2.BAR_INTERVAL_1M,
+    "1h": history_common_pb2.BAR_INTERVAL_1H,
+    "1d": history_common_pb2.BAR_INTERVAL_1D,
+}
+"""The bar widths by name, as `bars()` and `tickmesh bars --interval` take them."""
+
+TimeLike = datetime | int
+"""A time: an aware datetime, or unix microseconds."""
+
+
+def _us(moment: TimeLike | None) -> int:
+    if moment is None:
+        return 0
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ValueError("use an aware datetime (e.g. tzinfo=UTC)")
+        return int(moment.timestamp() * 1_000_000)
+    return moment
+
+
+def _history_channel(target: str, api_key: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(
+        target, options=RECONNECT_OPTIONS, interceptors=api_key_interceptors(api_key)
+    )
+
+
+async def history(
+    target: str,
+    api_key: str,
+    symbols: Sequence[str],
+    start: TimeLike,
+    end: TimeLike | None = None,
+    *,
+    max_batch_ticks: int = 0,
+    channel: grpc.aio.Channel | None = None,
+) -> AsyncGenerator[market_pb2.TickBatch, None]:
+    """The recorded ticks of `symbols` from `start` to `end` (default now) in batches,
+    symbol by symbol (in the order given), each oldest first, with the fields of the
+    key's tier. Refusals raise TickmeshError:
+    PERMISSION_DENIED (a symbol outside the tier), OUT_OF_RANGE (past the tier's window;
+    `metadata["required_tier"]` names the tier that reaches), INVALID_ARGUMENT."""
+    own = channel is None
+    channel = channel or _history_channel(target, api_key)
+    stub = history_pb2_grpc.HistoryServiceStub(channel)
+    request = history_pb2.StreamHistoryRequest(
+        symbols=list(symbols), start_time_us=_us(start), end_time_us=_us(end),
+        max_batch_ticks=max_batch_ticks,
+    )  # fmt: skip
+    try:
+        async for message in stub.StreamHistory(request):
+            yield message.batch
+    except grpc.aio.AioRpcError as err:
+        raise TickmeshError.from_rpc_error(err) from None
+    finally:
+        if own:
+            await channel.close()
+
+
+async def bars(
+    target: str,
+    api_key: str,
+    symbol: str,
+    interval: str,
+    start: TimeLike,
+    end: TimeLike | None = None,
+    *,
+    page_size: int = 0,
+    channel: grpc.aio.Channel | None = None,
+) -> list[history_common_pb2.Bar]:
+    """Every OHLC bar of `symbol` at `interval` ("1s", "1m", "1h", "1d") from `start` to
+    `end` (default now), oldest first, following the pages. Refusals as for history()."""
+    if interval not in BAR_INTERVALS:
+        raise ValueError(f"unknown interval {interval!r}; one of {', '.join(BAR_INTERVALS)}")
+    own = channel is None
+    channel = channel or _history_channel(target, api_key)
+    stub = history_pb2_grpc.HistoryServiceStub(channel)
+    # A fixed end, so the pages of one call describe one range even while time moves on.
+    end_us = _us(end) or int(time.time() * 1_000_000)
+    out: list[history_common_pb2.Bar] = []
+    token = ""
+    try:
+        while True:
+            page = await stub.GetBars(
+                history_pb2.GetBarsRequest(
+                    symbol=symbol, interval=BAR_INTERVALS[interval], start_time_us=_us(start),
+                    end_time_us=end_us, page_size=page_size, page_token=token,
+                )
+            )  # fmt: skip
+            out.extend(page.bars)
+            token = page.next_page_token
+            if not token:
+                return out
+    except grpc.aio.AioRpcError as err:
+        raise TickmeshError.from_rpc_error(err) from None
+    finally:
+        if own:
+            await channel.close()
+
+
+async def quotes(
+    target: str, api_key: str, symbols: Sequence[str], *, channel: grpc.aio.Channel | None = None
+) -> list[market_pb2.Tick]:
+    """The latest recorded tick of each of `symbols`, with the fields of the key's tier."""
+    own = channel is None
+    channel = channel or _history_channel(target, api_key)
+    try:
+        reply = await history_pb2_grpc.HistoryServiceStub(channel).GetQuote(
+            history_pb2.GetQuoteRequest(symbols=list(symbols))
+        )
+        return list(reply.quotes)
+    except grpc.aio.AioRpcError as err:
+        raise TickmeshError.from_rpc_error(err) from None
+    finally:
+        if own:
             await channel.close()

@@ -22,3 +22,10 @@ def endpoint_key(service: str, endpoint: str) -> str:
 
 TICKS_KEY = endpoint_key(TICK_SERVICE, TICK_ENDPOINT)
 """QueryUsage's endpoint key for delivered ticks."""
+
+HISTORY_ENDPOINT = "history"
+"""The endpoint market-data history rows returned by the Bridge's HistoryService are
+metered under (data points = rows: ticks, bars or quotes), billed like delivered ticks."""
+
+HISTORY_KEY = endpoint_key(TICK_SERVICE, HISTORY_ENDPOINT)
+"""QueryUsage's endpoint key for history rows."""

@@ -87,6 +87,9 @@ TENANT_RPCS: dict[str, Scope | None] = {
     "/tickmesh.bridge.v1.BridgeService/Subscribe": Scope.MARKET_DATA,
     "/tickmesh.bridge.v1.BridgeService/GetSessionStats": Scope.MARKET_DATA,
     "/tickmesh.bridge.v1.BridgeService/GetUsage": Scope.USAGE_READ,
+    "/tickmesh.bridge.v1.HistoryService/GetQuote": Scope.MARKET_DATA,
+    "/tickmesh.bridge.v1.HistoryService/GetBars": Scope.MARKET_DATA,
+    "/tickmesh.bridge.v1.HistoryService/StreamHistory": Scope.MARKET_DATA,
     # Ingestion
     "/tickmesh.ingestion.v1.IngestionService/ListSymbols": Scope.MARKET_DATA,
     "/tickmesh.ingestion.v1.IngestionService/GetBrokerStatus": Scope.MARKET_DATA,
@@ -116,6 +119,7 @@ NOT_FOR_TENANTS = frozenset({
         "ListSubscriptionEvents", "ApplyRetention", "RecordUsage", "RecordSla", "QuerySla",
         "SaveInvoice", "AdvanceSubscriptions", "MarkPastDue", "RecordWebhookAttempt",
         "SavePaymentMethod", "RecordPayment", "SaveChainVersion", "ListChainVersions",
+        "RecordTicks", "GetRecordedSequence", "QueryTicks", "QueryBars", "LatestTicks",
     )
 } | {
     "/tickmesh.ingestion.v1.IngestionService/StreamTicks",

@@ -37,6 +37,8 @@ class UsageSummary:
 
     ticks_delivered: int = 0
     api_calls: int = 0
+    # Market-data history rows returned (ticks, bars, quotes), billed like delivered ticks.
+    history_rows: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,9 @@ def usage_lines(usage: UsageSummary) -> list[InvoiceLine]:
             LineKind.USAGE, "ticks delivered", Money.zero(), None, str(usage.ticks_delivered)
         ),
         InvoiceLine(LineKind.USAGE, "API calls", Money.zero(), None, str(usage.api_calls)),
+        InvoiceLine(
+            LineKind.USAGE, "market-data history rows", Money.zero(), None, str(usage.history_rows)
+        ),
     ]
 
 

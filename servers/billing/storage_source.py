@@ -36,7 +36,7 @@ from mesh.errors import (
     MeshError,
     NotFound,
 )
-from mesh.metering.vocabulary import TICKS_KEY
+from mesh.metering.vocabulary import HISTORY_KEY, TICKS_KEY
 from mesh.peer_errors import peer_error
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from mesh.tiers import Tier
@@ -164,8 +164,9 @@ class StorageSource:
         """Ticks delivered and API calls in the period (see the module docstring)."""
         rows = await self.usage(company_id, period, "endpoint")
         ticks = rows[TICKS_KEY].data_points if TICKS_KEY in rows else 0
-        calls = sum(row.events for key, row in rows.items() if key != TICKS_KEY)
-        return UsageSummary(ticks_delivered=ticks, api_calls=calls)
+        history = rows[HISTORY_KEY].data_points if HISTORY_KEY in rows else 0
+        calls = sum(row.events for key, row in rows.items() if key not in (TICKS_KEY, HISTORY_KEY))
+        return UsageSummary(ticks_delivered=ticks, api_calls=calls, history_rows=history)
 
     async def usage_by_service(self, company_id: str, period: BillingPeriod) -> dict[str, int]:
         """Data points per service in the period."""

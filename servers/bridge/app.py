@@ -8,6 +8,9 @@ from mesh.lifecycle import Part, background
 from mesh.metering.tally import TallyCounter
 from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
 from servers.bridge.fanout import Fanout
+from servers.bridge.history_service import PRE_SERIALIZED as HISTORY_PRE_SERIALIZED
+from servers.bridge.history_service import SERVICE as HISTORY
+from servers.bridge.history_service import HistoryServicer
 from servers.bridge.leases import LeaseKeeper, holder_identity
 from servers.bridge.parts import BridgeParts
 from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
@@ -52,8 +55,13 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         ctx.add(Part("upstream", start=upstream.open, stop=upstream.stop))
         servicer = BridgeServicer(fanout, tenancy.quota, usage, leases)
         binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)
+        # History is read from Storage on the Bridge's own account, once a call passed
+        # the tier checks here.
+        storage = ctx.channels.service_channel(ctx.config.address_of("storage"))
+        history = HistoryServicer(storage, meter, lambda: fanout.universe, fanout.latest_tick)
+        history_binding = bind(HISTORY, history, pre_serialized=HISTORY_PRE_SERIALIZED)
         handle = BridgeParts(fanout, upstream, usage, tenancy.quota, tenancy.meter)
-        return Service([binding], handle=handle)
+        return Service([binding, history_binding], handle=handle)
 
     return ServiceSpec("bridge", build, BridgeSettings)
 

@@ -104,6 +104,11 @@ class Fanout:
         for feed in self._feeds.values():
             feed.on_batch(view, now)
 
+    def latest_tick(self, symbol: str) -> market_pb2.Tick | None:
+        """The latest tick of `symbol` this Bridge has seen (all fields), or None."""
+        view = self._last.get(symbol)
+        return None if view is None else view.ticks[view.latest[symbol]]
+
     def on_gap(self, from_seq: int, to_seq: int, reason: str) -> None:
         """Ingestion says these sequences are lost: tell every session, remember for resumes."""
         if self._covered_after is None:

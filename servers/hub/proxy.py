@@ -36,7 +36,7 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from tickmesh.billing.v1 import billing_pb2
-from tickmesh.bridge.v1 import bridge_pb2
+from tickmesh.bridge.v1 import bridge_pb2, history_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2
 from tickmesh.storage.v1 import storage_pb2
 from tickmesh.workflow.v1 import chains_pb2, lifecycle_pb2, webhooks_pb2
@@ -54,6 +54,7 @@ _log = logging.getLogger(__name__)
 ROUTED_MODULES = (
     billing_pb2,
     bridge_pb2,
+    history_pb2,
     ingestion_pb2,
     storage_pb2,
     lifecycle_pb2,

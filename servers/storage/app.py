@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.binding import bind
 from mesh.host import Assembly, Service, ServiceSpec
+from mesh.lifecycle import Part
 from servers.storage.analytics.engine import open_analytics
+from servers.storage.analytics.market import MarketHistory, open_market_history, reader_client
+from servers.storage.recorder import Recorder
 from servers.storage.relational import api_keys, companies
 from servers.storage.relational.engine import open_store
+from servers.storage.rpc.history import PRE_SERIALIZED
 from servers.storage.service import StorageServicer
 from servers.storage.settings import StorageSettings
 
 SERVICE = storage_pb2.DESCRIPTOR.services_by_name["StorageService"]
+
+
+@dataclass(frozen=True, slots=True)
+class StorageParts:
+    """The running Storage's market-data parts, for tests and diagnostics."""
+
+    history: MarketHistory
+    recorder: Recorder | None
 
 
 async def build(ctx: Assembly[StorageSettings]) -> Service:
@@ -37,8 +50,22 @@ async def build(ctx: Assembly[StorageSettings]) -> Service:
     tenancy = await ctx.tenancy(
         authenticate_key=partial(api_keys.tenant_for_key, store), usage_sender=record_own_usage
     )
-    servicer = StorageServicer(store, analytics, tenancy)
-    return Service([bind(SERVICE, servicer)])
+    history = await open_market_history(
+        analytics,
+        data_dir / "clickhouse_schemas",
+        partial(reader_client, settings.clickhouse_url, data_dir),
+    )
+    ctx.opened("market-data reads", history.close)
+    recorder = None
+    if settings.record_ticks:
+        ingestion = ctx.config.address_of("ingestion")
+        # Signed as Storage itself: it reads Ingestion on its own account.
+        recorder = Recorder(history, lambda: ctx.channels.service_channel(ingestion))
+        # Added after the analytics store, so it stops (and writes its last ticks) first.
+        ctx.add(Part("recorder", start=recorder.start, stop=recorder.stop))
+    servicer = StorageServicer(store, analytics, tenancy, history=history)
+    binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)
+    return Service([binding], handle=StorageParts(history, recorder))
 
 
 SPEC = ServiceSpec("storage", build, StorageSettings)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tickmesh.storage.v1 import storage_pb2_grpc
 
+from servers.storage.analytics.market import MarketHistory
 from servers.storage.rpc.analytics import AnalyticsRpcs
 from servers.storage.rpc.chains import ChainRpcs
 from servers.storage.rpc.companies import CompanyRpcs
+from servers.storage.rpc.history import HistoryRpcs
 from servers.storage.rpc.invoices import InvoiceRpcs
 from servers.storage.rpc.keys import KeyRpcs
 from servers.storage.rpc.payments import PaymentRpcs
@@ -27,7 +31,12 @@ class StorageServicer(
     WebhookRpcs,
     PaymentRpcs,
     ChainRpcs,
+    HistoryRpcs,
     storage_pb2_grpc.StorageServiceServicer,  # last: its stubs only answer what no group does
 ):
     """Tenants, users, keys, subscriptions, trading data, analytics, invoices, webhooks,
-    payments, chain definitions."""
+    payments, chain definitions and market-data history."""
+
+    def __init__(self, *args: Any, history: MarketHistory | None = None) -> None:
+        super().__init__(*args)
+        self._history = history

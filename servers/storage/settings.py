@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mesh.config import as_optional_str, setting
+from mesh.config import as_bool, as_optional_str, setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +20,6 @@ class StorageSettings:
 
     clickhouse_url: str | None = setting(None, cast=as_optional_str, env="TICKMESH_CLICKHOUSE_URL")
     """ClickHouse URL; None uses the embedded analytics store under data_dir."""
+
+    record_ticks: bool = setting(True, cast=as_bool, env="TICKMESH_STORAGE_RECORD_TICKS")
+    """Record Ingestion's ticks as market-data history (servers.storage.recorder)."""

@@ -25,7 +25,8 @@ SERVICE_NAMES = {
     "workflow": "tickmesh.workflow.v1.LifecycleService",
 }
 EXTRA_SERVICES = {
-    "workflow": {"tickmesh.workflow.v1.WebhookService", "tickmesh.workflow.v1.ChainService"}
+    "workflow": {"tickmesh.workflow.v1.WebhookService", "tickmesh.workflow.v1.ChainService"},
+    "bridge": {"tickmesh.bridge.v1.HistoryService"},
 }
 """Contracts a component serves beside its main one."""
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -53,8 +54,9 @@ def test_reflection_lists_every_service(running_mesh: RunningMesh) -> None:
             .strip()
             .splitlines()
         }
-        assert listed == EXTRA_SERVICES.get(component, set()) | {
+        assert listed == {
             service,
+            *EXTRA_SERVICES.get(component, ()),
             "tickmesh.common.v1.BusinessMetricsService",  # every server has its metrics
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",

@@ -177,6 +177,14 @@ class AnalyticsStore:
         """Recompute a period's aggregates from usage_tracking (after a crash mid-insert)."""
         await self._call(queries.rebuild_aggregates, self._client, period)
 
+    async def run(self, fn: Callable[[], R]) -> R:
+        """Run `fn` on the store's one thread (market-data history shares the client)."""
+        return await self._call(fn)
+
+    def client(self) -> Client:
+        """The client; only for code already running on the store's thread (see run)."""
+        return self._client
+
     async def query(self, sql: str, parameters: dict[str, object] | None = None) -> list[tuple]:
         """Run one query on the writer thread and return its rows (tests and operators)."""
 

@@ -101,12 +101,13 @@ def test_sla_credit_after_a_change_is_on_the_days_of_each_tier() -> None:
 
 
 def test_usage_lines_are_informative_and_free() -> None:
-    usage = UsageSummary(ticks_delivered=1_234_567, api_calls=4_321)
+    usage = UsageSummary(ticks_delivered=1_234_567, api_calls=4_321, history_rows=890)
     invoice = rate_preview(NOV, created(PRO, at(2025, 10, 5)), usage=usage)
     lines = invoice.lines_of(LineKind.USAGE)
     assert [(line.quantity, line.amount) for line in lines] == [
         ("1234567", Money(0)),
         ("4321", Money(0)),
+        ("890", Money(0)),
     ]
     assert (invoice.ticks_delivered, invoice.api_calls) == (1_234_567, 4_321)
     assert invoice.total == Money(9900)

@@ -8,7 +8,7 @@ import itertools
 import grpc
 import pytest
 from tickmesh.billing.v1 import billing_pb2
-from tickmesh.bridge.v1 import bridge_pb2
+from tickmesh.bridge.v1 import bridge_pb2, history_pb2
 from tickmesh.common.v1 import metrics_pb2
 from tickmesh.hub.v1 import hub_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2
@@ -30,8 +30,8 @@ from mesh.tenancy.permissions import (
 )
 from mesh.tiers import Tier
 
-CONTRACTS = (billing_pb2, bridge_pb2, hub_pb2, ingestion_pb2, storage_pb2, lifecycle_pb2,
-             webhooks_pb2, chains_pb2, metrics_pb2)  # fmt: skip
+CONTRACTS = (billing_pb2, bridge_pb2, history_pb2, hub_pb2, ingestion_pb2, storage_pb2,
+             lifecycle_pb2, webhooks_pb2, chains_pb2, metrics_pb2)  # fmt: skip
 
 
 def every_method() -> list[str]:

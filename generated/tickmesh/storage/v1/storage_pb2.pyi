@@ -2,6 +2,8 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from tickmesh.common.v1 import billing_pb2 as _billing_pb2
+from tickmesh.common.v1 import history_pb2 as _history_pb2
+from tickmesh.common.v1 import market_pb2 as _market_pb2
 from tickmesh.common.v1 import tenancy_pb2 as _tenancy_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -800,3 +802,83 @@ class ListChainVersionsResponse(_message.Message):
     CHAINS_FIELD_NUMBER: _ClassVar[int]
     chains: _containers.RepeatedCompositeFieldContainer[ChainVersion]
     def __init__(self, chains: _Optional[_Iterable[_Union[ChainVersion, _Mapping]]] = ...) -> None: ...
+
+class RecordTicksRequest(_message.Message):
+    __slots__ = ("batch",)
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    batch: _market_pb2.TickBatch
+    def __init__(self, batch: _Optional[_Union[_market_pb2.TickBatch, _Mapping]] = ...) -> None: ...
+
+class RecordTicksResponse(_message.Message):
+    __slots__ = ("recorded", "duplicates", "last_seq")
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    recorded: int
+    duplicates: int
+    last_seq: int
+    def __init__(self, recorded: _Optional[int] = ..., duplicates: _Optional[int] = ..., last_seq: _Optional[int] = ...) -> None: ...
+
+class GetRecordedSequenceRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetRecordedSequenceResponse(_message.Message):
+    __slots__ = ("last_seq",)
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    last_seq: int
+    def __init__(self, last_seq: _Optional[int] = ...) -> None: ...
+
+class QueryTicksRequest(_message.Message):
+    __slots__ = ("symbols", "start_time_us", "end_time_us", "fields", "max_batch_ticks")
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_TICKS_FIELD_NUMBER: _ClassVar[int]
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    start_time_us: int
+    end_time_us: int
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    max_batch_ticks: int
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., start_time_us: _Optional[int] = ..., end_time_us: _Optional[int] = ..., fields: _Optional[_Iterable[str]] = ..., max_batch_ticks: _Optional[int] = ...) -> None: ...
+
+class QueryTicksResponse(_message.Message):
+    __slots__ = ("tick_count", "batch")
+    TICK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    tick_count: int
+    batch: _market_pb2.TickBatch
+    def __init__(self, tick_count: _Optional[int] = ..., batch: _Optional[_Union[_market_pb2.TickBatch, _Mapping]] = ...) -> None: ...
+
+class QueryBarsRequest(_message.Message):
+    __slots__ = ("symbol", "interval", "start_time_us", "end_time_us", "limit")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    interval: _history_pb2.BarInterval
+    start_time_us: int
+    end_time_us: int
+    limit: int
+    def __init__(self, symbol: _Optional[str] = ..., interval: _Optional[_Union[_history_pb2.BarInterval, str]] = ..., start_time_us: _Optional[int] = ..., end_time_us: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class QueryBarsResponse(_message.Message):
+    __slots__ = ("bars",)
+    BARS_FIELD_NUMBER: _ClassVar[int]
+    bars: _containers.RepeatedCompositeFieldContainer[_history_pb2.Bar]
+    def __init__(self, bars: _Optional[_Iterable[_Union[_history_pb2.Bar, _Mapping]]] = ...) -> None: ...
+
+class LatestTicksRequest(_message.Message):
+    __slots__ = ("symbols",)
+    SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    symbols: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LatestTicksResponse(_message.Message):
+    __slots__ = ("ticks",)
+    TICKS_FIELD_NUMBER: _ClassVar[int]
+    ticks: _containers.RepeatedCompositeFieldContainer[_market_pb2.Tick]
+    def __init__(self, ticks: _Optional[_Iterable[_Union[_market_pb2.Tick, _Mapping]]] = ...) -> None: ...

@@ -216,6 +216,31 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsResponse.FromString,
                 _registered_method=True)
+        self.RecordTicks = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/RecordTicks',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordTicksRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordTicksResponse.FromString,
+                _registered_method=True)
+        self.GetRecordedSequence = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/GetRecordedSequence',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetRecordedSequenceRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetRecordedSequenceResponse.FromString,
+                _registered_method=True)
+        self.QueryTicks = channel.unary_stream(
+                '/tickmesh.storage.v1.StorageService/QueryTicks',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryTicksRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryTicksResponse.FromString,
+                _registered_method=True)
+        self.QueryBars = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/QueryBars',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBarsRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBarsResponse.FromString,
+                _registered_method=True)
+        self.LatestTicks = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/LatestTicks',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -485,6 +510,44 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordTicks(self, request, context):
+        """Service: records aggregated ticks (with their per-broker quotes) as
+        market-data history; idempotent per sequence: a tick at or below the last
+        recorded sequence is counted as a duplicate and not stored again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRecordedSequence(self, request, context):
+        """Service: the last recorded tick sequence, where a recorder resumes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryTicks(self, request, context):
+        """Service (the Bridge, after its tier checks): recorded ticks in a time
+        range with only the named fields, in batches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryBars(self, request, context):
+        """Service (the Bridge): OHLC bars of one symbol in a time range.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LatestTicks(self, request, context):
+        """Service (the Bridge): the latest recorded tick of each symbol.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -662,6 +725,31 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.ListChainVersions,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsResponse.SerializeToString,
+            ),
+            'RecordTicks': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordTicks,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordTicksRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordTicksResponse.SerializeToString,
+            ),
+            'GetRecordedSequence': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecordedSequence,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetRecordedSequenceRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetRecordedSequenceResponse.SerializeToString,
+            ),
+            'QueryTicks': grpc.unary_stream_rpc_method_handler(
+                    servicer.QueryTicks,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryTicksRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryTicksResponse.SerializeToString,
+            ),
+            'QueryBars': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryBars,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBarsRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBarsResponse.SerializeToString,
+            ),
+            'LatestTicks': grpc.unary_unary_rpc_method_handler(
+                    servicer.LatestTicks,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1616,6 +1704,141 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/ListChainVersions',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListChainVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordTicks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/RecordTicks',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordTicksRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordTicksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecordedSequence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/GetRecordedSequence',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetRecordedSequenceRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetRecordedSequenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryTicks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/QueryTicks',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryTicksRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryTicksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryBars(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/QueryBars',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBarsRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBarsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LatestTicks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/LatestTicks',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,12 +30,16 @@ __all__ = (
     "GetCompanyResponse",
     "GetPaymentMethodRequest",
     "GetPaymentMethodResponse",
+    "GetRecordedSequenceRequest",
+    "GetRecordedSequenceResponse",
     "GetStorageUsageRequest",
     "GetStorageUsageResponse",
     "GetSubscriptionRequest",
     "GetSubscriptionResponse",
     "IssueApiKeyRequest",
     "IssueApiKeyResponse",
+    "LatestTicksRequest",
+    "LatestTicksResponse",
     "ListChainVersionsRequest",
     "ListChainVersionsResponse",
     "ListCompaniesRequest",
@@ -59,8 +63,12 @@ __all__ = (
     "Payment",
     "PaymentMethod",
     "Position",
+    "QueryBarsRequest",
+    "QueryBarsResponse",
     "QuerySlaRequest",
     "QuerySlaResponse",
+    "QueryTicksRequest",
+    "QueryTicksResponse",
     "QueryUsageRequest",
     "QueryUsageResponse",
     "RecordPaymentRequest",
@@ -69,6 +77,8 @@ __all__ = (
     "RecordPositionsResponse",
     "RecordSlaRequest",
     "RecordSlaResponse",
+    "RecordTicksRequest",
+    "RecordTicksResponse",
     "RecordUsageRequest",
     "RecordUsageResponse",
     "RecordWebhookAttemptRequest",
@@ -96,6 +106,7 @@ __all__ = (
 )
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import betterproto2
@@ -744,6 +755,37 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class GetRecordedSequenceRequest(betterproto2.Message):
+    """
+    Asks where the recording stands.
+    """
+
+    pass
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "GetRecordedSequenceRequest", GetRecordedSequenceRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class GetRecordedSequenceResponse(betterproto2.Message):
+    """
+    Where the recording stands.
+    """
+
+    last_seq: "int" = betterproto2.field(1, betterproto2.TYPE_UINT64)
+    """
+    The last recorded sequence; 0 when nothing is recorded.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "GetRecordedSequenceResponse", GetRecordedSequenceResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class GetStorageUsageRequest(betterproto2.Message):
     """
     Asks for storage usage.
@@ -871,6 +913,42 @@ class IssueApiKeyResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "IssueApiKeyResponse", IssueApiKeyResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class LatestTicksRequest(betterproto2.Message):
+    """
+    The latest recorded tick of some symbols.
+    """
+
+    symbols: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Symbols, 1-500.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "LatestTicksRequest", LatestTicksRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class LatestTicksResponse(betterproto2.Message):
+    """
+    The latest ticks; a symbol never recorded is left out.
+    """
+
+    ticks: "list[__common__v1__.Tick]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    One tick per symbol recorded, in request order.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "LatestTicksResponse", LatestTicksResponse
 )
 
 
@@ -1431,6 +1509,60 @@ default_message_pool.register_message("tickmesh.storage.v1", "Position", Positio
 
 
 @dataclass(eq=False, repr=False)
+class QueryBarsRequest(betterproto2.Message):
+    """
+    OHLC bars of one symbol.
+    """
+
+    symbol: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The symbol.
+    """
+
+    interval: "__common__v1__.BarInterval" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.BarInterval(0)
+    )
+    """
+    The bar width.
+    """
+
+    start_time_us: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    Bars starting at or after this time, unix microseconds.
+    """
+
+    end_time_us: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
+    """
+    Bars starting before this time, unix microseconds.
+    """
+
+    limit: "int" = betterproto2.field(5, betterproto2.TYPE_UINT32)
+    """
+    Most bars, 1-100000.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "QueryBarsRequest", QueryBarsRequest)
+
+
+@dataclass(eq=False, repr=False)
+class QueryBarsResponse(betterproto2.Message):
+    """
+    The bars, oldest first.
+    """
+
+    bars: "list[__common__v1__.Bar]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The bars.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "QueryBarsResponse", QueryBarsResponse)
+
+
+@dataclass(eq=False, repr=False)
 class QuerySlaRequest(betterproto2.Message):
     """
     Queries SLA figures.
@@ -1463,6 +1595,67 @@ class QuerySlaResponse(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.storage.v1", "QuerySlaResponse", QuerySlaResponse)
+
+
+@dataclass(eq=False, repr=False)
+class QueryTicksRequest(betterproto2.Message):
+    """
+    Recorded ticks of some symbols in a time range.
+    """
+
+    symbols: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Symbols, 1-50.
+    """
+
+    start_time_us: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    Start of the range (ingest time), unix microseconds, inclusive.
+    """
+
+    end_time_us: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    End of the range, unix microseconds, exclusive.
+    """
+
+    fields: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The Tick fields to fill (a tier's projection); the others stay unset.
+    """
+
+    max_batch_ticks: "int" = betterproto2.field(5, betterproto2.TYPE_UINT32)
+    """
+    Most ticks per message, 1-50000; 0 for 10000.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "QueryTicksRequest", QueryTicksRequest)
+
+
+@dataclass(eq=False, repr=False)
+class QueryTicksResponse(betterproto2.Message):
+    """
+    One batch of recorded ticks of one symbol, in (ingest time, sequence) order;
+    symbols follow one another in request order.
+    """
+
+    tick_count: "int" = betterproto2.field(1, betterproto2.TYPE_UINT32)
+    """
+    How many ticks the batch holds. Field 1, so it leads the encoding: a
+    forwarder reads it from the first bytes without parsing the batch.
+    """
+
+    batch: "__common__v1__.TickBatch | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The ticks, with only the requested fields.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "QueryTicksResponse", QueryTicksResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1618,6 +1811,52 @@ class RecordSlaResponse(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.storage.v1", "RecordSlaResponse", RecordSlaResponse)
+
+
+@dataclass(eq=False, repr=False)
+class RecordTicksRequest(betterproto2.Message):
+    """
+    Ticks to record.
+    """
+
+    batch: "__common__v1__.TickBatch | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Aggregated ticks in increasing sequence order, with their broker_quotes.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "RecordTicksRequest", RecordTicksRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class RecordTicksResponse(betterproto2.Message):
+    """
+    What was recorded.
+    """
+
+    recorded: "int" = betterproto2.field(1, betterproto2.TYPE_UINT64)
+    """
+    Ticks stored.
+    """
+
+    duplicates: "int" = betterproto2.field(2, betterproto2.TYPE_UINT64)
+    """
+    Ticks at or below the last recorded sequence, not stored again.
+    """
+
+    last_seq: "int" = betterproto2.field(3, betterproto2.TYPE_UINT64)
+    """
+    The last recorded sequence after this call.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "RecordTicksResponse", RecordTicksResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2778,6 +3017,69 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/ListChainVersions",
             ListChainVersionsRequest.SerializeToString,
             ListChainVersionsResponse.FromString,
+        )(message)
+
+    def record_ticks(self, message: "RecordTicksRequest") -> "RecordTicksResponse":
+        """
+        Service: records aggregated ticks (with their per-broker quotes) as
+        market-data history; idempotent per sequence: a tick at or below the last
+        recorded sequence is counted as a duplicate and not stored again.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/RecordTicks",
+            RecordTicksRequest.SerializeToString,
+            RecordTicksResponse.FromString,
+        )(message)
+
+    def get_recorded_sequence(
+        self, message: "GetRecordedSequenceRequest | None" = None
+    ) -> "GetRecordedSequenceResponse":
+        """
+        Service: the last recorded tick sequence, where a recorder resumes.
+        """
+
+        if message is None:
+            message = GetRecordedSequenceRequest()
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/GetRecordedSequence",
+            GetRecordedSequenceRequest.SerializeToString,
+            GetRecordedSequenceResponse.FromString,
+        )(message)
+
+    def query_ticks(self, message: "QueryTicksRequest") -> "Iterator[QueryTicksResponse]":
+        """
+        Service (the Bridge, after its tier checks): recorded ticks in a time
+        range with only the named fields, in batches.
+        """
+
+        yield from self._channel.unary_stream(
+            "/tickmesh.storage.v1.StorageService/QueryTicks",
+            QueryTicksRequest.SerializeToString,
+            QueryTicksResponse.FromString,
+        )(message)
+
+    def query_bars(self, message: "QueryBarsRequest") -> "QueryBarsResponse":
+        """
+        Service (the Bridge): OHLC bars of one symbol in a time range.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/QueryBars",
+            QueryBarsRequest.SerializeToString,
+            QueryBarsResponse.FromString,
+        )(message)
+
+    def latest_ticks(self, message: "LatestTicksRequest") -> "LatestTicksResponse":
+        """
+        Service (the Bridge): the latest recorded tick of each symbol.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/LatestTicks",
+            LatestTicksRequest.SerializeToString,
+            LatestTicksResponse.FromString,
         )(message)
 
 
