@@ -1,6 +1,8 @@
-"""A chain run survives its worker being killed: `tickmesh up`'s Workflow service is killed
-with SIGKILL while a run is under way, the launcher starts it again, and the run finishes
-with every step executed exactly once, counted at the callee (the users Storage holds)."""
+"""Chains on real processes (`tickmesh up`, its Temporal dev server): a run survives its
+worker being killed with SIGKILL mid-run (the launcher starts it again) with every step
+executed exactly once, counted at the callee (the users Storage holds); a run's events
+stream to a watcher; steps slower than their SLA are violations; a free tenant cannot run
+an enterprise chain."""
 
 from __future__ import annotations
 
@@ -36,7 +38,10 @@ async def test_a_run_outlives_its_worker_and_runs_each_step_once(tmp_path: Path)
             parameters={"run": "sample"},
             steps=[
                 chains_pb2.ChainStep(
+                    # 1 ms: a user's insert, its audit entry and the call around them
+                    # take longer on any machine, so each step is an SLA violation.
                     name=f"user {n}", service=STORAGE, method="CreateUser", abort_on_failure=True,
+                    sla_ms=1,
                     request_template=f'{{"email": "step{n}-{{{{run}}}}@example.com", '
                     f'"name": "Step {n}", "role": "member"}}',
                 )
@@ -83,4 +88,28 @@ async def test_a_run_outlives_its_worker_and_runs_each_step_once(tmp_path: Path)
             assert run.run.status == "succeeded", run
             assert sorted(await users()) == [f"step{n}-r1@example.com" for n in range(STEPS)]
             assert mesh.state()["services"]["workflow"]["restarts"] == 1
+            assert run.run.sla_violations == STEPS
+            assert all(step.sla_violated for step in run.run.steps)
+
+            # Another run, watched from its start: every step's event, then the end.
+            second = await chains.RunChain(
+                chains_pb2.RunChainRequest(name="add-users", parameters={"run": "r2"})
+            )
+            events = [
+                e async for e in chains.WatchRun(chains_pb2.WatchRunRequest(run_id=second.run_id))
+            ]
+            assert [e.kind for e in events] == ["step_finished"] * STEPS + ["run_finished"]
+            assert [e.step.name for e in events[:STEPS]] == [f"user {n}" for n in range(STEPS)]
+            assert events[-1].run_status == "succeeded"
+
+        # A free tenant may not run the enterprise-only month end; the error names the tier.
+        async with grpc.aio.insecure_channel(
+            mesh.address("hub"), interceptors=api_key_interceptors(_demo_key(mesh.log(), "free"))
+        ) as as_free:
+            with pytest.raises(grpc.aio.AioRpcError) as denied:
+                await chains_pb2_grpc.ChainServiceStub(as_free).RunChain(
+                    chains_pb2.RunChainRequest(name="month-end-close")
+                )
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "tier enterprise includes it" in (denied.value.details() or "")
         assert mesh.stop() == 0
