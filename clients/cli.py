@@ -9,6 +9,7 @@ import sys
 import time
 from typing import TextIO
 
+import grpc
 from tickmesh.common.v1 import tenancy_pb2
 
 from clients.errors import TickmeshError
@@ -21,12 +22,26 @@ REDRAW_S = 0.5
 
 def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the client's commands (subscribe) to a `tickmesh` argument parser."""
-    cmd = sub.add_parser("subscribe", help="show live market data for an API key")
+    summary = "show live market data for an API key"
+    cmd = sub.add_parser(
+        "subscribe",
+        help=summary,
+        description=f"{summary}.\n\nA table of what the key's tier receives: price, spread,"
+        " quality, updates/s,\nlatency (and liquidity, broker quotes for enterprise keys)."
+        " Reconnects and\nresumes by itself; Ctrl-C or --duration stops it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # --config after the subcommand too; the top-level one is the default.
+    cmd.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file")
     cmd.add_argument("--key", required=True, help="API key (tm_...)")
     cmd.add_argument("--symbols", required=True, nargs="+", help="e.g. EURUSD GBPUSD")
     cmd.add_argument("--target", help="Bridge or Hub address (default: the configured Bridge)")
-    cmd.add_argument("--best-effort", action="store_true", help="drop symbols outside the tier")
-    cmd.add_argument("--duration", type=float, help="stop after this many seconds")
+    cmd.add_argument(
+        "--best-effort", action="store_true", help="leave out (and list) symbols the tier lacks"
+    )
+    cmd.add_argument(
+        "--duration", type=float, help="stop after this many seconds, whatever happens"
+    )
     cmd.set_defaults(func=_cmd_subscribe)
     __import__("clients.bars_cli").bars_cli.register(sub)
 
@@ -35,7 +50,8 @@ def _cmd_subscribe(config: MeshConfig, args: argparse.Namespace) -> int:
     target = args.target or config.address_of("bridge")
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(run_subscribe(target, args.key, args.symbols, args.best_effort,
-                                         args.duration, sys.stdout))  # fmt: skip
+                                         args.duration, sys.stdout,
+                                         config.address_of("bridge")))  # fmt: skip
     return 0
 
 
@@ -46,44 +62,72 @@ async def run_subscribe(
     best_effort: bool,
     duration: float | None,
     out: TextIO,
+    bridge: str | None = None,
 ) -> int:
-    """Subscribe and draw the table until Ctrl-C or `duration`; 1 on a refusal."""
+    """Subscribe and draw the table until Ctrl-C or `duration` (a hard deadline, also
+    while waiting to retry); 1 on a refusal, or when the deadline passes before the
+    target ever answered."""
     table = LiveTable()
     interactive = out.isatty()
-    deadline = time.monotonic() + duration if duration else None
     next_draw = 0.0
+    connected = False
+    last_error: TickmeshError | None = None
     try:
-        async with contextlib.aclosing(
-            subscribe(target, key, symbols, best_effort=best_effort)
-        ) as events:
+        async with (
+            asyncio.timeout(duration),
+            contextlib.aclosing(subscribe(target, key, symbols, best_effort=best_effort)) as events,
+        ):
             async for event in events:
                 if isinstance(event, Ack):
+                    connected = True
                     features = ", ".join(event.ack.features)
                     table.status = (
                         f"tier {_tier(event.ack.tier)}, every "
                         f"{event.ack.update_interval_ms} ms, features {features}"
                     )
-                    for refused in event.ack.refused:
-                        print(f"left out {refused.symbol}: {refused.reason}", file=out)
-                    table.add_batch(event.ack.snapshot, 0)
+                    # Kept under the table: a line printed once would vanish at the redraw.
+                    table.notes = [f"left out {r.symbol}: {r.reason}" for r in event.ack.refused]
+                    table.add_batch(event.ack.snapshot, 0, snapshot=True)
                 elif isinstance(event, Ticks):
                     table.add_batch(event.batch, event.skipped)
                 elif isinstance(event, Gap):
                     table.gaps += 1
                 elif isinstance(event, Reconnecting):
+                    last_error = event.error
                     table.reconnects += 1
                     table.status = f"reconnecting in {event.delay_s:.1f}s: {event.error}"
                 now = time.monotonic()
                 if now >= next_draw:
                     _draw(table, out, interactive)
                     next_draw = now + REDRAW_S
-                if deadline is not None and now >= deadline:
-                    break
+    except TimeoutError:
+        if not connected:
+            print(explain(target, last_error, duration, bridge), file=sys.stderr)
+            return 1
     except TickmeshError as err:
-        print(f"tickmesh subscribe: {err}", file=sys.stderr)
+        print(explain(target, err, duration, bridge), file=sys.stderr)
         return 1
     _draw(table, out, interactive)
     return 0
+
+
+def explain(
+    target: str,
+    error: TickmeshError | None,
+    duration: float | None = None,
+    bridge: str | None = None,
+) -> str:
+    """A failed subscription as one line that names the target and, when obvious, the fix."""
+    if error is not None and error.code is grpc.StatusCode.UNIMPLEMENTED:
+        where = f"the Bridge is at {bridge}" if bridge else "point --target at the Bridge"
+        return f"tickmesh subscribe: {target} is not a Bridge (no Subscribe there); {where}"
+    if error is None or error.code is grpc.StatusCode.UNAVAILABLE:
+        waited = f" in {duration:g} s" if duration else ""
+        return (
+            f"tickmesh subscribe: no Bridge answered at {target}{waited}: is the mesh up? "
+            "Start it with `make up`"
+        )
+    return f"tickmesh subscribe: {error}"
 
 
 def _tier(value: int) -> str:

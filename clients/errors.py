@@ -23,7 +23,8 @@ class TickmeshError(Exception):
     retry_after_s: float | None = None
 
     def __str__(self) -> str:
-        reason = f" [{self.reason}]" if self.reason else ""
+        # The reason only when it adds to the code (never INVALID_ARGUMENT [INVALID_ARGUMENT]).
+        reason = f" [{self.reason}]" if self.reason and self.reason != self.code.name else ""
         return f"{self.code.name}{reason}: {self.message}"
 
     @property

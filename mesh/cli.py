@@ -1,9 +1,11 @@
-"""The mesh's commands: `tickmesh up` (with its demo) and `tickmesh status`."""
+"""The mesh's commands: `tickmesh up` (with its demo), `status` and `reconcile`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,8 +35,30 @@ async def _on_ready(mesh: Mesh) -> None:
     except grpc.aio.AioRpcError as err:
         print(f"(demo tenants not created: {err.code().name}: {err.details()})")
     else:
-        print("\n".join(demo_instructions(tenants, mesh.config.address_of("bridge"))))
+        lines = demo_instructions(tenants, mesh.config.address_of("bridge"))
+        print("\n".join(_pastable(line) for line in lines))
     print(READY_LINE, flush=True)
+
+
+def tickmesh_command(argv0: str | None = None) -> str:
+    """How to run this CLI from a fresh shell in the current directory: `tickmesh` when
+    that is on PATH, else the script's path (`.venv/bin/tickmesh` after `make install`),
+    so that every command `up` prints can be pasted as it is."""
+    script = argv0 if argv0 is not None else sys.argv[0]
+    on_path = shutil.which("tickmesh")
+    if on_path and os.path.exists(script) and os.path.samefile(on_path, script):
+        return "tickmesh"
+    if os.path.basename(script) != "tickmesh" or not os.path.exists(script):
+        return ".venv/bin/tickmesh"
+    relative = os.path.relpath(script)
+    return relative if not relative.startswith("..") else os.path.abspath(script)
+
+
+def _pastable(line: str) -> str:
+    indent, _, rest = line.partition("tickmesh ")
+    if rest and not indent.strip():
+        return f"{indent}{tickmesh_command()} {rest}"
+    return line
 
 
 def _print_endpoints(mesh: Mesh) -> None:
@@ -76,6 +100,9 @@ def _cmd_status(config: MeshConfig, args: argparse.Namespace) -> int:
         return list(zip(SERVICES, addresses, states, strict=True))
 
     rows = asyncio.run(collect())
+    if all(state == "UNREACHABLE" for _, _, state in rows):
+        print(mesh_down(config, "hub", "status"), file=sys.stderr)
+        return 1
     launched = read_state(config.data_dir)
     print("\n".join(format_status(rows, launched)))
     ok = all(state == "SERVING" for _, _, state in rows)
@@ -176,7 +203,7 @@ async def mesh_summary(config: MeshConfig, timeout_s: float = 3.0) -> list[str]:
             )
         except grpc.aio.AioRpcError as err:
             raise MeshMetricsUnavailable(
-                f"{err.code().name}: {err.details()} (Hub {address})"
+                rpc_failure(config, err, "hub", address, prefix="")
             ) from None
     return format_mesh_metrics(reply)
 
@@ -204,11 +231,15 @@ def _cmd_reconcile(config: MeshConfig, args: argparse.Namespace) -> int:
     """Billing.Reconcile as the operator: 0 balanced, 1 differences, 2 could not tell."""
     key = _operator_key(config)
     if key is None:
-        print("tickmesh reconcile: no operator key (is the mesh up?)", file=sys.stderr)
+        print(
+            f"tickmesh reconcile: no operator key in {operator_key_file(config)}: is the mesh "
+            "up? Start it with `make up`, or set TICKMESH_ADMIN_KEY",
+            file=sys.stderr,
+        )
         return 2
+    address = config.address_of("billing")
 
     async def call() -> billing_pb2.ReconcileResponse:
-        address = config.address_of("billing")
         async with grpc.aio.insecure_channel(address, interceptors=api_key_interceptors(key)) as ch:
             return await billing_pb2_grpc.BillingServiceStub(ch).Reconcile(
                 billing_pb2.ReconcileRequest(billing_period=args.period), timeout=120
@@ -217,7 +248,7 @@ def _cmd_reconcile(config: MeshConfig, args: argparse.Namespace) -> int:
     try:
         reply = asyncio.run(call())
     except grpc.aio.AioRpcError as err:
-        print(f"tickmesh reconcile: {err.code().name}: {err.details()}", file=sys.stderr)
+        print(rpc_failure(config, err, "billing", address), file=sys.stderr)
         return 2
     print("\n".join(format_reconciliation(reply)))
     return 0 if reply.balanced else 1
@@ -231,23 +262,86 @@ def format_reconciliation(reply: billing_pb2.ReconcileResponse) -> list[str]:
         for e in reply.entries
     ]
     differ = sum(1 for e in reply.entries if e.difference)
+    # How many Bridges were summed: a mesh scaled out should not look like one Bridge.
+    lines.append(f"bridges counted: {reply.bridges_counted}")
     lines.append(
         "balanced" if reply.balanced else f"NOT balanced: {differ} of {len(reply.entries)} differ"
     )
     return lines
 
 
+def mesh_down(config: MeshConfig, service: str, command: str) -> str:
+    """One line for a mesh that does not answer: where it was looked for, how to start it."""
+    return (
+        f"tickmesh {command}: no {service} answers at {config.address_of(service)}: is the mesh "
+        f"up? Start it with `make up` (or `{tickmesh_command()} up`)"
+    )
+
+
+def rpc_failure(
+    config: MeshConfig,
+    err: grpc.aio.AioRpcError,
+    service: str,
+    address: str,
+    prefix: str = "tickmesh reconcile: ",
+) -> str:
+    """A failed call as one line that names the fix when there is an obvious one."""
+    if err.code() is grpc.StatusCode.UNAVAILABLE and "failed to connect" in (err.details() or ""):
+        return (
+            f"{prefix}no {service} answers at {address}: is the mesh up? "
+            f"Start it with `make up` (or `{tickmesh_command()} up`)"
+        )
+    if err.code() is grpc.StatusCode.UNIMPLEMENTED:
+        return (
+            f"{prefix}{address} is not the {service} (UNIMPLEMENTED); "
+            f"the {service} is at {config.address_of(service)}"
+        )
+    return f"{prefix}{err.code().name}: {err.details()}"
+
+
+CONFIG_HELP = "TOML config file (default: $TICKMESH_CONFIG)"
+
+
+def add_config_option(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
+    """`--config`, accepted before the subcommand and after it (the later one wins)."""
+    parser.add_argument(
+        "--config", help=CONFIG_HELP, default=None if top_level else argparse.SUPPRESS
+    )
+
+
+def add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str, about: str
+) -> argparse.ArgumentParser:
+    """A subcommand with its one-line help (in `tickmesh -h`) and description (in its own -h)."""
+    parser = sub.add_parser(name, help=summary, description=f"{summary}.\n\n{about}",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_config_option(parser)
+    return parser
+
+
 def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the mesh's commands (up, status) to a `tickmesh` argument parser."""
-    up = sub.add_parser("up", help="start every service and run until Ctrl-C")
+    """Add the mesh's commands (up, status, reconcile) to a `tickmesh` argument parser."""
+    up = add_command(
+        sub, "up", "start every service and run until Ctrl-C",
+        "Starts the five services (and a shared Redis) as processes, waits until each is\n"
+        "SERVING, creates one demo company per tier and prints their keys and commands.",
+    )  # fmt: skip
     up.add_argument("--services", nargs="+", choices=SERVICES, help="only these services")
     up.add_argument(
         "--no-demo", dest="demo", action="store_false", help="skip creating demo tenants"
     )
     up.set_defaults(func=_cmd_up)
-    status = sub.add_parser("status", help="print each service's health and restarts")
+    status = add_command(
+        sub, "status", "print each service's health and restarts",
+        "Then the shared Redis and the mesh's metrics from the Hub. Exits 1 when a service\n"
+        "is not SERVING, the Redis does not answer or the metrics cannot be read.",
+    )  # fmt: skip
     status.set_defaults(func=_cmd_status)
-    reconcile = sub.add_parser("reconcile", help="compare delivered with billed ticks")
+    reconcile = add_command(
+        sub, "reconcile", "compare delivered with billed ticks",
+        "Calls Billing.Reconcile with the operator key: one line per company, then\n"
+        "`balanced` (exit 0) or the differences (exit 1); 2 when it cannot tell.",
+    )  # fmt: skip
     reconcile.add_argument("--period", required=True, help="billing period YYYY-MM")
     reconcile.set_defaults(func=_cmd_reconcile)
 
@@ -255,7 +349,7 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def build_parser() -> argparse.ArgumentParser:
     """An argument parser with the mesh's commands (the full CLI is tickmesh_cli)."""
     parser = argparse.ArgumentParser(prog="tickmesh", description=__doc__)
-    parser.add_argument("--config", help="TOML config file (default: $TICKMESH_CONFIG)")
+    add_config_option(parser, top_level=True)
     register_commands(parser.add_subparsers(dest="command", required=True))
     return parser
 

@@ -7,6 +7,7 @@ would allow every refused symbol), so a client fixes its request before being up
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -60,13 +61,27 @@ class Grant:
 def resolve(
     requested: Sequence[str], tier: Tier, universe: Universe, *, best_effort: bool = False
 ) -> Grant:
-    """Grant `requested` for `tier`, or raise InvalidArgument / PermissionDenied."""
+    """Grant `requested` for `tier`, or raise InvalidArgument / PermissionDenied.
+
+    In best effort, unknown symbols are left out (with a suggestion) like symbols outside
+    the tier, as long as something is left to grant."""
     _validate(requested, universe)
+    unknown = [s for s in requested if s not in universe]
+    known = [s for s in requested if s in universe]
+    if unknown and not (best_effort and known):
+        hints = [
+            f"{s!r}: did you mean {', '.join(m)}?" for s in unknown if (m := suggest(s, universe))
+        ]
+        _invalid(
+            f"unknown symbol {_list(unknown)}" + (f" ({'; '.join(hints)})" if hints else ""),
+            f"unknown: {_list(unknown)}" + (f"; {'; '.join(hints)}" if hints else ""),
+        )
+    left_out = tuple(Refusal(s, _unknown_reason(s, universe), None) for s in unknown)
     tier_limits = limits(tier)
-    granted = tuple(s for s in requested if tier_limits.allows_symbol(s))
-    outside = [s for s in requested if not tier_limits.allows_symbol(s)]
+    granted = tuple(s for s in known if tier_limits.allows_symbol(s))
+    outside = [s for s in known if not tier_limits.allows_symbol(s)]
     if not outside:
-        return Grant(tier, granted, ())
+        return Grant(tier, granted, left_out)
     required = {s: cheapest_tier_with_symbol(s) for s in outside}
     if best_effort and granted:
         refused = tuple(
@@ -74,7 +89,7 @@ def resolve(
                     required[s])
             for s in outside
         )  # fmt: skip
-        return Grant(tier, granted, refused)
+        return Grant(tier, granted, refused + left_out)
     # The tier that would allow every refused symbol is the richest of their cheapest.
     needed = max(
         (t for t in required.values() if t is not None),
@@ -107,9 +122,16 @@ def _validate(requested: Sequence[str], universe: Universe) -> None:
     duplicates = [s for s, n in Counter(requested).items() if n > 1]
     if duplicates:
         _invalid(f"duplicate symbol {_list(duplicates)}", f"duplicates: {_list(duplicates)}")
-    unknown = [s for s in requested if s not in universe]
-    if unknown:
-        _invalid(f"unknown symbol {_list(unknown)}", f"unknown: {_list(unknown)}")
+
+
+def suggest(symbol: str, universe: Universe) -> list[str]:
+    """The known symbol closest to a mistyped one (EURUDS -> EURUSD), if any is close."""
+    return difflib.get_close_matches(symbol, sorted(universe.symbols), n=1, cutoff=0.6)
+
+
+def _unknown_reason(symbol: str, universe: Universe) -> str:
+    close = suggest(symbol, universe)
+    return "unknown symbol" + (f"; did you mean {', '.join(close)}?" if close else "")
 
 
 def _invalid(message: str, description: str) -> NoReturn:

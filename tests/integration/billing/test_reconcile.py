@@ -107,10 +107,12 @@ def test_the_cli_prints_one_line_per_company_and_the_verdict() -> None:
             ),
         ],
         balanced=False,
+        bridges_counted=2,
     )
     assert format_reconciliation(reply) == [
         "aaa  delivered 10  billed 10  ok",
         "bbb  delivered 1,200  billed 1,195  difference -5",
+        "bridges counted: 2",
         "NOT balanced: 1 of 2 differ",
     ]
     balanced = billing_pb2.ReconcileResponse(entries=[reply.entries[0]], balanced=True)

@@ -45,9 +45,24 @@ def test_input_errors_come_before_tier_refusals() -> None:
         resolve(["USDCHF", "ABCDEF"], Tier.FREE, UNIVERSE)
 
 
-def test_unknown_symbol_is_invalid_even_with_best_effort() -> None:
+def test_unknown_symbol_is_left_out_with_its_reason_in_best_effort() -> None:
+    result = resolve(["EURUSD", "EURUDS", "GBPUSD"], Tier.FREE, UNIVERSE, best_effort=True)
+    assert result.symbols == ("EURUSD", "GBPUSD")
+    assert [(r.symbol, r.reason) for r in result.refused] == [
+        ("EURUDS", "unknown symbol; did you mean EURUSD?")
+    ]
+
+
+def test_only_unknown_symbols_are_invalid_even_with_best_effort() -> None:
     with pytest.raises(InvalidArgument, match="ABCDEF"):
-        resolve(["EURUSD", "ABCDEF"], Tier.FREE, UNIVERSE, best_effort=True)
+        resolve(["ABCDEF"], Tier.FREE, UNIVERSE, best_effort=True)
+
+
+def test_a_mistyped_symbol_gets_did_you_mean() -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        resolve(["EURUDS"], Tier.FREE, UNIVERSE)
+    assert "did you mean EURUSD?" in str(caught.value)
+    assert "did you mean EURUSD?" in _bad_request(caught.value).field_violations[0].description
 
 
 @pytest.mark.parametrize(

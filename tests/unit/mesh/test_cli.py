@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
-from mesh.cli import StoreStatus, format_status, store_status
+import pytest
+
+from mesh.cli import StoreStatus, format_status, store_status, tickmesh_command
 from mesh.config import load_config
 
 ROWS = [("hub", "127.0.0.1:50051", "SERVING"), ("storage", "127.0.0.1:50054", "UNREACHABLE")]
@@ -59,3 +62,18 @@ async def test_a_configured_redis_is_shown_without_its_password() -> None:
 
 async def test_no_store_row_without_a_launcher_or_a_url() -> None:
     assert await store_status(load_config(env={}), None) is None
+
+
+def test_banner_commands_use_a_path_that_works_in_a_fresh_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / ".venv" / "bin" / "tickmesh"
+    script.parent.mkdir(parents=True)
+    script.write_text("")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # a fresh shell: .venv/bin not on it
+    assert tickmesh_command(str(script)) == ".venv/bin/tickmesh"
+    monkeypatch.setenv("PATH", str(script.parent))  # an activated venv
+    script.chmod(0o755)
+    assert tickmesh_command(str(script)) == "tickmesh"
+    assert tickmesh_command("/usr/lib/python3/mesh/cli.py") == ".venv/bin/tickmesh"
