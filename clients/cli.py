@@ -12,6 +12,7 @@ from typing import TextIO
 import grpc
 from tickmesh.common.v1 import tenancy_pb2
 
+from clients import bars_cli
 from clients.errors import TickmeshError
 from clients.live_table import LiveTable
 from clients.subscriber import Ack, Gap, Reconnecting, Ticks, subscribe
@@ -43,7 +44,7 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--duration", type=float, help="stop after this many seconds, whatever happens"
     )
     cmd.set_defaults(func=_cmd_subscribe)
-    __import__("clients.bars_cli").bars_cli.register(sub)
+    bars_cli.register(sub)
 
 
 def _cmd_subscribe(config: MeshConfig, args: argparse.Namespace) -> int:
