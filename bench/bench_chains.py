@@ -32,7 +32,7 @@ from tickmesh.workflow.v1 import chains_pb2, chains_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import load_config
-from mesh.temporal_server import TemporalServer, TemporalSettings, free_port
+from mesh.temporal_server import TemporalSettings, spawn_on_free_ports
 from servers.billing.app import SPEC as BILLING
 from servers.storage.app import SPEC as STORAGE
 from servers.workflow.app import workflow_spec
@@ -89,12 +89,7 @@ async def main() -> int:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        temporal = TemporalServer(
-            Path(tmp) / "temporal",
-            port=free_port(0, "Temporal", "port"),
-            ui_port=free_port(0, "Temporal UI", "ui_port"),
-        )
-        temporal.spawn()
+        temporal = spawn_on_free_ports(Path(tmp) / "temporal")
         await temporal.wait_ready(60)
         config = load_config(env={
             "TICKMESH_DATA_DIR": tmp, "TICKMESH_LOG_LEVEL": "WARNING",

@@ -31,7 +31,7 @@ from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors, metadata_interceptors
 from mesh.config import MeshConfig, load_config
-from mesh.temporal_server import TemporalServer, TemporalSettings, free_port
+from mesh.temporal_server import TemporalServer, TemporalSettings, spawn_on_free_ports
 from mesh.tenancy.authenticator import relayed_caller
 from mesh.tenancy.signing import METADATA_KEY, ContextSigner
 from servers.billing.app import SPEC as BILLING
@@ -122,12 +122,7 @@ async def main() -> int:
     parser.add_argument("--companies", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        temporal = TemporalServer(
-            Path(tmp) / "temporal",
-            port=free_port(0, "Temporal", "port"),
-            ui_port=free_port(0, "Temporal UI", "ui_port"),
-        )
-        temporal.spawn()
+        temporal = spawn_on_free_ports(Path(tmp) / "temporal")
         try:
             await temporal.wait_ready(60)
             direct_s = await scenario(Path(tmp) / "direct", temporal, args.companies, False)

@@ -162,6 +162,18 @@ def free_port(port: int, what: str, field: str) -> int:
         return bound
 
 
+def spawn_on_free_ports(directory: Path) -> TemporalServer:
+    """A dev server in `directory` on free loopback ports, spawned, not yet ready (tests
+    and benchmarks, which run beside whatever else uses the machine)."""
+    server = TemporalServer(
+        directory,
+        port=free_port(0, "Temporal", "port"),
+        ui_port=free_port(0, "Temporal UI", "ui_port"),
+    )
+    server.spawn()
+    return server
+
+
 def start_temporal(
     config: MeshConfig, settings: TemporalSettings, preexec_fn: Callable[[], None] | None
 ) -> TemporalServer:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mesh.temporal_server import TemporalFailed, TemporalServer, free_port
+from mesh.temporal_server import TemporalFailed, TemporalServer, spawn_on_free_ports
 
 START_TIMEOUT_S = 60.0
 
@@ -16,12 +16,7 @@ def start_dev_server(directory: Path) -> TemporalServer:
     """`temporal server start-dev` on free loopback ports, ready; fails the test run
     saying how to install it when it cannot start."""
     try:
-        server = TemporalServer(
-            directory,
-            port=free_port(0, "Temporal", "port"),
-            ui_port=free_port(0, "Temporal UI", "ui_port"),
-        )
-        server.spawn()
+        server = spawn_on_free_ports(directory)
     except TemporalFailed as exc:
         pytest.fail(f"{exc} (`make install` installs it)", pytrace=False)
     try:
