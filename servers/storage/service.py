@@ -5,6 +5,7 @@ from __future__ import annotations
 from tickmesh.storage.v1 import storage_pb2_grpc
 
 from servers.storage.rpc.analytics import AnalyticsRpcs
+from servers.storage.rpc.audit import AuditRpcs
 from servers.storage.rpc.companies import CompanyRpcs
 from servers.storage.rpc.invoices import InvoiceRpcs
 from servers.storage.rpc.keys import KeyRpcs
@@ -21,6 +22,7 @@ class StorageServicer(
     TradingRpcs,
     AnalyticsRpcs,
     InvoiceRpcs,
+    AuditRpcs,
     storage_pb2_grpc.StorageServiceServicer,  # last: its stubs only answer what no group does
 ):
-    """Tenants, users, keys, subscriptions, trading data, analytics and invoices."""
+    """Tenants, users, keys, subscriptions, trading data, analytics, invoices, the audit trail."""
