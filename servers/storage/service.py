@@ -8,6 +8,7 @@ from tickmesh.storage.v1 import storage_pb2_grpc
 
 from servers.storage.analytics.market import MarketHistory
 from servers.storage.rpc.analytics import AnalyticsRpcs
+from servers.storage.rpc.audit import AuditRpcs
 from servers.storage.rpc.chains import ChainRpcs
 from servers.storage.rpc.companies import CompanyRpcs
 from servers.storage.rpc.history import HistoryRpcs
@@ -32,10 +33,11 @@ class StorageServicer(
     PaymentRpcs,
     ChainRpcs,
     HistoryRpcs,
+    AuditRpcs,
     storage_pb2_grpc.StorageServiceServicer,  # last: its stubs only answer what no group does
 ):
     """Tenants, users, keys, subscriptions, trading data, analytics, invoices, webhooks,
-    payments, chain definitions and market-data history."""
+    payments, chain definitions, market-data history and the audit trail."""
 
     def __init__(self, *args: Any, history: MarketHistory | None = None) -> None:
         super().__init__(*args)

@@ -80,3 +80,46 @@ async def list_audit(
     async with store.shared(readonly=True) as conn:
         rows = (await conn.execute(query)).mappings().all()
     return [AuditEntry(**row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What ListAuditEvents asks for; None is "any". company_id None means every company."""
+
+    company_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    action: str | None = None
+
+
+async def page_audit(
+    store: RelationalStore, wanted: AuditFilter, *, offset: int, limit: int
+) -> tuple[list[AuditEntry], bool]:
+    """One page of matching entries, newest first, and whether more follow."""
+    check = validation.Validator()
+    if wanted.company_id is not None:
+        check.company_id(wanted.company_id)
+    limit = check.count(limit, "page_size", low=1, high=MAX_LIST)
+    if wanted.action is not None:
+        check.text(
+            "action", wanted.action, validation.ACTION, 64, "a dotted lower-case action name"
+        )
+    check.check()
+    c = audit_log.c
+    query = sa.select(audit_log)
+    if wanted.company_id is not None:
+        query = query.where(c.company_id == wanted.company_id)
+    if wanted.since is not None:
+        query = query.where(c.at >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(c.at < wanted.until)
+    if wanted.actor is not None:
+        query = query.where(c.actor == wanted.actor)
+    if wanted.action is not None:
+        query = query.where(c.action == wanted.action)
+    # One row beyond the page tells whether another page follows without a COUNT.
+    query = query.order_by(c.at.desc(), c.id.desc()).offset(offset).limit(limit + 1)
+    async with store.shared(readonly=True) as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [AuditEntry(**row) for row in rows[:limit]], len(rows) > limit

@@ -241,6 +241,11 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/ListAuditEvents',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -548,6 +553,15 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """Audit trail (issue 19, item 6).
+        Tenant (owner only): its own company's audit events. Operator: any
+        company's, or every company's when company_id is empty.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -750,6 +764,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.LatestTicks,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1839,6 +1858,33 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/LatestTicks',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.LatestTicksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/ListAuditEvents',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,6 +8,7 @@ __all__ = (
     "AdvanceSubscriptionsResponse",
     "ApplyRetentionRequest",
     "ApplyRetentionResponse",
+    "AuditEvent",
     "AuthenticateKeyRequest",
     "AuthenticateKeyResponse",
     "BrokerAccount",
@@ -40,6 +41,8 @@ __all__ = (
     "IssueApiKeyResponse",
     "LatestTicksRequest",
     "LatestTicksResponse",
+    "ListAuditEventsRequest",
+    "ListAuditEventsResponse",
     "ListChainVersionsRequest",
     "ListChainVersionsResponse",
     "ListCompaniesRequest",
@@ -208,6 +211,58 @@ class ApplyRetentionResponse(betterproto2.Message):
 default_message_pool.register_message(
     "tickmesh.storage.v1", "ApplyRetentionResponse", ApplyRetentionResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class AuditEvent(betterproto2.Message):
+    """
+    One audited change.
+    """
+
+    event_id: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    Server-generated, increasing.
+    """
+
+    at: "datetime.datetime | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it happened.
+    """
+
+    actor: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Who did it ("user:<id>", "operator", "service:<name>").
+    """
+
+    action: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    What, as a dotted lower-case name.
+    """
+
+    company_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    The company it touched; empty for none.
+    """
+
+    target: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    What it touched, e.g. a key or user id.
+    """
+
+    before_json: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    The state before, as JSON; empty when none.
+    """
+
+    after_json: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    The state after, as JSON; empty when none.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "AuditEvent", AuditEvent)
 
 
 @dataclass(eq=False, repr=False)
@@ -949,6 +1004,81 @@ class LatestTicksResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "LatestTicksResponse", LatestTicksResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListAuditEventsRequest(betterproto2.Message):
+    """
+    Audit trail (issue 19, item 6).
+
+    Filters are ANDed; every one is optional. Newest first.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Operator only: the company; empty for every company. A tenant gets its own.
+    """
+
+    since: "datetime.datetime | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    From (inclusive).
+    """
+
+    until: "datetime.datetime | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Until (exclusive).
+    """
+
+    actor: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Exact actor, e.g. "user:<id>" or "operator".
+    """
+
+    action: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    Exact action, e.g. "subscription.tier_changed".
+    """
+
+    page_size: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
+    """
+    1-1000; 0 means 100.
+    """
+
+    page_token: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    From a previous response; empty for the first page.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListAuditEventsRequest", ListAuditEventsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListAuditEventsResponse(betterproto2.Message):
+    """
+    A page of audit events.
+    """
+
+    events: "list[AuditEvent]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Newest first.
+    """
+
+    next_page_token: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Token for the next page; empty on the last.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListAuditEventsResponse", ListAuditEventsResponse
 )
 
 
@@ -3080,6 +3210,19 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/LatestTicks",
             LatestTicksRequest.SerializeToString,
             LatestTicksResponse.FromString,
+        )(message)
+
+    def list_audit_events(self, message: "ListAuditEventsRequest") -> "ListAuditEventsResponse":
+        """
+        Audit trail (issue 19, item 6).
+        Tenant (owner only): its own company's audit events. Operator: any
+        company's, or every company's when company_id is empty.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/ListAuditEvents",
+            ListAuditEventsRequest.SerializeToString,
+            ListAuditEventsResponse.FromString,
         )(message)
 
 
