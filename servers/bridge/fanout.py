@@ -81,7 +81,8 @@ class Fanout:
         self._schedule = schedule
         self._sessions: dict[str, Session] = {}
         self._feeds: dict[Tier, TierFeed] = {}  # made on first use: the loop's timers
-        self._last: dict[str, BatchView] = {}  # symbol -> batch holding its latest tick
+        # tier -> symbol -> batch holding the tier view's latest tick
+        self._last: dict[Tier, dict[str, BatchView]] = {tier: {} for tier in Tier}
         self._covered_after: int | None = None  # every later sequence reached us or a gap
         self._gaps: deque[tuple[int, int, str]] = deque()
         self._closed = False
@@ -99,7 +100,8 @@ class Fanout:
         if self._covered_after is None:
             self._covered_after = first_seq - 1
         self.watermark = max(self.watermark, last_seq)
-        self._last.update(dict.fromkeys(view.latest, view))
+        for tier, latest in view.latest.items():
+            self._last[tier].update(dict.fromkeys(latest, view))
         now = self._clock()
         for feed in self._feeds.values():
             feed.on_batch(view, now)
@@ -154,8 +156,9 @@ class Fanout:
         cut = watermark if live else resume_from
         before: list[Entry] = []
         after: list[Entry] = []
+        last = self._last[grant.tier]
         for symbol in grant.symbols:
-            view = self._last.get(symbol)
+            view = last.get(symbol)
             if view is None:
                 continue
             entry = view.latest_entry(symbol, grant.tier)

@@ -211,7 +211,7 @@ class TierFeed:
         by_symbol = self._by_symbol
         if not by_symbol:
             return
-        latest = view.latest
+        latest = view.latest[self.tier]
         # Walk the smaller side: five subscribed symbols never scan a 500-symbol batch.
         if len(by_symbol) < len(latest):
             picked = [i for s in by_symbol if (i := latest.get(s)) is not None]
