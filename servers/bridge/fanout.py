@@ -32,7 +32,7 @@ from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
 from servers.bridge.entitlements import Grant, Universe
 from servers.bridge.projection import BatchView, Entry
-from servers.bridge.session import Session, SessionLimits
+from servers.bridge.session import Session, SessionLimits, SlaSink
 from servers.bridge.tier_feed import Schedule, Soon, TierFeed
 from servers.bridge.usage_counter import UsageCounter
 
@@ -70,8 +70,10 @@ class Fanout:
         clock: Callable[[], float] = time.monotonic,
         wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         schedule: Schedule | None = None,
+        sla: SlaSink | None = None,
     ) -> None:
         self.usage = usage
+        self._sla = sla
         self.universe: Universe | None = None
         self.watermark = 0
         """The last upstream sequence dispatched to every session."""
@@ -150,6 +152,7 @@ class Fanout:
             max_batch_ticks=max_batch_ticks,
             # The snapshot (live) or the client (resumed) has everything up to here.
             floor_seq=max(watermark, resume_from) if live else resume_from,
+            sla=self._sla,
         )
         # The snapshot is the state just before start_seq; a resumed session gets the
         # symbols that changed after its resume point as catch-up batches instead.

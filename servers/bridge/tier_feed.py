@@ -283,7 +283,7 @@ class TierFeed:
                     share.append(entry)
         deliveries: list[tuple[Deliver, Member]] = []
         for group, share in shares.items():
-            push_to = _pusher(Chunk(share, last_seq))  # one chunk, shared by the group
+            push_to = _pusher(Chunk(share, last_seq, flushed))  # one chunk, shared by the group
             deliveries += [(push_to, session) for session in group.sessions.values()]
         self._hand_out.add(deliveries)
 
