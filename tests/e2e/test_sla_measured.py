@@ -159,3 +159,10 @@ async def test_a_degraded_enterprise_stream_is_measured_and_credited(
     [credit] = await credits(tenancy_pb2.TIER_ENTERPRISE)
     assert "SLA credit enterprise" in credit
     assert await credits(tenancy_pb2.TIER_PRO) == []
+
+    # Customer health reads the same measured availability.
+    health = await billing.CustomerHealth(
+        billing_pb2.CustomerHealthRequest(company_id=companies[tenancy_pb2.TIER_ENTERPRISE])
+    )
+    [sla_factor] = [f for c in health.companies for f in c.factors if f.startswith("sla:")]
+    assert "vs 99.99% target" in sla_factor and not sla_factor.endswith(" 20.0/20"), sla_factor
