@@ -23,6 +23,11 @@ class Tier(enum.StrEnum):
         """0 for free, 1 for pro, 2 for enterprise: a richer tier has a higher rank."""
         return _RANK[self]
 
+    @property
+    def view_bit(self) -> int:
+        """This tier's bit in Tick.views (1 free, 2 pro, 4 enterprise)."""
+        return 1 << _RANK[self]
+
     @classmethod
     def parse(cls, value: str) -> Tier:
         """Parse a tier name case-insensitively; raise ValueError naming the valid ones."""
@@ -77,7 +82,19 @@ class TierLimits:
     latency_target_ms: int
     uptime_sla_percent: Decimal
     price_cents_per_month: int
+    fallback_brokers: tuple[str, ...] = ()
+    """Brokers a view fails over to, in order, when one of `brokers` is stale or down
+    (seed 003's emergency redundancy); none for a tier that already has every broker."""
+    broker_redundancy: int = 1
+    """Live sources each symbol's price is computed from (seed 003: 1 / 2 / 3)."""
+    completeness_sla_percent: Decimal = Decimal("95")
+    """Updates delivered of the updates the tier was due, percent (seed 003)."""
     currency: str = "USD"
+
+    @property
+    def source_order(self) -> tuple[str, ...]:
+        """The tier's brokers, then its fallbacks: the order a view picks live sources in."""
+        return self.brokers + tuple(b for b in self.fallback_brokers if b not in self.brokers)
 
     def allows_symbol(self, symbol: str) -> bool:
         """True when this tier may receive `symbol`."""
@@ -107,6 +124,9 @@ CATALOG: dict[Tier, TierLimits] = {
         latency_target_ms=1000,
         uptime_sla_percent=Decimal("99"),
         price_cents_per_month=0,
+        fallback_brokers=("ic_markets", "pepperstone"),
+        broker_redundancy=1,
+        completeness_sla_percent=Decimal("95"),
     ),
     Tier.PRO: TierLimits(
         tier=Tier.PRO,
@@ -122,6 +142,9 @@ CATALOG: dict[Tier, TierLimits] = {
         latency_target_ms=100,
         uptime_sla_percent=Decimal("99.9"),
         price_cents_per_month=9_900,
+        fallback_brokers=("pepperstone",),
+        broker_redundancy=2,
+        completeness_sla_percent=Decimal("99.5"),
     ),
     Tier.ENTERPRISE: TierLimits(
         tier=Tier.ENTERPRISE,
@@ -137,6 +160,8 @@ CATALOG: dict[Tier, TierLimits] = {
         latency_target_ms=10,
         uptime_sla_percent=Decimal("99.99"),
         price_cents_per_month=49_900,
+        broker_redundancy=3,
+        completeness_sla_percent=Decimal("99.9"),
     ),
 }
 

@@ -125,6 +125,8 @@ NOT_FOR_TENANTS = frozenset({
     )
 } | {
     "/tickmesh.ingestion.v1.IngestionService/StreamTicks",
+    "/tickmesh.ingestion.v1.IngestionService/ListSourceSwitches",
+    "/tickmesh.ingestion.v1.IngestionService/SetBrokerFeed",
     "/tickmesh.ingestion.v1.IngestionService/PublishTicks",
     "/tickmesh.workflow.v1.ChainService/RegisterChain",
     "/tickmesh.common.v1.BusinessMetricsService/GetBusinessMetrics",

@@ -27,6 +27,9 @@ def tier_offer(limits: TierLimits) -> billing_pb2.TierOffer:
         latency_target_ms=limits.latency_target_ms,
         uptime_sla_percent=str(limits.uptime_sla_percent),
         price_per_month=money(limits.price_cents_per_month, limits.currency),
+        fallback_brokers=list(limits.fallback_brokers),
+        broker_redundancy=limits.broker_redundancy,
+        completeness_sla_percent=str(limits.completeness_sla_percent),
     )
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from tickmesh.storage.v1.storage_pb2_grpc import StorageServiceStub
+
 from mesh.binding import bind
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part, background
+from mesh.metering.spool import Spool, spool_dir
 from mesh.metering.tally import TallyCounter
 from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
 from servers.bridge.fanout import Fanout
@@ -15,6 +18,7 @@ from servers.bridge.leases import LeaseKeeper, holder_identity
 from servers.bridge.parts import BridgeParts
 from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
 from servers.bridge.settings import BridgeSettings, BridgeTuning
+from servers.bridge.sla_sampler import SlaSampler, SlaSender
 from servers.bridge.upstream import Upstream
 from servers.bridge.usage_counter import UsageCounter, UsageKey
 
@@ -33,7 +37,11 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         # Counts from what earlier runs metered, so GetUsage spans restarts; sessions bill
         # ticks straight into the meter's tally, which outlives a SIGKILL.
         usage = UsageCounter(ledger=meter.ledger, tick_counters=tick_counter)
-        fanout = Fanout(usage, bounds=knobs.session)
+        sla = SlaSampler()
+        fanout = Fanout(usage, bounds=knobs.session, sla=sla)
+        storage = StorageServiceStub(ctx.channels.service_channel(ctx.config.address_of("storage")))
+        sla_spool = Spool(spool_dir(ctx.config.data_dir, "bridge"), f"{tenancy.instance}-sla")
+        sla_sender = SlaSender(sla, sla_spool, lambda r: storage.RecordSla(r, timeout=10))
         upstream = Upstream(
             ctx.config.address_of("ingestion"),
             fanout,
@@ -52,6 +60,7 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         ctx.add(Part("fanout", drain=fanout.close_all, stop=fanout.close_all))
         ctx.add(background("heartbeats", fanout.run_heartbeats))
         ctx.add(background("leases", leases.run))
+        ctx.add(background("sla", sla_sender.run))
         ctx.add(Part("upstream", start=upstream.open, stop=upstream.stop))
         servicer = BridgeServicer(fanout, tenancy.quota, usage, leases)
         binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)

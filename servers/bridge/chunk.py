@@ -8,13 +8,17 @@ from servers.bridge.projection import Entry
 
 class Chunk:
     """Projected ticks emitted together (sorted by sequence), and the upstream sequence
-    they complete. Shared by every session of a group: never mutated once queued."""
+    they complete. Shared by every session of a group: never mutated once queued.
 
-    __slots__ = ("_prefix", "entries", "last_seq")
+    `held`: its ticks waited by design (a throttle flush, a resume's catch-up), so its
+    latency is no measure of the pipeline (the SLA sampler leaves it out)."""
 
-    def __init__(self, entries: list[Entry], last_seq: int) -> None:
+    __slots__ = ("_prefix", "entries", "held", "last_seq")
+
+    def __init__(self, entries: list[Entry], last_seq: int, held: bool = False) -> None:
         self.entries = entries
         self.last_seq = last_seq
+        self.held = held
         self._prefix: bytes | None = None
 
     def batch_prefix(self) -> bytes:

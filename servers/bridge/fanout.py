@@ -32,7 +32,7 @@ from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
 from servers.bridge.entitlements import Grant, Universe
 from servers.bridge.projection import BatchView, Entry
-from servers.bridge.session import Session, SessionLimits
+from servers.bridge.session import Session, SessionLimits, SlaSink
 from servers.bridge.tier_feed import Schedule, Soon, TierFeed
 from servers.bridge.usage_counter import UsageCounter
 
@@ -70,8 +70,10 @@ class Fanout:
         clock: Callable[[], float] = time.monotonic,
         wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         schedule: Schedule | None = None,
+        sla: SlaSink | None = None,
     ) -> None:
         self.usage = usage
+        self._sla = sla
         self.universe: Universe | None = None
         self.watermark = 0
         """The last upstream sequence dispatched to every session."""
@@ -81,7 +83,8 @@ class Fanout:
         self._schedule = schedule
         self._sessions: dict[str, Session] = {}
         self._feeds: dict[Tier, TierFeed] = {}  # made on first use: the loop's timers
-        self._last: dict[str, BatchView] = {}  # symbol -> batch holding its latest tick
+        # tier -> symbol -> batch holding the tier view's latest tick
+        self._last: dict[Tier, dict[str, BatchView]] = {tier: {} for tier in Tier}
         self._covered_after: int | None = None  # every later sequence reached us or a gap
         self._gaps: deque[tuple[int, int, str]] = deque()
         self._closed = False
@@ -99,15 +102,17 @@ class Fanout:
         if self._covered_after is None:
             self._covered_after = first_seq - 1
         self.watermark = max(self.watermark, last_seq)
-        self._last.update(dict.fromkeys(view.latest, view))
+        for tier, latest in view.latest.items():
+            self._last[tier].update(dict.fromkeys(latest, view))
         now = self._clock()
         for feed in self._feeds.values():
             feed.on_batch(view, now)
 
-    def latest_tick(self, symbol: str) -> market_pb2.Tick | None:
-        """The latest tick of `symbol` this Bridge has seen (all fields), or None."""
-        view = self._last.get(symbol)
-        return None if view is None else view.ticks[view.latest[symbol]]
+    def latest_tick(self, symbol: str, tier: Tier) -> market_pb2.Tick | None:
+        """The latest tick of `symbol` in `tier`'s view this Bridge has seen (all fields:
+        the caller projects), or None."""
+        view = self._last[tier].get(symbol)
+        return None if view is None else view.ticks[view.latest[tier][symbol]]
 
     def on_gap(self, from_seq: int, to_seq: int, reason: str) -> None:
         """Ingestion says these sequences are lost: tell every session, remember for resumes."""
@@ -153,14 +158,16 @@ class Fanout:
             max_batch_ticks=max_batch_ticks,
             # The snapshot (live) or the client (resumed) has everything up to here.
             floor_seq=max(watermark, resume_from) if live else resume_from,
+            sla=self._sla,
         )
         # The snapshot is the state just before start_seq; a resumed session gets the
         # symbols that changed after its resume point as catch-up batches instead.
         cut = watermark if live else resume_from
         before: list[Entry] = []
         after: list[Entry] = []
+        last = self._last[grant.tier]
         for symbol in grant.symbols:
-            view = self._last.get(symbol)
+            view = last.get(symbol)
             if view is None:
                 continue
             entry = view.latest_entry(symbol, grant.tier)

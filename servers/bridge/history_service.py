@@ -17,6 +17,7 @@ from mesh.metering.meter import UsageMeter
 from mesh.metering.vocabulary import HISTORY_ENDPOINT, TICK_SERVICE
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.current import current_tenant
+from mesh.tiers import Tier
 from servers.bridge import history_rules as rules
 from servers.bridge.entitlements import Universe, resolve
 
@@ -55,7 +56,7 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         storage: grpc.aio.Channel,
         meter: UsageMeter,
         universe: Callable[[], Universe | None],
-        live: Callable[[str], market_pb2.Tick | None] = lambda symbol: None,
+        live: Callable[[str, Tier], market_pb2.Tick | None] = lambda symbol, tier: None,
         clock_us: Callable[[], int] = _now_us,
     ) -> None:
         self._live = live
@@ -92,7 +93,7 @@ class HistoryServicer(history_pb2_grpc.HistoryServiceServicer):
         symbols = self._symbols(list(request.symbols), tenant)
         # The live stream's latest tick where this Bridge has one (fresher than the
         # recording, which is written in batches); the recording for the others.
-        found = {s: tick for s in symbols if (tick := self._live(s)) is not None}
+        found = {s: tick for s in symbols if (tick := self._live(s, tenant.tier)) is not None}
         missing = [s for s in symbols if s not in found]
         if missing:
             request_ = storage_pb2.LatestTicksRequest(symbols=missing)

@@ -25,7 +25,8 @@ FIELDS_BY_FEATURE: dict[Feature, tuple[str, ...]] = {
     Feature.SPREAD_ANALYSIS: ("spread_pips",),
     Feature.QUALITY_SCORE: ("quality_score",),
     Feature.LIQUIDITY: ("liquidity_score",),
-    Feature.BROKER_COMPARISON: ("broker_quotes", "ask_broker"),
+    # Which tiers' views share the price: comparison across tiers' sources.
+    Feature.BROKER_COMPARISON: ("broker_quotes", "ask_broker", "views"),
 }  # fmt: skip
 
 _TICK_FIELDS = market_pb2.Tick.DESCRIPTOR.fields_by_name
@@ -86,9 +87,15 @@ class ProjectedBatch:
         return entry
 
 
+_FREE, _PRO, _ENTERPRISE = (tier.view_bit for tier in Tier)
+
+
 class BatchView:
-    """An upstream batch as the fan-out reads it: its ticks, the latest tick per symbol,
-    its sequence range, and its projections (made lazily, once per tier)."""
+    """An upstream batch as the fan-out reads it: its ticks, the latest tick per symbol
+    and tier view, its sequence range, and its projections (made lazily, once per tier).
+
+    Each tier gets the ticks of its own view (Tick.views: the tier's bit, or 0 for a
+    tick of every tier): Ingestion prices each tier from the tier's brokers."""
 
     __slots__ = ("_projected", "first_seq", "last_seq", "latest", "ticks")
 
@@ -96,8 +103,19 @@ class BatchView:
         self.ticks = ticks
         self.first_seq = first_seq
         self.last_seq = last_seq
-        # Later ticks overwrite earlier ones: each symbol maps to its latest index.
-        self.latest: dict[str, int] = {tick.symbol: i for i, tick in enumerate(ticks)}
+        # Later ticks overwrite earlier ones: each symbol maps to its latest index, per
+        # tier; one pass over the batch for all tiers.
+        latest: dict[Tier, dict[str, int]] = {tier: {} for tier in Tier}
+        free, pro, enterprise = latest.values()
+        for i, tick in enumerate(ticks):
+            views = tick.views
+            if not views or views & _FREE:
+                free[tick.symbol] = i
+            if not views or views & _PRO:
+                pro[tick.symbol] = i
+            if not views or views & _ENTERPRISE:
+                enterprise[tick.symbol] = i
+        self.latest = latest
         self._projected: dict[Tier, ProjectedBatch] = {}
 
     def projected(self, tier: Tier) -> ProjectedBatch:
@@ -109,4 +127,4 @@ class BatchView:
 
     def latest_entry(self, symbol: str, tier: Tier) -> Entry:
         """The latest tick of `symbol` in this batch, projected to `tier`."""
-        return self.projected(tier).entry(self.latest[symbol])
+        return self.projected(tier).entry(self.latest[tier][symbol])

@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from tickmesh.bridge.v1 import bridge_pb2
 
@@ -56,6 +57,12 @@ class SessionLimits:
         return min(requested, self.max_batch_ticks) if requested > 0 else self.max_batch_ticks
 
 
+class SlaSink(Protocol):
+    """Takes delivery-latency samples (servers.bridge.sla_sampler.SlaSampler)."""
+
+    def offer(self, session: Session, last_tick: bytes) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One serialized SubscribeResponse and the ticks it carries."""
@@ -64,6 +71,8 @@ class Outgoing:
     ticks: int
     last_tick: bytes = b""
     """The newest tick's encoding (a one-tick TickBatch), for the delivery-latency sample."""
+    held: bool = True
+    """The newest tick waited by design (throttle flush, catch-up): no SLA latency sample."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +97,7 @@ class Session:
         bounds: SessionLimits = SessionLimits(),
         max_batch_ticks: int = 0,
         floor_seq: int = 0,
+        sla: SlaSink | None = None,
     ) -> None:
         self.session_id = session_id
         self.tenant = tenant
@@ -102,6 +112,7 @@ class Session:
         self.skipped_total = 0
         self.error: MeshError | None = None
 
+        self._sla = sla
         self._usage = usage
         self._bill_ticks = usage.tick_counter(self.usage_key)
         self._metered = (0, 0)  # (ticks, messages) already handed to the usage counter
@@ -135,14 +146,14 @@ class Session:
             entries = [entry for entry in entries if entry[0] > self._floor]
             if not entries:
                 return
-            chunk = Chunk(entries, chunk.last_seq)
+            chunk = Chunk(entries, chunk.last_seq, chunk.held)
         self._enqueue(chunk)
 
     def catch_up(self, entries: list[Entry], last_seq: int) -> None:
         """Queue a resumed session's catch-up: the latest tick of each symbol it missed
         (sorted by sequence; some may be older than its floor), complete up to `last_seq`."""
         if entries and not self._closed:
-            self._enqueue(Chunk(entries, last_seq))
+            self._enqueue(Chunk(entries, last_seq, held=True))
 
     def _enqueue(self, chunk: Chunk) -> None:
         self._queue.append(chunk)
@@ -244,7 +255,7 @@ class Session:
             self._queued_ticks -= count
             self._sent_seq = head.last_seq
             batch = head.batch_prefix() + wire.send_time(self._wall_us())
-            return self._batch_message(batch, count, head.entries[-1][2])
+            return self._batch_message(batch, count, head.entries[-1][2], head.held)
         return self._coalesce()
 
     def _coalesce(self) -> Outgoing:
@@ -253,9 +264,11 @@ class Session:
         queue = self._queue
         parts: list[list[Entry]] = []
         count = last_seq = 0
+        held = True
         while queue and isinstance(queue[0], Chunk) and count < self._batch_ticks:
             chunk = queue[0]
             room = self._batch_ticks - count
+            held = chunk.held  # the newest tick's chunk decides
             if len(chunk.entries) <= room:
                 queue.popleft()
                 self._queued_chunks -= 1
@@ -265,7 +278,7 @@ class Session:
             else:
                 # Split: the rest stays queued; this message is complete up to its last tick.
                 head_entries = chunk.entries[:room]
-                queue[0] = Chunk(chunk.entries[room:], chunk.last_seq)
+                queue[0] = Chunk(chunk.entries[room:], chunk.last_seq, chunk.held)
                 parts.append(head_entries)
                 count += room
                 last_seq = head_entries[-1][0]
@@ -274,13 +287,13 @@ class Session:
         ticks = b"".join([entry[2] for part in parts for entry in part])
         first_seq = parts[0][0][0] if count else last_seq
         batch = wire.tick_batch(ticks, first_seq, last_seq, self._wall_us())
-        return self._batch_message(batch, count, parts[-1][-1][2] if count else b"")
+        return self._batch_message(batch, count, parts[-1][-1][2] if count else b"", held)
 
-    def _batch_message(self, batch: bytes, ticks: int, last_tick: bytes) -> Outgoing:
+    def _batch_message(self, batch: bytes, ticks: int, last_tick: bytes, held: bool) -> Outgoing:
         payload = framing.batch_response(
             batch, skipped=self._take_skipped(), message_seq=self._next_seq()
         )
-        return Outgoing(payload, ticks, last_tick)
+        return Outgoing(payload, ticks, last_tick, held)
 
     def heartbeat_message(self) -> Outgoing:
         """A heartbeat carrying the sequence this session is complete up to."""
@@ -313,6 +326,8 @@ class Session:
         self.ticks_delivered += out.ticks
         self.messages_delivered += 1
         self.metrics.delivered(out.ticks, out.last_tick)
+        if self._sla is not None and not out.held and out.last_tick:
+            self._sla.offer(self, out.last_tick)
         if self._closed:
             self.meter()  # a write that completed after close: nobody sweeps us anymore
 

@@ -211,7 +211,7 @@ class TierFeed:
         by_symbol = self._by_symbol
         if not by_symbol:
             return
-        latest = view.latest
+        latest = view.latest[self.tier]
         # Walk the smaller side: five subscribed symbols never scan a 500-symbol batch.
         if len(by_symbol) < len(latest):
             picked = [i for s in by_symbol if (i := latest.get(s)) is not None]
@@ -283,7 +283,7 @@ class TierFeed:
                     share.append(entry)
         deliveries: list[tuple[Deliver, Member]] = []
         for group, share in shares.items():
-            push_to = _pusher(Chunk(share, last_seq))  # one chunk, shared by the group
+            push_to = _pusher(Chunk(share, last_seq, flushed))  # one chunk, shared by the group
             deliveries += [(push_to, session) for session in group.sessions.values()]
         self._hand_out.add(deliveries)
 

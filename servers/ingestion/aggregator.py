@@ -1,4 +1,11 @@
-"""The aggregator: best bid/ask across brokers per symbol, outlier rejection, sequenced Ticks."""
+"""The aggregator: best bid/ask per symbol and tier view, outlier rejection, sequenced Ticks.
+
+Outliers are judged against every broker (more witnesses, better judgement); prices are
+computed per tier from the tier's own sources (tier_views): free from fxcm, pro from
+ic_markets and fxcm, enterprise from all three, each failing over to its fallbacks when
+a source is stale or down. Views that use the same quotes share one tick, whose `views`
+bits name them; a view whose price did not change gets nothing.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,18 @@ from typing import NamedTuple
 
 from tickmesh.common.v1 import market_pb2
 
+from mesh.tiers import CATALOG, Tier
 from servers.ingestion.clock import Clock
 from servers.ingestion.quote import RawQuote
 from servers.ingestion.symbols import UNIVERSE, SymbolSpec
+from servers.ingestion.tier_views import (
+    POLICIES,
+    SourcePolicy,
+    SourceSwitch,
+    SwitchLog,
+    switch_cause,
+    view_bit,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +34,8 @@ class AggregatorRules:
     """Freshness and outlier tolerances."""
 
     stale_after_us: int = 5_000_000
-    """A broker's latest quote older than this (by arrival) no longer sets the best price."""
+    """A broker's latest quote older than this (by arrival) no longer sets the best price,
+    and a tier view that used it fails over to the tier's next broker."""
     max_median_spreads: float = 10.0
     """A mid further than this many typical spreads from the brokers' median (with two or
     more other brokers fresh), or from the one other broker's, is an outlier."""
@@ -53,12 +70,32 @@ class _Latest:
 
 
 @dataclass(slots=True)
+class _View:
+    """One tier's view of a symbol: the brokers it uses and the price it last published."""
+
+    policy: SourcePolicy
+    bit: int
+    sources: tuple[str, ...] = ()
+    best: tuple[float, float, str, str] | None = None  # bid, ask and who set them
+    used: set[str] = field(default_factory=set)  # every broker it ever used
+
+
+@dataclass(slots=True)
 class _Book:
     spec: SymbolSpec
+    views: list[_View]
     latest: dict[str, _Latest] = field(default_factory=dict)
     anchors: dict[str, tuple[float, int]] = field(default_factory=dict)  # mid, broker time
     strikes: dict[str, int] = field(default_factory=dict)
-    best: tuple[float, float] | None = None
+
+
+def _views_of(symbol: str) -> list[_View]:
+    """A view per tier entitled to `symbol` (nobody else would receive its ticks)."""
+    return [
+        _View(POLICIES[tier], view_bit(tier))
+        for tier in Tier
+        if CATALOG[tier].allows_symbol(symbol)
+    ]
 
 
 class Aggregator:
@@ -71,10 +108,12 @@ class Aggregator:
         universe: Mapping[str, SymbolSpec] = UNIVERSE,
         rules: AggregatorRules = AggregatorRules(),
         is_down: Callable[[str], bool] = lambda broker: False,
+        switches: SwitchLog | None = None,
     ) -> None:
         self._universe = universe
         self._rules = rules
         self._is_down = is_down
+        self.switches = switches if switches is not None else SwitchLog()
         self._books: dict[str, _Book] = {}
         # Sequence numbers start at the current unix time in microseconds and count up by
         # one per tick. A restarted Ingestion therefore continues ABOVE every number its
@@ -103,27 +142,38 @@ class Aggregator:
         for index, quote in enumerate(quotes):
             book = self._books.get(quote.symbol)
             if book is None:
-                book = self._books[quote.symbol] = _Book(self._universe[quote.symbol])
+                symbol = quote.symbol
+                book = self._books[symbol] = _Book(self._universe[symbol], _views_of(symbol))
             reason = self._outlier(book, quote, now_us)
             if reason is not None:
                 rejections.append((index, reason))
                 continue
             book.latest[quote.broker] = _Latest(quote, now_us)
             book.anchors[quote.broker] = (quote.mid, quote.broker_time_us)
-            tick = self._evaluate(book, now_us)
-            if tick is not None:
-                ticks.append(tick)
+            ticks += self._evaluate(book, now_us, quote.broker)
         return IngestResult(ticks, rejections)
 
     def reevaluate(self, broker: str, now_us: int) -> list[market_pb2.Tick]:
-        """Recompute every book `broker` quoted (it went down): the ticks that changed."""
-        ticks = []
+        """Recompute every book `broker` quoted (it went down or up): the ticks that changed."""
+        ticks: list[market_pb2.Tick] = []
         for book in self._books.values():
             if broker in book.latest:
-                tick = self._evaluate(book, now_us)
-                if tick is not None:
-                    ticks.append(tick)
+                ticks += self._evaluate(book, now_us, None)
         return ticks
+
+    def sweep(self, now_us: int) -> list[market_pb2.Tick]:
+        """Recompute every view whose sources went stale (a feed that stopped quoting a
+        symbol sends nothing that would trigger it): the ticks that changed. Run
+        periodically; failover after silence takes at most stale_after_us plus its period."""
+        ticks: list[market_pb2.Tick] = []
+        for book in self._books.values():
+            ticks += self._evaluate(book, now_us, None, only_switches=True)
+        return ticks
+
+    def sources(self, symbol: str) -> dict[Tier, tuple[str, ...]]:
+        """Each tier view's current sources for `symbol` (empty before its first quote)."""
+        book = self._books.get(symbol)
+        return {view.policy.tier: view.sources for view in book.views} if book else {}
 
     def _fresh(self, book: _Book, now_us: int, exclude: str = "") -> list[_Latest]:
         stale = self._rules.stale_after_us
@@ -175,8 +225,89 @@ class Aggregator:
         book.strikes.pop(broker, None)
         return None
 
-    def _evaluate(self, book: _Book, now_us: int) -> market_pb2.Tick | None:
-        quotes = self._fresh(book, now_us)
+    def _live(self, book: _Book, now_us: int) -> Callable[[str], bool]:
+        stale, latest, is_down = self._rules.stale_after_us, book.latest, self._is_down
+
+        def live(broker: str) -> bool:
+            quote = latest.get(broker)
+            return quote is not None and now_us - quote.arrival_us <= stale and not is_down(broker)
+
+        return live
+
+    def _why_not_live(self, book: _Book, now_us: int) -> Callable[[str], str | None]:
+        def why(broker: str) -> str | None:
+            quote = book.latest.get(broker)
+            if self._is_down(broker):
+                return "down"
+            if quote is None:
+                return "has not quoted"
+            silent_us = now_us - quote.arrival_us
+            if silent_us > self._rules.stale_after_us:
+                return f"stale: no quote for {silent_us / 1e6:.1f} s"
+            return None
+
+        return why
+
+    def _evaluate(
+        self, book: _Book, now_us: int, broker: str | None, *, only_switches: bool = False
+    ) -> list[market_pb2.Tick]:
+        """The ticks of the views `broker`'s quote (None: any change) moved; a view whose
+        sources changed is switched first. Views computed from the same quotes share a
+        tick. With only_switches, views whose sources held are left alone."""
+        live = self._live(book, now_us)
+        groups: dict[tuple[int, ...], tuple[int, list[_Latest], tuple[float, float]]] = {}
+        for view in book.views:
+            sources = view.policy.choose(book.latest, live)
+            if sources != view.sources:
+                self._switch(book, view, sources, now_us)
+            elif only_switches or (broker is not None and broker not in sources):
+                continue
+            quotes = self._uncrossed([book.latest[b] for b in sources])
+            if not quotes:
+                view.best = None
+                continue
+            best_bid = max(quotes, key=lambda latest: latest.quote.bid)
+            best_ask = min(quotes, key=lambda latest: latest.quote.ask)
+            key = (best_bid.quote.bid, best_ask.quote.ask, best_bid.quote.broker,
+                   best_ask.quote.broker)  # fmt: skip
+            if view.best == key:
+                continue
+            view.best = key
+            identity = tuple(id(latest) for latest in quotes)
+            group = groups.get(identity)
+            bits = view.bit if group is None else group[0] | view.bit
+            groups[identity] = (bits, quotes, (best_bid.quote.bid, best_ask.quote.ask))
+        return [self._tick(book, quotes, bits, now_us) for bits, quotes, _ in groups.values()]
+
+    def _switch(self, book: _Book, view: _View, sources: tuple[str, ...], now_us: int) -> None:
+        before, view.sources = view.sources, sources
+        first_time = [b for b in sources if b not in view.used]
+        view.used.update(first_time)
+        why_not_live = self._why_not_live(book, now_us)
+        if (
+            now_us - self.start_seq <= self._rules.stale_after_us
+            and all(b in first_time for b in sources if b not in before)
+            and all(why_not_live(b) is None for b in before)
+        ):
+            # Just after start, brokers quoting for the first time joined or displaced a
+            # fallback: the views settling, not a switch anybody needs to hear of.
+            return
+        cause, recovery = switch_cause(before, sources, why_not_live)
+        self.switches.record(
+            SourceSwitch(
+                time_us=now_us,
+                tier=view.policy.tier,
+                symbol=book.spec.symbol,
+                from_brokers=before,
+                to_brokers=sources,
+                cause=cause,
+                degraded=len(sources) < view.policy.redundancy,
+                recovery=recovery,
+            )
+        )
+
+    @staticmethod
+    def _uncrossed(quotes: list[_Latest]) -> list[_Latest]:
         while quotes:
             best_bid = max(quotes, key=lambda latest: latest.quote.bid)
             best_ask = min(quotes, key=lambda latest: latest.quote.ask)
@@ -186,13 +317,12 @@ class Aggregator:
             # behind the market; the older one goes, and the book is recomputed.
             older = min(best_bid, best_ask, key=lambda latest: latest.quote.broker_time_us)
             quotes.remove(older)
-        if not quotes:
-            book.best = None
-            return None
+        return quotes
+
+    def _tick(self, book: _Book, quotes: list[_Latest], views: int, now_us: int) -> market_pb2.Tick:
+        best_bid = max(quotes, key=lambda latest: latest.quote.bid)
+        best_ask = min(quotes, key=lambda latest: latest.quote.ask)
         bid, ask = best_bid.quote.bid, best_ask.quote.ask
-        if book.best == (bid, ask):
-            return None
-        book.best = (bid, ask)
         self._seq += 1
         spec = book.spec
         bid_broker, ask_broker = best_bid.quote.broker, best_ask.quote.broker
@@ -208,6 +338,7 @@ class Aggregator:
             spread_pips=round((ask - bid) / spec.pip_size, 3),
             quality_score=round(self._quality(spec, quotes, bid, ask, now_us), 4),
             liquidity_score=round(_liquidity(spec, quotes), 4),
+            views=views,
         )
         tick.broker_quotes.extend(latest.as_proto() for latest in quotes)
         return tick

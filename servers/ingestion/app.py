@@ -42,7 +42,10 @@ def ingestion_spec(
         ctx.add(Part("collectors", start=start, drain=feed.close, stop=stop))
         brokers = BROKERS if settings.synthetic_on else ()
         servicer = IngestionServicer(
-            feed, heartbeat_s=settings.heartbeat_seconds, feed_brokers=brokers
+            feed,
+            heartbeat_s=settings.heartbeat_seconds,
+            feed_brokers=brokers,
+            feeds=collectors.feeds,
         )
         return Service([bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)], handle=feed)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import csv
+import enum
 import itertools
 import logging
 import math
@@ -30,6 +31,13 @@ class QuoteSink(Protocol):
     def submit(self, quotes: Sequence[RawQuote]) -> object: ...
 
     def set_broker_up(self, broker: str, up: bool, expected_rate: float | None = None) -> None: ...
+
+
+class FeedHold(enum.Enum):
+    """How an operator stopped a feed."""
+
+    DISCONNECTED = "disconnected"
+    SILENT = "silent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +116,31 @@ class SyntheticFeed:
         self._down_until_us = 0
         self._carry = 0.0
         self.sent = self.dropped = self.outliers = self.disconnects = 0
+        self.held: FeedHold | None = None
+        """An operator's outage: the feed sends nothing until released."""
 
     def connect(self) -> None:
         """Report the feed connected."""
         self.up = True
         self._sink.set_broker_up(self.name, True, self.rate)
 
+    def hold(self, hold: FeedHold | None) -> None:
+        """Stop the feed (disconnected: reported down; silent: up but quoting nothing,
+        so its quotes go stale), or with None resume it."""
+        was, self.held = self.held, hold
+        if hold is FeedHold.DISCONNECTED and self.up:
+            self.up = False
+            self.disconnects += 1
+            self._sink.set_broker_up(self.name, False, self.rate)
+        elif hold is not FeedHold.DISCONNECTED and was is FeedHold.DISCONNECTED:
+            self.connect()
+        self._carry = 0.0
+
     def step(self, now_us: int, elapsed_s: float) -> list[RawQuote]:
         """The quotes this broker delivers over the last `elapsed_s` seconds (maybe none)."""
         rng, profile = self._rng, self.profile
+        if self.held is not None:
+            return []
         if self.up:
             if rng.random() < elapsed_s / profile.mean_uptime_s:
                 self.up = False
@@ -312,9 +336,15 @@ def _number(text: str | None, default: float = math.nan) -> float:
 class CollectorSet:
     """Runs collectors as named asyncio tasks; stop() cancels and awaits them."""
 
-    def __init__(self, runners: Sequence[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]):
+    def __init__(
+        self,
+        runners: Sequence[tuple[str, Callable[[], Coroutine[Any, Any, None]]]],
+        feeds: Sequence[SyntheticFeed] = (),
+    ):
         self._runners = list(runners)
         self._tasks: list[asyncio.Task[None]] = []
+        self.feeds: dict[str, SyntheticFeed] = {feed.name: feed for feed in feeds}
+        """The synthetic feeds by broker, for SetBrokerFeed."""
 
     @property
     def started(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -13,7 +14,12 @@ from servers.ingestion.quote import RawQuote
 from servers.ingestion.ring_buffer import RingBuffer
 from servers.ingestion.stream import DEFAULT_MAX_PENDING_TICKS, TickFanout
 from servers.ingestion.symbols import UNIVERSE, SymbolSpec
+from servers.ingestion.tier_views import SwitchLog
 from servers.ingestion.validation import ValidationRules, is_broker_name, validate_quote
+
+SWEEP_PERIOD_S = 0.25
+"""How often silent sources are looked for: a view fails over at most this long after
+its source's last quote turned stale."""
 
 
 class SubmitResult(NamedTuple):
@@ -45,8 +51,13 @@ class IngestionPipeline:
         self.universe = universe
         self._validation = validation
         self.board = BrokerBoard()
+        self.switches = SwitchLog()
         self.aggregator = Aggregator(
-            clock=clock, universe=universe, rules=rules, is_down=self.board.is_down
+            clock=clock,
+            universe=universe,
+            rules=rules,
+            is_down=self.board.is_down,
+            switches=self.switches,
         )
         self.ring = RingBuffer(buffer_depth, last_seq=self.aggregator.last_seq)
         self.fanout = TickFanout(max_pending_ticks)
@@ -91,6 +102,16 @@ class IngestionPipeline:
         self.board.set_up(broker, up, now, expected_rate)
         if not up:
             self.publisher.add(self.aggregator.reevaluate(broker, now))
+
+    def sweep(self) -> None:
+        """Fail over the tier views whose sources went silent (see Aggregator.sweep)."""
+        self.publisher.add(self.aggregator.sweep(self.clock()))
+
+    async def run_sweeps(self, period_s: float = SWEEP_PERIOD_S) -> None:
+        """Sweep every `period_s` until cancelled."""
+        while True:
+            await asyncio.sleep(period_s)  # periodic by design
+            self.sweep()
 
     def flush(self) -> None:
         """Publish pending ticks now rather than at the next batch interval."""

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping
 
 import grpc
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
-from mesh.errors import FieldViolation, InvalidArgument
+from mesh.errors import FieldViolation, InvalidArgument, NotFound
 from mesh.tenancy.current import PrincipalKind, current_principal
 from servers.ingestion import convert
+from servers.ingestion.collectors import SyntheticFeed
 from servers.ingestion.pipeline import IngestionPipeline
 from servers.ingestion.publish import PublishTally
 from servers.ingestion.stream import (
@@ -37,11 +38,13 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         *,
         heartbeat_s: float = 1.0,
         feed_brokers: Collection[str] = (),
+        feeds: Mapping[str, SyntheticFeed] | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._heartbeat_s = heartbeat_s
         self._feed_brokers = frozenset(feed_brokers)
         """Brokers this server runs a synthetic feed for."""
+        self._feeds = feeds or {}
 
     async def StreamTicks(
         self, request: ingestion_pb2.StreamTicksRequest, context: grpc.aio.ServicerContext
@@ -97,6 +100,34 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
         self, request: ingestion_pb2.GetBrokerStatusRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb2.GetBrokerStatusResponse:
         return convert.broker_status_response(self._pipeline)
+
+    async def ListSourceSwitches(
+        self,
+        request: ingestion_pb2.ListSourceSwitchesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> ingestion_pb2.ListSourceSwitchesResponse:
+        current_principal().require(SERVICE_CALLER, OPERATOR)
+        return convert.switches_response(self._pipeline, request)
+
+    async def SetBrokerFeed(
+        self, request: ingestion_pb2.SetBrokerFeedRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.SetBrokerFeedResponse:
+        current_principal().require(OPERATOR)
+        if request.state not in convert.HOLD_BY_STATE:
+            raise InvalidArgument(
+                "state: must be RUNNING, DISCONNECTED or SILENT",
+                violations=[FieldViolation("state", "unset or unknown")],
+            )
+        feed = self._feeds.get(request.broker)
+        if feed is None:
+            known = ", ".join(sorted(self._feeds)) or "none (synthetic feeds are off)"
+            raise NotFound(
+                f"no synthetic feed for broker {request.broker[:40]!r}; feeds: {known}",
+                reason="UNKNOWN_BROKER_FEED",
+            )
+        feed.hold(convert.HOLD_BY_STATE[request.state])
+        state = convert.STATE_BY_HOLD[feed.held]
+        return ingestion_pb2.SetBrokerFeedResponse(broker=feed.name, state=state)
 
 
 SERVICE_CALLER, OPERATOR = PrincipalKind.SERVICE, PrincipalKind.OPERATOR

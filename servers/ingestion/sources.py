@@ -10,7 +10,12 @@ from typing import Any
 
 from mesh.config import ConfigError, env_key
 from servers.ingestion.clock import Clock
-from servers.ingestion.collectors import CollectorSet, ReplayCollector, synthetic_feeds
+from servers.ingestion.collectors import (
+    CollectorSet,
+    ReplayCollector,
+    SyntheticFeed,
+    synthetic_feeds,
+)
 from servers.ingestion.pipeline import IngestionPipeline
 from servers.ingestion.settings import IngestionSettings
 
@@ -22,6 +27,7 @@ def build_collectors(
 ) -> CollectorSet:
     """The collectors `settings` ask for, feeding `pipeline`."""
     runners: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
+    feeds: list[SyntheticFeed] = []
     if settings.synthetic_on:
         seed = settings.seed
         if seed is None:
@@ -40,4 +46,7 @@ def build_collectors(
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{env_key('replay_file', 'ingestion')}: {exc}") from None
         runners.append(("replay", replay.run))
-    return CollectorSet(runners)
+    # Not a collector, but it lives exactly as long as they do: views fail over when a
+    # feed falls silent even if no other quote of the symbol arrives.
+    runners.append(("source-sweep", pipeline.run_sweeps))
+    return CollectorSet(runners, feeds)

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from mesh.channel_options import RECONNECT_OPTIONS
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import SERVICES
 from mesh.launcher import health_of
+from mesh.tiers import Tier
 from tests.e2e.conftest import RunningMesh, start_mesh
 from tests.support.backing import POSTGRES_URL, REDIS_URL, delete_redis_prefix
 from tests.support.tcp_proxy import LoopThread, TcpProxy
@@ -348,10 +349,14 @@ class Recorder:
     """Every tick Ingestion publishes on the watched symbols, read with the operator key
     straight from Ingestion (resuming across its restarts): the reference."""
 
-    def __init__(self, address: str, key: str, symbols: Iterable[str]) -> None:
+    def __init__(
+        self, address: str, key: str, symbols: Iterable[str], view_bits: Mapping[str, int]
+    ) -> None:
         self.address = address
         self.key = key
         self.symbols = sorted(set(symbols))
+        self.view_bits = view_bits
+        """symbol -> the bit of the tier whose view of it is watched"""
         self.seqs: dict[str, list[int]] = {s: [] for s in self.symbols}
         self.gaps: list[tuple[int, int, str]] = []
         self.last_seq = 0
@@ -388,7 +393,8 @@ class Recorder:
         kind = message.WhichOneof("payload")
         if kind == "batch":
             for tick in message.batch.ticks:
-                if tick.sequence > self.last_seq:
+                owed = not tick.views or tick.views & self.view_bits[tick.symbol]
+                if tick.sequence > self.last_seq and owed:
                     self.seqs[tick.symbol].append(tick.sequence)
             self.last_seq = max(self.last_seq, message.batch.last_seq)
         elif kind == "gap":
@@ -567,6 +573,8 @@ class Harness:
             self.mesh.address("ingestion"),
             self.operator_key,
             (s for tier in TIERS.values() for s in tier[2]),
+            # Each tier's symbols are judged by that tier's view (Tick.views).
+            {s: Tier(name).view_bit for name, tier in TIERS.items() for s in tier[2]},
         )
         tasks = [asyncio.create_task(recorder.run(stop, until))]
         await wait_for(lambda: _true(recorder.last_seq > 0), 10)

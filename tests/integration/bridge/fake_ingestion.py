@@ -26,7 +26,7 @@ def make_tick(symbol: str, seq: int, bid: float = 1.1) -> market_pb2.Tick:
     return market_pb2.Tick(
         symbol=symbol, bid=bid, ask=bid + 0.0002, broker="fxcm", broker_time_us=seq * 1000,
         ingest_time_us=seq * 1000 + 5, sequence=seq, spread_pips=2.0, quality_score=0.95,
-        liquidity_score=0.6, ask_broker="pepperstone",
+        liquidity_score=0.6, ask_broker="pepperstone", views=7,
         broker_quotes=[market_pb2.Quote(symbol=symbol, bid=bid, ask=bid + 0.0003,
                                         broker="ic_markets")],
     )  # fmt: skip

@@ -18,7 +18,7 @@ def tick(symbol: str, seq: int, bid: float = 1.0) -> market_pb2.Tick:
     return market_pb2.Tick(
         symbol=symbol, bid=bid, ask=bid + 0.0002, broker="fxcm", broker_time_us=seq * 10,
         ingest_time_us=seq * 10 + 1, sequence=seq, spread_pips=2.0, quality_score=0.9,
-        liquidity_score=0.7, ask_broker="pepperstone",
+        liquidity_score=0.7, ask_broker="pepperstone", views=7,
         broker_quotes=[market_pb2.Quote(symbol=symbol, bid=bid, ask=bid + 0.0003, broker="fxcm")],
     )  # fmt: skip
 

@@ -139,3 +139,26 @@ def test_sessions_are_listed_per_company() -> None:
     assert [s.session_id for s in fanout.sessions_of("c1")] == ["a"]
     fanout.close("a")
     assert fanout.sessions_of("c1") == []
+
+
+def _of(views: int, t: market_pb2.Tick) -> market_pb2.Tick:
+    t.views = views
+    return t
+
+
+def test_each_tier_gets_only_its_views_ticks_in_snapshot_and_live() -> None:
+    fanout, clock = _fanout()
+    free_bit, pro_bit, ent_bit = (tier.view_bit for tier in Tier)
+    _feed(
+        fanout, clock, _of(free_bit, tick("EURUSD", 1)), _of(pro_bit | ent_bit, tick("EURUSD", 2))
+    )
+    free = fanout.open("f", tenant(Tier.FREE), grant(Tier.FREE, "EURUSD"))
+    ent = fanout.open("e", tenant(), grant(Tier.ENTERPRISE, "EURUSD"))
+    assert [seq for seq, _, _ in free.snapshot or []] == [1]
+    assert [seq for seq, _, _ in ent.snapshot or []] == [2]
+    _feed(fanout, clock, _of(ent_bit, tick("EURUSD", 3)), _of(free_bit, tick("EURUSD", 4)))
+    got = {
+        name: [t.sequence for m in _drain(opened.session) for t in m.batch.ticks]
+        for name, opened in (("free", free), ("ent", ent))
+    }
+    assert got == {"free": [4], "ent": [3]}

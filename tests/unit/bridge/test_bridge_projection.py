@@ -42,7 +42,7 @@ def test_enterprise_keeps_broker_quotes_and_ask_broker() -> None:
 
 def test_latest_tick_per_symbol_and_projection_cached_per_tier() -> None:
     batch = BatchView([tick("EURUSD", 1), tick("GBPUSD", 2), tick("EURUSD", 3)], 1, 3)
-    assert batch.latest == {"EURUSD": 2, "GBPUSD": 1}
+    assert batch.latest[Tier.FREE] == {"EURUSD": 2, "GBPUSD": 1}
     free = batch.projected(Tier.FREE)
     assert batch.projected(Tier.FREE) is free  # one projection per (tier, batch)
     assert free.entry(2) is free.entry(2)  # serialized once, shared by every subscriber

@@ -23,39 +23,54 @@ _sym_db = _symbol_database.Default()
 
 
 from tickmesh.common.v1 import market_pb2 as tickmesh_dot_common_dot_v1_dot_market__pb2
+from tickmesh.common.v1 import tenancy_pb2 as tickmesh_dot_common_dot_v1_dot_tenancy__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%tickmesh/ingestion/v1/ingestion.proto\x12\x15tickmesh.ingestion.v1\x1a\x1ftickmesh/common/v1/market.proto\"P\n\x12StreamTicksRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\x0f\n\x07symbols\x18\x02 \x03(\t\x12\x17\n\x0fmax_batch_ticks\x18\x03 \x01(\r\"=\n\x0eReplayComplete\x12\x19\n\x11last_replayed_seq\x18\x01 \x01(\x04\x12\x10\n\x08replayed\x18\x02 \x01(\x04\"\xf4\x01\n\x13StreamTicksResponse\x12.\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x1d.tickmesh.common.v1.TickBatchH\x00\x12@\n\x0freplay_complete\x18\x02 \x01(\x0b\x32%.tickmesh.ingestion.v1.ReplayCompleteH\x00\x12,\n\x03gap\x18\x03 \x01(\x0b\x32\x1d.tickmesh.common.v1.GapNoticeH\x00\x12\x32\n\theartbeat\x18\x04 \x01(\x0b\x32\x1d.tickmesh.common.v1.HeartbeatH\x00\x42\t\n\x07payload\"@\n\x13PublishTicksRequest\x12)\n\x06quotes\x18\x01 \x03(\x0b\x32\x19.tickmesh.common.v1.Quote\"?\n\x0eQuoteRejection\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x87\x01\n\x14PublishTicksResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x04\x12\x10\n\x08rejected\x18\x02 \x01(\x04\x12\x39\n\nrejections\x18\x03 \x03(\x0b\x32%.tickmesh.ingestion.v1.QuoteRejection\x12\x10\n\x08last_seq\x18\x04 \x01(\x04\"\x14\n\x12ListSymbolsRequest\"^\n\nSymbolInfo\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x0e\n\x06\x64igits\x18\x02 \x01(\x05\x12\x10\n\x08pip_size\x18\x03 \x01(\x01\x12\r\n\x05major\x18\x04 \x01(\x08\x12\x0f\n\x07\x62rokers\x18\x05 \x03(\t\"I\n\x13ListSymbolsResponse\x12\x32\n\x07symbols\x18\x01 \x03(\x0b\x32!.tickmesh.ingestion.v1.SymbolInfo\"\x18\n\x16GetBrokerStatusRequest\"\xa7\x01\n\x0c\x42rokerStatus\x12\x0e\n\x06\x62roker\x18\x01 \x01(\t\x12\n\n\x02up\x18\x02 \x01(\x08\x12\x16\n\x0elatency_p50_us\x18\x03 \x01(\x03\x12\x16\n\x0elatency_p99_us\x18\x04 \x01(\x03\x12\x14\n\x0c\x63ompleteness\x18\x05 \x01(\x01\x12\x0e\n\x06quotes\x18\x06 \x01(\x04\x12\x10\n\x08rejected\x18\x07 \x01(\x04\x12\x13\n\x0b\x64isconnects\x18\x08 \x01(\x04\"~\n\x17GetBrokerStatusResponse\x12\x34\n\x07\x62rokers\x18\x01 \x03(\x0b\x32#.tickmesh.ingestion.v1.BrokerStatus\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12\x1b\n\x13oldest_buffered_seq\x18\x03 \x01(\x04\x32\xbd\x03\n\x10IngestionService\x12\x66\n\x0bStreamTicks\x12).tickmesh.ingestion.v1.StreamTicksRequest\x1a*.tickmesh.ingestion.v1.StreamTicksResponse0\x01\x12i\n\x0cPublishTicks\x12*.tickmesh.ingestion.v1.PublishTicksRequest\x1a+.tickmesh.ingestion.v1.PublishTicksResponse(\x01\x12\x64\n\x0bListSymbols\x12).tickmesh.ingestion.v1.ListSymbolsRequest\x1a*.tickmesh.ingestion.v1.ListSymbolsResponse\x12p\n\x0fGetBrokerStatus\x12-.tickmesh.ingestion.v1.GetBrokerStatusRequest\x1a..tickmesh.ingestion.v1.GetBrokerStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%tickmesh/ingestion/v1/ingestion.proto\x12\x15tickmesh.ingestion.v1\x1a\x1ftickmesh/common/v1/market.proto\x1a tickmesh/common/v1/tenancy.proto\"P\n\x12StreamTicksRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\x0f\n\x07symbols\x18\x02 \x03(\t\x12\x17\n\x0fmax_batch_ticks\x18\x03 \x01(\r\"=\n\x0eReplayComplete\x12\x19\n\x11last_replayed_seq\x18\x01 \x01(\x04\x12\x10\n\x08replayed\x18\x02 \x01(\x04\"\xf4\x01\n\x13StreamTicksResponse\x12.\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x1d.tickmesh.common.v1.TickBatchH\x00\x12@\n\x0freplay_complete\x18\x02 \x01(\x0b\x32%.tickmesh.ingestion.v1.ReplayCompleteH\x00\x12,\n\x03gap\x18\x03 \x01(\x0b\x32\x1d.tickmesh.common.v1.GapNoticeH\x00\x12\x32\n\theartbeat\x18\x04 \x01(\x0b\x32\x1d.tickmesh.common.v1.HeartbeatH\x00\x42\t\n\x07payload\"@\n\x13PublishTicksRequest\x12)\n\x06quotes\x18\x01 \x03(\x0b\x32\x19.tickmesh.common.v1.Quote\"?\n\x0eQuoteRejection\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x87\x01\n\x14PublishTicksResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x04\x12\x10\n\x08rejected\x18\x02 \x01(\x04\x12\x39\n\nrejections\x18\x03 \x03(\x0b\x32%.tickmesh.ingestion.v1.QuoteRejection\x12\x10\n\x08last_seq\x18\x04 \x01(\x04\"\x14\n\x12ListSymbolsRequest\"^\n\nSymbolInfo\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x0e\n\x06\x64igits\x18\x02 \x01(\x05\x12\x10\n\x08pip_size\x18\x03 \x01(\x01\x12\r\n\x05major\x18\x04 \x01(\x08\x12\x0f\n\x07\x62rokers\x18\x05 \x03(\t\"I\n\x13ListSymbolsResponse\x12\x32\n\x07symbols\x18\x01 \x03(\x0b\x32!.tickmesh.ingestion.v1.SymbolInfo\"\x18\n\x16GetBrokerStatusRequest\"\xa7\x01\n\x0c\x42rokerStatus\x12\x0e\n\x06\x62roker\x18\x01 \x01(\t\x12\n\n\x02up\x18\x02 \x01(\x08\x12\x16\n\x0elatency_p50_us\x18\x03 \x01(\x03\x12\x16\n\x0elatency_p99_us\x18\x04 \x01(\x03\x12\x14\n\x0c\x63ompleteness\x18\x05 \x01(\x01\x12\x0e\n\x06quotes\x18\x06 \x01(\x04\x12\x10\n\x08rejected\x18\x07 \x01(\x04\x12\x13\n\x0b\x64isconnects\x18\x08 \x01(\x04\"~\n\x17GetBrokerStatusResponse\x12\x34\n\x07\x62rokers\x18\x01 \x03(\x0b\x32#.tickmesh.ingestion.v1.BrokerStatus\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12\x1b\n\x13oldest_buffered_seq\x18\x03 \x01(\x04\"e\n\x19ListSourceSwitchesRequest\x12\x10\n\x08since_us\x18\x01 \x01(\x03\x12&\n\x04tier\x18\x02 \x01(\x0e\x32\x18.tickmesh.common.v1.Tier\x12\x0e\n\x06symbol\x18\x03 \x01(\t\"\xd3\x01\n\x0cSourceSwitch\x12\x0f\n\x07time_us\x18\x01 \x01(\x03\x12&\n\x04tier\x18\x02 \x01(\x0e\x32\x18.tickmesh.common.v1.Tier\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x14\n\x0c\x66rom_brokers\x18\x04 \x03(\t\x12\x12\n\nto_brokers\x18\x05 \x03(\t\x12\r\n\x05\x63\x61use\x18\x06 \x01(\t\x12\x10\n\x08\x64\x65graded\x18\x07 \x01(\x08\x12/\n\x04kind\x18\x08 \x01(\x0e\x32!.tickmesh.ingestion.v1.SwitchKind\"z\n\x1aListSourceSwitchesResponse\x12\x35\n\x08switches\x18\x01 \x03(\x0b\x32#.tickmesh.ingestion.v1.SourceSwitch\x12\x11\n\tfailovers\x18\x02 \x01(\x04\x12\x12\n\nrecoveries\x18\x03 \x01(\x04\"W\n\x14SetBrokerFeedRequest\x12\x0e\n\x06\x62roker\x18\x01 \x01(\t\x12/\n\x05state\x18\x02 \x01(\x0e\x32 .tickmesh.ingestion.v1.FeedState\"X\n\x15SetBrokerFeedResponse\x12\x0e\n\x06\x62roker\x18\x01 \x01(\t\x12/\n\x05state\x18\x02 \x01(\x0e\x32 .tickmesh.ingestion.v1.FeedState*]\n\nSwitchKind\x12\x1b\n\x17SWITCH_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14SWITCH_KIND_FAILOVER\x10\x01\x12\x18\n\x14SWITCH_KIND_RECOVERY\x10\x02*s\n\tFeedState\x12\x1a\n\x16\x46\x45\x45\x44_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46\x45\x45\x44_STATE_RUNNING\x10\x01\x12\x1b\n\x17\x46\x45\x45\x44_STATE_DISCONNECTED\x10\x02\x12\x15\n\x11\x46\x45\x45\x44_STATE_SILENT\x10\x03\x32\xa4\x05\n\x10IngestionService\x12\x66\n\x0bStreamTicks\x12).tickmesh.ingestion.v1.StreamTicksRequest\x1a*.tickmesh.ingestion.v1.StreamTicksResponse0\x01\x12i\n\x0cPublishTicks\x12*.tickmesh.ingestion.v1.PublishTicksRequest\x1a+.tickmesh.ingestion.v1.PublishTicksResponse(\x01\x12\x64\n\x0bListSymbols\x12).tickmesh.ingestion.v1.ListSymbolsRequest\x1a*.tickmesh.ingestion.v1.ListSymbolsResponse\x12p\n\x0fGetBrokerStatus\x12-.tickmesh.ingestion.v1.GetBrokerStatusRequest\x1a..tickmesh.ingestion.v1.GetBrokerStatusResponse\x12y\n\x12ListSourceSwitches\x12\x30.tickmesh.ingestion.v1.ListSourceSwitchesRequest\x1a\x31.tickmesh.ingestion.v1.ListSourceSwitchesResponse\x12j\n\rSetBrokerFeed\x12+.tickmesh.ingestion.v1.SetBrokerFeedRequest\x1a,.tickmesh.ingestion.v1.SetBrokerFeedResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tickmesh.ingestion.v1.ingestion_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STREAMTICKSREQUEST']._serialized_start=97
-  _globals['_STREAMTICKSREQUEST']._serialized_end=177
-  _globals['_REPLAYCOMPLETE']._serialized_start=179
-  _globals['_REPLAYCOMPLETE']._serialized_end=240
-  _globals['_STREAMTICKSRESPONSE']._serialized_start=243
-  _globals['_STREAMTICKSRESPONSE']._serialized_end=487
-  _globals['_PUBLISHTICKSREQUEST']._serialized_start=489
-  _globals['_PUBLISHTICKSREQUEST']._serialized_end=553
-  _globals['_QUOTEREJECTION']._serialized_start=555
-  _globals['_QUOTEREJECTION']._serialized_end=618
-  _globals['_PUBLISHTICKSRESPONSE']._serialized_start=621
-  _globals['_PUBLISHTICKSRESPONSE']._serialized_end=756
-  _globals['_LISTSYMBOLSREQUEST']._serialized_start=758
-  _globals['_LISTSYMBOLSREQUEST']._serialized_end=778
-  _globals['_SYMBOLINFO']._serialized_start=780
-  _globals['_SYMBOLINFO']._serialized_end=874
-  _globals['_LISTSYMBOLSRESPONSE']._serialized_start=876
-  _globals['_LISTSYMBOLSRESPONSE']._serialized_end=949
-  _globals['_GETBROKERSTATUSREQUEST']._serialized_start=951
-  _globals['_GETBROKERSTATUSREQUEST']._serialized_end=975
-  _globals['_BROKERSTATUS']._serialized_start=978
-  _globals['_BROKERSTATUS']._serialized_end=1145
-  _globals['_GETBROKERSTATUSRESPONSE']._serialized_start=1147
-  _globals['_GETBROKERSTATUSRESPONSE']._serialized_end=1273
-  _globals['_INGESTIONSERVICE']._serialized_start=1276
-  _globals['_INGESTIONSERVICE']._serialized_end=1721
+  _globals['_SWITCHKIND']._serialized_start=1929
+  _globals['_SWITCHKIND']._serialized_end=2022
+  _globals['_FEEDSTATE']._serialized_start=2024
+  _globals['_FEEDSTATE']._serialized_end=2139
+  _globals['_STREAMTICKSREQUEST']._serialized_start=131
+  _globals['_STREAMTICKSREQUEST']._serialized_end=211
+  _globals['_REPLAYCOMPLETE']._serialized_start=213
+  _globals['_REPLAYCOMPLETE']._serialized_end=274
+  _globals['_STREAMTICKSRESPONSE']._serialized_start=277
+  _globals['_STREAMTICKSRESPONSE']._serialized_end=521
+  _globals['_PUBLISHTICKSREQUEST']._serialized_start=523
+  _globals['_PUBLISHTICKSREQUEST']._serialized_end=587
+  _globals['_QUOTEREJECTION']._serialized_start=589
+  _globals['_QUOTEREJECTION']._serialized_end=652
+  _globals['_PUBLISHTICKSRESPONSE']._serialized_start=655
+  _globals['_PUBLISHTICKSRESPONSE']._serialized_end=790
+  _globals['_LISTSYMBOLSREQUEST']._serialized_start=792
+  _globals['_LISTSYMBOLSREQUEST']._serialized_end=812
+  _globals['_SYMBOLINFO']._serialized_start=814
+  _globals['_SYMBOLINFO']._serialized_end=908
+  _globals['_LISTSYMBOLSRESPONSE']._serialized_start=910
+  _globals['_LISTSYMBOLSRESPONSE']._serialized_end=983
+  _globals['_GETBROKERSTATUSREQUEST']._serialized_start=985
+  _globals['_GETBROKERSTATUSREQUEST']._serialized_end=1009
+  _globals['_BROKERSTATUS']._serialized_start=1012
+  _globals['_BROKERSTATUS']._serialized_end=1179
+  _globals['_GETBROKERSTATUSRESPONSE']._serialized_start=1181
+  _globals['_GETBROKERSTATUSRESPONSE']._serialized_end=1307
+  _globals['_LISTSOURCESWITCHESREQUEST']._serialized_start=1309
+  _globals['_LISTSOURCESWITCHESREQUEST']._serialized_end=1410
+  _globals['_SOURCESWITCH']._serialized_start=1413
+  _globals['_SOURCESWITCH']._serialized_end=1624
+  _globals['_LISTSOURCESWITCHESRESPONSE']._serialized_start=1626
+  _globals['_LISTSOURCESWITCHESRESPONSE']._serialized_end=1748
+  _globals['_SETBROKERFEEDREQUEST']._serialized_start=1750
+  _globals['_SETBROKERFEEDREQUEST']._serialized_end=1837
+  _globals['_SETBROKERFEEDRESPONSE']._serialized_start=1839
+  _globals['_SETBROKERFEEDRESPONSE']._serialized_end=1927
+  _globals['_INGESTIONSERVICE']._serialized_start=2142
+  _globals['_INGESTIONSERVICE']._serialized_end=2818
 # @@protoc_insertion_point(module_scope)

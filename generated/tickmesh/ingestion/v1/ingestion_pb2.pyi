@@ -1,11 +1,33 @@
 from tickmesh.common.v1 import market_pb2 as _market_pb2
+from tickmesh.common.v1 import tenancy_pb2 as _tenancy_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class SwitchKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SWITCH_KIND_UNSPECIFIED: _ClassVar[SwitchKind]
+    SWITCH_KIND_FAILOVER: _ClassVar[SwitchKind]
+    SWITCH_KIND_RECOVERY: _ClassVar[SwitchKind]
+
+class FeedState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FEED_STATE_UNSPECIFIED: _ClassVar[FeedState]
+    FEED_STATE_RUNNING: _ClassVar[FeedState]
+    FEED_STATE_DISCONNECTED: _ClassVar[FeedState]
+    FEED_STATE_SILENT: _ClassVar[FeedState]
+SWITCH_KIND_UNSPECIFIED: SwitchKind
+SWITCH_KIND_FAILOVER: SwitchKind
+SWITCH_KIND_RECOVERY: SwitchKind
+FEED_STATE_UNSPECIFIED: FeedState
+FEED_STATE_RUNNING: FeedState
+FEED_STATE_DISCONNECTED: FeedState
+FEED_STATE_SILENT: FeedState
 
 class StreamTicksRequest(_message.Message):
     __slots__ = ("from_seq", "symbols", "max_batch_ticks")
@@ -122,3 +144,59 @@ class GetBrokerStatusResponse(_message.Message):
     last_seq: int
     oldest_buffered_seq: int
     def __init__(self, brokers: _Optional[_Iterable[_Union[BrokerStatus, _Mapping]]] = ..., last_seq: _Optional[int] = ..., oldest_buffered_seq: _Optional[int] = ...) -> None: ...
+
+class ListSourceSwitchesRequest(_message.Message):
+    __slots__ = ("since_us", "tier", "symbol")
+    SINCE_US_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    since_us: int
+    tier: _tenancy_pb2.Tier
+    symbol: str
+    def __init__(self, since_us: _Optional[int] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., symbol: _Optional[str] = ...) -> None: ...
+
+class SourceSwitch(_message.Message):
+    __slots__ = ("time_us", "tier", "symbol", "from_brokers", "to_brokers", "cause", "degraded", "kind")
+    TIME_US_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    FROM_BROKERS_FIELD_NUMBER: _ClassVar[int]
+    TO_BROKERS_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    DEGRADED_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    time_us: int
+    tier: _tenancy_pb2.Tier
+    symbol: str
+    from_brokers: _containers.RepeatedScalarFieldContainer[str]
+    to_brokers: _containers.RepeatedScalarFieldContainer[str]
+    cause: str
+    degraded: bool
+    kind: SwitchKind
+    def __init__(self, time_us: _Optional[int] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., symbol: _Optional[str] = ..., from_brokers: _Optional[_Iterable[str]] = ..., to_brokers: _Optional[_Iterable[str]] = ..., cause: _Optional[str] = ..., degraded: _Optional[bool] = ..., kind: _Optional[_Union[SwitchKind, str]] = ...) -> None: ...
+
+class ListSourceSwitchesResponse(_message.Message):
+    __slots__ = ("switches", "failovers", "recoveries")
+    SWITCHES_FIELD_NUMBER: _ClassVar[int]
+    FAILOVERS_FIELD_NUMBER: _ClassVar[int]
+    RECOVERIES_FIELD_NUMBER: _ClassVar[int]
+    switches: _containers.RepeatedCompositeFieldContainer[SourceSwitch]
+    failovers: int
+    recoveries: int
+    def __init__(self, switches: _Optional[_Iterable[_Union[SourceSwitch, _Mapping]]] = ..., failovers: _Optional[int] = ..., recoveries: _Optional[int] = ...) -> None: ...
+
+class SetBrokerFeedRequest(_message.Message):
+    __slots__ = ("broker", "state")
+    BROKER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    broker: str
+    state: FeedState
+    def __init__(self, broker: _Optional[str] = ..., state: _Optional[_Union[FeedState, str]] = ...) -> None: ...
+
+class SetBrokerFeedResponse(_message.Message):
+    __slots__ = ("broker", "state")
+    BROKER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    broker: str
+    state: FeedState
+    def __init__(self, broker: _Optional[str] = ..., state: _Optional[_Union[FeedState, str]] = ...) -> None: ...

@@ -56,6 +56,16 @@ class IngestionServiceStub:
                 request_serializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.GetBrokerStatusRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.GetBrokerStatusResponse.FromString,
                 _registered_method=True)
+        self.ListSourceSwitches = channel.unary_unary(
+                '/tickmesh.ingestion.v1.IngestionService/ListSourceSwitches',
+                request_serializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.ListSourceSwitchesRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.ListSourceSwitchesResponse.FromString,
+                _registered_method=True)
+        self.SetBrokerFeed = channel.unary_unary(
+                '/tickmesh.ingestion.v1.IngestionService/SetBrokerFeed',
+                request_serializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.SetBrokerFeedRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.SetBrokerFeedResponse.FromString,
+                _registered_method=True)
 
 
 class IngestionServiceServicer:
@@ -93,6 +103,21 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSourceSwitches(self, request, context):
+        """Every switch of a tier's sources (failover to a fallback broker, and back),
+        newest last, with its cause. Services and operators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBrokerFeed(self, request, context):
+        """Operator: stop or resume one broker's synthetic feed (fault drills and tests).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +140,16 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.GetBrokerStatus,
                     request_deserializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.GetBrokerStatusRequest.FromString,
                     response_serializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.GetBrokerStatusResponse.SerializeToString,
+            ),
+            'ListSourceSwitches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSourceSwitches,
+                    request_deserializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.ListSourceSwitchesRequest.FromString,
+                    response_serializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.ListSourceSwitchesResponse.SerializeToString,
+            ),
+            'SetBrokerFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBrokerFeed,
+                    request_deserializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.SetBrokerFeedRequest.FromString,
+                    response_serializer=tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.SetBrokerFeedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -227,6 +262,60 @@ class IngestionService:
             '/tickmesh.ingestion.v1.IngestionService/GetBrokerStatus',
             tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.GetBrokerStatusRequest.SerializeToString,
             tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.GetBrokerStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSourceSwitches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.ingestion.v1.IngestionService/ListSourceSwitches',
+            tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.ListSourceSwitchesRequest.SerializeToString,
+            tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.ListSourceSwitchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBrokerFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.ingestion.v1.IngestionService/SetBrokerFeed',
+            tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.SetBrokerFeedRequest.SerializeToString,
+            tickmesh_dot_ingestion_dot_v1_dot_ingestion__pb2.SetBrokerFeedResponse.FromString,
             options,
             channel_credentials,
             insecure,

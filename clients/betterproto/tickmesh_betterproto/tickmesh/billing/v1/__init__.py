@@ -795,6 +795,23 @@ class TierOffer(betterproto2.Message):
     Price per month.
     """
 
+    fallback_brokers: "list[str]" = betterproto2.field(15, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Brokers a view fails over to, in order, when one of `brokers` is stale or
+    down (emergency redundancy); empty when the tier already has every broker.
+    """
+
+    broker_redundancy: "int" = betterproto2.field(16, betterproto2.TYPE_UINT32)
+    """
+    Live sources each symbol's price is computed from (redundancy SLA).
+    """
+
+    completeness_sla_percent: "str" = betterproto2.field(17, betterproto2.TYPE_STRING)
+    """
+    Completeness SLA in percent (updates delivered of those due), exact decimal
+    string, e.g. "99.5".
+    """
+
 
 default_message_pool.register_message("tickmesh.billing.v1", "TierOffer", TierOffer)
 

@@ -678,6 +678,14 @@ class Tick(betterproto2.Message):
     The broker whose quote set the best ask, when it differs from broker.
     """
 
+    views: "int" = betterproto2.field(13, betterproto2.TYPE_UINT32)
+    """
+    The tier views this tick belongs to, one bit per tier: 1 free, 2 pro, 4
+    enterprise. Each tier's price comes from its own brokers (the tier catalog),
+    so one quote can move several views; views whose sources agree share a tick.
+    0 means every tier (a producer that does not compute per-tier views).
+    """
+
 
 default_message_pool.register_message("tickmesh.common.v1", "Tick", Tick)
 

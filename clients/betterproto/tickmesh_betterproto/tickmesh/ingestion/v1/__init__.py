@@ -5,17 +5,24 @@
 
 __all__ = (
     "BrokerStatus",
+    "FeedState",
     "GetBrokerStatusRequest",
     "GetBrokerStatusResponse",
     "IngestionServiceStub",
+    "ListSourceSwitchesRequest",
+    "ListSourceSwitchesResponse",
     "ListSymbolsRequest",
     "ListSymbolsResponse",
     "PublishTicksRequest",
     "PublishTicksResponse",
     "QuoteRejection",
     "ReplayComplete",
+    "SetBrokerFeedRequest",
+    "SetBrokerFeedResponse",
+    "SourceSwitch",
     "StreamTicksRequest",
     "StreamTicksResponse",
+    "SwitchKind",
     "SymbolInfo",
 )
 
@@ -29,6 +36,87 @@ from ....message_pool import default_message_pool
 
 _COMPILER_VERSION = "0.10.1"
 betterproto2.check_compiler_version(_COMPILER_VERSION)
+
+
+class FeedState(betterproto2.Enum):
+    """
+    The state an operator sets a broker's synthetic feed to.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set; invalid.
+    """
+
+    RUNNING = 1
+    """
+    The feed runs (including its own random disconnects).
+    """
+
+    DISCONNECTED = 2
+    """
+    The feed is disconnected: it reports down and sends nothing.
+    """
+
+    SILENT = 3
+    """
+    The feed stays connected but sends nothing (its quotes go stale).
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "FEED_STATE_UNSPECIFIED",
+            1: "FEED_STATE_RUNNING",
+            2: "FEED_STATE_DISCONNECTED",
+            3: "FEED_STATE_SILENT",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "FEED_STATE_UNSPECIFIED": 0,
+            "FEED_STATE_RUNNING": 1,
+            "FEED_STATE_DISCONNECTED": 2,
+            "FEED_STATE_SILENT": 3,
+        }
+
+
+class SwitchKind(betterproto2.Enum):
+    """
+    What kind of source switch.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set.
+    """
+
+    FAILOVER = 1
+    """
+    A source went stale or down and was replaced (or lost).
+    """
+
+    RECOVERY = 2
+    """
+    A preferred source came back and the view returned to it.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "SWITCH_KIND_UNSPECIFIED",
+            1: "SWITCH_KIND_FAILOVER",
+            2: "SWITCH_KIND_RECOVERY",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "SWITCH_KIND_UNSPECIFIED": 0,
+            "SWITCH_KIND_FAILOVER": 1,
+            "SWITCH_KIND_RECOVERY": 2,
+        }
 
 
 @dataclass(eq=False, repr=False)
@@ -119,6 +207,62 @@ class GetBrokerStatusResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.ingestion.v1", "GetBrokerStatusResponse", GetBrokerStatusResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListSourceSwitchesRequest(betterproto2.Message):
+    """
+    Asks for the source switches.
+    """
+
+    since_us: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    Only switches after this time, unix microseconds; 0 for all kept.
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    Only this tier's; TIER_UNSPECIFIED for every tier.
+    """
+
+    symbol: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Only this symbol's; empty for every symbol.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.ingestion.v1", "ListSourceSwitchesRequest", ListSourceSwitchesRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListSourceSwitchesResponse(betterproto2.Message):
+    """
+    The switches kept (the newest 10,000 at most), and counts since start.
+    """
+
+    switches: "list[SourceSwitch]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Matching switches, oldest first.
+    """
+
+    failovers: "int" = betterproto2.field(2, betterproto2.TYPE_UINT64)
+    """
+    Failovers since start, over every tier and symbol.
+    """
+
+    recoveries: "int" = betterproto2.field(3, betterproto2.TYPE_UINT64)
+    """
+    Recoveries since start, over every tier and symbol.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.ingestion.v1", "ListSourceSwitchesResponse", ListSourceSwitchesResponse
 )
 
 
@@ -249,6 +393,109 @@ class ReplayComplete(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.ingestion.v1", "ReplayComplete", ReplayComplete)
+
+
+@dataclass(eq=False, repr=False)
+class SetBrokerFeedRequest(betterproto2.Message):
+    """
+    Stops or resumes a broker's feed.
+    """
+
+    broker: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The broker, e.g. "fxcm": one this Ingestion runs a synthetic feed for.
+    """
+
+    state: "FeedState" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: FeedState(0)
+    )
+    """
+    The state to set.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.ingestion.v1", "SetBrokerFeedRequest", SetBrokerFeedRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class SetBrokerFeedResponse(betterproto2.Message):
+    """
+    The feed's state afterwards.
+    """
+
+    broker: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The broker.
+    """
+
+    state: "FeedState" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: FeedState(0)
+    )
+    """
+    Its state now.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.ingestion.v1", "SetBrokerFeedResponse", SetBrokerFeedResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class SourceSwitch(betterproto2.Message):
+    """
+    One change of the brokers a tier's view of a symbol is computed from.
+    """
+
+    time_us: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    When the aggregator made the switch, unix microseconds.
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    The tier whose view switched.
+    """
+
+    symbol: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The symbol.
+    """
+
+    from_brokers: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The brokers before, in policy order.
+    """
+
+    to_brokers: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The brokers after, in policy order.
+    """
+
+    cause: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    Why, e.g. "fxcm stale: no quote for 5.0 s" or "fxcm recovered".
+    """
+
+    degraded: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
+    """
+    True when the view now has fewer live sources than the tier's redundancy
+    target (a degradation, not only a replacement).
+    """
+
+    kind: "SwitchKind" = betterproto2.field(
+        8, betterproto2.TYPE_ENUM, default_factory=lambda: SwitchKind(0)
+    )
+    """
+    FAILOVER (a source replaced or lost) or RECOVERY (a preferred source back).
+    """
+
+
+default_message_pool.register_message("tickmesh.ingestion.v1", "SourceSwitch", SourceSwitch)
 
 
 @dataclass(eq=False, repr=False)
@@ -417,6 +664,31 @@ class IngestionServiceStub:
             "/tickmesh.ingestion.v1.IngestionService/GetBrokerStatus",
             GetBrokerStatusRequest.SerializeToString,
             GetBrokerStatusResponse.FromString,
+        )(message)
+
+    def list_source_switches(
+        self, message: "ListSourceSwitchesRequest"
+    ) -> "ListSourceSwitchesResponse":
+        """
+        Every switch of a tier's sources (failover to a fallback broker, and back),
+        newest last, with its cause. Services and operators.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.ingestion.v1.IngestionService/ListSourceSwitches",
+            ListSourceSwitchesRequest.SerializeToString,
+            ListSourceSwitchesResponse.FromString,
+        )(message)
+
+    def set_broker_feed(self, message: "SetBrokerFeedRequest") -> "SetBrokerFeedResponse":
+        """
+        Operator: stop or resume one broker's synthetic feed (fault drills and tests).
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.ingestion.v1.IngestionService/SetBrokerFeed",
+            SetBrokerFeedRequest.SerializeToString,
+            SetBrokerFeedResponse.FromString,
         )(message)
 
 

@@ -1,0 +1,174 @@
+"""SLA samples per tenant, taken where the Bridge writes, and their durable way to Storage.
+
+A sample is the processing latency of one delivered message: from its newest tick's
+acceptance at Ingestion (Tick.ingest_time_us) to the moment the Bridge's write of it
+completed, judged against the tier's latency target (mesh.tiers). A message whose newest
+tick waited by design (a throttle flush, a resume's catch-up) is not sampled: that hold
+is the tier's update interval, sold as such. A session is sampled at most once per
+SAMPLE_EVERY_S, so the cost stays bounded however many messages go out; Storage counts
+a minute available when at least half of its samples met the target (QuerySla), and
+Billing credits a tier whose availability missed its SLA.
+
+Durable as usage is: every FLUSH_S the new samples become one RecordSlaRequest appended
+(fsynced) to the Bridge's SLA spool (mesh.metering.spool), sent oldest first, and
+acknowledged only after Storage answered; a restarted Bridge resends what is pending. A
+batch Storage refuses as invalid (INVALID_ARGUMENT) is dead-lettered, not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import grpc
+from tickmesh.common.v1 import market_pb2
+from tickmesh.storage.v1 import storage_pb2
+
+from mesh.backoff import Backoff
+from mesh.metering.spool import Spool
+from mesh.protoconv import tier_to_proto
+from mesh.tenancy.context import TenantContext
+from mesh.tiers import Tier, limits
+
+log = logging.getLogger(__name__)
+
+SAMPLE_EVERY_S = 1.0
+"""At most one latency sample per session this often."""
+FLUSH_S = 1.0
+"""New samples are spooled and sent this often."""
+MAX_UNSPOOLED = 50_000
+"""Samples kept in memory between flushes (more are dropped: a stuck loop, not data)."""
+MAX_LATENCY_US = 3_600_000_000
+"""Storage's bound; a longer wait is recorded as this (still far off any target)."""
+SERVICE_NAME = "bridge"
+
+Sender = Callable[[storage_pb2.RecordSlaRequest], Awaitable[storage_pb2.RecordSlaResponse]]
+
+
+class Sampled(Protocol):
+    """What the sampler needs of a session (servers.bridge.session.Session)."""
+
+    session_id: str
+    tenant: TenantContext
+    tier: Tier
+
+
+class SlaSampler:
+    """Turns delivered messages into SLA samples (the Session calls offer after a write)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
+    ) -> None:
+        self._clock = clock
+        self._wall_us = wall_us
+        self._next_at: dict[str, float] = {}  # session id -> when it may be sampled again
+        self._samples: list[storage_pb2.SlaSample] = []
+
+    def offer(self, session: Sampled, last_tick: bytes) -> None:
+        """A message whose newest tick is `last_tick` (a one-tick TickBatch) was written."""
+        now = self._clock()
+        if now < self._next_at.get(session.session_id, 0.0) or (
+            len(self._samples) >= MAX_UNSPOOLED
+        ):
+            return
+        self._next_at[session.session_id] = now + SAMPLE_EVERY_S
+        ingest_us = market_pb2.TickBatch.FromString(last_tick).ticks[0].ingest_time_us
+        if ingest_us <= 0:
+            return
+        wall = self._wall_us()
+        latency_us = min(max(wall - ingest_us, 0), MAX_LATENCY_US)
+        tier = session.tier
+        self._samples.append(
+            storage_pb2.SlaSample(
+                company_id=session.tenant.company_id,
+                tier=tier_to_proto(tier),
+                service=SERVICE_NAME,
+                latency_us=latency_us,
+                within_target=latency_us <= limits(tier).latency_target_ms * 1000,
+                time_us=wall,
+            )
+        )
+
+    def take(self) -> list[storage_pb2.SlaSample]:
+        """The samples since the last call; forgets sessions not sampled for a minute."""
+        samples, self._samples = self._samples, []
+        horizon = self._clock() - 60.0
+        self._next_at = {sid: at for sid, at in self._next_at.items() if at > horizon}
+        return samples
+
+
+class SlaSender:
+    """Spools the sampler's samples and delivers them to Storage.RecordSla."""
+
+    def __init__(
+        self,
+        sampler: SlaSampler,
+        spool: Spool,
+        send: Sender,
+        *,
+        flush_s: float = FLUSH_S,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._sampler = sampler
+        self.spool = spool
+        self._send = send
+        self._flush_s = flush_s
+        self._backoff = backoff or Backoff(initial_s=0.5, max_s=5.0, jitter=0.5)
+        self.sent = 0
+        """Samples Storage accepted (this run)."""
+
+    async def flush(self) -> None:
+        """Spool the samples taken since the last flush (fsynced off the event loop)."""
+        samples = self._sampler.take()
+        if samples:
+            payload = storage_pb2.RecordSlaRequest(samples=samples).SerializeToString()
+            await asyncio.to_thread(self.spool.append, payload)
+
+    async def deliver(self) -> None:
+        """Send every pending batch, oldest first; raises while Storage is unreachable."""
+        for batch_id, payload in list(self.spool.pending()):
+            request = storage_pb2.RecordSlaRequest.FromString(payload)
+            try:
+                response = await self._send(request)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                    raise
+                path = await asyncio.to_thread(
+                    self.spool.dead_letter, batch_id, (exc.details() or "").encode()
+                )
+                log.error("Storage refused %d SLA samples; kept in %s", len(request.samples), path)
+                continue
+            await asyncio.to_thread(self.spool.ack, batch_id)
+            self.sent += response.accepted
+
+    async def run(self) -> None:
+        """Flush and deliver every flush_s until cancelled, backing off while Storage is down."""
+        failures = 0
+        try:
+            while True:
+                await asyncio.sleep(
+                    self._flush_s if not failures else self._backoff.delay(failures)
+                )
+                await self.flush()
+                try:
+                    await self.deliver()
+                except grpc.aio.AioRpcError as exc:
+                    if not failures:
+                        log.warning("SLA samples wait in the spool: Storage %s", exc.code().name)
+                    failures += 1
+                    continue
+                if failures:
+                    log.info("SLA samples delivered again after %d failed attempts", failures)
+                failures = 0
+        finally:
+            # Stopping: what was sampled since the last flush waits in the spool for the
+            # next run, and the spool's lock is released for it.
+            samples = self._sampler.take()
+            if samples:
+                self.spool.append(storage_pb2.RecordSlaRequest(samples=samples).SerializeToString())
+            self.spool.close()
