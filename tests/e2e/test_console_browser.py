@@ -42,7 +42,10 @@ class ConsoleMesh:
     keys: dict[str, str]  # tier -> API key
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running on this
+# thread while it is open, and every async test after it would fail ("cannot be called
+# from a running event loop"). Every browser test is in this module: one browser in all.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_playwright() as playwright:
         chromium = launch_chromium(playwright)
