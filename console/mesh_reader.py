@@ -106,6 +106,10 @@ class MeshReader:
             "brokers": ingestion.GetBrokerStatus(
                 ingestion_pb2.GetBrokerStatusRequest(), timeout=TIMEOUT_S
             ),
+            "churn": billing.ChurnRisk(billing_pb2.ChurnRiskRequest(), timeout=TIMEOUT_S),
+            "upsell": billing.UpsellCandidates(
+                billing_pb2.UpsellCandidatesRequest(), timeout=TIMEOUT_S
+            ),
         }
         results = await asyncio.gather(*calls.values(), return_exceptions=True)
         return {name: _panel(result) for name, result in zip(calls, results, strict=True)}
@@ -132,8 +136,9 @@ class MeshReader:
         return {p: r for p, r in zip(pairs, replies, strict=True) if r is not None}
 
     async def tenant_panels(self, key: str, company_id: str) -> dict[str, Any]:
-        """A company's invoices, stored data and subscription, read with the caller's key
-        (the last two are the caller's own: an operator sees them as errors)."""
+        """A company's invoices, stored data, subscription and SLA report, read with the
+        caller's key (all but the invoices are the caller's own: an operator sees those
+        as errors)."""
         billing = billing_pb2_grpc.BillingServiceStub(self._at("billing", key))
         storage = storage_pb2_grpc.StorageServiceStub(self._at("storage", key))
         calls: dict[str, Awaitable[Message]] = {
@@ -146,6 +151,7 @@ class MeshReader:
             "subscription": storage.GetSubscription(
                 storage_pb2.GetSubscriptionRequest(), timeout=TIMEOUT_S
             ),
+            "sla": billing.SlaReport(billing_pb2.SlaReportRequest(), timeout=TIMEOUT_S),
         }
         results = await asyncio.gather(*calls.values(), return_exceptions=True)
         return {name: _panel(result) for name, result in zip(calls, results, strict=True)}

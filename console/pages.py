@@ -61,6 +61,8 @@ def operator_page(session: Session, panels: dict[str, Any], temporal_ui: str) ->
 <section><h2>Customers</h2><div id="customers" class="panel"></div></section>
 <section><h2>Schedules</h2><div id="schedules" class="panel"></div></section>
 <section><h2>Brokers</h2><div id="brokers" class="panel"></div></section>
+<section><h2>Churn risk</h2><div id="churn" class="panel"></div></section>
+<section><h2>Upsell candidates</h2><div id="upsell" class="panel"></div></section>
 <section><h2>Companies</h2><table id="companies"></table></section>"""
     data = {"view": "operator", "live": "/operator/live", "temporal_ui": temporal_ui, **panels}
     return layout("Operator", body, session, data)
@@ -76,7 +78,8 @@ def tenant_page(session: Session, company: dict[str, Any], panels: dict[str, Any
 <table id="usage"></table></section>
 <section><h2>Subscription</h2><div id="subscription" class="panel"></div></section>
 <section><h2>Stored data</h2><div id="storage" class="panel"></div></section>
-<section><h2>Invoices</h2><div id="invoices" class="panel"></div></section>"""
+<section><h2>Invoices</h2><div id="invoices" class="panel"></div></section>
+<section><h2>SLA report</h2><div id="sla" class="panel"></div></section>"""
     data = {"view": "tenant", "live": f"/tenant/{cid}/live", "company": company, **panels}
     return layout(str(company.get("name", "Tenant")), body, session, data)
 

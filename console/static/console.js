@@ -64,7 +64,7 @@
   if (data.view === "operator") {
     const tiers = ["free", "pro", "enterprise"];
     const push = chart("rates-chart", tiers);
-    ["revenue", "brokers"].forEach((k) => panel(k, data[k]));
+    ["revenue", "brokers", "churn", "upsell"].forEach((k) => panel(k, data[k]));
     panel("customers", data.metrics && (data.metrics.error ? data.metrics : data.metrics.customers || []));
     const sched = data.schedules || {};
     if (sched.error) panel("schedules", sched);
@@ -84,7 +84,7 @@
     });
   } else if (data.view === "tenant") {
     const push = chart("usage-chart", ["ticks/s"]);
-    ["subscription", "storage", "invoices"].forEach((k) => panel(k, data[k]));
+    ["subscription", "storage", "invoices", "sla"].forEach((k) => panel(k, data[k]));
     live(data.live, (s) => {
       if (s.error) return;
       push(s.t, [s.rates.ticks]);
