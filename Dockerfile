@@ -16,6 +16,7 @@ COPY generated/ generated/
 COPY mesh/ mesh/
 COPY servers/ servers/
 COPY clients/ clients/
+COPY console/ console/
 COPY tickmesh_cli/ tickmesh_cli/
 # A regular (not editable) install, byte-compiled now because the runtime filesystem
 # may be read-only: the runtime stage copies the venv and never sees /src.

@@ -71,6 +71,8 @@ def _print_endpoints(mesh: Mesh) -> None:
     if mesh.temporal is not None:
         temporal = mesh.temporal
         print(f"  {temporal.service:<10} {temporal.address} (Temporal UI {temporal.ui_url})")
+    if mesh.console is not None:
+        print(f"  {'console':<10} {mesh.console.url} (log in with the operator key or an API key)")
     hub = mesh.config.address_of("hub")
     print(
         f"Inspect any service: npx buf curl --protocol grpc --http2-prior-knowledge "

@@ -33,6 +33,7 @@ from typing import IO, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from console.process import ConsoleFailed, ConsoleProcess, console_process
 from mesh.config import SERVICES, ConfigError, MeshConfig, load_settings
 from mesh.mesh_lock import MeshLock, MeshLocked, PortBusy, check_ports
 from mesh.mesh_state import remove_state, state_file, write_state
@@ -126,6 +127,8 @@ class Mesh:
     """The shared Redis `up` started for its services (mesh.shared_store), if any."""
     temporal: TemporalServer | None = None
     """The Temporal dev server `up` started for the Workflow service, if any."""
+    console: ConsoleProcess | None = None
+    """The web console (console/), once the services serve; None if it could not start."""
 
     def start(self, services: Sequence[str], env: Mapping[str, str]) -> None:
         """Spawn one `python -m servers.<service>` per service."""
@@ -179,6 +182,7 @@ class Mesh:
             },
             "store": self.store.state() if self.store else None,
             "temporal": self.temporal.state() if self.temporal else None,
+            "console": self.console.state() if self.console else None,
         }
 
     def write_state(self) -> None:
@@ -346,8 +350,9 @@ async def _run_locked(
                     policy=policy,
                 ).run()
             ]
+            mesh.console = await _start_console(mesh)
             # Side processes restart like a service; one crash-looping stops the mesh.
-            for side in (p for p in (store, mesh.temporal) if p is not None):
+            for side in (p for p in (store, mesh.temporal, mesh.console) if p is not None):
                 supervisors.append(
                     side.supervisor(
                         changed=mesh.write_state,
@@ -376,11 +381,30 @@ async def _run_locked(
     return 1 if failed else 0
 
 
+async def _start_console(mesh: Mesh) -> ConsoleProcess | None:
+    # The console is a window on the mesh, not part of it: one that cannot start (its
+    # port taken) is reported in one line and the mesh runs on without it.
+    console: ConsoleProcess | None = None
+    try:
+        console = console_process(mesh.config, mesh.env, _die_with_parent)
+        console.spawn()
+        await console.wait_ready(15.0)
+    except (ConsoleFailed, ConfigError, OSError) as exc:
+        say(f"tickmesh up: console not started: {exc}")
+        if console is not None:
+            await asyncio.to_thread(console.stop)
+        return None
+    mesh.write_state()
+    return console
+
+
 async def _stop(mesh: Mesh, supervisor: asyncio.Future[None] | None, grace_s: float) -> list[Child]:
     # The supervisor first: a child exiting because it was told to is not restarted.
     if supervisor is not None:
         supervisor.cancel()
         await asyncio.gather(supervisor, return_exceptions=True)
+    if mesh.console is not None:  # the console first: it only reads the services
+        await asyncio.to_thread(mesh.console.stop)
     return await asyncio.to_thread(mesh.stop, grace_s)
 
 

@@ -113,6 +113,8 @@ def start_mesh(data_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
         # Each mesh's own Temporal dev server on free ports (it starts in about a second).
         "TICKMESH_TEMPORAL_PORT": "0",
         "TICKMESH_TEMPORAL_UI_PORT": "0",
+        # and its own console on a free port (the default 8080 would collide).
+        "TICKMESH_CONSOLE_PORT": "0",
         **(extra_env or {}),
     }
     process = subprocess.Popen(

@@ -1,0 +1,94 @@
+// The console's pages: tables from the JSON the server embeds, live charts (uPlot) from
+// the page's server-sent events. window.consoleCharts tells tests what each chart holds.
+"use strict";
+(function () {
+  const el = document.getElementById("data");
+  if (!el) return;
+  const data = JSON.parse(el.textContent);
+  window.consoleCharts = {};
+  const WINDOW = 120; // samples kept on a chart
+
+  function text(v) { return v === undefined || v === null ? "" : String(v); }
+
+  function table(id, rows, columns) {
+    const t = document.getElementById(id);
+    if (!t) return;
+    t.replaceChildren();
+    const head = t.insertRow();
+    columns.forEach((c) => { const th = document.createElement("th"); th.textContent = c; head.appendChild(th); });
+    rows.forEach((r) => {
+      const tr = t.insertRow();
+      columns.forEach((c) => {
+        const td = tr.insertCell();
+        const v = r[c];
+        if (v instanceof Node) td.appendChild(v); else td.textContent = text(v);
+        if (c === "health") td.className = "health-" + text(v);
+      });
+    });
+  }
+
+  function panel(id, value) {
+    const p = document.getElementById(id);
+    if (!p || value === undefined) return;
+    const pre = document.createElement("pre");
+    if (value && value.error) { pre.className = "error"; pre.textContent = value.error; }
+    else pre.textContent = JSON.stringify(value, null, 2);
+    p.replaceChildren(pre);
+  }
+
+  function chart(id, names) {
+    const target = document.getElementById(id);
+    const colors = ["#2f7ed8", "#16803c", "#c2410c", "#7c3aed"];
+    const xs = [], ys = names.map(() => []);
+    const plot = new uPlot({
+      width: Math.max(480, target.clientWidth - 10), height: 220,
+      series: [{}].concat(names.map((n, i) => ({ label: n, stroke: colors[i % colors.length], width: 2 }))),
+      axes: [{}, { label: "ticks/s" }],
+    }, [xs].concat(ys), target);
+    const state = { points: 0, max: 0 };
+    window.consoleCharts[id] = state;
+    return function push(t, values) {
+      xs.push(t); values.forEach((v, i) => ys[i].push(v));
+      if (xs.length > WINDOW) { xs.shift(); ys.forEach((y) => y.shift()); }
+      state.points = xs.length;
+      state.max = Math.max(0, ...ys.flat());
+      plot.setData([xs].concat(ys));
+    };
+  }
+
+  function live(url, onSample) {
+    const source = new EventSource(url);
+    source.onmessage = (e) => onSample(JSON.parse(e.data));
+  }
+
+  if (data.view === "operator") {
+    const tiers = ["free", "pro", "enterprise"];
+    const push = chart("rates-chart", tiers);
+    ["revenue", "brokers", "churn", "upsell"].forEach((k) => panel(k, data[k]));
+    panel("customers", data.metrics && (data.metrics.error ? data.metrics : data.metrics.customers || []));
+    const sched = data.schedules || {};
+    if (sched.error) panel("schedules", sched);
+    else {
+      const box = document.getElementById("schedules"); const t = document.createElement("table"); t.id = "schedules-table"; box.replaceChildren(t);
+      table("schedules-table", (sched.schedules || []).map((s) => {
+        const a = document.createElement("a"); a.href = s.ui_url || data.temporal_ui; a.textContent = "Temporal UI"; a.target = "_blank";
+        return { schedule: s.schedule, cron: s.cron, next: s.next_run_at, last: s.last_run ? s.last_run.status : "never", link: a };
+      }), ["schedule", "cron", "next", "last", "link"]);
+    }
+    table("companies", (data.companies || []).map((c) => ({ id: c.company_id, name: c.name, tier: text(c.tier).replace("TIER_", "").toLowerCase(), status: c.status, error: c.error })), ["id", "name", "tier", "status", "error"]);
+    live(data.live, (s) => {
+      if (s.error) return;
+      push(s.t, tiers.map((t) => s.rates[t]));
+      table("rates", tiers.map((t) => ({ tier: t, "ticks/s": s.rates[t].toFixed(1), "open streams": s.streams[t] })), ["tier", "ticks/s", "open streams"]);
+      table("instances", s.instances, ["service", "instance_id", "address", "health", "sessions", "score"]);
+    });
+  } else if (data.view === "tenant") {
+    const push = chart("usage-chart", ["ticks/s"]);
+    ["subscription", "storage", "invoices", "sla"].forEach((k) => panel(k, data[k]));
+    live(data.live, (s) => {
+      if (s.error) return;
+      push(s.t, [s.rates.ticks]);
+      table("usage", [{ "ticks/s": s.rates.ticks.toFixed(1), "ticks this period": s.ticks_delivered, "open streams": s.streams }], ["ticks/s", "ticks this period", "open streams"]);
+    });
+  }
+})();

@@ -1,0 +1,190 @@
+"""The console in a real browser (Debian's Chromium via Playwright) against a mesh the
+test starts with `tickmesh up`: the operator's live rates per tier, a SIGKILLed Bridge
+leaving the mesh map, a tenant seeing only its own company, and CSRF on every form."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from mesh.demo import DEMO_SYMBOLS
+from tests.e2e.conftest import RunningMesh, mesh_up
+from tests.e2e.console_browser import (
+    VIEWPORT,
+    launch_chromium,
+    screenshot,
+    wait_chart_drawn,
+)
+
+pytestmark = pytest.mark.e2e
+
+DEMO_LINE = re.compile(r"^\s+(free|pro|enterprise)\s+company\s+(\S+)\s+key\s+(tm_\S+)\s*$", re.M)
+CONSOLE_LINE = re.compile(r"^\s+console\s+(http://127\.0\.0\.1:\d+/)", re.M)
+TIERS = ("free", "pro", "enterprise")
+
+
+@dataclass
+class ConsoleMesh:
+    mesh: RunningMesh
+    url: str
+    operator_key: str
+    companies: dict[str, str]  # tier -> company id
+    keys: dict[str, str]  # tier -> API key
+
+
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running on this
+# thread while it is open, and every async test after it would fail ("cannot be called
+# from a running event loop"). Every browser test is in this module: one browser in all.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def console_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleMesh]:
+    """One mesh for the module, with one subscriber per demo tier streaming."""
+    with mesh_up(tmp_path_factory.mktemp("console") / "data") as mesh:
+        log = mesh.log()
+        found = DEMO_LINE.findall(log)
+        url = CONSOLE_LINE.search(log)
+        assert found and url, f"no demo tenants or console URL in the banner:\n{log}"
+        subscribers = [
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "tickmesh"),
+                    "subscribe",
+                    "--target",
+                    mesh.address("bridge"),
+                    "--best-effort",
+                    "--key",
+                    key,
+                    "--symbols",
+                    *DEMO_SYMBOLS.split(),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=mesh.env,
+            )
+            for _, _, key in found
+        ]
+        try:
+            yield ConsoleMesh(
+                mesh,
+                url.group(1),
+                (mesh.data_dir / "operator.key").read_text().strip(),
+                {tier: company for tier, company, _ in found},
+                {tier: key for tier, _, key in found},
+            )
+        finally:
+            for sub in subscribers:
+                sub.kill()
+                sub.wait()
+
+
+def login(browser: Any, base: str, key: str) -> Any:
+    context = browser.new_context(viewport=VIEWPORT, base_url=base)
+    page = context.new_page()
+    page.goto("/login")
+    page.fill("input[name=key]", key)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page
+
+
+def rate_of(page: Any, tier: str) -> float:
+    cell = page.locator("#rates tr", has_text=tier).locator("td").nth(1)
+    return float(cell.inner_text() or 0)
+
+
+def test_operator_sees_live_rates_for_each_tier(browser: Any, console_mesh: ConsoleMesh) -> None:
+    page = login(browser, console_mesh.url, console_mesh.operator_key)
+    assert page.url.endswith("/operator")
+    page.wait_for_function(
+        "() => ['free', 'pro', 'enterprise'].every(t => { const r = [...document"
+        ".querySelectorAll('#rates tr')].find(tr => tr.cells[0].textContent === t);"
+        " return r && parseFloat(r.cells[1].textContent) > 0; })",
+        timeout=60_000,
+    )
+    assert all(rate_of(page, tier) > 0 for tier in TIERS)
+    wait_chart_drawn(page, "rates-chart")
+    assert page.locator("#instances tr", has_text="bridge").count() >= 1
+    screenshot(page, "operator")
+    page.context.close()
+
+
+def test_a_killed_bridge_leaves_the_mesh_map(browser: Any, console_mesh: ConsoleMesh) -> None:
+    page = login(browser, console_mesh.url, console_mesh.operator_key)
+    row = page.locator("#instances tr", has_text="bridge").first
+    row.wait_for(timeout=30_000)
+    instance_id = row.locator("td").nth(1).inner_text()
+    os.kill(console_mesh.mesh.state()["services"]["bridge"]["pid"], signal.SIGKILL)
+    # Gone from the map, or no longer SERVING, within seconds (the launcher restarts the
+    # Bridge, which registers as a new instance).
+    page.wait_for_function(
+        "(id) => ![...document.querySelectorAll('#instances tr')].some(tr =>"
+        " tr.cells[1].textContent === id && tr.cells[3].textContent === 'SERVING')",
+        arg=instance_id,
+        timeout=15_000,
+    )
+    screenshot(page, "operator-bridge-killed")
+    page.context.close()
+
+
+def test_a_tenant_sees_its_own_usage_and_no_other_company(
+    browser: Any, console_mesh: ConsoleMesh
+) -> None:
+    own = console_mesh.companies["pro"]
+    page = login(browser, console_mesh.url, console_mesh.keys["pro"])
+    assert page.url.endswith(f"/tenant/{own}")
+    page.wait_for_function(
+        "() => { const r = document.querySelectorAll('#usage tr')[1];"
+        " return r && parseInt(r.cells[1].textContent) > 0; }",
+        timeout=60_000,
+    )
+    wait_chart_drawn(page, "usage-chart")
+    screenshot(page, "tenant")
+    others = [c for tier, c in console_mesh.companies.items() if tier != "pro"]
+    assert not any(other in page.content() for other in others)
+    for other in others:
+        for path in (f"/tenant/{other}", f"/tenant/{other}/live"):
+            reply = page.goto(path)
+            assert reply is not None and reply.status == 404, path
+            assert other not in page.content()
+    reply = page.goto("/operator")
+    assert reply is not None and reply.status == 404
+    page.goto("/operator/live")
+    assert "rates" not in page.content()
+    page.context.close()
+
+
+def test_forms_without_their_csrf_token_are_refused(
+    browser: Any, console_mesh: ConsoleMesh
+) -> None:
+    page = login(browser, console_mesh.url, console_mesh.keys["free"])
+    session = [c for c in page.context.cookies() if c["name"] == "tickmesh_console"]
+    assert session and session[0]["httpOnly"], "the session cookie must be HttpOnly"
+    api = page.context.request
+    refused = api.post("/logout", form={}, max_redirects=0)
+    assert refused.status == 403
+    forged = api.post("/logout", form={"csrf": "forged"}, max_redirects=0)
+    assert forged.status == 403
+    login_without = api.post("/login", form={"key": console_mesh.keys["free"]}, max_redirects=0)
+    assert login_without.status == 403
+    screenshot(page, "tenant-free")
+    token = page.locator("form.logout input[name=csrf]").get_attribute("value")
+    accepted = api.post("/logout", form={"csrf": token or ""}, max_redirects=0)
+    assert accepted.status == 303
+    page.context.close()
