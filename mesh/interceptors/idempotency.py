@@ -13,6 +13,7 @@ does not block the key for a day.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -53,6 +54,7 @@ class IdempotencyInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._pending: set[asyncio.Future[Any]] = set()  # replies kept after the caller left
 
     async def intercept_service(
         self,
@@ -81,12 +83,18 @@ class IdempotencyInterceptor(grpc.aio.ServerInterceptor):
                     f"a call with {METADATA_KEY} {key!r} is in progress; retry it",
                     reason="IDEMPOTENT_CALL_IN_PROGRESS",
                 )
+            call = asyncio.ensure_future(inner(request, context))
             try:
-                response = await inner(request, context)
+                response = await asyncio.shield(call)
+            except asyncio.CancelledError:
+                # The caller went away mid-call (a worker killed): the call still runs to
+                # its end and keeps its reply, so the caller's retry gets it, not a rerun.
+                call.add_done_callback(lambda done: self._keep_later(slot, done))
+                raise
             except BaseException:
                 await self._redis.delete(slot)  # failed: a retry runs for real
                 raise
-            await self._redis.set(slot, _DONE + response.SerializeToString(), ex=DONE_TTL_S)
+            await self._keep(slot, response)
             return response
 
         return grpc.unary_unary_rpc_method_handler(
@@ -94,6 +102,19 @@ class IdempotencyInterceptor(grpc.aio.ServerInterceptor):
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+    async def _keep(self, slot: str, response: Any) -> None:
+        await self._redis.set(slot, _DONE + response.SerializeToString(), ex=DONE_TTL_S)
+
+    async def _settle(self, slot: str, done: asyncio.Future[Any]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            await self._redis.delete(slot)
+        else:
+            await self._keep(slot, done.result())
+
+    def _keep_later(self, slot: str, done: asyncio.Future[Any]) -> None:
+        self._pending.add(task := asyncio.ensure_future(self._settle(slot, done)))
+        task.add_done_callback(self._pending.discard)
 
     def _slot(self, method: str, key: str) -> str:
         principal = optional_principal()

@@ -19,9 +19,14 @@ def start_dev_server(directory: Path) -> TemporalServer:
         server = spawn_on_free_ports(directory)
     except TemporalFailed as exc:
         pytest.fail(f"{exc} (`make install` installs it)", pytrace=False)
+    # A loop of its own, never made current: asyncio.run() would leave the main thread
+    # with no event loop, which later synchronous tests' get_event_loop() relies on.
+    loop = asyncio.new_event_loop()
     try:
-        asyncio.run(server.wait_ready(START_TIMEOUT_S))
+        loop.run_until_complete(server.wait_ready(START_TIMEOUT_S))
     except TemporalFailed as exc:
         server.stop()
         pytest.fail(f"the Temporal dev server did not start: {exc}", pytrace=False)
+    finally:
+        loop.close()
     return server

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS {TICKS} (
     quality_score Float64,
     liquidity_score Float64,
     ask_broker LowCardinality(String),
+    -- The tier views the tick belongs to (Tick.views: 1 free, 2 pro, 4 enterprise; 0 all).
+    views UInt32,
     broker_quotes Nested(
         symbol LowCardinality(String),
         bid Float64,
@@ -159,6 +161,7 @@ _SCALARS = {
     FieldDescriptor.TYPE_DOUBLE: "double",
     FieldDescriptor.TYPE_INT64: "int64",
     FieldDescriptor.TYPE_UINT64: "uint64",
+    FieldDescriptor.TYPE_UINT32: "uint32",
 }
 
 
