@@ -125,6 +125,16 @@ class FakeIngestion(ingestion_pb2_grpc.IngestionServiceServicer):
     ) -> ingestion_pb2.GetBrokerStatusResponse:
         raise Unimplemented("the fake Ingestion has no brokers")
 
+    async def ListSourceSwitches(
+        self, request: ingestion_pb2.ListSourceSwitchesRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.ListSourceSwitchesResponse:
+        raise Unimplemented("the fake Ingestion has no tier views")
+
+    async def SetBrokerFeed(
+        self, request: ingestion_pb2.SetBrokerFeedRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.SetBrokerFeedResponse:
+        raise Unimplemented("the fake Ingestion has no feeds")
+
 
 async def create_fake(config: MeshConfig, component: str, seen: Seen, port: int = 0) -> MeshServer:
     """A fake `bridge` or `ingestion` server with the mesh's real tenancy and interceptors."""

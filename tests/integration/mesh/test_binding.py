@@ -86,6 +86,16 @@ class Ingestion(ingestion_pb2_grpc.IngestionServiceServicer):
     ) -> ingestion_pb2.GetBrokerStatusResponse:
         return ingestion_pb2.GetBrokerStatusResponse(last_seq=9)
 
+    async def ListSourceSwitches(
+        self, request: ingestion_pb2.ListSourceSwitchesRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.ListSourceSwitchesResponse:
+        return ingestion_pb2.ListSourceSwitchesResponse()
+
+    async def SetBrokerFeed(
+        self, request: ingestion_pb2.SetBrokerFeedRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.SetBrokerFeedResponse:
+        return ingestion_pb2.SetBrokerFeedResponse()
+
 
 @pytest.fixture
 async def serving(aio_channel: ChannelFactory) -> AsyncIterator[grpc.aio.Channel]:
