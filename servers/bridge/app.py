@@ -66,8 +66,10 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)
         # History is read from Storage on the Bridge's own account, once a call passed
         # the tier checks here.
-        storage = ctx.channels.service_channel(ctx.config.address_of("storage"))
-        history = HistoryServicer(storage, meter, lambda: fanout.universe, fanout.latest_tick)
+        history_channel = ctx.channels.service_channel(ctx.config.address_of("storage"))
+        history = HistoryServicer(
+            history_channel, meter, lambda: fanout.universe, fanout.latest_tick
+        )
         history_binding = bind(HISTORY, history, pre_serialized=HISTORY_PRE_SERIALIZED)
         handle = BridgeParts(fanout, upstream, usage, tenancy.quota, tenancy.meter)
         return Service([binding, history_binding], handle=handle)

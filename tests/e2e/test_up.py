@@ -88,8 +88,8 @@ async def _watch(address: str, service: str, seen: list[int], serving: asyncio.E
 
 async def test_health_then_graceful_stop_on_sigterm(running_mesh: RunningMesh) -> None:
     children = running_mesh.child_pids()
-    # And the shared Redis and Temporal, stopped last.
-    assert len(children) == len(SERVICE_NAMES) + 2
+    # And the console, then the shared Redis and Temporal, stopped last.
+    assert len(children) == len(SERVICE_NAMES) + 3
     seen: dict[str, list[int]] = {c: [] for c in SERVICE_NAMES}
     serving = {c: asyncio.Event() for c in SERVICE_NAMES}
     watches = [
