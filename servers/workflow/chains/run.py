@@ -42,6 +42,9 @@ class ChainRunState:
     steps: list[StepOutcome] = field(default_factory=list)
 
 
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+"""A step's worker silent this long is taken for dead and the step retried elsewhere."""
+
 STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
@@ -77,6 +80,7 @@ class ChainRun:
                         [o.response_json for o in state.steps],
                     ),
                     start_to_close_timeout=timedelta(seconds=90),
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     retry_policy=STEP_RETRY,
                 )
             except ActivityError as err:  # still failing after every retry

@@ -10,6 +10,7 @@ SLA; its cost is metered to the tenant.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from servers.workflow.activities import RETRYABLE
 from servers.workflow.chains.definition import earlier_outputs, request, response_json, target
 
 STEP_TIMEOUT_S = 60.0
+HEARTBEAT_EVERY_S = 1.0
 METER_SERVICE, METER_ENDPOINT = "workflow", "chain_step"
 
 
@@ -103,12 +105,18 @@ class StepActivities:
         code, error, body = "OK", "", ""
         with principal_scope(principal):
             try:
-                response = await call(
-                    message,
-                    timeout=STEP_TIMEOUT_S,
-                    metadata=((METADATA_KEY, f"{inp.run_id}:{inp.index}"),),
+                pending = asyncio.ensure_future(
+                    call(
+                        message,
+                        timeout=STEP_TIMEOUT_S,
+                        metadata=((METADATA_KEY, f"{inp.run_id}:{inp.index}"),),
+                    )
                 )
-                body = response_json(response)
+                # Heartbeats while the call runs: a worker that dies mid-step is noticed
+                # within HEARTBEAT_TIMEOUT, not after the step's whole timeout.
+                while not (await asyncio.wait({pending}, timeout=HEARTBEAT_EVERY_S))[0]:
+                    activity.heartbeat()
+                body = response_json(pending.result())
             except grpc.aio.AioRpcError as err:
                 code, error = err.code().name, err.details() or ""
                 if err.code() in RETRYABLE:
