@@ -25,6 +25,7 @@ from clients import subscriber
 from clients.errors import TickmeshError
 from mesh.client_interceptors import api_key_interceptors
 from tests.e2e.processes import ServiceProcesses
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 WAIT = 90.0
@@ -45,12 +46,7 @@ def mesh(tmp_path: Path) -> Iterator[ServiceProcesses]:
 
 async def _wait(condition, what: str) -> None:  # type: ignore[no-untyped-def]
     """Poll a remote condition (no event exists for it) until it holds; bounded."""
-    try:
-        async with asyncio.timeout(WAIT):
-            while not await condition():  # noqa: ASYNC110
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
+    await eventually(condition, what, within=WAIT, every=0.2)
 
 
 async def _companies(mesh: ServiceProcesses) -> dict[str, str]:

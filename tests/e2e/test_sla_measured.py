@@ -66,8 +66,11 @@ def _channel(
     return channel
 
 
-async def _subscribe(stub: bridge_pb2_grpc.BridgeServiceStub, seconds: float) -> int:
-    """Read a stream of busy majors for `seconds`; the ticks received."""
+async def _subscribe(
+    stub: bridge_pb2_grpc.BridgeServiceStub, seconds: float, flowing: asyncio.Event | None = None
+) -> int:
+    """Read a stream of busy majors for `seconds`; the ticks received. `flowing` is set
+    once the first ticks arrived."""
     call = stub.Subscribe(bridge_pb2.SubscribeRequest(symbols=list(MAJOR_PAIRS[:10])))
     ticks = 0
 
@@ -75,6 +78,8 @@ async def _subscribe(stub: bridge_pb2_grpc.BridgeServiceStub, seconds: float) ->
         nonlocal ticks
         async for message in call:
             ticks += len(message.batch.ticks)
+            if ticks and flowing is not None:
+                flowing.set()
 
     task = asyncio.create_task(read())
     await asyncio.sleep(seconds)  # the stream's duration is the point: a window of use
@@ -108,8 +113,11 @@ async def test_a_degraded_enterprise_stream_is_measured_and_credited(
 
     bridge_pid = processes.processes["bridge"].pid
 
+    flowing = asyncio.Event()
+
     async def degrade() -> None:
-        await asyncio.sleep(1.0)
+        # Once the stream delivers: the outages must fall inside a stream that runs.
+        await asyncio.wait_for(flowing.wait(), 30)
         for _ in range(PAUSES):
             os.kill(bridge_pid, signal.SIGSTOP)
             try:
@@ -119,7 +127,9 @@ async def test_a_degraded_enterprise_stream_is_measured_and_credited(
             await asyncio.sleep(0.3)
 
     enterprise_ticks, _ = await asyncio.gather(
-        _subscribe(bridge(tenancy_pb2.TIER_ENTERPRISE), 1.0 + PAUSES * (PAUSE_S + 0.3) + 1.0),
+        _subscribe(
+            bridge(tenancy_pb2.TIER_ENTERPRISE), 1.0 + PAUSES * (PAUSE_S + 0.3) + 1.0, flowing
+        ),
         degrade(),
     )
     pro_ticks = await _subscribe(bridge(tenancy_pb2.TIER_PRO), 4.0)
