@@ -107,10 +107,13 @@ def _retryable(error: TickmeshError) -> bool:
     # CANCELLED is never this iterator's own doing (closing it ends it without a status):
     # a server sheds calls it has not started yet that way in a reconnect storm (grpc's
     # pending-call backlog), so the stream is tried again like an unavailable server.
+    # TIER_CHANGED: the subscription changed while streaming; subscribing again gets the
+    # new tier's grant (or says why the symbols are no longer included).
     return (
         error.retryable
         or error.code is grpc.StatusCode.CANCELLED
         or error.metadata.get("quota") == "concurrent_streams"
+        or error.reason == "TIER_CHANGED"
     )
 
 

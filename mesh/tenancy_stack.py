@@ -91,6 +91,8 @@ class Tenancy:
     server_interceptors: list[grpc.aio.ServerInterceptor]
     instance: str
     """This process's name among its component's replicas (its usage spool's name)."""
+    authenticate_key: KeyAuthenticator
+    """What the server's authenticator resolves API keys with (through the cache)."""
 
     async def invalidate_company(self, company_id: str) -> None:
         """After a revocation or tier change: drop cached keys of the company everywhere."""
@@ -162,7 +164,7 @@ async def open_tenancy(
         # Innermost: a repeat is answered from the store only once the caller is verified.
         IdempotencyInterceptor(quota.redis, config.redis_prefix),
     ]
-    return Tenancy(quota, cache, meter, interceptors, instance)
+    return Tenancy(quota, cache, meter, interceptors, instance, authenticate_key)
 
 
 def _as_resolver(authenticate: KeyAuthenticator) -> Resolver:

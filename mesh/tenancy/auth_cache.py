@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 Resolver = Callable[[str], Awaitable[TenantContext | None]]
 """Resolves a plaintext API key to its tenant, or None when unknown or revoked."""
 
+InvalidationListener = Callable[[str | None], None]
+"""Told of every invalidation this process learns of: the company, or None for all
+(messages may have been missed). Called synchronously: it must not block."""
+
 MAX_LOCAL_TTL_S = 1.0
 SUBSCRIBE_TIMEOUT_S = 5.0
 _NEGATIVE = b"!"  # the shared-cache value of an unknown key
@@ -159,6 +163,7 @@ class AuthCache:
         self._inflight: dict[str, asyncio.Future[Outcome]] = {}
         self._epoch = 0  # bumped on every invalidation this process learns of
         self._listener: asyncio.Task[None] | None = None
+        self._listeners: list[InvalidationListener] = []
         self._fill = redis.register_script(_FILL_LUA) if redis is not None else None
         self.stats = CacheStats()
 
@@ -305,6 +310,17 @@ class AuthCache:
 
     # -- invalidation --------------------------------------------------------------
 
+    def add_listener(self, listener: InvalidationListener) -> None:
+        """Be told of invalidations (e.g. to re-check credentials of open streams)."""
+        self._listeners.append(listener)
+
+    def _tell(self, company_id: str | None) -> None:
+        for listener in self._listeners:
+            try:
+                listener(company_id)
+            except Exception as exc:  # one broken listener must not stop invalidation
+                log.warning("auth cache: invalidation listener failed", extra=error_fields(exc))
+
     async def invalidate_company(self, company_id: str) -> None:
         """Forget every cached key of `company_id`, here and (via Redis) everywhere."""
         self._drop_company(company_id)
@@ -325,10 +341,12 @@ class AuthCache:
         ]
         for key_hash in stale:
             del self._local[key_hash]
+        self._tell(company_id)
 
     def _drop_all(self) -> None:
         self._epoch += 1
         self._local.clear()
+        self._tell(None)
 
     async def _subscribe(self) -> aioredis.client.PubSub:
         assert self._redis is not None

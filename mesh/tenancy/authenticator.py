@@ -87,6 +87,21 @@ class Authenticator:
         return Principal(PrincipalKind.TENANT, tenant=await self._authenticate_key(token))
 
 
+def api_key_of(metadata: Iterable[tuple[str, MetadataValue]]) -> str | None:
+    """The API key a call presented itself (not relayed by a service), if any: what a
+    long-lived stream is re-checked with when its key may have been revoked."""
+    if _values(metadata, METADATA_KEY):
+        return None
+    bearer = _values(metadata, AUTHORIZATION)
+    if not bearer:
+        return None
+    value = bearer[0]
+    match = _BEARER.match(
+        (value.decode(errors="replace") if isinstance(value, bytes) else value).strip()
+    )
+    return match.group(1) if match else None
+
+
 def relayed_caller(service: str, principal: Principal | None) -> bytes:
     """The RelayedCaller a service sends on behalf of `principal` (itself when None)."""
     caller = tenancy_pb2.RelayedCaller(service=service)

@@ -16,6 +16,7 @@ from servers.bridge.history_service import SERVICE as HISTORY
 from servers.bridge.history_service import HistoryServicer
 from servers.bridge.leases import LeaseKeeper, holder_identity
 from servers.bridge.parts import BridgeParts
+from servers.bridge.revalidation import StreamRevalidator
 from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
 from servers.bridge.settings import BridgeSettings, BridgeTuning
 from servers.bridge.sla_sampler import SlaSampler, SlaSender
@@ -62,7 +63,12 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         ctx.add(background("leases", leases.run))
         ctx.add(background("sla", sla_sender.run))
         ctx.add(Part("upstream", start=upstream.open, stop=upstream.stop))
-        servicer = BridgeServicer(fanout, tenancy.quota, usage, leases)
+        # Open streams are re-checked when their company's keys or tier change.
+        revalidator = StreamRevalidator(tenancy.authenticate_key)
+        if tenancy.cache is not None:
+            tenancy.cache.add_listener(revalidator.on_invalidation)
+        ctx.add(background("revalidation", revalidator.run))
+        servicer = BridgeServicer(fanout, tenancy.quota, usage, leases, revalidator)
         binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)
         # History is read from Storage on the Bridge's own account, once a call passed
         # the tier checks here.

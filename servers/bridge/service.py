@@ -14,6 +14,7 @@ from servers.bridge import convert
 from servers.bridge.entitlements import resolve
 from servers.bridge.fanout import Fanout
 from servers.bridge.leases import LeaseKeeper
+from servers.bridge.revalidation import StreamRevalidator
 from servers.bridge.streams import Streams
 from servers.bridge.usage_counter import UsageCounter
 
@@ -28,11 +29,16 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
     """Subscribe, GetSessionStats, GetUsage; the caller is always current_tenant()."""
 
     def __init__(
-        self, fanout: Fanout, quota: QuotaStore, usage: UsageCounter, leases: LeaseKeeper
+        self,
+        fanout: Fanout,
+        quota: QuotaStore,
+        usage: UsageCounter,
+        leases: LeaseKeeper,
+        revalidator: StreamRevalidator | None = None,
     ) -> None:
         self._fanout = fanout
         self._usage = usage
-        self._streams = Streams(fanout, quota, leases)
+        self._streams = Streams(fanout, quota, leases, revalidator)
 
     async def Subscribe(
         self, request: bridge_pb2.SubscribeRequest, context: grpc.aio.ServicerContext

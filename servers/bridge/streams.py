@@ -4,6 +4,7 @@ session in the fan-out, and the writer that hands its messages to the transport.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
@@ -13,6 +14,7 @@ from tickmesh.bridge.v1 import bridge_pb2
 from mesh.errors import Unavailable
 from mesh.logging import error_fields
 from mesh.telemetry.metrics import quota_refused
+from mesh.tenancy.authenticator import api_key_of
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.quota import QuotaStore, StreamLease, streams_exhausted
 from servers.bridge import convert
@@ -20,6 +22,7 @@ from servers.bridge.entitlements import Grant
 from servers.bridge.fanout import Fanout
 from servers.bridge.leases import STREAMS_QUOTA, LeaseKeeper
 from servers.bridge.projection import Entry
+from servers.bridge.revalidation import StreamRevalidator
 from servers.bridge.session import Outgoing, Session
 
 log = logging.getLogger(__name__)
@@ -28,10 +31,17 @@ log = logging.getLogger(__name__)
 class Streams:
     """Admits a stream against its tier's concurrent-stream quota and runs it."""
 
-    def __init__(self, fanout: Fanout, quota: QuotaStore, leases: LeaseKeeper) -> None:
+    def __init__(
+        self,
+        fanout: Fanout,
+        quota: QuotaStore,
+        leases: LeaseKeeper,
+        revalidator: StreamRevalidator | None = None,
+    ) -> None:
         self._fanout = fanout
         self._quota = quota
         self._leases = leases
+        self._revalidator = revalidator
 
     async def run(
         self,
@@ -78,13 +88,23 @@ class Streams:
         writer = asyncio.create_task(write_all(context, session, snapshot, ack))
         writer.add_done_callback(_retrieve)
         try:
-            await asyncio.shield(writer)
+            with self._watched(context, session):
+                await asyncio.shield(writer)
             if session.error is not None:
                 raise session.error
         finally:
             self._leases.drop(lease)
             self._fanout.close(session.session_id)
             session.metrics.stream_closed()
+
+    def _watched(
+        self, context: grpc.aio.ServicerContext, session: Session
+    ) -> contextlib.AbstractContextManager[None]:
+        # The key is re-checked while the stream runs (revoked: it ends within 1 s).
+        if self._revalidator is None:
+            return contextlib.nullcontext()
+        api_key = api_key_of(context.invocation_metadata() or ())
+        return self._revalidator.watching(session, api_key)
 
     async def _release(self, lease: StreamLease) -> None:
         try:

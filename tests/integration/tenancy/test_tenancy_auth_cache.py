@@ -139,6 +139,17 @@ async def test_tier_change_reaches_another_process(
     assert (await second.authenticate(KEY)).tier is Tier.ENTERPRISE
 
 
+async def test_listeners_hear_each_company_invalidated_in_any_process(caches, wait_until) -> None:
+    first, second = caches
+    heard: list[str | None] = []
+    second.add_listener(heard.append)
+    second.add_listener(lambda company: 1 / 0)  # a broken listener stops no one
+    await first.invalidate_company("acme")
+    await wait_until(lambda: heard == ["acme"])
+    await second.invalidate_company("globex")  # its own invalidations too
+    assert heard[-1] == "globex"
+
+
 async def test_invalidation_spares_other_companies(
     caches, storage: FakeStorage, wait_until
 ) -> None:

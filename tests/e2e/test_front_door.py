@@ -1,0 +1,154 @@
+"""The front door holds while streams are open: a revoked key's stream ends, a downgraded
+tenant's stream stops carrying what the new tier excludes, both within the 1 s that
+storage.proto promises for revocation and tier changes.
+
+Storage, Ingestion and the Bridge run as their own processes on the shared Redis, as
+`tickmesh up` runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
+from tickmesh.common.v1 import tenancy_pb2
+from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
+
+from clients import subscriber
+from clients.errors import TickmeshError
+from mesh.client_interceptors import api_key_interceptors
+from tests.e2e.processes import ServiceProcesses
+
+pytestmark = pytest.mark.e2e
+PROMISE_S = 1.0
+"""storage.proto: revocation and tier changes are honoured mesh-wide within 1 s."""
+FIRST_TICK_S = 60.0
+"""Bound on waiting for the stream's first ticks (the Bridge reaching Ingestion)."""
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcesses]:
+    processes = ServiceProcesses(tmp_path_factory.mktemp("front-door"))
+    try:
+        for service in ("storage", "ingestion", "bridge"):
+            processes.start(service)
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+async def _company(mesh: ServiceProcesses, tier: int, name: str) -> Any:
+    request = storage_pb2.CreateCompanyRequest(
+        name=name, tier=tier, owner_email=f"owner@{name.lower()}.example.com", owner_name="Owner"
+    )
+    return await _storage_call(mesh.operator_key, mesh, "CreateCompany", request)
+
+
+async def _storage_call(key: str, mesh: ServiceProcesses, method: str, request: object) -> Any:
+    async with grpc.aio.insecure_channel(
+        mesh.address("storage"), interceptors=api_key_interceptors(key)
+    ) as channel:
+        return await getattr(storage_pb2_grpc.StorageServiceStub(channel), method)(request)
+
+
+async def test_a_revoked_keys_open_stream_ends_unauthenticated(mesh: ServiceProcesses) -> None:
+    created = await _company(mesh, tenancy_pb2.TIER_ENTERPRISE, "Revoked")
+    owner = created.owner_key.api_key
+    # A second key of the company streams; its owner revokes it.
+    request = storage_pb2.IssueApiKeyRequest(user_id=created.owner.user_id, label="streamer")
+    key = await _storage_call(owner, mesh, "IssueApiKey", request)
+    async with grpc.aio.insecure_channel(
+        mesh.address("bridge"), interceptors=api_key_interceptors(key.api_key)
+    ) as channel:
+        call = bridge_pb2_grpc.BridgeServiceStub(channel).Subscribe(
+            bridge_pb2.SubscribeRequest(symbols=["EURUSD", "USDCHF"])
+        )
+        async with asyncio.timeout(FIRST_TICK_S):
+            async for message in call:
+                if message.WhichOneof("payload") == "batch" and message.batch.ticks:
+                    break
+
+        await _storage_call(
+            owner, mesh, "RevokeApiKey", storage_pb2.RevokeApiKeyRequest(key_id=key.key_id)
+        )
+        revoked_at = time.monotonic()
+        after_revocation = 0
+        with pytest.raises(grpc.aio.AioRpcError) as ended:
+            async with asyncio.timeout(PROMISE_S):
+                async for _ in call:
+                    after_revocation += 1
+        took = time.monotonic() - revoked_at
+
+    error = TickmeshError.from_rpc_error(ended.value)
+    assert error.code is grpc.StatusCode.UNAUTHENTICATED, (error, took)
+    assert error.reason == "API_KEY_REVOKED", error
+    # Honoured on the very next call too (the cache was invalidated, not just this stream).
+    with pytest.raises(TickmeshError) as refused:
+        async for _ in subscriber.subscribe(mesh.address("bridge"), key.api_key, ["EURUSD"]):
+            pass
+    assert refused.value.code is grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_downgraded_stream_stops_carrying_what_free_excludes(
+    mesh: ServiceProcesses,
+) -> None:
+    created = await _company(mesh, tenancy_pb2.TIER_ENTERPRISE, "Downgraded")
+    symbols = ["EURUSD", "USDCHF"]  # USDCHF is not in free
+    events = subscriber.subscribe(
+        mesh.address("bridge"), created.owner_key.api_key, symbols, best_effort=True
+    )
+    seen_enterprise: set[str] = set()
+    async with asyncio.timeout(FIRST_TICK_S):
+        async for event in events:
+            if isinstance(event, subscriber.Ticks):
+                for tick in event.batch.ticks:
+                    if tick.broker_quotes:  # enterprise's broker comparison
+                        seen_enterprise.add(tick.symbol)
+                if seen_enterprise == set(symbols):
+                    break
+
+    await _storage_call(
+        mesh.operator_key,
+        mesh,
+        "ChangeTier",
+        storage_pb2.ChangeTierRequest(
+            company_id=created.company.company_id, tier=tenancy_pb2.TIER_FREE, effect=1
+        ),
+    )
+    changed_at = time.monotonic()
+    reconnect: subscriber.Reconnecting | None = None
+    async with asyncio.timeout(PROMISE_S):
+        async for event in events:
+            if isinstance(event, subscriber.Reconnecting):
+                reconnect = event
+                break
+            if isinstance(event, subscriber.Ticks):
+                # Until the stream ends it may still carry what was in flight.
+                continue
+    took = time.monotonic() - changed_at
+    assert reconnect is not None
+    assert reconnect.error.code is grpc.StatusCode.ABORTED, reconnect.error
+    assert reconnect.error.reason == "TIER_CHANGED"
+    assert reconnect.error.metadata == {"from_tier": "enterprise", "to_tier": "free"}, took
+
+    # The SDK subscribes again at once: free's grant, free's fields, nothing else.
+    after: list[subscriber.Ticks] = []
+    async with asyncio.timeout(FIRST_TICK_S):
+        async for event in events:
+            if isinstance(event, subscriber.Ack):
+                assert list(event.ack.symbols) == ["EURUSD"]
+                assert event.ack.tier == tenancy_pb2.TIER_FREE
+            elif isinstance(event, subscriber.Ticks) and event.batch.ticks:
+                after.append(event)
+                if sum(len(t.batch.ticks) for t in after) >= 2:
+                    break
+    await events.aclose()
+    ticks = [tick for event in after for tick in event.batch.ticks]
+    assert {tick.symbol for tick in ticks} == {"EURUSD"}
+    for tick in ticks:
+        assert not tick.liquidity_score and not tick.broker_quotes and not tick.spread_pips
