@@ -9,6 +9,7 @@ Storage, Ingestion and the Bridge run as their own processes on the shared Redis
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -152,3 +153,42 @@ async def test_a_downgraded_stream_stops_carrying_what_free_excludes(
     assert {tick.symbol for tick in ticks} == {"EURUSD"}
     for tick in ticks:
         assert not tick.liquidity_score and not tick.broker_quotes and not tick.spread_pips
+
+
+async def test_a_peer_guessing_keys_is_refused_while_a_good_peer_is_not(
+    mesh: ServiceProcesses,
+) -> None:
+    good = (await _company(mesh, tenancy_pb2.TIER_FREE, "Patient")).owner_key.api_key
+    request = storage_pb2.GetSubscriptionRequest()
+    # Each channel its own connection (a local subchannel pool): two peers, as two hosts.
+    own_connection = [("grpc.use_local_subchannel_pool", 1)]
+    async with (
+        grpc.aio.insecure_channel(mesh.address("storage"), options=own_connection) as guessing,
+        grpc.aio.insecure_channel(mesh.address("storage"), options=own_connection) as patient,
+    ):
+        guesser = storage_pb2_grpc.StorageServiceStub(guessing)
+        codes: list[grpc.StatusCode] = []
+        last: TickmeshError | None = None
+        for attempt in range(20):
+            bad = f"tmk_guess{attempt:04d}{secrets.token_hex(12)}"
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await guesser.GetSubscription(
+                    request, metadata=[("authorization", f"Bearer {bad}")]
+                )
+            last = TickmeshError.from_rpc_error(refused.value)
+            codes.append(last.code)
+            # The peer next to it is served throughout.
+            await storage_pb2_grpc.StorageServiceStub(patient).GetSubscription(
+                request, metadata=[("authorization", f"Bearer {good}")]
+            )
+
+        assert codes[0] is grpc.StatusCode.UNAUTHENTICATED
+        assert codes[-1] is grpc.StatusCode.RESOURCE_EXHAUSTED
+        refusals = codes.index(grpc.StatusCode.RESOURCE_EXHAUSTED)
+        assert set(codes[refusals:]) == {grpc.StatusCode.RESOURCE_EXHAUSTED}, codes
+        assert last is not None and last.reason == "AUTH_FAILURES"
+        assert last.retry_after_s is not None and last.retry_after_s > 0
+        # Locked out means locked out: even the good key waits, on that connection.
+        with pytest.raises(grpc.aio.AioRpcError) as locked:
+            await guesser.GetSubscription(request, metadata=[("authorization", f"Bearer {good}")])
+        assert locked.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
