@@ -27,9 +27,11 @@ from mesh.config import MeshConfig, join_host_port
 from mesh.health import MeshHealthServicer
 from mesh.interceptors.auth import AuthInterceptor
 from mesh.interceptors.errors import ErrorInterceptor
+from mesh.interceptors.message_size import MessageSizeInterceptor
 from mesh.interceptors.metadata import MetadataInterceptor
 from mesh.interceptors.request_id import RequestIdInterceptor
 from mesh.lifecycle import Lifecycle, cancel
+from mesh.message_limits import MAX_RECEIVE_BYTES
 from mesh.reflection import enable_reflection
 from mesh.registration import Registrar, advertised_address, instance_spec, new_instance_id
 from mesh.telemetry import configure_telemetry, tracer_for
@@ -159,7 +161,12 @@ def mesh_interceptors(tracer: Tracer | None = None) -> list[grpc.aio.ServerInter
     # raising, so it must sit inside the error mapping. The span sits between the first
     # two: it records the request id and the status the error mapping ends a call with.
     tracing = [TracingInterceptor(tracer)] if tracer is not None else []
-    return [RequestIdInterceptor(), *tracing, ErrorInterceptor(), MetadataInterceptor()]
+    # MessageSizeInterceptor right inside them: an oversize request is refused before any
+    # other interceptor (authentication, quotas) spends work on it.
+    return [
+        RequestIdInterceptor(), *tracing, ErrorInterceptor(), MetadataInterceptor(),
+        MessageSizeInterceptor(),
+    ]  # fmt: skip
 
 
 async def build_server(
@@ -200,7 +207,11 @@ async def build_server(
         interceptors=[*mesh_interceptors(tracer), *_with_metrics(interceptors, own)],
         # gRPC sets SO_REUSEPORT by default on Linux, so a second copy of a service would
         # bind the same port silently and take half its connections; fail loudly instead.
-        options=[("grpc.so_reuseport", 0), *PENDING_CALL_LIMITS],
+        options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+            *PENDING_CALL_LIMITS,
+        ],
     )
     names = [binding.name for binding in bindings]
     for binding in bindings:

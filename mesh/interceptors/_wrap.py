@@ -22,14 +22,7 @@ def wrap_handler(handler: grpc.RpcMethodHandler, around: Around) -> grpc.RpcMeth
     instrumentation, see https://github.com/grpc/grpc/issues/18191). An exception the
     handler raises, also midway through a server stream, reaches `around`'s __aexit__.
     """
-    if handler.request_streaming and handler.response_streaming:
-        behavior, factory = handler.stream_stream, grpc.stream_stream_rpc_method_handler
-    elif handler.request_streaming:
-        behavior, factory = handler.stream_unary, grpc.stream_unary_rpc_method_handler
-    elif handler.response_streaming:
-        behavior, factory = handler.unary_stream, grpc.unary_stream_rpc_method_handler
-    else:
-        behavior, factory = handler.unary_unary, grpc.unary_unary_rpc_method_handler
+    behavior, factory = handler_shape(handler)
     wrapped = (
         _streaming(behavior, around) if handler.response_streaming else _unary(behavior, around)
     )
@@ -38,6 +31,19 @@ def wrap_handler(handler: grpc.RpcMethodHandler, around: Around) -> grpc.RpcMeth
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+def handler_shape(
+    handler: grpc.RpcMethodHandler,
+) -> tuple[Behavior, Callable[..., grpc.RpcMethodHandler]]:
+    """The handler's behavior and the factory that builds a handler of the same shape."""
+    if handler.request_streaming and handler.response_streaming:
+        return handler.stream_stream, grpc.stream_stream_rpc_method_handler
+    if handler.request_streaming:
+        return handler.stream_unary, grpc.stream_unary_rpc_method_handler
+    if handler.response_streaming:
+        return handler.unary_stream, grpc.unary_stream_rpc_method_handler
+    return handler.unary_unary, grpc.unary_unary_rpc_method_handler
 
 
 def _unary(behavior: Behavior, around: Around) -> Behavior:

@@ -136,6 +136,7 @@ class AuthCache:
         max_entries: int = 10_000,
         strict: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         outage: StoreOutage | None = None,
     ) -> None:
         for name, ttl in (
@@ -157,6 +158,7 @@ class AuthCache:
         # everywhere, not merely within the local TTL. Needs the shared Redis.
         self._strict = strict and redis is not None
         self._clock = clock
+        self._wall_us = wall_us
         # Shared with the quota store on the same Redis: one warning per outage per process.
         self._outage = outage or StoreOutage("auth cache's Redis")
         self._local: OrderedDict[str, _Entry] = OrderedDict()
@@ -222,7 +224,11 @@ class AuthCache:
         key_hash = hash_key(api_key)
         entry = self._local.get(key_hash)
         if entry is not None:
-            if entry.expires_at > self._clock() and await self._still_current(entry):
+            if (
+                entry.expires_at > self._clock()
+                and not self._key_expired(entry.tenant)
+                and await self._still_current(entry)
+            ):
                 # The await above let other callers run: the entry may be gone by now.
                 if key_hash in self._local:
                     self._local.move_to_end(key_hash)
@@ -267,7 +273,8 @@ class AuthCache:
                 value, generation = None, None  # unknown generation: do not fill Redis
             else:
                 generation = gen or b"0"
-            if value is not None and (shared := _decode(value)) is not None:
+            shared = _decode(value) if value is not None else None
+            if shared is not None and not self._key_expired(shared[0]):
                 self.stats.shared_hits += 1
                 self._remember(key_hash, shared[0], epoch, generation)
                 return shared[0]
@@ -281,6 +288,14 @@ class AuthCache:
         if generation is not None:
             await self._share(key_hash, tenant, generation)
         return tenant
+
+    def _key_expired(self, outcome: Outcome) -> bool:
+        # An expired key is asked about again: the resolver says API_KEY_EXPIRED.
+        return (
+            isinstance(outcome, TenantContext)
+            and outcome.key_expires_at_us != 0
+            and outcome.key_expires_at_us <= self._wall_us()
+        )
 
     def _remember(
         self, key_hash: str, tenant: Outcome, epoch: int, generation: bytes | None
@@ -302,6 +317,11 @@ class AuthCache:
             ttl_ms = self._negative_shared_ttl_ms
         else:
             value, ttl_ms = json.dumps(tenant.to_dict()).encode(), self._shared_ttl_ms
+            if tenant.key_expires_at_us:  # kept no longer than the key lives
+                left_ms = (tenant.key_expires_at_us - self._wall_us()) // 1000
+                if left_ms <= 0:
+                    return
+                ttl_ms = min(ttl_ms, left_ms)
             keys.append(self._index_key(tenant.company_id))
         try:
             await self._fill(keys=keys, args=[generation, value, ttl_ms, key_hash])

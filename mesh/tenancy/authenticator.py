@@ -121,6 +121,7 @@ def tenant_to_proto(tenant: TenantContext) -> tenancy_pb2.TenantContext:
         key_id=tenant.key_id,
         role=tenant.role,
         scopes=sorted(tenant.scopes),
+        key_expires_at_us=tenant.key_expires_at_us,
     )
 
 
@@ -137,6 +138,7 @@ def tenant_from_proto(message: tenancy_pb2.TenantContext) -> TenantContext:
         key_id=message.key_id,
         role=message.role or "member",
         scopes=frozenset(message.scopes),
+        key_expires_at_us=message.key_expires_at_us,
     )
 
 

@@ -20,6 +20,8 @@ class TenantContext:
     """The user's role (mesh.tenancy.permissions.Role); least power unless told."""
     scopes: frozenset[str] = frozenset()
     """The key's scopes; empty: every scope of the role."""
+    key_expires_at_us: int = 0
+    """When the key stops authenticating (Unix microseconds); 0: never."""
 
     def __post_init__(self) -> None:
         # Every quota and every per-tenant schema is keyed by company: an empty one
@@ -36,6 +38,7 @@ class TenantContext:
             "key_id": self.key_id,
             "role": self.role,
             "scopes": ",".join(sorted(self.scopes)),
+            "key_expires_at_us": str(self.key_expires_at_us),
         }
 
     @classmethod
@@ -50,4 +53,5 @@ class TenantContext:
             # Entries cached before roles existed read as the least power.
             role=data.get("role", "member"),
             scopes=frozenset(scopes.split(",")) if scopes else frozenset(),
+            key_expires_at_us=int(data.get("key_expires_at_us", 0)),
         )

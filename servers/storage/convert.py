@@ -96,8 +96,9 @@ def company_page(
 
 def issued_key(key: IssuedKey, created_at: datetime) -> storage_pb2.IssueApiKeyResponse:
     return storage_pb2.IssueApiKeyResponse(
-        key_id=key.key_id, api_key=key.plaintext, created_at=timestamp(created_at)
-    )
+        key_id=key.key_id, api_key=key.plaintext, created_at=timestamp(created_at),
+        expires_at=timestamp(key.expires_at),
+    )  # fmt: skip
 
 
 def subscription(record: Subscription) -> storage_pb2.Subscription:

@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
@@ -192,3 +193,22 @@ async def test_a_peer_guessing_keys_is_refused_while_a_good_peer_is_not(
         with pytest.raises(grpc.aio.AioRpcError) as locked:
             await guesser.GetSubscription(request, metadata=[("authorization", f"Bearer {good}")])
         assert locked.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_an_expiring_keys_stream_ends_when_it_expires(mesh: ServiceProcesses) -> None:
+    created = await _company(mesh, tenancy_pb2.TIER_PRO, "Expiring")
+    expires = timestamp_pb2.Timestamp()
+    expires.FromSeconds(int(time.time()) + 3)
+    request = storage_pb2.IssueApiKeyRequest(
+        user_id=created.owner.user_id, label="short-lived", expires_at=expires
+    )
+    key = await _storage_call(created.owner_key.api_key, mesh, "IssueApiKey", request)
+    assert key.expires_at == expires
+    with pytest.raises(TickmeshError) as ended:
+        async with asyncio.timeout(FIRST_TICK_S):
+            async for _ in subscriber.subscribe(mesh.address("bridge"), key.api_key, ["EURUSD"]):
+                pass
+    assert ended.value.code is grpc.StatusCode.UNAUTHENTICATED
+    assert ended.value.reason == "API_KEY_EXPIRED"
+    # Ended by the Bridge's sweep a second or so after the expiry, not at the next resubscribe.
+    assert time.time() - expires.seconds < 3 * PROMISE_S

@@ -45,6 +45,7 @@ _MAX_KEY_LEN = len(KEY_PREFIX) + ENTITY_ID_LEN + 1 + _SECRET_CHARS
 # last_used_at is bookkeeping, not an access log: refreshing it at most once a minute
 # keeps authentication a read on the hot path.
 LAST_USED_GRANULARITY = timedelta(minutes=1)
+MAX_KEY_LIFETIME = timedelta(days=3653)  # ten years: a longer expiry is likely a typo
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class ApiKey:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class IssuedKey(NamedTuple):
@@ -65,6 +67,7 @@ class IssuedKey(NamedTuple):
 
     key_id: str
     plaintext: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class AuthResult:
     key_id: str
     role: str = "member"
     scopes: frozenset[str] = frozenset()
+    expires_at: datetime | None = None
 
 
 def hash_key(plaintext: str) -> str:
@@ -93,6 +97,7 @@ def _from_row(row: sa.RowMapping) -> ApiKey:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
+        expires_at=row["expires_at"],
     )
 
 
@@ -105,18 +110,24 @@ async def issue_api_key(
     now: datetime | None = None,
     scopes: frozenset[str] | None = None,
     issuer: TenantContext | None = None,
+    expires_at: datetime | None = None,
 ) -> IssuedKey:
     """Issue a key for a user of the scope's company; NotFound for users of any other.
 
     `issuer` is the tenant asking (None: the operator): it may issue keys only for
     users whose role it manages, and only with scopes it holds itself. `scopes` (None:
-    every scope of the user's role the issuer holds) must be within the user's role."""
+    every scope of the user's role the issuer holds) must be within the user's role.
+    `expires_at` (None: never) must be in the future, at most MAX_KEY_LIFETIME ahead."""
     check = validation.Validator()
     user_id = check.entity_id(user_id, "user_id")
     actor = actor or f"user:{user_id}"
     check.text("actor", actor, validation.ACTOR, 81, "kind[:id], e.g. user:<id>")
-    check.check()
     at = store.now(now)
+    if expires_at is not None and not at < expires_at <= at + MAX_KEY_LIFETIME:
+        check.fail(
+            "expires_at", f"must be after now ({at.isoformat()}) and at most ten years ahead"
+        )
+    check.check()
     key_id = new_entity_id()
     plaintext = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(_SECRET_BYTES)}"
     async with store.tenant(scope.company_id) as conn:
@@ -132,6 +143,7 @@ async def issue_api_key(
                 prefix=f"{KEY_PREFIX}{key_id}",
                 created_at=at,
                 scopes=sorted(granted) if granted is not None else None,
+                expires_at=expires_at,
             )
         )
         await audit.record(
@@ -148,7 +160,7 @@ async def issue_api_key(
                 "scopes": sorted(granted) if granted is not None else "all of the role",
             },
         )
-    return IssuedKey(key_id, plaintext)
+    return IssuedKey(key_id, plaintext, expires_at)
 
 
 async def revoke_api_key(
@@ -235,6 +247,7 @@ async def authenticate_key(
             api_keys.c.revoked_at,
             api_keys.c.last_used_at,
             api_keys.c.scopes,
+            api_keys.c.expires_at,
             companies.c.status,
             subscriptions.c.tier,
         )
@@ -250,6 +263,11 @@ async def authenticate_key(
         raise Unauthenticated("unknown API key", reason="API_KEY_UNKNOWN")
     if row.revoked_at is not None:
         raise Unauthenticated("API key revoked", reason="API_KEY_REVOKED")
+    if row.expires_at is not None and row.expires_at <= at:
+        raise Unauthenticated(
+            f"API key expired at {row.expires_at.isoformat()}: issue a new one",
+            reason="API_KEY_EXPIRED",
+        )
     if row.status != "active":
         raise Unauthenticated("the API key's company is deactivated", reason="COMPANY_DEACTIVATED")
     if row.last_used_at is None or at - row.last_used_at >= LAST_USED_GRANULARITY:
@@ -265,7 +283,7 @@ async def authenticate_key(
         ).scalar_one_or_none()
     return AuthResult(
         row.company_id, row.user_id, Tier(row.tier), key_id, role or "member",
-        frozenset(row.scopes or ()),
+        frozenset(row.scopes or ()), row.expires_at,
     )  # fmt: skip
 
 
@@ -273,9 +291,11 @@ async def tenant_for_key(store: RelationalStore, plaintext: str) -> TenantContex
     """The tenant a presented key acts for (see authenticate_key): how Storage resolves keys
     itself, for its own auth interceptor and for AuthenticateKey."""
     result = await authenticate_key(store, plaintext)
+    expires = result.expires_at
     return TenantContext(
-        result.company_id, result.user_id, result.tier, result.key_id, result.role, result.scopes
-    )
+        result.company_id, result.user_id, result.tier, result.key_id, result.role, result.scopes,
+        key_expires_at_us=int(expires.timestamp() * 1_000_000) if expires is not None else 0,
+    )  # fmt: skip
 
 
 def grantable_scopes(

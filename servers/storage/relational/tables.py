@@ -94,6 +94,8 @@ api_keys = sa.Table(
     # What the key may do (mesh.tenancy.permissions.Scope); NULL: every scope of its
     # user's role (keys issued before scopes existed).
     sa.Column("scopes", JSONDoc, nullable=True),
+    # When the key stops authenticating; NULL: never.
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
     sa.Index(None, "company_id", "user_id"),
 )
 

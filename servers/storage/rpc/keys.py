@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import grpc
 from tickmesh.storage.v1 import storage_pb2
 
@@ -20,10 +22,12 @@ class KeyRpcs(StorageRpcs):
     ) -> storage_pb2.IssueApiKeyResponse:
         require(TENANT, OPERATOR)
         scope = TenantScope(company_in_reach(request.company_id))
+        expires = request.expires_at if request.HasField("expires_at") else None
         issued = await api_keys.issue_api_key(
             self._store, scope, request.user_id, actor=actor_label(),
             scopes=frozenset(request.scopes) if request.scopes else None,
             issuer=current_principal().tenant,
+            expires_at=expires.ToDatetime(tzinfo=UTC) if expires is not None else None,
         )  # fmt: skip
         return convert.issued_key(issued, self._store.now(None))
 

@@ -92,6 +92,26 @@ async def test_an_oversize_message_is_invalid_argument_and_earlier_quotes_stay(
     assert after.last_seq == before.last_seq + 3  # the first message's ticks were kept
 
 
+async def test_a_message_over_the_size_limit_is_refused_and_earlier_quotes_stay(
+    stub: Stub,
+) -> None:
+    before = await stub.GetBrokerStatus(ingestion_pb2.GetBrokerStatusRequest())
+    big = ingestion_pb2.PublishTicksRequest(quotes=sidecar_quotes(3))
+    big.quotes[0].broker = "x" * (3 * 1024 * 1024)  # 3 MiB: over PublishTicks' 2 MiB
+    requests = [ingestion_pb2.PublishTicksRequest(quotes=sidecar_quotes(3)), big]
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.PublishTicks(iter(requests), timeout=WAIT)
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    status = rpc_status.from_call(info.value)
+    assert status is not None
+    error_info = error_details_pb2.ErrorInfo()
+    assert any(detail.Unpack(error_info) for detail in status.details)
+    assert error_info.reason == "MESSAGE_TOO_LARGE"
+    assert error_info.metadata["limit_bytes"] == str(2 * 1024 * 1024)
+    after = await stub.GetBrokerStatus(ingestion_pb2.GetBrokerStatusRequest())
+    assert after.last_seq == before.last_seq + 3  # the first message's ticks were kept
+
+
 async def test_list_symbols_goes_beyond_the_majors(stub: Stub) -> None:
     reply = await stub.ListSymbols(ingestion_pb2.ListSymbolsRequest(), timeout=WAIT)
     symbols = {info.symbol: info for info in reply.symbols}

@@ -91,7 +91,7 @@ async def make_tenant(store: RelationalStore, tier: str = "free") -> Tenant:
     company, _ = await companies.create_company(store, "Acme Trading Ltd.", tier, now=T0)
     scope = TenantScope(company.id)
     user = await users.create_user(store, scope, "Ann@Example.com", "Ann Lee", "owner", now=T0)
-    key_id, key = await api_keys.issue_api_key(store, scope, user.id, now=T0)
+    key_id, key, _ = await api_keys.issue_api_key(store, scope, user.id, now=T0)
     account = await trading.create_broker_account(
         store, scope, user.id, "ic_markets", "5550001", account_type="live", now=T0
     )

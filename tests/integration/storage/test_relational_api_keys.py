@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from mesh.errors import NotFound, Unauthenticated
+from mesh.errors import InvalidArgument, NotFound, Unauthenticated
 from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
 from servers.storage.relational import api_keys, companies
@@ -106,6 +106,44 @@ async def test_revoked_key_is_refused(
     # A wrong secret for a revoked id still says "unknown": only the holder learns "revoked".
     with pytest.raises(Unauthenticated, match="unknown"):
         await api_keys.authenticate_key(store, f"tm_{tenant.key_id}_" + "C" * 43, now=T0)
+
+
+async def test_a_key_expires_at_its_time_and_says_so(
+    store: RelationalStore, tenant_factory: TenantFactory
+) -> None:
+    tenant = await tenant_factory()
+    expires = T0 + timedelta(days=30)
+    issued = await api_keys.issue_api_key(
+        store, tenant.scope, tenant.user_id, now=T0, expires_at=expires
+    )
+    assert issued.expires_at == expires
+    result = await api_keys.authenticate_key(
+        store, issued.plaintext, now=expires - timedelta(seconds=1)
+    )
+    assert result.expires_at == expires
+    # Storage's own resolution (real time) carries the expiry to every cache of it.
+    tomorrow = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    lasting = await api_keys.issue_api_key(store, tenant.scope, tenant.user_id, expires_at=tomorrow)
+    context = await api_keys.tenant_for_key(store, lasting.plaintext)
+    assert context.key_expires_at_us == int(tomorrow.timestamp() * 1_000_000)
+    with pytest.raises(Unauthenticated, match="expired") as caught:
+        await api_keys.authenticate_key(store, issued.plaintext, now=expires)
+    assert caught.value.reason == "API_KEY_EXPIRED"
+    listed = {key.id: key for key in await api_keys.list_api_keys(store, tenant.scope)}
+    assert listed[issued.key_id].expires_at == expires
+    assert listed[tenant.key_id].expires_at is None  # keys without one never expire
+
+
+@pytest.mark.parametrize("offset", [timedelta(0), timedelta(seconds=-1), timedelta(days=3654)])
+async def test_an_expiry_must_be_ahead_and_plausible(
+    store: RelationalStore, tenant_factory: TenantFactory, offset: timedelta
+) -> None:
+    tenant = await tenant_factory()
+    with pytest.raises(InvalidArgument) as caught:
+        await api_keys.issue_api_key(
+            store, tenant.scope, tenant.user_id, now=T0, expires_at=T0 + offset
+        )
+    assert [v.field for v in caught.value.violations] == ["expires_at"]
 
 
 async def test_deactivated_company_keys_are_refused(

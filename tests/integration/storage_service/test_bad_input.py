@@ -109,3 +109,30 @@ async def test_an_oversize_request_is_refused_by_the_transport(storage_mesh: Sto
         storage_mesh.operator.CreateCompany(_company(name="x" * (5 * 1024 * 1024)))
     )
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # grpc's 4 MiB receive limit
+
+
+async def test_a_request_over_its_methods_limit_is_refused_before_anything_reads_it(
+    storage_mesh: StorageMesh,
+) -> None:
+    before = await _counts(storage_mesh)
+    # 100 KiB: under the transport's 4 MiB, over the 64 KiB a company's creation accepts.
+    err = await _refused(storage_mesh.operator.CreateCompany(_company(name="x" * 100_000)))
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    info = _error_info(err)
+    assert info.reason == "MESSAGE_TOO_LARGE"
+    assert info.metadata["limit_bytes"] == str(64 * 1024)
+    assert "CreateCompany" in (err.details() or "")
+    assert await _counts(storage_mesh) == before
+    # Refused before authentication: a caller with no credentials hears the same.
+    anonymous = storage_mesh.storage_stub(None)
+    err = await _refused(anonymous.CreateCompany(_company(name="x" * 100_000)))
+    assert _error_info(err).reason == "MESSAGE_TOO_LARGE"
+
+
+def _error_info(err: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    for detail in status.details if status else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info
+    raise AssertionError(f"no ErrorInfo in {err}")

@@ -189,6 +189,34 @@ async def test_local_ttl_bounds_staleness_without_redis(clock, storage: FakeStor
             await cache.authenticate(KEY)
 
 
+async def test_an_expiring_key_is_cached_no_longer_than_it_lives(
+    redis_factory, prefix: str, storage: FakeStorage
+) -> None:
+    wall = [1_000_000_000]
+    expiring = TenantContext(
+        "acme", "alice", Tier.PRO, "key-1", key_expires_at_us=wall[0] + 60_000_000
+    )
+    storage.keys[KEY] = expiring
+    shared = redis_factory()
+
+    def cache() -> AuthCache:
+        return AuthCache(storage.resolve, shared, prefix=prefix, wall_us=lambda: wall[0])
+
+    async with cache() as first, cache() as second:
+        assert await first.authenticate(KEY) == expiring
+        ttl_ms = await shared.pttl(f"{prefix}auth:key:{hash_key(KEY)}")
+        assert 0 < ttl_ms <= 60_000  # the shared entry lapses with the key, not in 300 s
+        assert await second.authenticate(KEY) == expiring and storage.calls == 1
+
+        # The key's time is up (the shared entry is still in Redis for real time): neither
+        # layer answers for it any more; Storage, asked again, refuses it.
+        wall[0] += 60_000_000
+        del storage.keys[KEY]
+        for process in (first, second):
+            with pytest.raises(Unauthenticated):
+                await process.authenticate(KEY)
+
+
 def test_local_ttl_above_one_second_is_refused(storage: FakeStorage) -> None:
     with pytest.raises(ValueError, match="revocation"):
         AuthCache(storage.resolve, local_ttl_s=1.5)

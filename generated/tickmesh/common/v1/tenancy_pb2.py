@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tickmesh/common/v1/tenancy.proto\x12\x12tickmesh.common.v1\"\x8a\x01\n\rTenantContext\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12&\n\x04tier\x18\x03 \x01(\x0e\x32\x18.tickmesh.common.v1.Tier\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x0e\n\x06scopes\x18\x06 \x03(\t\"\xf5\x01\n\nUsageEvent\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x12\n\ncompany_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12&\n\x04tier\x18\x04 \x01(\x0e\x32\x18.tickmesh.common.v1.Tier\x12\x0f\n\x07service\x18\x05 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x61ta_points\x18\x07 \x01(\x03\x12\x1a\n\x12processing_time_us\x18\x08 \x01(\x03\x12\x15\n\revent_time_us\x18\t \x01(\x03\x12\x16\n\x0e\x62illing_period\x18\n \x01(\t\"e\n\rRelayedCaller\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x31\n\x06tenant\x18\x02 \x01(\x0b\x32!.tickmesh.common.v1.TenantContext\x12\x10\n\x08operator\x18\x03 \x01(\x08*N\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\r\n\tTIER_FREE\x10\x01\x12\x0c\n\x08TIER_PRO\x10\x02\x12\x13\n\x0fTIER_ENTERPRISE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tickmesh/common/v1/tenancy.proto\x12\x12tickmesh.common.v1\"\xa5\x01\n\rTenantContext\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12&\n\x04tier\x18\x03 \x01(\x0e\x32\x18.tickmesh.common.v1.Tier\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x0e\n\x06scopes\x18\x06 \x03(\t\x12\x19\n\x11key_expires_at_us\x18\x07 \x01(\x03\"\xf5\x01\n\nUsageEvent\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x12\n\ncompany_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12&\n\x04tier\x18\x04 \x01(\x0e\x32\x18.tickmesh.common.v1.Tier\x12\x0f\n\x07service\x18\x05 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x06 \x01(\t\x12\x13\n\x0b\x64\x61ta_points\x18\x07 \x01(\x03\x12\x1a\n\x12processing_time_us\x18\x08 \x01(\x03\x12\x15\n\revent_time_us\x18\t \x01(\x03\x12\x16\n\x0e\x62illing_period\x18\n \x01(\t\"e\n\rRelayedCaller\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x31\n\x06tenant\x18\x02 \x01(\x0b\x32!.tickmesh.common.v1.TenantContext\x12\x10\n\x08operator\x18\x03 \x01(\x08*N\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\r\n\tTIER_FREE\x10\x01\x12\x0c\n\x08TIER_PRO\x10\x02\x12\x13\n\x0fTIER_ENTERPRISE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tickmesh.common.v1.tenancy_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TIER']._serialized_start=548
-  _globals['_TIER']._serialized_end=626
+  _globals['_TIER']._serialized_start=575
+  _globals['_TIER']._serialized_end=653
   _globals['_TENANTCONTEXT']._serialized_start=57
-  _globals['_TENANTCONTEXT']._serialized_end=195
-  _globals['_USAGEEVENT']._serialized_start=198
-  _globals['_USAGEEVENT']._serialized_end=443
-  _globals['_RELAYEDCALLER']._serialized_start=445
-  _globals['_RELAYEDCALLER']._serialized_end=546
+  _globals['_TENANTCONTEXT']._serialized_end=222
+  _globals['_USAGEEVENT']._serialized_start=225
+  _globals['_USAGEEVENT']._serialized_end=470
+  _globals['_RELAYEDCALLER']._serialized_start=472
+  _globals['_RELAYEDCALLER']._serialized_end=573
 # @@protoc_insertion_point(module_scope)

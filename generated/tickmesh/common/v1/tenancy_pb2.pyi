@@ -19,20 +19,22 @@ TIER_PRO: Tier
 TIER_ENTERPRISE: Tier
 
 class TenantContext(_message.Message):
-    __slots__ = ("company_id", "user_id", "tier", "key_id", "role", "scopes")
+    __slots__ = ("company_id", "user_id", "tier", "key_id", "role", "scopes", "key_expires_at_us")
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     SCOPES_FIELD_NUMBER: _ClassVar[int]
+    KEY_EXPIRES_AT_US_FIELD_NUMBER: _ClassVar[int]
     company_id: str
     user_id: str
     tier: Tier
     key_id: str
     role: str
     scopes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, company_id: _Optional[str] = ..., user_id: _Optional[str] = ..., tier: _Optional[_Union[Tier, str]] = ..., key_id: _Optional[str] = ..., role: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...
+    key_expires_at_us: int
+    def __init__(self, company_id: _Optional[str] = ..., user_id: _Optional[str] = ..., tier: _Optional[_Union[Tier, str]] = ..., key_id: _Optional[str] = ..., role: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., key_expires_at_us: _Optional[int] = ...) -> None: ...
 
 class UsageEvent(_message.Message):
     __slots__ = ("idempotency_key", "company_id", "user_id", "tier", "service", "endpoint", "data_points", "processing_time_us", "event_time_us", "billing_period")

@@ -607,6 +607,12 @@ class TenantContext(betterproto2.Message):
     "webhooks", "trading", "chains"); empty: every scope of the role.
     """
 
+    key_expires_at_us: "int" = betterproto2.field(7, betterproto2.TYPE_INT64)
+    """
+    When the key stops authenticating, microseconds since the Unix epoch; 0: never.
+    Caches of the key's tenant keep it no longer than that.
+    """
+
 
 default_message_pool.register_message("tickmesh.common.v1", "TenantContext", TenantContext)
 

@@ -936,6 +936,14 @@ class IssueApiKeyRequest(betterproto2.Message):
     and the user's role; empty: every scope the user's role has, within the caller's.
     """
 
+    expires_at: "datetime.datetime | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When the key stops authenticating (UNAUTHENTICATED, reason API_KEY_EXPIRED), at
+    most 10 years ahead; unset: never. Open streams of the key end within 1 s of it.
+    """
+
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "IssueApiKeyRequest", IssueApiKeyRequest
@@ -963,6 +971,13 @@ class IssueApiKeyResponse(betterproto2.Message):
     )
     """
     When it was created.
+    """
+
+    expires_at: "datetime.datetime | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it expires; unset: never.
     """
 
 
