@@ -65,12 +65,12 @@ def _streaming(behavior: Behavior, around: Around) -> Behavior:
     # garbage collector when the server stops or the peer goes away mid-stream.
     async def streaming(request: Any, context: grpc.aio.ServicerContext) -> None:
         async with around(context):
-            await _drain(behavior(request, context), context, behavior)
+            await drain(behavior(request, context), context, behavior)
 
     return streaming
 
 
-async def _drain(result: Any, context: grpc.aio.ServicerContext, behavior: Behavior) -> None:
+async def drain(result: Any, context: grpc.aio.ServicerContext, behavior: Behavior) -> None:
     """Send a streaming handler's output: iterate an async generator, await a writer coroutine."""
     if isinstance(result, AsyncIterator):
         try:

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 
 from mesh.errors import ResourceExhausted
-from mesh.interceptors._wrap import handler_shape
+from mesh.interceptors._wrap import drain, handler_shape
 from mesh.interceptors.base import Continuation
 from mesh.message_limits import request_limit
 
@@ -69,14 +69,20 @@ def _limited(handler: grpc.RpcMethodHandler, method: str, limit: int) -> grpc.Rp
 
     inner, factory = handler_shape(handler)
 
-    def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return inner(checked(request), context)
+    # Coroutine functions, as grpc.aio requires of a handler it should await.
+    if handler.response_streaming:
 
-    def streaming(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-        return inner(checked_stream(requests), context)
+        async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            check = checked_stream if handler.request_streaming else checked
+            await drain(inner(check(request), context), context, inner)
+    else:
+
+        async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            check = checked_stream if handler.request_streaming else checked
+            return await inner(check(request), context)
 
     return factory(
-        streaming if handler.request_streaming else unary,
+        behavior,
         request_deserializer=deserialize,
         response_serializer=handler.response_serializer,
     )
