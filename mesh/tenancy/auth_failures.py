@@ -128,15 +128,19 @@ class AuthFailureLimiter:
         self._connections.forget(peer)
 
 
-def _address(peer: str) -> str | None:
-    """The IP of a gRPC peer string ('ipv4:1.2.3.4:5', 'ipv6:[::1]:5'); None for loopback,
-    a Unix socket or anything unparsable (no per-address count)."""
+def peer_ip(peer: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP of a gRPC peer string ('ipv4:1.2.3.4:5', 'ipv6:[::1]:5'); None for a Unix
+    socket or anything unparsable."""
     kind, _, rest = peer.partition(":")
     if kind not in ("ipv4", "ipv6"):
         return None
-    host = rest.rpartition(":")[0].strip("[]")
     try:
-        ip = ipaddress.ip_address(host)
+        return ipaddress.ip_address(rest.rpartition(":")[0].strip("[]"))
     except ValueError:
         return None
-    return None if ip.is_loopback else str(ip)
+
+
+def _address(peer: str) -> str | None:
+    """The address failures are also counted by; None for loopback and non-IP peers."""
+    ip = peer_ip(peer)
+    return None if ip is None or ip.is_loopback else str(ip)

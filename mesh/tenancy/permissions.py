@@ -78,6 +78,9 @@ TENANT_RPCS: dict[str, Scope | None] = {
     "/tickmesh.storage.v1.StorageService/ListWebhookAttempts": Scope.WEBHOOKS,
     "/tickmesh.storage.v1.StorageService/ListEvents": Scope.WEBHOOKS,
     "/tickmesh.storage.v1.StorageService/GetPaymentMethod": Scope.BILLING,
+    # Public (no credential needed; a tenant's key may call them too).
+    "/tickmesh.storage.v1.StorageService/SignUp": ANY,
+    "/tickmesh.storage.v1.StorageService/VerifyEmail": ANY,
     # Billing
     "/tickmesh.billing.v1.BillingService/GetTierCatalog": ANY,
     "/tickmesh.billing.v1.BillingService/PreviewInvoice": Scope.USAGE_READ,

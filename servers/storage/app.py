@@ -8,6 +8,7 @@ from functools import partial
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.binding import bind
+from mesh.contract import method_path
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part
 from servers.storage.analytics.engine import open_analytics
@@ -18,8 +19,11 @@ from servers.storage.relational.engine import open_store
 from servers.storage.rpc.history import PRE_SERIALIZED
 from servers.storage.service import StorageServicer
 from servers.storage.settings import StorageSettings
+from servers.storage.signup_limits import SignupLimiter
 
 SERVICE = storage_pb2.DESCRIPTOR.services_by_name["StorageService"]
+# Sign-up is how a company without a key begins (limited per address instead).
+PUBLIC_METHODS = (method_path(SERVICE, "SignUp"), method_path(SERVICE, "VerifyEmail"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,9 @@ async def build(ctx: Assembly[StorageSettings]) -> Service:
         return (await analytics.record_usage(request.events, known)).to_proto()
 
     tenancy = await ctx.tenancy(
-        authenticate_key=partial(api_keys.tenant_for_key, store), usage_sender=record_own_usage
+        authenticate_key=partial(api_keys.tenant_for_key, store),
+        usage_sender=record_own_usage,
+        public_methods=PUBLIC_METHODS,
     )
     history = await open_market_history(
         analytics,
@@ -64,6 +70,14 @@ async def build(ctx: Assembly[StorageSettings]) -> Service:
         # Added after the analytics store, so it stops (and writes its last ticks) first.
         ctx.add(Part("recorder", start=recorder.start, stop=recorder.stop))
     servicer = StorageServicer(store, analytics, tenancy, history=history)
+    servicer.limit_signups(
+        SignupLimiter(
+            tenancy.quota.redis,
+            settings.signups_per_hour,
+            prefix=ctx.config.redis_prefix,
+            outage=tenancy.quota.outage,
+        )
+    )
     binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)
     return Service([binding], handle=StorageParts(history, recorder))
 

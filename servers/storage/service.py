@@ -15,6 +15,7 @@ from servers.storage.rpc.history import HistoryRpcs
 from servers.storage.rpc.invoices import InvoiceRpcs
 from servers.storage.rpc.keys import KeyRpcs
 from servers.storage.rpc.payments import PaymentRpcs
+from servers.storage.rpc.signup import SignUpRpcs
 from servers.storage.rpc.subscriptions import SubscriptionRpcs
 from servers.storage.rpc.trading import TradingRpcs
 from servers.storage.rpc.users import UserRpcs
@@ -34,10 +35,11 @@ class StorageServicer(
     ChainRpcs,
     HistoryRpcs,
     AuditRpcs,
+    SignUpRpcs,
     storage_pb2_grpc.StorageServiceServicer,  # last: its stubs only answer what no group does
 ):
     """Tenants, users, keys, subscriptions, trading data, analytics, invoices, webhooks,
-    payments, chain definitions, market-data history and the audit trail."""
+    payments, chain definitions, market-data history, the audit trail and sign-up."""
 
     def __init__(self, *args: Any, history: MarketHistory | None = None) -> None:
         super().__init__(*args)

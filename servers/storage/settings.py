@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mesh.config import as_bool, as_optional_str, setting
+from mesh.config import as_bool, as_optional_str, int_at_least, setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +23,6 @@ class StorageSettings:
 
     record_ticks: bool = setting(True, cast=as_bool, env="TICKMESH_STORAGE_RECORD_TICKS")
     """Record Ingestion's ticks as market-data history (servers.storage.recorder)."""
+
+    signups_per_hour: int = setting(5, cast=int_at_least(1))
+    """Self-service sign-ups accepted per peer address per hour (abuse limit)."""

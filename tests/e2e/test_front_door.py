@@ -2,13 +2,15 @@
 tenant's stream stops carrying what the new tier excludes, both within the 1 s that
 storage.proto promises for revocation and tier changes.
 
-Storage, Ingestion and the Bridge run as their own processes on the shared Redis, as
-`tickmesh up` runs them.
+Storage, Ingestion and the Bridge run as their own processes on one shared Redis (each
+mesh its own key prefix), as `tickmesh up` runs them. Sign-up, the door for a company
+without a key, is here too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -25,17 +27,26 @@ from clients import subscriber
 from clients.errors import TickmeshError
 from mesh.client_interceptors import api_key_interceptors
 from tests.e2e.processes import ServiceProcesses
+from tests.support.backing import REDIS_URL
 
 pytestmark = pytest.mark.e2e
 PROMISE_S = 1.0
 """storage.proto: revocation and tier changes are honoured mesh-wide within 1 s."""
+SIGNUPS_PER_HOUR = 3
 FIRST_TICK_S = 60.0
 """Bound on waiting for the stream's first ticks (the Bridge reaching Ingestion)."""
 
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcesses]:
-    processes = ServiceProcesses(tmp_path_factory.mktemp("front-door"))
+    processes = ServiceProcesses(
+        tmp_path_factory.mktemp("front-door"),
+        extra_env={
+            "TICKMESH_REDIS_URL": REDIS_URL,
+            "TICKMESH_REDIS_PREFIX": f"front-door-{secrets.token_hex(4)}:",
+            "TICKMESH_STORAGE_SIGNUPS_PER_HOUR": str(SIGNUPS_PER_HOUR),
+        },
+    )
     try:
         for service in ("storage", "ingestion", "bridge"):
             processes.start(service)
@@ -212,3 +223,71 @@ async def test_an_expiring_keys_stream_ends_when_it_expires(mesh: ServiceProcess
     assert ended.value.reason == "API_KEY_EXPIRED"
     # Ended by the Bridge's sweep a second or so after the expiry, not at the next resubscribe.
     assert time.time() - expires.seconds < 3 * PROMISE_S
+
+
+async def _public_call(mesh: ServiceProcesses, method: str, request: object) -> Any:
+    # A channel of its own: a peer that has never authenticated.
+    async with grpc.aio.insecure_channel(mesh.address("storage")) as channel:
+        return await getattr(storage_pb2_grpc.StorageServiceStub(channel), method)(request)
+
+
+async def test_sign_up_verify_and_stream_free_data(mesh: ServiceProcesses) -> None:
+    signed = await _public_call(
+        mesh, "SignUp",
+        storage_pb2.SignUpRequest(
+            company_name="Self Serve FX", owner_email="ann@selfserve.example.com",
+            owner_name="Ann",
+        ),
+    )  # fmt: skip
+    # The verification e-mail is an event; the mailer (here the operator) reads it.
+    listed = await _storage_call(
+        mesh.operator_key, mesh, "ListEvents",
+        storage_pb2.ListEventsRequest(company_id=signed.company_id),
+    )  # fmt: skip
+    [mail] = [e for e in listed.events if e.type == "signup.verification_requested"]
+    token = json.loads(mail.data_json)["token"]
+
+    verified = await _public_call(mesh, "VerifyEmail", storage_pb2.VerifyEmailRequest(token=token))
+    assert verified.company_id == signed.company_id
+    key = verified.owner_key.api_key
+    with pytest.raises(grpc.aio.AioRpcError) as reused:
+        await _public_call(mesh, "VerifyEmail", storage_pb2.VerifyEmailRequest(token=token))
+    assert reused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+    async with asyncio.timeout(FIRST_TICK_S):
+        async for event in subscriber.subscribe(mesh.address("bridge"), key, ["EURUSD"]):
+            if isinstance(event, subscriber.Ack):
+                assert event.ack.tier == tenancy_pb2.TIER_FREE
+            if isinstance(event, subscriber.Ticks) and event.batch.ticks:
+                assert {t.symbol for t in event.batch.ticks} == {"EURUSD"}
+                break
+
+    companies = await _storage_call(
+        mesh.operator_key, mesh, "ListCompanies", storage_pb2.ListCompaniesRequest(page_size=1000)
+    )
+    assert signed.company_id in {c.company_id for c in companies.companies}
+    trail = await _storage_call(
+        mesh.operator_key, mesh, "ListAuditEvents",
+        storage_pb2.ListAuditEventsRequest(company_id=signed.company_id),
+    )  # fmt: skip
+    actions = {event.action for event in trail.events}
+    assert {"company.created", "signup.verified", "api_key.issued"} <= actions
+
+
+async def test_sign_ups_from_one_address_are_limited_per_hour(mesh: ServiceProcesses) -> None:
+    codes = []
+    retry: TickmeshError | None = None
+    for n in range(SIGNUPS_PER_HOUR + 1):
+        request = storage_pb2.SignUpRequest(
+            company_name=f"Bot {n}", owner_email=f"bot{n}@spam.example.com", owner_name="Bot"
+        )
+        try:
+            await _public_call(mesh, "SignUp", request)
+            codes.append(grpc.StatusCode.OK)
+        except grpc.aio.AioRpcError as err:
+            retry = TickmeshError.from_rpc_error(err)
+            codes.append(err.code())
+    # This module's other sign-up came from the same (loopback) address this hour.
+    assert codes[-1] is grpc.StatusCode.RESOURCE_EXHAUSTED, codes
+    assert retry is not None and retry.reason == "SIGNUP_LIMIT"
+    assert retry.retry_after_s is not None and 0 < retry.retry_after_s <= 3600

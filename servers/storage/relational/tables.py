@@ -238,6 +238,20 @@ chain_versions = sa.Table(
     sa.Column("registered_at", UTCDateTime(), nullable=False),
 )
 
+# Self-service sign-ups awaiting (or past) their owner's e-mail verification.
+signups = sa.Table(
+    "signups",
+    shared_metadata,
+    sa.Column("id", sa.String(ENTITY_ID_LEN), primary_key=True),
+    sa.Column("company_id", sa.String(COMPANY_ID_LEN), nullable=False),
+    sa.Column("user_id", sa.String(ENTITY_ID_LEN), nullable=False),
+    # sha256 of the whole token, as for API keys: the table cannot verify anyone.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("verified_at", UTCDateTime(), nullable=True),
+)
+
 # ---- per-tenant schema (tenant_<company_id>) -------------------------------------
 
 users = sa.Table(

@@ -9,7 +9,7 @@ from tickmesh.storage.v1 import storage_pb2
 from mesh.tenancy.current import actor_label, company_in_reach, current_principal
 from servers.storage import convert
 from servers.storage.relational import events, webhooks
-from servers.storage.rpc._base import SERVICE, TENANT, StorageRpcs, require, tenant_scope
+from servers.storage.rpc._base import OPERATOR, SERVICE, TENANT, StorageRpcs, require, tenant_scope
 
 
 class WebhookRpcs(StorageRpcs):
@@ -68,9 +68,14 @@ class WebhookRpcs(StorageRpcs):
     async def ListEvents(
         self, request: storage_pb2.ListEventsRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.ListEventsResponse:
-        require(TENANT, SERVICE)
+        require(TENANT, SERVICE, OPERATOR)
         principal = current_principal()
-        own = principal.require_tenant().company_id if principal.kind is TENANT else ""
+        # The operator reads them too: a sign-up's verification e-mail is such an event.
+        own = (
+            principal.require_tenant().company_id
+            if principal.kind is TENANT
+            else request.company_id
+        )
         if request.event_id:
             one = await events.get_event(self._store, request.event_id)
             found = [one] if one is not None and own in ("", one.company_id) else []

@@ -682,14 +682,16 @@ class Event(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., event_id: _Optional[str] = ..., company_id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data_json: _Optional[str] = ...) -> None: ...
 
 class ListEventsRequest(_message.Message):
-    __slots__ = ("after_seq", "limit", "event_id")
+    __slots__ = ("after_seq", "limit", "event_id", "company_id")
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     after_seq: int
     limit: int
     event_id: str
-    def __init__(self, after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., event_id: _Optional[str] = ...) -> None: ...
+    company_id: str
+    def __init__(self, after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., event_id: _Optional[str] = ..., company_id: _Optional[str] = ...) -> None: ...
 
 class ListEventsResponse(_message.Message):
     __slots__ = ("events",)
@@ -932,3 +934,37 @@ class ListAuditEventsResponse(_message.Message):
     events: _containers.RepeatedCompositeFieldContainer[AuditEvent]
     next_page_token: str
     def __init__(self, events: _Optional[_Iterable[_Union[AuditEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SignUpRequest(_message.Message):
+    __slots__ = ("company_name", "owner_email", "owner_name")
+    COMPANY_NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    OWNER_NAME_FIELD_NUMBER: _ClassVar[int]
+    company_name: str
+    owner_email: str
+    owner_name: str
+    def __init__(self, company_name: _Optional[str] = ..., owner_email: _Optional[str] = ..., owner_name: _Optional[str] = ...) -> None: ...
+
+class SignUpResponse(_message.Message):
+    __slots__ = ("company_id", "user_id", "verification_expires_at")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    VERIFICATION_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    user_id: str
+    verification_expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, company_id: _Optional[str] = ..., user_id: _Optional[str] = ..., verification_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class VerifyEmailRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class VerifyEmailResponse(_message.Message):
+    __slots__ = ("company_id", "owner_key")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_KEY_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    owner_key: IssueApiKeyResponse
+    def __init__(self, company_id: _Optional[str] = ..., owner_key: _Optional[_Union[IssueApiKeyResponse, _Mapping]] = ...) -> None: ...

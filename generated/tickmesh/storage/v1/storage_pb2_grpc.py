@@ -246,6 +246,16 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.SignUp = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/SignUp',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SignUpRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SignUpResponse.FromString,
+                _registered_method=True)
+        self.VerifyEmail = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/VerifyEmail',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -562,6 +572,24 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SignUp(self, request, context):
+        """Anyone, no credentials: starts a self-service sign-up. Creates a free company and
+        its owner, with no API key yet, and a verification token delivered as the company's
+        `signup.verification_requested` event (the e-mail a mailer sends). Limited per peer
+        address: RESOURCE_EXHAUSTED (reason SIGNUP_LIMIT) with RetryInfo past the limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyEmail(self, request, context):
+        """Anyone: redeems a sign-up's verification token, once and within 24 h, and returns
+        the owner's first API key. UNAUTHENTICATED (reason SIGNUP_TOKEN_INVALID) otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -769,6 +797,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'SignUp': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignUp,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SignUpRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SignUpResponse.SerializeToString,
+            ),
+            'VerifyEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyEmail,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1885,6 +1923,60 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/ListAuditEvents',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignUp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/SignUp',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.SignUpRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.SignUpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/VerifyEmail',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -95,6 +95,8 @@ __all__ = (
     "SaveInvoiceResponse",
     "SavePaymentMethodRequest",
     "SavePaymentMethodResponse",
+    "SignUpRequest",
+    "SignUpResponse",
     "SlaFigures",
     "SlaSample",
     "StorageServiceStub",
@@ -104,6 +106,8 @@ __all__ = (
     "UsageRejection",
     "UsageRow",
     "User",
+    "VerifyEmailRequest",
+    "VerifyEmailResponse",
     "WebhookAttempt",
     "WebhookEndpoint",
 )
@@ -1197,6 +1201,12 @@ class ListEventsRequest(betterproto2.Message):
     Only this event (then after_seq and limit are ignored).
     """
 
+    company_id: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Operator or service: only this company's events (empty: every company's). A
+    tenant always reads its own.
+    """
+
 
 default_message_pool.register_message("tickmesh.storage.v1", "ListEventsRequest", ListEventsRequest)
 
@@ -2283,6 +2293,58 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class SignUpRequest(betterproto2.Message):
+    """
+    A new company, as its owner signs up.
+    """
+
+    company_name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company's name.
+    """
+
+    owner_email: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The owner's e-mail address; the verification token is sent there.
+    """
+
+    owner_name: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The owner's name.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "SignUpRequest", SignUpRequest)
+
+
+@dataclass(eq=False, repr=False)
+class SignUpResponse(betterproto2.Message):
+    """
+    The company exists on the free tier; its owner verifies the e-mail to get a key.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The new company.
+    """
+
+    user_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Its owner.
+    """
+
+    verification_expires_at: "datetime.datetime | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When the verification token stops working.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "SignUpResponse", SignUpResponse)
+
+
+@dataclass(eq=False, repr=False)
 class SlaFigures(betterproto2.Message):
     """
     SLA figures of one tier (and company).
@@ -2601,6 +2663,47 @@ class User(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.storage.v1", "User", User)
+
+
+@dataclass(eq=False, repr=False)
+class VerifyEmailRequest(betterproto2.Message):
+    """
+    Redeems a verification token.
+    """
+
+    token: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The token from the verification e-mail (`sv_...`).
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "VerifyEmailRequest", VerifyEmailRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class VerifyEmailResponse(betterproto2.Message):
+    """
+    The owner's first API key, shown once.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company whose owner verified.
+    """
+
+    owner_key: "IssueApiKeyResponse | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The key; send it as "authorization: Bearer <api_key>".
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "VerifyEmailResponse", VerifyEmailResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3238,6 +3341,32 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/ListAuditEvents",
             ListAuditEventsRequest.SerializeToString,
             ListAuditEventsResponse.FromString,
+        )(message)
+
+    def sign_up(self, message: "SignUpRequest") -> "SignUpResponse":
+        """
+        Anyone, no credentials: starts a self-service sign-up. Creates a free company and
+        its owner, with no API key yet, and a verification token delivered as the company's
+        `signup.verification_requested` event (the e-mail a mailer sends). Limited per peer
+        address: RESOURCE_EXHAUSTED (reason SIGNUP_LIMIT) with RetryInfo past the limit.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/SignUp",
+            SignUpRequest.SerializeToString,
+            SignUpResponse.FromString,
+        )(message)
+
+    def verify_email(self, message: "VerifyEmailRequest") -> "VerifyEmailResponse":
+        """
+        Anyone: redeems a sign-up's verification token, once and within 24 h, and returns
+        the owner's first API key. UNAUTHENTICATED (reason SIGNUP_TOKEN_INVALID) otherwise.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/VerifyEmail",
+            VerifyEmailRequest.SerializeToString,
+            VerifyEmailResponse.FromString,
         )(message)
 
 
