@@ -36,6 +36,7 @@ from mesh.tenancy.authenticator import Authenticator, KeyAuthenticator, tenant_f
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.permissions import Scope
 from mesh.tenancy.quota import QuotaStore
+from mesh.tenancy.quota_events import QuotaEvents
 
 METER_DRAIN_S = 5.0
 
@@ -93,6 +94,8 @@ class Tenancy:
     """This process's name among its component's replicas (its usage spool's name)."""
     authenticate_key: KeyAuthenticator
     """What the server's authenticator resolves API keys with (through the cache)."""
+    quota_events: QuotaEvents
+    """Reports quota thresholds crossed by this server's calls (webhook events)."""
 
     async def invalidate_company(self, company_id: str) -> None:
         """After a revocation or tier change: drop cached keys of the company everywhere."""
@@ -104,6 +107,7 @@ class Tenancy:
         # counters still reach Storage if it is up; what cannot is kept in the spool and
         # sent by the next run.
         await self.meter.stop(drain_timeout_s=METER_DRAIN_S)
+        await self.quota_events.drain()
         if self.cache is not None:
             await self.cache.aclose()
         await self.quota.aclose()
@@ -156,15 +160,19 @@ async def open_tenancy(
         reconnected=reconnected,
     )
     meter.start()
+    events_stub = storage_pb2_grpc.StorageServiceStub(
+        channels.service_channel(config.address_of("storage"))
+    )
+    quota_events = QuotaEvents(lambda request: events_stub.EmitEvent(request, timeout=5))
     interceptors: list[grpc.aio.ServerInterceptor] = [
         AuthInterceptor(authenticator, options.public_methods),
         PermissionInterceptor(options.tenant_rpcs).scoped_to(options.own_services),
-        QuotaInterceptor(quota).scoped_to(options.own_services),
+        QuotaInterceptor(quota, quota_events).scoped_to(options.own_services),
         MeteringInterceptor(meter, component).scoped_to(options.own_services),
         # Innermost: a repeat is answered from the store only once the caller is verified.
         IdempotencyInterceptor(quota.redis, config.redis_prefix),
     ]
-    return Tenancy(quota, cache, meter, interceptors, instance, authenticate_key)
+    return Tenancy(quota, cache, meter, interceptors, instance, authenticate_key, quota_events)
 
 
 def _as_resolver(authenticate: KeyAuthenticator) -> Resolver:

@@ -12,6 +12,7 @@ from mesh.interceptors.base import CallInfo, MeshInterceptor
 from mesh.telemetry.metrics import quota_refused
 from mesh.tenancy.current import optional_principal
 from mesh.tenancy.quota import QuotaStore, call_quota_exhausted, ratelimit_headers
+from mesh.tenancy.quota_events import QuotaEvents
 
 
 class QuotaInterceptor(MeshInterceptor):
@@ -21,8 +22,9 @@ class QuotaInterceptor(MeshInterceptor):
     tenant's behalf was counted where it entered the mesh.
     """
 
-    def __init__(self, store: QuotaStore) -> None:
+    def __init__(self, store: QuotaStore, events: QuotaEvents | None = None) -> None:
         self._store = store
+        self._events = events
 
     @asynccontextmanager
     async def around(
@@ -35,6 +37,8 @@ class QuotaInterceptor(MeshInterceptor):
             if not quota.allowed:
                 quota_refused(tenant.tier, "daily_api_calls")
                 raise call_quota_exhausted(quota)
+            if self._events is not None:
+                self._events.observe(quota)
             for key, value in ratelimit_headers(quota):
                 add_trailing_metadata(key, value)
         yield

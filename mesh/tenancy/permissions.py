@@ -125,6 +125,7 @@ NOT_FOR_TENANTS = frozenset({
         "SaveInvoice", "AdvanceSubscriptions", "MarkPastDue", "RecordWebhookAttempt",
         "SavePaymentMethod", "RecordPayment", "SaveChainVersion", "ListChainVersions",
         "RecordTicks", "GetRecordedSequence", "QueryTicks", "QueryBars", "LatestTicks",
+        "EmitEvent",
     )
 } | {
     "/tickmesh.ingestion.v1.IngestionService/StreamTicks",

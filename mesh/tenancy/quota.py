@@ -223,7 +223,7 @@ class QuotaStore:
         ttl_ms = math.ceil((reset_at - now + DAILY_SLACK_S) * 1000)
         with self._reaching():
             raw = await self._call_script(
-                keys=[self._day_key(company_id, now)],
+                keys=[self.calls_key(company_id, now)],
                 args=[-1 if limit is None else limit, cost, ttl_ms],
             )
         allowed, used = (int(x) for x in cast(list[int], raw))
@@ -233,13 +233,14 @@ class QuotaStore:
         """Today's usage without counting anything (for GetUsage and dashboards)."""
         now = self._now()
         with self._reaching():
-            raw = await self.redis.get(self._day_key(company_id, now))
+            raw = await self.redis.get(self.calls_key(company_id, now))
         used = int(raw or 0)
         limit = limits(tier).daily_api_calls
         allowed = limit is None or used < limit
         return _call_quota(company_id, tier, allowed, limit, used, now, _next_midnight(now))
 
-    def _day_key(self, company_id: str, now: float) -> str:
+    def calls_key(self, company_id: str, now: float) -> str:
+        """The Redis key counting `company_id`'s calls on the UTC day of `now`."""
         # Keyed per company, not per tier: a mid-day upgrade keeps what was used.
         day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
         return f"{self._prefix}quota:calls:{company_id}:{day}"

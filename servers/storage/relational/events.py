@@ -9,6 +9,7 @@ that audits a change emits its event without knowing about webhooks.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,8 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mesh.errors import NotFound
+from servers.storage.relational import validation
 from servers.storage.relational.engine import RelationalStore
-from servers.storage.relational.tables import events
+from servers.storage.relational.tables import companies, events
+
+_DEDUPE_KEY = re.compile(r"[A-Za-z0-9:._-]{1,128}")
 
 MAX_LIST = 500
 
@@ -50,13 +55,24 @@ class Event:
 
 
 async def emit(
-    conn: AsyncConnection, *, at: datetime, company_id: str, type: str, data: dict[str, Any]
+    conn: AsyncConnection,
+    *,
+    at: datetime,
+    company_id: str,
+    type: str,
+    data: dict[str, Any],
+    dedupe_key: str | None = None,
 ) -> str:
     """Append an event inside the caller's transaction; its id (`evt_...`)."""
     event_id = "evt_" + secrets.token_hex(12)
     await conn.execute(
         events.insert().values(
-            id=event_id, company_id=company_id, type=type, occurred_at=at, data=data
+            id=event_id,
+            company_id=company_id,
+            type=type,
+            occurred_at=at,
+            data=data,
+            dedupe_key=dedupe_key,
         )
     )
     return event_id
@@ -103,6 +119,48 @@ async def from_audit(
     found = audit_event(action, target, before, after)
     if found is not None and company_id:
         await emit(conn, at=at, company_id=company_id, type=found[0], data=found[1])
+
+
+REPORTED_TYPES = ("quota.warning", "quota.exhausted", "sla.violated")
+"""The types other services report (EmitEvent): what they observe, Storage does not."""
+
+
+async def report(
+    store: RelationalStore,
+    *,
+    company_id: str,
+    type: str,
+    data: dict[str, Any],
+    dedupe_key: str,
+    now: datetime | None = None,
+) -> tuple[str, bool]:
+    """Record an event another service observed, once per `dedupe_key`: its id, and
+    whether it was recorded before (a retried report)."""
+    check = validation.Validator()
+    company_id = check.company_id(company_id)
+    check.choice(type, "type", REPORTED_TYPES)
+    check.text("dedupe_key", dedupe_key, _DEDUPE_KEY, 128, "letters, digits and :._-")
+    check.check()
+    async with store.shared(readonly=True) as conn:
+        known = await conn.scalar(sa.select(companies.c.id).where(companies.c.id == company_id))
+        seen = await conn.scalar(sa.select(events.c.id).where(events.c.dedupe_key == dedupe_key))
+    if known is None:
+        raise NotFound(f"no company {company_id}")
+    if seen is not None:
+        return str(seen), True
+    try:
+        async with store.shared() as conn:
+            event_id = await emit(
+                conn, at=store.now(now), company_id=company_id, type=type, data=data,
+                dedupe_key=dedupe_key,
+            )  # fmt: skip
+    except sa.exc.IntegrityError:  # a concurrent report of the same key won
+        async with store.shared(readonly=True) as conn:
+            seen = await conn.scalar(
+                sa.select(events.c.id).where(events.c.dedupe_key == dedupe_key)
+            )
+        return str(seen), True
+    return event_id, False
 
 
 async def list_events(

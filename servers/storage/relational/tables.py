@@ -157,7 +157,10 @@ events = sa.Table(
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("occurred_at", UTCDateTime(), nullable=False),
     sa.Column("data", JSONDoc, nullable=False),
+    # Set by emitters that may send one event twice (a retried RPC): at most one row each.
+    sa.Column("dedupe_key", sa.String(128), nullable=True),
     sa.Index(None, "company_id", "seq"),
+    sa.Index(None, "dedupe_key", unique=True),
 )
 
 webhook_endpoints = sa.Table(

@@ -3,9 +3,12 @@ service's dispatcher reads every company's events and endpoints and logs its att
 
 from __future__ import annotations
 
+import json
+
 import grpc
 from tickmesh.storage.v1 import storage_pb2
 
+from mesh.errors import FieldViolation, InvalidArgument
 from mesh.tenancy.current import actor_label, company_in_reach, current_principal
 from servers.storage import convert
 from servers.storage.relational import events, webhooks
@@ -87,3 +90,22 @@ class WebhookRpcs(StorageRpcs):
             company_id=own,
         )
         return storage_pb2.ListEventsResponse(events=[convert.event(e) for e in found])
+
+    async def EmitEvent(
+        self, request: storage_pb2.EmitEventRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.EmitEventResponse:
+        require(SERVICE)
+        try:
+            data = json.loads(request.data_json or "{}")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise InvalidArgument(
+                "data_json: expected a JSON object",
+                violations=[FieldViolation("data_json", "must be a JSON object")],
+            )
+        event_id, duplicate = await events.report(
+            self._store, company_id=request.company_id, type=request.type, data=data,
+            dedupe_key=request.dedupe_key,
+        )  # fmt: skip
+        return storage_pb2.EmitEventResponse(event_id=event_id, duplicate=duplicate)

@@ -176,3 +176,39 @@ async def test_the_clock_moves_only_forward_and_only_for_operators(
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
     finally:
         await as_tenant.close()
+
+
+async def test_a_missed_sla_tells_each_company_of_the_tier_once(
+    workflow_mesh: WorkflowMesh,
+) -> None:
+    mesh, lifecycle = workflow_mesh.mesh, workflow_mesh.lifecycle
+    now = datetime.now(UTC)
+    if (now - timedelta(minutes=10)).month != now.month:
+        pytest.skip("needs ten minutes of this month behind us")
+    missed, fine = await mesh.tenant(PRO, name="Missed Ltd"), await mesh.tenant(FREE)
+    # Ten sampled minutes of pro, one within target: 10 % availability against 99.9 %.
+    samples = [
+        storage_pb2.SlaSample(
+            company_id=missed.company_id, tier=PRO, service="bridge", latency_us=500_000,
+            within_target=minute == 0,
+            time_us=int((now - timedelta(minutes=minute)).timestamp() * 1e6),
+        )
+        for minute in range(10)
+    ]  # fmt: skip
+    await mesh.service_stub("bridge").RecordSla(storage_pb2.RecordSlaRequest(samples=samples))
+
+    for _ in range(2):  # the hourly evaluation, twice: still one event per period
+        run = await lifecycle.RunSchedule(
+            lifecycle_pb2.RunScheduleRequest(schedule="sla-evaluation")
+        )
+        assert "1 missed" in run.run.summary, run.run.summary
+
+    async def violations(tenant: Tenant) -> list[storage_pb2.Event]:
+        listed = await mesh.operator.ListEvents(
+            storage_pb2.ListEventsRequest(company_id=tenant.company_id)
+        )
+        return [e for e in listed.events if e.type == "sla.violated"]
+
+    [event] = await violations(missed)
+    assert f'"period": "{now:%Y-%m}"' in event.data_json and '"tier": "pro"' in event.data_json
+    assert await violations(fine) == []

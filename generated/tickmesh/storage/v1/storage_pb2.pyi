@@ -968,3 +968,23 @@ class VerifyEmailResponse(_message.Message):
     company_id: str
     owner_key: IssueApiKeyResponse
     def __init__(self, company_id: _Optional[str] = ..., owner_key: _Optional[_Union[IssueApiKeyResponse, _Mapping]] = ...) -> None: ...
+
+class EmitEventRequest(_message.Message):
+    __slots__ = ("company_id", "type", "data_json", "dedupe_key")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    DEDUPE_KEY_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    type: str
+    data_json: str
+    dedupe_key: str
+    def __init__(self, company_id: _Optional[str] = ..., type: _Optional[str] = ..., data_json: _Optional[str] = ..., dedupe_key: _Optional[str] = ...) -> None: ...
+
+class EmitEventResponse(_message.Message):
+    __slots__ = ("event_id", "duplicate")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    duplicate: bool
+    def __init__(self, event_id: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...

@@ -256,6 +256,11 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailResponse.FromString,
                 _registered_method=True)
+        self.EmitEvent = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/EmitEvent',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -590,6 +595,15 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EmitEvent(self, request, context):
+        """Service only: records an event another service observed for a company
+        (quota.warning, quota.exhausted, sla.violated), once per dedupe_key, for its
+        webhooks. A repeat answers the first event's id with duplicate set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -807,6 +821,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.VerifyEmail,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailResponse.SerializeToString,
+            ),
+            'EmitEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.EmitEvent,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1977,6 +1996,33 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/VerifyEmail',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.VerifyEmailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EmitEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/EmitEvent',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,6 +26,8 @@ __all__ = (
     "CreateWebhookEndpointResponse",
     "DeleteWebhookEndpointRequest",
     "DeleteWebhookEndpointResponse",
+    "EmitEventRequest",
+    "EmitEventResponse",
     "Event",
     "GetCompanyRequest",
     "GetCompanyResponse",
@@ -702,6 +704,56 @@ class DeleteWebhookEndpointResponse(betterproto2.Message):
 default_message_pool.register_message(
     "tickmesh.storage.v1", "DeleteWebhookEndpointResponse", DeleteWebhookEndpointResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class EmitEventRequest(betterproto2.Message):
+    """
+    An event a service observed.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company it happened to.
+    """
+
+    type: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    "quota.warning", "quota.exhausted" or "sla.violated".
+    """
+
+    data_json: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Its data, a JSON object (the webhook payload's "data").
+    """
+
+    dedupe_key: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    At most one event per key, e.g. "quota.warning:<company>:<day>" ([A-Za-z0-9:._-]).
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "EmitEventRequest", EmitEventRequest)
+
+
+@dataclass(eq=False, repr=False)
+class EmitEventResponse(betterproto2.Message):
+    """
+    The recorded event.
+    """
+
+    event_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Its id (the first one's, for a repeated key).
+    """
+
+    duplicate: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
+    """
+    True when the key was recorded before and nothing new was written.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "EmitEventResponse", EmitEventResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -3367,6 +3419,19 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/VerifyEmail",
             VerifyEmailRequest.SerializeToString,
             VerifyEmailResponse.FromString,
+        )(message)
+
+    def emit_event(self, message: "EmitEventRequest") -> "EmitEventResponse":
+        """
+        Service only: records an event another service observed for a company
+        (quota.warning, quota.exhausted, sla.violated), once per dedupe_key, for its
+        webhooks. A repeat answers the first event's id with duplicate set.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/EmitEvent",
+            EmitEventRequest.SerializeToString,
+            EmitEventResponse.FromString,
         )(message)
 
 
