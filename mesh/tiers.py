@@ -89,6 +89,10 @@ class TierLimits:
     """Live sources each symbol's price is computed from (seed 003: 1 / 2 / 3)."""
     completeness_sla_percent: Decimal = Decimal("95")
     """Updates delivered of the updates the tier was due, percent (seed 003)."""
+    support_level: str = "community"
+    """How support is reached (seed 001): community, email or phone."""
+    first_response_hours: int | None = None
+    """Support's first reply to a ticket within this many hours; None: no promise."""
     currency: str = "USD"
 
     @property
@@ -127,6 +131,7 @@ CATALOG: dict[Tier, TierLimits] = {
         fallback_brokers=("ic_markets", "pepperstone"),
         broker_redundancy=1,
         completeness_sla_percent=Decimal("95"),
+        support_level="community",
     ),
     Tier.PRO: TierLimits(
         tier=Tier.PRO,
@@ -145,6 +150,8 @@ CATALOG: dict[Tier, TierLimits] = {
         fallback_brokers=("pepperstone",),
         broker_redundancy=2,
         completeness_sla_percent=Decimal("99.5"),
+        support_level="email",
+        first_response_hours=24,
     ),
     Tier.ENTERPRISE: TierLimits(
         tier=Tier.ENTERPRISE,
@@ -162,6 +169,8 @@ CATALOG: dict[Tier, TierLimits] = {
         price_cents_per_month=49_900,
         broker_redundancy=3,
         completeness_sla_percent=Decimal("99.9"),
+        support_level="phone",
+        first_response_hours=1,
     ),
 }
 

@@ -81,6 +81,12 @@ TENANT_RPCS: dict[str, Scope | None] = {
     # Public (no credential needed; a tenant's key may call them too).
     "/tickmesh.storage.v1.StorageService/SignUp": ANY,
     "/tickmesh.storage.v1.StorageService/VerifyEmail": ANY,
+    # Any user of a company may ask support.
+    "/tickmesh.storage.v1.StorageService/OpenTicket": ANY,
+    "/tickmesh.storage.v1.StorageService/ListTickets": ANY,
+    "/tickmesh.storage.v1.StorageService/GetTicket": ANY,
+    "/tickmesh.storage.v1.StorageService/ReplyTicket": ANY,
+    "/tickmesh.storage.v1.StorageService/CloseTicket": ANY,
     # Billing
     "/tickmesh.billing.v1.BillingService/GetTierCatalog": ANY,
     "/tickmesh.billing.v1.BillingService/PreviewInvoice": Scope.USAGE_READ,
@@ -125,7 +131,7 @@ NOT_FOR_TENANTS = frozenset({
         "SaveInvoice", "AdvanceSubscriptions", "MarkPastDue", "RecordWebhookAttempt",
         "SavePaymentMethod", "RecordPayment", "SaveChainVersion", "ListChainVersions",
         "RecordTicks", "GetRecordedSequence", "QueryTicks", "QueryBars", "LatestTicks",
-        "EmitEvent",
+        "EmitEvent", "ReportMissedResponses",
     )
 } | {
     "/tickmesh.ingestion.v1.IngestionService/StreamTicks",

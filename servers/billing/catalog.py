@@ -30,6 +30,8 @@ def tier_offer(limits: TierLimits) -> billing_pb2.TierOffer:
         fallback_brokers=list(limits.fallback_brokers),
         broker_redundancy=limits.broker_redundancy,
         completeness_sla_percent=str(limits.completeness_sla_percent),
+        support_level=limits.support_level,
+        first_response_hours=limits.first_response_hours or 0,
     )
 
 

@@ -17,6 +17,7 @@ from servers.storage.rpc.keys import KeyRpcs
 from servers.storage.rpc.payments import PaymentRpcs
 from servers.storage.rpc.signup import SignUpRpcs
 from servers.storage.rpc.subscriptions import SubscriptionRpcs
+from servers.storage.rpc.tickets import TicketRpcs
 from servers.storage.rpc.trading import TradingRpcs
 from servers.storage.rpc.users import UserRpcs
 from servers.storage.rpc.webhooks import WebhookRpcs
@@ -36,10 +37,12 @@ class StorageServicer(
     HistoryRpcs,
     AuditRpcs,
     SignUpRpcs,
+    TicketRpcs,
     storage_pb2_grpc.StorageServiceServicer,  # last: its stubs only answer what no group does
 ):
     """Tenants, users, keys, subscriptions, trading data, analytics, invoices, webhooks,
-    payments, chain definitions, market-data history, the audit trail and sign-up."""
+    payments, chain definitions, market-data history, the audit trail, sign-up and
+    support tickets."""
 
     def __init__(self, *args: Any, history: MarketHistory | None = None) -> None:
         super().__init__(*args)

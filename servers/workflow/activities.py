@@ -141,6 +141,15 @@ class LifecycleActivities:
         return Step(f"sla: {len(reply.tiers) - len(missed)} tiers met, {len(missed)} missed",
                     len(missed))  # fmt: skip
 
+    @activity.defn(name="report_missed_responses")
+    async def report_missed_responses(self, as_of: str) -> Step:
+        """Support tickets past their first-response target, each reported once."""
+        reply = await call(
+            self._storage.ReportMissedResponses,
+            storage_pb2.ReportMissedResponsesRequest(as_of=_ts(as_of)),
+        )
+        return Step(f"support: {reply.reported} first responses overdue", reply.reported)
+
     async def _report_violations(self, missed: list[billing_pb2.TierSla], period: str) -> None:
         by_tier = {t.tier: t for t in missed}
         page_token = ""

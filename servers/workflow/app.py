@@ -80,6 +80,7 @@ async def _build(ctx: Assembly[WorkflowSettings], temporal: TemporalSettings) ->
             activities.collect_payments,
             activities.apply_retention,
             activities.evaluate_sla,
+            activities.report_missed_responses,
             deliveries.deliver,
             steps.run_step,
         ],

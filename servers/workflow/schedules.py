@@ -29,6 +29,7 @@ from servers.workflow.workflows import (
     MonthEndClose,
     RollSubscriptions,
     SlaEvaluation,
+    SupportResponseCheck,
 )
 
 
@@ -62,6 +63,10 @@ SCHEDULES = (
     ),
     LifecycleSchedule(
         "sla-evaluation", SlaEvaluation, "0 * * * *", "evaluate every tier's SLA",
+    ),
+    LifecycleSchedule(
+        "support-response", SupportResponseCheck, "*/5 * * * *",
+        "report support tickets whose first response is overdue",
     ),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SCHEDULES}

@@ -54,7 +54,7 @@ async def advance(
         await run_at(client, task_queue, BY_NAME["month-end-close"], boundary)
         for boundary in month_ends_between(now, to)
     ]
-    for name in ("subscription-rollover", "daily-retention", "sla-evaluation"):
+    for name in ("subscription-rollover", "daily-retention", "sla-evaluation", "support-response"):
         runs.append(await run_at(client, task_queue, BY_NAME[name], to))
     # Last: a step that failed leaves the clock where it was, and moving it again retries.
     await clock.set(to)

@@ -120,4 +120,15 @@ class SlaEvaluation:
         return LifecycleResult(as_of, [step.summary])
 
 
-WORKFLOWS = (MonthEndClose, RollSubscriptions, DailyRetention, SlaEvaluation)
+@workflow.defn(name="SupportResponseCheck")
+class SupportResponseCheck:
+    """Every few minutes: support tickets whose first response is overdue are reported."""
+
+    @workflow.run
+    async def run(self, inp: LifecycleInput) -> LifecycleResult:
+        as_of = await _as_of(inp)
+        step = await _run(LifecycleActivities.report_missed_responses, as_of)
+        return LifecycleResult(as_of, [step.summary])
+
+
+WORKFLOWS = (MonthEndClose, RollSubscriptions, DailyRetention, SlaEvaluation, SupportResponseCheck)

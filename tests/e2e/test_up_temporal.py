@@ -42,7 +42,8 @@ async def test_up_runs_temporal_and_the_lifecycle_and_stops_them(tmp_path: Path)
             lifecycle = lifecycle_pb2_grpc.LifecycleServiceStub(channel)
             listed = await lifecycle.ListSchedules(lifecycle_pb2.ListSchedulesRequest())
             assert {s.schedule for s in listed.schedules} == {
-                "month-end-close", "subscription-rollover", "daily-retention", "sla-evaluation"
+                "month-end-close", "subscription-rollover", "daily-retention", "sla-evaluation",
+                "support-response",
             }  # fmt: skip
             assert all(s.ui_url.startswith(temporal["ui"]) for s in listed.schedules)
             by = duration_pb2.Duration()

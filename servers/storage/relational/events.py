@@ -38,6 +38,7 @@ EVENT_TYPES = (
     "quota.exhausted",
     "payment.failed",
     "sla.violated",
+    "support.response_missed",
 )
 """Every type an endpoint can subscribe to (some are emitted by later features)."""
 

@@ -255,6 +255,43 @@ signups = sa.Table(
     sa.Column("verified_at", UTCDateTime(), nullable=True),
 )
 
+# Support tickets and their messages (shared: the support team works across companies).
+support_tickets = sa.Table(
+    "support_tickets",
+    shared_metadata,
+    sa.Column("id", sa.String(ENTITY_ID_LEN), primary_key=True),
+    sa.Column("company_id", sa.String(COMPANY_ID_LEN), nullable=False),
+    sa.Column("opened_by", sa.String(ENTITY_ID_LEN), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("support_level", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # The tier's promise when the ticket was opened; NULL: none (community support).
+    sa.Column("first_response_due_at", UTCDateTime(), nullable=True),
+    sa.Column("first_responded_at", UTCDateTime(), nullable=True),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+    # When support.response_missed was emitted for it (once).
+    sa.Column("missed_reported_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("status IN ('open', 'answered', 'closed')", name="status"),
+    sa.Index(None, "company_id", "updated_at"),
+)
+
+support_messages = sa.Table(
+    "support_messages",
+    shared_metadata,
+    sa.Column("id", sa.String(ENTITY_ID_LEN), primary_key=True),
+    sa.Column(
+        "ticket_id", sa.String(ENTITY_ID_LEN), sa.ForeignKey(support_tickets.c.id), nullable=False
+    ),
+    sa.Column("author", sa.String(16), nullable=False),
+    sa.Column("author_id", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("author IN ('customer', 'support')", name="author"),
+    sa.Index(None, "ticket_id", "created_at"),
+)
+
 # ---- per-tenant schema (tenant_<company_id>) -------------------------------------
 
 users = sa.Table(

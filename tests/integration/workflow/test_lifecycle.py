@@ -138,6 +138,7 @@ async def test_a_month_end_runs_by_the_test_clock(workflow_mesh: WorkflowMesh) -
         "subscription-rollover",
         "daily-retention",
         "sla-evaluation",
+        "support-response",
     ]
     assert all(s.HasField("next_run_at") for s in schedules.schedules)
 

@@ -988,3 +988,125 @@ class EmitEventResponse(_message.Message):
     event_id: str
     duplicate: bool
     def __init__(self, event_id: _Optional[str] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class SupportMessage(_message.Message):
+    __slots__ = ("message_id", "author", "author_id", "body", "created_at")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    author: str
+    author_id: str
+    body: str
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, message_id: _Optional[str] = ..., author: _Optional[str] = ..., author_id: _Optional[str] = ..., body: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SupportTicket(_message.Message):
+    __slots__ = ("ticket_id", "company_id", "opened_by", "subject", "status", "support_level", "created_at", "first_response_due_at", "first_responded_at", "closed_at", "response_missed", "messages")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    OPENED_BY_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_RESPONSE_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_RESPONDED_AT_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_MISSED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    company_id: str
+    opened_by: str
+    subject: str
+    status: str
+    support_level: str
+    created_at: _timestamp_pb2.Timestamp
+    first_response_due_at: _timestamp_pb2.Timestamp
+    first_responded_at: _timestamp_pb2.Timestamp
+    closed_at: _timestamp_pb2.Timestamp
+    response_missed: bool
+    messages: _containers.RepeatedCompositeFieldContainer[SupportMessage]
+    def __init__(self, ticket_id: _Optional[str] = ..., company_id: _Optional[str] = ..., opened_by: _Optional[str] = ..., subject: _Optional[str] = ..., status: _Optional[str] = ..., support_level: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_response_due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first_responded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., response_missed: _Optional[bool] = ..., messages: _Optional[_Iterable[_Union[SupportMessage, _Mapping]]] = ...) -> None: ...
+
+class OpenTicketRequest(_message.Message):
+    __slots__ = ("subject", "body")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    body: str
+    def __init__(self, subject: _Optional[str] = ..., body: _Optional[str] = ...) -> None: ...
+
+class OpenTicketResponse(_message.Message):
+    __slots__ = ("ticket",)
+    TICKET_FIELD_NUMBER: _ClassVar[int]
+    ticket: SupportTicket
+    def __init__(self, ticket: _Optional[_Union[SupportTicket, _Mapping]] = ...) -> None: ...
+
+class ListTicketsRequest(_message.Message):
+    __slots__ = ("company_id", "status", "limit")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    status: str
+    limit: int
+    def __init__(self, company_id: _Optional[str] = ..., status: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListTicketsResponse(_message.Message):
+    __slots__ = ("tickets",)
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    tickets: _containers.RepeatedCompositeFieldContainer[SupportTicket]
+    def __init__(self, tickets: _Optional[_Iterable[_Union[SupportTicket, _Mapping]]] = ...) -> None: ...
+
+class GetTicketRequest(_message.Message):
+    __slots__ = ("ticket_id",)
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    def __init__(self, ticket_id: _Optional[str] = ...) -> None: ...
+
+class GetTicketResponse(_message.Message):
+    __slots__ = ("ticket",)
+    TICKET_FIELD_NUMBER: _ClassVar[int]
+    ticket: SupportTicket
+    def __init__(self, ticket: _Optional[_Union[SupportTicket, _Mapping]] = ...) -> None: ...
+
+class ReplyTicketRequest(_message.Message):
+    __slots__ = ("ticket_id", "body")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    body: str
+    def __init__(self, ticket_id: _Optional[str] = ..., body: _Optional[str] = ...) -> None: ...
+
+class ReplyTicketResponse(_message.Message):
+    __slots__ = ("ticket",)
+    TICKET_FIELD_NUMBER: _ClassVar[int]
+    ticket: SupportTicket
+    def __init__(self, ticket: _Optional[_Union[SupportTicket, _Mapping]] = ...) -> None: ...
+
+class CloseTicketRequest(_message.Message):
+    __slots__ = ("ticket_id",)
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    def __init__(self, ticket_id: _Optional[str] = ...) -> None: ...
+
+class CloseTicketResponse(_message.Message):
+    __slots__ = ("ticket",)
+    TICKET_FIELD_NUMBER: _ClassVar[int]
+    ticket: SupportTicket
+    def __init__(self, ticket: _Optional[_Union[SupportTicket, _Mapping]] = ...) -> None: ...
+
+class ReportMissedResponsesRequest(_message.Message):
+    __slots__ = ("as_of",)
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReportMissedResponsesResponse(_message.Message):
+    __slots__ = ("reported",)
+    REPORTED_FIELD_NUMBER: _ClassVar[int]
+    reported: int
+    def __init__(self, reported: _Optional[int] = ...) -> None: ...

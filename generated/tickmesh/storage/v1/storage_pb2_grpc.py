@@ -261,6 +261,36 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventResponse.FromString,
                 _registered_method=True)
+        self.OpenTicket = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/OpenTicket',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.OpenTicketRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.OpenTicketResponse.FromString,
+                _registered_method=True)
+        self.ListTickets = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/ListTickets',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListTicketsRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListTicketsResponse.FromString,
+                _registered_method=True)
+        self.GetTicket = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/GetTicket',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetTicketRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetTicketResponse.FromString,
+                _registered_method=True)
+        self.ReplyTicket = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/ReplyTicket',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReplyTicketRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReplyTicketResponse.FromString,
+                _registered_method=True)
+        self.CloseTicket = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/CloseTicket',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.CloseTicketRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.CloseTicketResponse.FromString,
+                _registered_method=True)
+        self.ReportMissedResponses = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/ReportMissedResponses',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -604,6 +634,52 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenTicket(self, request, context):
+        """Tenant: opens a support ticket with its first message. Its first-response target
+        follows the tier's support level (community: none, email: 24 h, phone: 1 h).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTickets(self, request, context):
+        """Tenants: their company's tickets; the operator (the support team): every company's,
+        or one company's. Most recently updated first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTicket(self, request, context):
+        """One ticket with its messages; another company's reads as NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplyTicket(self, request, context):
+        """A reply. The operator's answers the ticket (its first is the first response); a
+        tenant's puts it back in support's queue. A reply reopens a closed ticket.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseTicket(self, request, context):
+        """Closes a ticket (tenant or operator); closing a closed one changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportMissedResponses(self, request, context):
+        """Service only (the Workflow service, every 5 minutes): emits
+        support.response_missed once for each ticket whose first response is overdue.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -826,6 +902,36 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.EmitEvent,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventResponse.SerializeToString,
+            ),
+            'OpenTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenTicket,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.OpenTicketRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.OpenTicketResponse.SerializeToString,
+            ),
+            'ListTickets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTickets,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListTicketsRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListTicketsResponse.SerializeToString,
+            ),
+            'GetTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTicket,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetTicketRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetTicketResponse.SerializeToString,
+            ),
+            'ReplyTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplyTicket,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReplyTicketRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReplyTicketResponse.SerializeToString,
+            ),
+            'CloseTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseTicket,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.CloseTicketRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.CloseTicketResponse.SerializeToString,
+            ),
+            'ReportMissedResponses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportMissedResponses,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2023,6 +2129,168 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/EmitEvent',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.EmitEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/OpenTicket',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.OpenTicketRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.OpenTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTickets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/ListTickets',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListTicketsRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListTicketsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/GetTicket',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetTicketRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplyTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/ReplyTicket',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReplyTicketRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReplyTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/CloseTicket',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.CloseTicketRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.CloseTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportMissedResponses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/ReportMissedResponses',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesResponse.FromString,
             options,
             channel_credentials,
             insecure,

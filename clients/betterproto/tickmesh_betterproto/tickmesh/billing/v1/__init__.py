@@ -812,6 +812,16 @@ class TierOffer(betterproto2.Message):
     string, e.g. "99.5".
     """
 
+    support_level: "str" = betterproto2.field(18, betterproto2.TYPE_STRING)
+    """
+    How support is reached: "community", "email" or "phone".
+    """
+
+    first_response_hours: "int" = betterproto2.field(19, betterproto2.TYPE_UINT32)
+    """
+    Support's first reply to a ticket within this many hours; 0: no promise.
+    """
+
 
 default_message_pool.register_message("tickmesh.billing.v1", "TierOffer", TierOffer)
 

@@ -15,6 +15,8 @@ __all__ = (
     "ChainVersion",
     "ChangeTierRequest",
     "ChangeTierResponse",
+    "CloseTicketRequest",
+    "CloseTicketResponse",
     "Company",
     "CreateBrokerAccountRequest",
     "CreateBrokerAccountResponse",
@@ -39,6 +41,8 @@ __all__ = (
     "GetStorageUsageResponse",
     "GetSubscriptionRequest",
     "GetSubscriptionResponse",
+    "GetTicketRequest",
+    "GetTicketResponse",
     "IssueApiKeyRequest",
     "IssueApiKeyResponse",
     "LatestTicksRequest",
@@ -57,6 +61,8 @@ __all__ = (
     "ListPositionsResponse",
     "ListSubscriptionEventsRequest",
     "ListSubscriptionEventsResponse",
+    "ListTicketsRequest",
+    "ListTicketsResponse",
     "ListUsersRequest",
     "ListUsersResponse",
     "ListWebhookAttemptsRequest",
@@ -65,6 +71,8 @@ __all__ = (
     "ListWebhookEndpointsResponse",
     "MarkPastDueRequest",
     "MarkPastDueResponse",
+    "OpenTicketRequest",
+    "OpenTicketResponse",
     "Payment",
     "PaymentMethod",
     "Position",
@@ -88,6 +96,10 @@ __all__ = (
     "RecordUsageResponse",
     "RecordWebhookAttemptRequest",
     "RecordWebhookAttemptResponse",
+    "ReplyTicketRequest",
+    "ReplyTicketResponse",
+    "ReportMissedResponsesRequest",
+    "ReportMissedResponsesResponse",
     "RetentionResult",
     "RevokeApiKeyRequest",
     "RevokeApiKeyResponse",
@@ -105,6 +117,8 @@ __all__ = (
     "Subscription",
     "SubscriptionAdvance",
     "SubscriptionEvent",
+    "SupportMessage",
+    "SupportTicket",
     "UsageRejection",
     "UsageRow",
     "User",
@@ -434,6 +448,40 @@ class ChangeTierResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "ChangeTierResponse", ChangeTierResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class CloseTicketRequest(betterproto2.Message):
+    """
+    Closes a ticket.
+    """
+
+    ticket_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The ticket.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "CloseTicketRequest", CloseTicketRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class CloseTicketResponse(betterproto2.Message):
+    """
+    The closed ticket.
+    """
+
+    ticket: "SupportTicket | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    With its messages.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "CloseTicketResponse", CloseTicketResponse
 )
 
 
@@ -966,6 +1014,36 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class GetTicketRequest(betterproto2.Message):
+    """
+    Reads a ticket.
+    """
+
+    ticket_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The ticket.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "GetTicketRequest", GetTicketRequest)
+
+
+@dataclass(eq=False, repr=False)
+class GetTicketResponse(betterproto2.Message):
+    """
+    The ticket.
+    """
+
+    ticket: "SupportTicket | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    With its messages.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "GetTicketResponse", GetTicketResponse)
+
+
+@dataclass(eq=False, repr=False)
 class IssueApiKeyRequest(betterproto2.Message):
     """
     Issues an API key.
@@ -1416,6 +1494,50 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class ListTicketsRequest(betterproto2.Message):
+    """
+    Lists tickets.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Operator: only this company's (empty: every company's). Tenants: ignored.
+    """
+
+    status: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Only tickets in this status ("open", "answered", "closed"); empty: all.
+    """
+
+    limit: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    At most this many (0 or more than 200: 200).
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListTicketsRequest", ListTicketsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListTicketsResponse(betterproto2.Message):
+    """
+    The tickets.
+    """
+
+    tickets: "list[SupportTicket]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Most recently updated first, without their messages.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListTicketsResponse", ListTicketsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class ListUsersRequest(betterproto2.Message):
     """
     Lists the caller's company's users.
@@ -1564,6 +1686,43 @@ class MarkPastDueResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "MarkPastDueResponse", MarkPastDueResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class OpenTicketRequest(betterproto2.Message):
+    """
+    Opens a ticket.
+    """
+
+    subject: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Up to 200 characters.
+    """
+
+    body: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The question, up to 20,000 characters.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "OpenTicketRequest", OpenTicketRequest)
+
+
+@dataclass(eq=False, repr=False)
+class OpenTicketResponse(betterproto2.Message):
+    """
+    The new ticket.
+    """
+
+    ticket: "SupportTicket | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The ticket with its first message.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "OpenTicketResponse", OpenTicketResponse
 )
 
 
@@ -2154,6 +2313,81 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class ReplyTicketRequest(betterproto2.Message):
+    """
+    Replies to a ticket.
+    """
+
+    ticket_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The ticket.
+    """
+
+    body: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The reply, up to 20,000 characters.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ReplyTicketRequest", ReplyTicketRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ReplyTicketResponse(betterproto2.Message):
+    """
+    The ticket after the reply.
+    """
+
+    ticket: "SupportTicket | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    With its messages.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ReplyTicketResponse", ReplyTicketResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class ReportMissedResponsesRequest(betterproto2.Message):
+    """
+    Reports overdue first responses.
+    """
+
+    as_of: "datetime.datetime | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Service only: business time to judge at (the test clock); unset: now.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ReportMissedResponsesRequest", ReportMissedResponsesRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ReportMissedResponsesResponse(betterproto2.Message):
+    """
+    What was reported.
+    """
+
+    reported: "int" = betterproto2.field(1, betterproto2.TYPE_UINT32)
+    """
+    Tickets newly reported (each is reported once).
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ReportMissedResponsesResponse", ReportMissedResponsesResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class RetentionResult(betterproto2.Message):
     """
     What retention deleted.
@@ -2623,6 +2857,123 @@ class SubscriptionEvent(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.storage.v1", "SubscriptionEvent", SubscriptionEvent)
+
+
+@dataclass(eq=False, repr=False)
+class SupportMessage(betterproto2.Message):
+    """
+    One message of a support ticket.
+    """
+
+    message_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Its id.
+    """
+
+    author: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    "customer" or "support".
+    """
+
+    author_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The customer's user id, or the support side's actor ("operator").
+    """
+
+    body: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    The text.
+    """
+
+    created_at: "datetime.datetime | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was written.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "SupportMessage", SupportMessage)
+
+
+@dataclass(eq=False, repr=False)
+class SupportTicket(betterproto2.Message):
+    """
+    A support ticket.
+    """
+
+    ticket_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Its id.
+    """
+
+    company_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The company that opened it.
+    """
+
+    opened_by: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The user who opened it.
+    """
+
+    subject: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Its subject.
+    """
+
+    status: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    "open" (waiting for support), "answered" (support replied last) or "closed".
+    """
+
+    support_level: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    The company's support level when it was opened: "community", "email", "phone".
+    """
+
+    created_at: "datetime.datetime | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was opened.
+    """
+
+    first_response_due_at: "datetime.datetime | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Support's first reply is due by then; unset: no promise (community).
+    """
+
+    first_responded_at: "datetime.datetime | None" = betterproto2.field(
+        9, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When support first replied; unset: not yet.
+    """
+
+    closed_at: "datetime.datetime | None" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was closed; unset while open or answered.
+    """
+
+    response_missed: "bool" = betterproto2.field(11, betterproto2.TYPE_BOOL)
+    """
+    The first response is (or was) later than promised.
+    """
+
+    messages: "list[SupportMessage]" = betterproto2.field(
+        12, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Its messages, oldest first (GetTicket and the replies only; empty in lists).
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "SupportTicket", SupportTicket)
 
 
 @dataclass(eq=False, repr=False)
@@ -3432,6 +3783,78 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/EmitEvent",
             EmitEventRequest.SerializeToString,
             EmitEventResponse.FromString,
+        )(message)
+
+    def open_ticket(self, message: "OpenTicketRequest") -> "OpenTicketResponse":
+        """
+        Tenant: opens a support ticket with its first message. Its first-response target
+        follows the tier's support level (community: none, email: 24 h, phone: 1 h).
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/OpenTicket",
+            OpenTicketRequest.SerializeToString,
+            OpenTicketResponse.FromString,
+        )(message)
+
+    def list_tickets(self, message: "ListTicketsRequest") -> "ListTicketsResponse":
+        """
+        Tenants: their company's tickets; the operator (the support team): every company's,
+        or one company's. Most recently updated first.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/ListTickets",
+            ListTicketsRequest.SerializeToString,
+            ListTicketsResponse.FromString,
+        )(message)
+
+    def get_ticket(self, message: "GetTicketRequest") -> "GetTicketResponse":
+        """
+        One ticket with its messages; another company's reads as NOT_FOUND.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/GetTicket",
+            GetTicketRequest.SerializeToString,
+            GetTicketResponse.FromString,
+        )(message)
+
+    def reply_ticket(self, message: "ReplyTicketRequest") -> "ReplyTicketResponse":
+        """
+        A reply. The operator's answers the ticket (its first is the first response); a
+        tenant's puts it back in support's queue. A reply reopens a closed ticket.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/ReplyTicket",
+            ReplyTicketRequest.SerializeToString,
+            ReplyTicketResponse.FromString,
+        )(message)
+
+    def close_ticket(self, message: "CloseTicketRequest") -> "CloseTicketResponse":
+        """
+        Closes a ticket (tenant or operator); closing a closed one changes nothing.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/CloseTicket",
+            CloseTicketRequest.SerializeToString,
+            CloseTicketResponse.FromString,
+        )(message)
+
+    def report_missed_responses(
+        self, message: "ReportMissedResponsesRequest"
+    ) -> "ReportMissedResponsesResponse":
+        """
+        Service only (the Workflow service, every 5 minutes): emits
+        support.response_missed once for each ticket whose first response is overdue.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/ReportMissedResponses",
+            ReportMissedResponsesRequest.SerializeToString,
+            ReportMissedResponsesResponse.FromString,
         )(message)
 
 
