@@ -2,12 +2,14 @@
 worker being killed with SIGKILL mid-run (the launcher starts it again) with every step
 executed exactly once, counted at the callee (the users Storage holds); a run's events
 stream to a watcher; steps slower than their SLA are violations; a free tenant cannot run
-an enterprise chain."""
+an enterprise chain. Webhook deliveries in their retries survive the same SIGKILL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+from collections import Counter
 from pathlib import Path
 
 import grpc
@@ -17,6 +19,7 @@ from tickmesh.workflow.v1 import chains_pb2, chains_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
 from tests.e2e.conftest import mesh_up
+from tests.support.webhook_receiver import webhook_receiver
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -113,3 +116,44 @@ async def test_a_run_outlives_its_worker_and_runs_each_step_once(tmp_path: Path)
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
         assert "tier enterprise includes it" in (denied.value.details() or "")
         assert mesh.stop() == 0
+
+
+async def test_a_worker_killed_mid_retry_loses_no_webhook(tmp_path: Path) -> None:
+    fast = {
+        "TICKMESH_WORKFLOW_WEBHOOK_POLL_SECONDS": "0.1",
+        "TICKMESH_WORKFLOW_WEBHOOK_RETRY_SECONDS": "1",
+        "TICKMESH_WORKFLOW_WEBHOOK_RETRY_MAX_SECONDS": "2",
+    }
+    with mesh_up(tmp_path / "data", fast) as mesh, webhook_receiver(fail_first=3) as receiver:
+        tenant_key = _demo_key(mesh.log(), "pro")
+        async with grpc.aio.insecure_channel(
+            mesh.address("storage"), interceptors=api_key_interceptors(tenant_key)
+        ) as channel:
+            storage = storage_pb2_grpc.StorageServiceStub(channel)
+            await storage.CreateWebhookEndpoint(
+                storage_pb2.CreateWebhookEndpointRequest(url=receiver.url)
+            )
+            users = await storage.ListUsers(storage_pb2.ListUsersRequest())
+            spares = [
+                await storage.IssueApiKey(
+                    storage_pb2.IssueApiKeyRequest(user_id=users.users[0].user_id, label=f"s{n}")
+                )
+                for n in range(2)
+            ]
+            for spare in spares:  # two key.revoked events
+                await storage.RevokeApiKey(storage_pb2.RevokeApiKeyRequest(key_id=spare.key_id))
+
+            # Deliveries are failing and being retried: the worker dies with SIGKILL.
+            await eventually(lambda: len(receiver.requests) >= 2, "failed deliveries", within=60)
+            os.kill(mesh.state()["services"]["workflow"]["pid"], signal.SIGKILL)
+
+            wanted = {spare.key_id for spare in spares}
+
+            def delivered() -> set[str]:
+                bodies = [json.loads(r.body) for r in receiver.accepted()]
+                return {b["data"]["key_id"] for b in bodies if b["type"] == "key.revoked"}
+
+            await eventually(lambda: wanted <= delivered(), "both events delivered", within=90)
+            accepted = Counter(r.headers["webhook-id"] for r in receiver.accepted())
+            assert set(accepted.values()) == {1}, accepted  # exactly once each
+            assert mesh.state()["services"]["workflow"]["restarts"] == 1
