@@ -191,6 +191,23 @@ class TierSlaFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class CompanySlaFigures:
+    """One company's measured service level in the period."""
+
+    company_id: str
+    tier: Tier
+    availability_percent: Decimal
+    minutes: int
+    minutes_missed: int
+    latency_p99_us: int
+
+
+def sla_violations(figures: Iterable[CompanySlaFigures]) -> list[CompanySlaFigures]:
+    """The companies whose shortfall is a violation to report (sla.violated)."""
+    return [f for f in figures if sla.violated(f.tier, f.availability_percent, f.minutes_missed)]
+
+
+@dataclass(frozen=True, slots=True)
 class TierSla:
     """A tier's SLA: target against measured, and the credits it earned."""
 

@@ -13,7 +13,8 @@ from tickmesh.common.v1 import money_pb2
 from mesh import protoconv
 from mesh.errors import FieldViolation, InvalidArgument
 from mesh.protoconv import tier_from_proto, tier_to_proto
-from servers.billing import analytics, customer_health
+from servers.billing import analytics, customer_health, sla
+from servers.billing.analytics import CompanySlaFigures
 from servers.billing.invoices import Invoice, InvoiceStatus
 from servers.billing.lines import InvoiceLine, LineKind
 from servers.billing.money import Money
@@ -107,6 +108,19 @@ def upsell_pb(candidate: analytics.UpsellCandidate) -> billing_pb2.UpsellCandida
         suggested_tier=tier_to_proto(candidate.suggested_tier),
         quota=candidate.quota,
         used_ratio=float(candidate.used_ratio),  # the contract's ratio is a display double
+    )
+
+
+def sla_violation_pb(figures: CompanySlaFigures) -> billing_pb2.CompanySlaViolation:
+    """One company's reported SLA shortfall."""
+    return billing_pb2.CompanySlaViolation(
+        company_id=figures.company_id,
+        tier=tier_to_proto(figures.tier),
+        target_percent=str(sla.target(figures.tier)),
+        measured_percent=str(figures.availability_percent),
+        minutes=figures.minutes,
+        minutes_missed=figures.minutes_missed,
+        latency_p99_us=figures.latency_p99_us,
     )
 
 

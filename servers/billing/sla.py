@@ -49,3 +49,19 @@ def credit_percent(tier: Tier, measured: Decimal | None) -> int:
 def met(tier: Tier, measured: Decimal | None) -> bool:
     """True when the SLA held (or nothing was measured)."""
     return measured is None or check_availability(measured) >= target(tier)
+
+
+PATTERN_MINUTES = 3
+"""Missed minutes in a period that make a pro shortfall a pattern, not a blip (seed 001:
+enterprise violations are raised at once, pro ones when they repeat)."""
+
+
+def violated(tier: Tier, measured: Decimal | None, minutes_missed: int) -> bool:
+    """Whether one company's measured service is an SLA violation to report."""
+    if measured is None or met(tier, measured):
+        return False
+    if tier is Tier.ENTERPRISE:
+        return True
+    if tier is Tier.PRO:
+        return minutes_missed >= PATTERN_MINUTES
+    return False  # free: best effort, nothing promised to report

@@ -40,7 +40,7 @@ from mesh.metering.vocabulary import HISTORY_KEY, TICKS_KEY
 from mesh.peer_errors import peer_error
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from mesh.tiers import Tier
-from servers.billing.analytics import TierSlaFigures
+from servers.billing.analytics import CompanySlaFigures, TierSlaFigures
 from servers.billing.convert import invoice_from_pb
 from servers.billing.invoices import InvoiceInput, UsageSummary
 from servers.billing.lines import LineKind
@@ -194,18 +194,33 @@ class StorageSource:
             if f.company_id == company_id and f.samples
         }
 
-    async def tier_sla(self, period: BillingPeriod) -> list[TierSlaFigures]:
-        """Per-tier totals of the period (QuerySla rows without a company)."""
+    async def sla_figures(
+        self, period: BillingPeriod
+    ) -> tuple[list[TierSlaFigures], list[CompanySlaFigures]]:
+        """The period's per-tier totals and each company's own figures (one QuerySla)."""
         reply = await self._call(
             "QuerySla", storage_pb2.QuerySlaRequest(billing_period=str(period))
         )
-        return [
+        tiers = [
             TierSlaFigures(
                 tier_from_proto(f.tier), _percent(f.availability_percent), f.latency_p99_us
             )
             for f in reply.figures
             if not f.company_id and f.samples
         ]
+        companies = [
+            CompanySlaFigures(
+                f.company_id,
+                tier_from_proto(f.tier),
+                _percent(f.availability_percent),
+                f.minutes,
+                f.minutes_missed,
+                f.latency_p99_us,
+            )
+            for f in reply.figures
+            if f.company_id and f.samples
+        ]
+        return tiers, companies
 
     async def invoices(
         self, company_id: str, period: BillingPeriod | None = None

@@ -286,6 +286,8 @@ def sla_figures(record: SlaFigures) -> storage_pb2.SlaFigures:
         latency_p50_us=record.latency_p50_us,
         latency_p99_us=record.latency_p99_us,
         availability_percent=str(record.availability_percent),
+        minutes=record.minutes,
+        minutes_missed=record.minutes_missed,
     )
 
 

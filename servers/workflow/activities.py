@@ -132,14 +132,19 @@ class LifecycleActivities:
 
     @activity.defn(name="evaluate_sla")
     async def evaluate_sla(self, as_of: str) -> Step:
-        """The hourly SLA evaluation: the current period's figures per tier; every company
-        of a tier that missed hears it once per period (`sla.violated`, for its webhooks)."""
+        """The hourly SLA evaluation: the current period's figures per tier, and an
+        `sla.violated` event for each company Billing's policy names (once a period)."""
         reply = await self._billing.SlaReport(billing_pb2.SlaReportRequest(), timeout=RPC_TIMEOUT_S)
         missed = [t for t in reply.tiers if not t.met]
-        if missed:
-            await self._report_violations(missed, datetime.fromisoformat(as_of).strftime("%Y-%m"))
-        return Step(f"sla: {len(reply.tiers) - len(missed)} tiers met, {len(missed)} missed",
-                    len(missed))  # fmt: skip
+        period = datetime.fromisoformat(as_of).strftime("%Y-%m")
+        for violation in reply.violations:
+            # Idempotent across retries and hourly runs: one event per company and period.
+            await call(self._storage.EmitEvent, sla_violated(violation, period))
+        return Step(
+            f"sla: {len(reply.tiers) - len(missed)} tiers met, {len(missed)} missed; "
+            f"{len(reply.violations)} companies in violation",
+            len(missed),
+        )
 
     @activity.defn(name="report_missed_responses")
     async def report_missed_responses(self, as_of: str) -> Step:
@@ -150,35 +155,19 @@ class LifecycleActivities:
         )
         return Step(f"support: {reply.reported} first responses overdue", reply.reported)
 
-    async def _report_violations(self, missed: list[billing_pb2.TierSla], period: str) -> None:
-        by_tier = {t.tier: t for t in missed}
-        page_token = ""
-        while True:
-            page = await call(
-                self._storage.ListCompanies,
-                storage_pb2.ListCompaniesRequest(page_size=1000, page_token=page_token),
-            )
-            for company in page.companies:
-                sla = by_tier.get(company.tier)
-                if sla is None or company.status != "active":
-                    continue
-                # Idempotent across retries and hourly runs: one event per period.
-                await call(self._storage.EmitEvent, sla_violated(company.company_id, sla, period))
-            if not page.next_page_token:
-                return
-            page_token = page.next_page_token
-
 
 def sla_violated(
-    company_id: str, sla: billing_pb2.TierSla, period: str
+    violation: billing_pb2.CompanySlaViolation, period: str
 ) -> storage_pb2.EmitEventRequest:
-    """The `sla.violated` event of one company whose tier missed its SLA in `period`."""
+    """The `sla.violated` event of one company whose service fell short in `period`."""
     data = {
-        "period": period, "tier": tier_from_proto(sla.tier).value,
-        "target_percent": sla.target_percent, "measured_percent": sla.measured_percent,
-        "latency_target_ms": sla.latency_target_ms, "latency_p99_us": sla.latency_p99_us,
+        "period": period, "tier": tier_from_proto(violation.tier).value,
+        "target_percent": violation.target_percent,
+        "measured_percent": violation.measured_percent, "minutes": violation.minutes,
+        "minutes_missed": violation.minutes_missed,
+        "latency_p99_us": violation.latency_p99_us,
     }  # fmt: skip
     return storage_pb2.EmitEventRequest(
-        company_id=company_id, type="sla.violated", data_json=json.dumps(data),
-        dedupe_key=f"sla.violated:{company_id}:{period}",
+        company_id=violation.company_id, type="sla.violated", data_json=json.dumps(data),
+        dedupe_key=f"sla.violated:{violation.company_id}:{period}",
     )  # fmt: skip

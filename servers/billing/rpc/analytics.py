@@ -51,8 +51,12 @@ class AnalyticsRpcs(BillingRpcs):
         require_staff()
         period = self._period(request.billing_period)
         invoices = await reports.period_invoices(self._storage, period, self._clock)
-        report = analytics.sla_report(await self._storage.tier_sla(period), invoices)
-        return billing_pb2.SlaReportResponse(tiers=[convert.tier_sla_pb(t) for t in report])
+        tiers, companies = await self._storage.sla_figures(period)
+        report = analytics.sla_report(tiers, invoices)
+        return billing_pb2.SlaReportResponse(
+            tiers=[convert.tier_sla_pb(t) for t in report],
+            violations=[convert.sla_violation_pb(v) for v in analytics.sla_violations(companies)],
+        )
 
     async def CustomerHealth(
         self, request: billing_pb2.CustomerHealthRequest, context: grpc.aio.ServicerContext

@@ -43,6 +43,10 @@ class SlaFigures:
     # Share of sampled minutes in which at least half the samples met the tier's
     # latency target, rounded down (never overstate availability) to 4 decimals.
     availability_percent: Decimal
+    minutes: int = 0
+    """Sampled minutes."""
+    minutes_missed: int = 0
+    """Sampled minutes in which fewer than half the samples met the latency target."""
 
 
 def sla_rows(samples: Sequence[storage_pb2.SlaSample], now: datetime) -> list[list[object]]:
@@ -153,7 +157,15 @@ def query_sla(client: Client, period: str, company_id: str | None) -> list[SlaFi
         )
         out.append(
             SlaFigures(
-                Tier(tier), str(company), int(count), int(within), int(p50), int(p99), availability
+                Tier(tier),
+                str(company),
+                int(count),
+                int(within),
+                int(p50),
+                int(p99),
+                availability,
+                total,
+                total - good,
             )
         )
     out.sort(key=lambda f: (f.tier.rank, f.company_id))

@@ -16,7 +16,7 @@ from tickmesh.workflow.v1 import lifecycle_pb2, lifecycle_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
 from servers.workflow.months import next_month_start
-from tests.integration.storage_service.conftest import FREE, PRO, StorageMesh, Tenant
+from tests.integration.storage_service.conftest import ENTERPRISE, FREE, PRO, StorageMesh, Tenant
 from tests.integration.workflow.conftest import WorkflowMesh
 from tests.waiting import eventually
 
@@ -179,30 +179,39 @@ async def test_the_clock_moves_only_forward_and_only_for_operators(
         await as_tenant.close()
 
 
-async def test_a_missed_sla_tells_each_company_of_the_tier_once(
+async def test_sla_violations_are_events_by_the_tiers_policy(
     workflow_mesh: WorkflowMesh,
 ) -> None:
     mesh, lifecycle = workflow_mesh.mesh, workflow_mesh.lifecycle
     now = datetime.now(UTC)
     if (now - timedelta(minutes=10)).month != now.month:
         pytest.skip("needs ten minutes of this month behind us")
-    missed, fine = await mesh.tenant(PRO, name="Missed Ltd"), await mesh.tenant(FREE)
-    # Ten sampled minutes of pro, one within target: 10 % availability against 99.9 %.
-    samples = [
-        storage_pb2.SlaSample(
-            company_id=missed.company_id, tier=PRO, service="bridge", latency_us=500_000,
-            within_target=minute == 0,
-            time_us=int((now - timedelta(minutes=minute)).timestamp() * 1e6),
-        )
-        for minute in range(10)
+    pattern = await mesh.tenant(PRO, name="Pattern Ltd")  # 9 of 10 minutes missed
+    blip = await mesh.tenant(PRO, name="Blip Ltd")  # 1 of 10: a blip, not a pattern
+    strict = await mesh.tenant(ENTERPRISE, name="Strict Ltd")  # 1 of 10: reported at once
+    free = await mesh.tenant(FREE)  # 9 of 10: best effort, nothing reported
+
+    def samples(tenant: Tenant, tier: int, missed: int) -> list[storage_pb2.SlaSample]:
+        return [
+            storage_pb2.SlaSample(
+                company_id=tenant.company_id, tier=tier, service="bridge",
+                latency_us=500_000, within_target=minute >= missed,
+                time_us=int((now - timedelta(minutes=minute)).timestamp() * 1e6),
+            )
+            for minute in range(10)
+        ]  # fmt: skip
+
+    recorded = [
+        *samples(pattern, PRO, 9), *samples(blip, PRO, 1), *samples(strict, ENTERPRISE, 1),
+        *samples(free, FREE, 9),
     ]  # fmt: skip
-    await mesh.service_stub("bridge").RecordSla(storage_pb2.RecordSlaRequest(samples=samples))
+    await mesh.service_stub("bridge").RecordSla(storage_pb2.RecordSlaRequest(samples=recorded))
 
     for _ in range(2):  # the hourly evaluation, twice: still one event per period
         run = await lifecycle.RunSchedule(
             lifecycle_pb2.RunScheduleRequest(schedule="sla-evaluation")
         )
-        assert "1 missed" in run.run.summary, run.run.summary
+        assert "2 companies in violation" in run.run.summary, run.run.summary
 
     async def violations(tenant: Tenant) -> list[storage_pb2.Event]:
         listed = await mesh.operator.ListEvents(
@@ -210,6 +219,9 @@ async def test_a_missed_sla_tells_each_company_of_the_tier_once(
         )
         return [e for e in listed.events if e.type == "sla.violated"]
 
-    [event] = await violations(missed)
-    assert f'"period": "{now:%Y-%m}"' in event.data_json and '"tier": "pro"' in event.data_json
-    assert await violations(fine) == []
+    [event] = await violations(pattern)
+    assert (
+        f'"period": "{now:%Y-%m}"' in event.data_json and '"minutes_missed": 9' in event.data_json
+    )
+    assert len(await violations(strict)) == 1
+    assert await violations(blip) == [] and await violations(free) == []

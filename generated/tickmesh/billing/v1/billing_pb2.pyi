@@ -248,10 +248,30 @@ class TierSla(_message.Message):
     def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., target_percent: _Optional[str] = ..., measured_percent: _Optional[str] = ..., latency_target_ms: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., met: _Optional[bool] = ..., credits: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class SlaReportResponse(_message.Message):
-    __slots__ = ("tiers",)
+    __slots__ = ("tiers", "violations")
     TIERS_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     tiers: _containers.RepeatedCompositeFieldContainer[TierSla]
-    def __init__(self, tiers: _Optional[_Iterable[_Union[TierSla, _Mapping]]] = ...) -> None: ...
+    violations: _containers.RepeatedCompositeFieldContainer[CompanySlaViolation]
+    def __init__(self, tiers: _Optional[_Iterable[_Union[TierSla, _Mapping]]] = ..., violations: _Optional[_Iterable[_Union[CompanySlaViolation, _Mapping]]] = ...) -> None: ...
+
+class CompanySlaViolation(_message.Message):
+    __slots__ = ("company_id", "tier", "target_percent", "measured_percent", "minutes", "minutes_missed", "latency_p99_us")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    TARGET_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MINUTES_FIELD_NUMBER: _ClassVar[int]
+    MINUTES_MISSED_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_US_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tier: _tenancy_pb2.Tier
+    target_percent: str
+    measured_percent: str
+    minutes: int
+    minutes_missed: int
+    latency_p99_us: int
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., target_percent: _Optional[str] = ..., measured_percent: _Optional[str] = ..., minutes: _Optional[int] = ..., minutes_missed: _Optional[int] = ..., latency_p99_us: _Optional[int] = ...) -> None: ...
 
 class CustomerHealthRequest(_message.Message):
     __slots__ = ("company_id",)

@@ -464,7 +464,7 @@ class QuerySlaRequest(_message.Message):
     def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ...) -> None: ...
 
 class SlaFigures(_message.Message):
-    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent")
+    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent", "minutes", "minutes_missed")
     TIER_FIELD_NUMBER: _ClassVar[int]
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
@@ -472,6 +472,8 @@ class SlaFigures(_message.Message):
     LATENCY_P50_US_FIELD_NUMBER: _ClassVar[int]
     LATENCY_P99_US_FIELD_NUMBER: _ClassVar[int]
     AVAILABILITY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    MINUTES_FIELD_NUMBER: _ClassVar[int]
+    MINUTES_MISSED_FIELD_NUMBER: _ClassVar[int]
     tier: _tenancy_pb2.Tier
     company_id: str
     samples: int
@@ -479,7 +481,9 @@ class SlaFigures(_message.Message):
     latency_p50_us: int
     latency_p99_us: int
     availability_percent: str
-    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ...) -> None: ...
+    minutes: int
+    minutes_missed: int
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ..., minutes: _Optional[int] = ..., minutes_missed: _Optional[int] = ...) -> None: ...
 
 class QuerySlaResponse(_message.Message):
     __slots__ = ("figures",)

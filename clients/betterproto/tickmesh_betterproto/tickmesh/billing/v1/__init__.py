@@ -16,6 +16,7 @@ __all__ = (
     "CollectPaymentsResponse",
     "Collection",
     "CompanyHealth",
+    "CompanySlaViolation",
     "CustomerHealthRequest",
     "CustomerHealthResponse",
     "GetTierCatalogRequest",
@@ -352,6 +353,55 @@ class CompanyHealth(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.billing.v1", "CompanyHealth", CompanyHealth)
+
+
+@dataclass(eq=False, repr=False)
+class CompanySlaViolation(betterproto2.Message):
+    """
+    One company's SLA shortfall in the period.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    Its tier when sampled.
+    """
+
+    target_percent: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The uptime target, percent (exact decimal string).
+    """
+
+    measured_percent: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Its measured availability, percent (exact decimal string).
+    """
+
+    minutes: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
+    """
+    Sampled minutes.
+    """
+
+    minutes_missed: "int" = betterproto2.field(6, betterproto2.TYPE_INT64)
+    """
+    Of which missed (fewer than half the samples within the latency target).
+    """
+
+    latency_p99_us: "int" = betterproto2.field(7, betterproto2.TYPE_INT64)
+    """
+    Its 99th percentile delivery latency, microseconds.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.billing.v1", "CompanySlaViolation", CompanySlaViolation
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -709,6 +759,15 @@ class SlaReportResponse(betterproto2.Message):
     tiers: "list[TierSla]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     One entry per tier.
+    """
+
+    violations: "list[CompanySlaViolation]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Companies whose own measured service fell short in the period, by the violation
+    policy: enterprise at any shortfall, pro once missed minutes form a pattern
+    (3 or more), free never (no SLA commitment beyond best effort).
     """
 
 

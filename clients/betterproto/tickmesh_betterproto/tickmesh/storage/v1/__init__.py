@@ -2673,6 +2673,16 @@ class SlaFigures(betterproto2.Message):
     Share of minutes the service was available, percent (exact decimal string).
     """
 
+    minutes: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
+    """
+    Sampled minutes.
+    """
+
+    minutes_missed: "int" = betterproto2.field(9, betterproto2.TYPE_INT64)
+    """
+    Sampled minutes in which fewer than half the samples met the latency target.
+    """
+
 
 default_message_pool.register_message("tickmesh.storage.v1", "SlaFigures", SlaFigures)
 
