@@ -61,6 +61,9 @@ MAJOR_PAIRS: tuple[str, ...] = (
     "NZDJPY", "AUDCAD", "AUDCHF", "AUDNZD", "CADCHF", "NZDCAD", "NZDCHF",
 )  # fmt: skip
 
+FIRST_RESPONSE_HOURS: dict[str, int | None] = {"community": None, "email": 24, "phone": 1}
+"""Support's first reply to a ticket is due within this many hours, by support level."""
+
 MB = 1024 * 1024
 GB = 1024 * MB
 
@@ -93,6 +96,9 @@ class TierLimits:
     """How support is reached (seed 001): community, email or phone."""
     first_response_hours: int | None = None
     """Support's first reply to a ticket within this many hours; None: no promise."""
+    max_users: int | None = None
+    """Users a company may have (seed 002: a free company is its owner alone); None:
+    unlimited. The operator may set another limit per company."""
     currency: str = "USD"
 
     @property
@@ -132,6 +138,7 @@ CATALOG: dict[Tier, TierLimits] = {
         broker_redundancy=1,
         completeness_sla_percent=Decimal("95"),
         support_level="community",
+        max_users=1,
     ),
     Tier.PRO: TierLimits(
         tier=Tier.PRO,
@@ -152,6 +159,7 @@ CATALOG: dict[Tier, TierLimits] = {
         completeness_sla_percent=Decimal("99.5"),
         support_level="email",
         first_response_hours=24,
+        max_users=10,
     ),
     Tier.ENTERPRISE: TierLimits(
         tier=Tier.ENTERPRISE,

@@ -60,6 +60,7 @@ TENANT_RPCS: dict[str, Scope | None] = {
     # Storage
     "/tickmesh.storage.v1.StorageService/GetCompany": ANY,
     "/tickmesh.storage.v1.StorageService/GetSubscription": ANY,
+    "/tickmesh.storage.v1.StorageService/GetCompanyConfig": ANY,
     "/tickmesh.storage.v1.StorageService/CreateUser": Scope.USER_ADMIN,
     "/tickmesh.storage.v1.StorageService/ListUsers": Scope.USER_ADMIN,
     "/tickmesh.storage.v1.StorageService/IssueApiKey": Scope.USER_ADMIN,
@@ -106,6 +107,7 @@ TENANT_RPCS: dict[str, Scope | None] = {
     "/tickmesh.ingestion.v1.IngestionService/GetBrokerStatus": Scope.MARKET_DATA,
     # Hub
     "/tickmesh.hub.v1.HubService/Resolve": ANY,
+    "/tickmesh.hub.v1.HubService/GetServiceCatalog": ANY,
     # Workflow
     "/tickmesh.workflow.v1.WebhookService/ReplayWebhook": Scope.WEBHOOKS,
     "/tickmesh.workflow.v1.ChainService/ListChains": Scope.CHAINS,
@@ -131,7 +133,7 @@ NOT_FOR_TENANTS = frozenset({
         "SaveInvoice", "AdvanceSubscriptions", "MarkPastDue", "RecordWebhookAttempt",
         "SavePaymentMethod", "RecordPayment", "SaveChainVersion", "ListChainVersions",
         "RecordTicks", "GetRecordedSequence", "QueryTicks", "QueryBars", "LatestTicks",
-        "EmitEvent", "ReportMissedResponses",
+        "EmitEvent", "ReportMissedResponses", "SetCompanyConfig",
     )
 } | {
     "/tickmesh.ingestion.v1.IngestionService/StreamTicks",

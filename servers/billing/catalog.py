@@ -32,6 +32,7 @@ def tier_offer(limits: TierLimits) -> billing_pb2.TierOffer:
         completeness_sla_percent=str(limits.completeness_sla_percent),
         support_level=limits.support_level,
         first_response_hours=limits.first_response_hours or 0,
+        max_users=_or_unlimited(limits.max_users),
     )
 
 

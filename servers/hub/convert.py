@@ -10,6 +10,8 @@ from tickmesh.hub.v1 import hub_pb2
 from mesh.config import SERVICES
 from mesh.errors import FieldViolation, InvalidArgument
 from mesh.protoconv import tier_from_proto, tier_to_proto
+from mesh.service_catalog import ServiceOffer
+from mesh.tiers import Tier
 from servers.hub.insights import MeshMetrics
 from servers.hub.outliers import OutlierDetector
 from servers.hub.registry import EventType, Health, Instance, InstanceSpec, Registry
@@ -124,4 +126,21 @@ def mesh_metrics_to_proto(metrics: MeshMetrics, now: datetime) -> hub_pb2.GetMes
             hub_pb2.Insight(kind=i.kind, message=i.message, recommendation=i.recommendation)
             for i in metrics.insights
         ],
+    )
+
+
+def service_offer(
+    offer: ServiceOffer, healthy_instances: int, served: set[Tier]
+) -> hub_pb2.ServiceOffer:
+    """One catalog entry, with what the registry shows of the service now."""
+    return hub_pb2.ServiceOffer(
+        name=offer.name,
+        summary=offer.summary,
+        methods=[hub_pb2.TenantMethod(method=m.method, scope=m.scope) for m in offer.methods],
+        tiers=[
+            hub_pb2.TierInclusion(tier=tier_to_proto(tier), includes=list(lines))
+            for tier, lines in offer.includes.items()
+        ],
+        healthy_instances=healthy_instances,
+        served_tiers=[tier_to_proto(t) for t in sorted(served, key=lambda t: t.rank)],
     )

@@ -8,10 +8,12 @@ import grpc
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
 from mesh.errors import FieldViolation, InvalidArgument, PermissionDenied
+from mesh.service_catalog import service_catalog
 from mesh.tenancy.current import PrincipalKind, current_principal
+from mesh.tiers import Tier
 from servers.hub import convert
 from servers.hub.collector import MetricsCollector
-from servers.hub.registry import Instance, Registry
+from servers.hub.registry import Health, Instance, Registry
 from servers.hub.selection import Resolver, routing_tier
 
 _SERVICE, _OPERATOR = PrincipalKind.SERVICE, PrincipalKind.OPERATOR
@@ -98,6 +100,19 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
         return hub_pb2.ResolveResponse(
             instance=self._instance(choice.instance), reason=choice.reason
         )
+
+    async def GetServiceCatalog(
+        self, request: hub_pb2.GetServiceCatalogRequest, context: grpc.aio.ServicerContext
+    ) -> hub_pb2.GetServiceCatalogResponse:
+        offers = []
+        for offer in service_catalog():
+            healthy = [
+                i for i in self._registry.instances(offer.name) if i.health is Health.SERVING
+            ]
+            # An instance registered for no tier in particular serves every tier.
+            served = {tier for i in healthy for tier in (i.spec.tiers or Tier)}
+            offers.append(convert.service_offer(offer, len(healthy), served))
+        return hub_pb2.GetServiceCatalogResponse(services=offers)
 
     async def GetMeshMetrics(
         self, request: hub_pb2.GetMeshMetricsRequest, context: grpc.aio.ServicerContext

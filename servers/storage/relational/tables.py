@@ -255,6 +255,18 @@ signups = sa.Table(
     sa.Column("verified_at", UTCDateTime(), nullable=True),
 )
 
+# Per-company configuration set by the operator; a missing row or NULL: the tier's.
+company_settings = sa.Table(
+    "company_settings",
+    shared_metadata,
+    sa.Column(
+        "company_id", sa.String(COMPANY_ID_LEN), sa.ForeignKey(companies.c.id), primary_key=True
+    ),
+    sa.Column("max_users", sa.Integer(), nullable=True),
+    sa.Column("support_level", sa.String(16), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
 # Support tickets and their messages (shared: the support team works across companies).
 support_tickets = sa.Table(
     "support_tickets",

@@ -1,9 +1,10 @@
-"""Support tickets: a company's questions, the support team's answers, and the tier's
-first-response promise (mesh.tiers: community has none, email a day, phone an hour).
+"""Support tickets: a company's questions, the support team's answers, and its support
+level's first-response promise (mesh.tiers: community has none, email a day, phone an
+hour; the level is the tier's unless the operator set another for the company).
 
 A ticket is `open` while it waits for support, `answered` once support replied last,
 `closed` when either side closes it (a reply reopens it). Its first-response due time
-is fixed when it is opened, from the company's tier then; a ticket still without a
+is fixed when it is opened, from the company's level then; a ticket still without a
 support reply past that time is reported once as `support.response_missed`.
 """
 
@@ -17,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesh.errors import NotFound
-from mesh.tiers import limits
-from servers.storage.relational import audit, events, subscriptions, validation
+from mesh.tiers import FIRST_RESPONSE_HOURS
+from servers.storage.relational import audit, company_config, events, validation
 from servers.storage.relational.engine import RelationalStore
 from servers.storage.relational.ids import new_entity_id
 from servers.storage.relational.tables import support_messages, support_tickets
@@ -108,9 +109,9 @@ async def open_ticket(
     body = _check_text(check, "body", body, MAX_BODY)
     check.check()
     at = store.now(now)
-    tier = (await subscriptions.get_subscription(store, company_id)).tier
-    tier_limits = limits(tier)
-    hours = tier_limits.first_response_hours
+    # The company's level: its tier's, unless the operator set another for it.
+    level = (await company_config.get_config(store, company_id)).support_level
+    hours = FIRST_RESPONSE_HOURS[level]
     due = at + timedelta(hours=hours) if hours is not None else None
     ticket_id = new_entity_id()
     async with store.shared() as conn:
@@ -121,7 +122,7 @@ async def open_ticket(
                 opened_by=user_id,
                 subject=subject,
                 status=TicketStatus.OPEN.value,
-                support_level=tier_limits.support_level,
+                support_level=level,
                 created_at=at,
                 updated_at=at,
                 first_response_due_at=due,

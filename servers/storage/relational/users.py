@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesh.errors import AlreadyExists, NotFound
-from servers.storage.relational import quota, validation
+from servers.storage.relational import company_config, quota, validation
 from servers.storage.relational.engine import RelationalStore
 from servers.storage.relational.ids import new_entity_id
 from servers.storage.relational.scope import TenantScope
@@ -62,6 +62,7 @@ async def create_user(
         taken = await conn.scalar(sa.select(users.c.id).where(users.c.email == email))
         if taken is not None:
             raise AlreadyExists(f"a user with email {email} exists", metadata={"field": "email"})
+        await company_config.check_room_for_user(conn, scope.company_id)
         await quota.reserve(store, conn, scope.company_id, quota.user_bytes(email, name), 1, at)
         try:
             await conn.execute(

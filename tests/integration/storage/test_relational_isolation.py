@@ -131,7 +131,8 @@ async def test_scope_a_cannot_reach_tenant_b(
     row_counts: Callable[..., Awaitable[RowCounts]],
     name: str,
 ) -> None:
-    a, b = await tenant_factory(), await tenant_factory()
+    # Pro: room for a second user (a free company is its owner alone).
+    a, b = await tenant_factory("pro"), await tenant_factory("pro")
     before = await row_counts(b.scope.company_id)
     await CASES[name](store, a, b)
     after = await row_counts(b.scope.company_id)

@@ -30,8 +30,8 @@ async def _member_key(storage_mesh: StorageMesh, owner: Tenant) -> str:
 
 
 async def test_an_owner_reads_its_own_trail_filtered_and_paged(storage_mesh: StorageMesh) -> None:
-    owner = await storage_mesh.tenant(FREE)
-    await storage_mesh.tenant(PRO)  # another company's events must not show
+    owner = await storage_mesh.tenant(PRO)  # pro: room for a member
+    await storage_mesh.tenant(FREE)  # another company's events must not show
     await _member_key(storage_mesh, owner)
     as_owner = storage_mesh.storage_stub(owner.api_key)
 
@@ -61,7 +61,7 @@ async def test_an_owner_reads_its_own_trail_filtered_and_paged(storage_mesh: Sto
 
 
 async def test_a_member_is_denied_naming_the_owner_role(storage_mesh: StorageMesh) -> None:
-    owner = await storage_mesh.tenant(FREE)
+    owner = await storage_mesh.tenant(PRO)
     as_member = storage_mesh.storage_stub(await _member_key(storage_mesh, owner))
     with pytest.raises(grpc.aio.AioRpcError) as denied:
         await as_member.ListAuditEvents(List())

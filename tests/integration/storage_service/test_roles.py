@@ -10,7 +10,7 @@ from tickmesh.billing.v1 import billing_pb2
 from tickmesh.common.v1 import billing_pb2 as common_billing_pb2
 from tickmesh.storage.v1 import storage_pb2
 
-from tests.integration.storage_service.conftest import FREE, PRO, StorageMesh
+from tests.integration.storage_service.conftest import PRO, StorageMesh
 
 IMMEDIATE = common_billing_pb2.CHANGE_EFFECT_IMMEDIATE
 
@@ -41,7 +41,7 @@ async def _user_key(mesh: StorageMesh, owner_key: str, role: str, **scopes: list
 async def test_a_member_cannot_issue_keys_make_owners_or_change_the_tier(
     storage_mesh: StorageMesh,
 ) -> None:
-    tenant = await storage_mesh.tenant(FREE)
+    tenant = await storage_mesh.tenant(PRO)  # pro: room for more users
     member_key = await _user_key(storage_mesh, tenant.api_key, "member")
     member = storage_mesh.storage_stub(member_key)
     why = await _denied(member.IssueApiKey(storage_pb2.IssueApiKeyRequest(user_id=tenant.user_id)))
@@ -67,7 +67,7 @@ async def test_a_member_cannot_issue_keys_make_owners_or_change_the_tier(
 async def test_only_owners_make_owners_and_keys_stay_within_scopes(
     storage_mesh: StorageMesh,
 ) -> None:
-    tenant = await storage_mesh.tenant(FREE)
+    tenant = await storage_mesh.tenant(PRO)  # pro: room for more users
     admin_key = await _user_key(storage_mesh, tenant.api_key, "admin")
     admin = storage_mesh.storage_stub(admin_key)
     why = await _denied(

@@ -17,7 +17,7 @@ class GetTierCatalogRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class TierOffer(_message.Message):
-    __slots__ = ("tier", "symbols", "all_symbols", "update_interval_ms", "features", "daily_api_calls", "concurrent_streams", "market_data_history_days", "trading_retention_days", "storage_quota_bytes", "brokers", "latency_target_ms", "uptime_sla_percent", "price_per_month", "fallback_brokers", "broker_redundancy", "completeness_sla_percent", "support_level", "first_response_hours")
+    __slots__ = ("tier", "symbols", "all_symbols", "update_interval_ms", "features", "daily_api_calls", "concurrent_streams", "market_data_history_days", "trading_retention_days", "storage_quota_bytes", "brokers", "latency_target_ms", "uptime_sla_percent", "price_per_month", "fallback_brokers", "broker_redundancy", "completeness_sla_percent", "support_level", "first_response_hours", "max_users")
     TIER_FIELD_NUMBER: _ClassVar[int]
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     ALL_SYMBOLS_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class TierOffer(_message.Message):
     COMPLETENESS_SLA_PERCENT_FIELD_NUMBER: _ClassVar[int]
     SUPPORT_LEVEL_FIELD_NUMBER: _ClassVar[int]
     FIRST_RESPONSE_HOURS_FIELD_NUMBER: _ClassVar[int]
+    MAX_USERS_FIELD_NUMBER: _ClassVar[int]
     tier: _tenancy_pb2.Tier
     symbols: _containers.RepeatedScalarFieldContainer[str]
     all_symbols: bool
@@ -56,7 +57,8 @@ class TierOffer(_message.Message):
     completeness_sla_percent: str
     support_level: str
     first_response_hours: int
-    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., symbols: _Optional[_Iterable[str]] = ..., all_symbols: _Optional[bool] = ..., update_interval_ms: _Optional[int] = ..., features: _Optional[_Iterable[str]] = ..., daily_api_calls: _Optional[int] = ..., concurrent_streams: _Optional[int] = ..., market_data_history_days: _Optional[int] = ..., trading_retention_days: _Optional[int] = ..., storage_quota_bytes: _Optional[int] = ..., brokers: _Optional[_Iterable[str]] = ..., latency_target_ms: _Optional[int] = ..., uptime_sla_percent: _Optional[str] = ..., price_per_month: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., fallback_brokers: _Optional[_Iterable[str]] = ..., broker_redundancy: _Optional[int] = ..., completeness_sla_percent: _Optional[str] = ..., support_level: _Optional[str] = ..., first_response_hours: _Optional[int] = ...) -> None: ...
+    max_users: int
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., symbols: _Optional[_Iterable[str]] = ..., all_symbols: _Optional[bool] = ..., update_interval_ms: _Optional[int] = ..., features: _Optional[_Iterable[str]] = ..., daily_api_calls: _Optional[int] = ..., concurrent_streams: _Optional[int] = ..., market_data_history_days: _Optional[int] = ..., trading_retention_days: _Optional[int] = ..., storage_quota_bytes: _Optional[int] = ..., brokers: _Optional[_Iterable[str]] = ..., latency_target_ms: _Optional[int] = ..., uptime_sla_percent: _Optional[str] = ..., price_per_month: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., fallback_brokers: _Optional[_Iterable[str]] = ..., broker_redundancy: _Optional[int] = ..., completeness_sla_percent: _Optional[str] = ..., support_level: _Optional[str] = ..., first_response_hours: _Optional[int] = ..., max_users: _Optional[int] = ...) -> None: ...
 
 class GetTierCatalogResponse(_message.Message):
     __slots__ = ("tiers",)

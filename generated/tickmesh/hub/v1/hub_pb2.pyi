@@ -241,3 +241,45 @@ class Insight(_message.Message):
     message: str
     recommendation: str
     def __init__(self, kind: _Optional[str] = ..., message: _Optional[str] = ..., recommendation: _Optional[str] = ...) -> None: ...
+
+class GetServiceCatalogRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TenantMethod(_message.Message):
+    __slots__ = ("method", "scope")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    scope: str
+    def __init__(self, method: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
+
+class TierInclusion(_message.Message):
+    __slots__ = ("tier", "includes")
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    INCLUDES_FIELD_NUMBER: _ClassVar[int]
+    tier: _tenancy_pb2.Tier
+    includes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., includes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ServiceOffer(_message.Message):
+    __slots__ = ("name", "summary", "methods", "tiers", "healthy_instances", "served_tiers")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    METHODS_FIELD_NUMBER: _ClassVar[int]
+    TIERS_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    SERVED_TIERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    summary: str
+    methods: _containers.RepeatedCompositeFieldContainer[TenantMethod]
+    tiers: _containers.RepeatedCompositeFieldContainer[TierInclusion]
+    healthy_instances: int
+    served_tiers: _containers.RepeatedScalarFieldContainer[_tenancy_pb2.Tier]
+    def __init__(self, name: _Optional[str] = ..., summary: _Optional[str] = ..., methods: _Optional[_Iterable[_Union[TenantMethod, _Mapping]]] = ..., tiers: _Optional[_Iterable[_Union[TierInclusion, _Mapping]]] = ..., healthy_instances: _Optional[int] = ..., served_tiers: _Optional[_Iterable[_Union[_tenancy_pb2.Tier, str]]] = ...) -> None: ...
+
+class GetServiceCatalogResponse(_message.Message):
+    __slots__ = ("services",)
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedCompositeFieldContainer[ServiceOffer]
+    def __init__(self, services: _Optional[_Iterable[_Union[ServiceOffer, _Mapping]]] = ...) -> None: ...

@@ -71,6 +71,11 @@ class HubServiceStub:
                 request_serializer=tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetMeshMetricsRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetMeshMetricsResponse.FromString,
                 _registered_method=True)
+        self.GetServiceCatalog = channel.unary_unary(
+                '/tickmesh.hub.v1.HubService/GetServiceCatalog',
+                request_serializer=tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetServiceCatalogRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetServiceCatalogResponse.FromString,
+                _registered_method=True)
 
 
 class HubServiceServicer:
@@ -128,6 +133,14 @@ class HubServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetServiceCatalog(self, request, context):
+        """Anyone with a key: every mesh service, what it offers a tenant (its RPCs and the
+        scope each needs), what each tier gets of it, and its healthy instances now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HubServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +178,11 @@ def add_HubServiceServicer_to_server(servicer, server):
                     servicer.GetMeshMetrics,
                     request_deserializer=tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetMeshMetricsRequest.FromString,
                     response_serializer=tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetMeshMetricsResponse.SerializeToString,
+            ),
+            'GetServiceCatalog': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServiceCatalog,
+                    request_deserializer=tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetServiceCatalogRequest.FromString,
+                    response_serializer=tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetServiceCatalogResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -358,6 +376,33 @@ class HubService:
             '/tickmesh.hub.v1.HubService/GetMeshMetrics',
             tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetMeshMetricsRequest.SerializeToString,
             tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetMeshMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServiceCatalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.hub.v1.HubService/GetServiceCatalog',
+            tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetServiceCatalogRequest.SerializeToString,
+            tickmesh_dot_hub_dot_v1_dot_hub__pb2.GetServiceCatalogResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1114,3 +1114,57 @@ class ReportMissedResponsesResponse(_message.Message):
     REPORTED_FIELD_NUMBER: _ClassVar[int]
     reported: int
     def __init__(self, reported: _Optional[int] = ...) -> None: ...
+
+class CompanyConfig(_message.Message):
+    __slots__ = ("company_id", "tier", "max_users", "max_users_set", "support_level", "support_level_set", "features", "users", "first_response_hours")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    MAX_USERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_USERS_SET_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_LEVEL_SET_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_RESPONSE_HOURS_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tier: _tenancy_pb2.Tier
+    max_users: int
+    max_users_set: bool
+    support_level: str
+    support_level_set: bool
+    features: _containers.RepeatedScalarFieldContainer[str]
+    users: int
+    first_response_hours: int
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., max_users: _Optional[int] = ..., max_users_set: _Optional[bool] = ..., support_level: _Optional[str] = ..., support_level_set: _Optional[bool] = ..., features: _Optional[_Iterable[str]] = ..., users: _Optional[int] = ..., first_response_hours: _Optional[int] = ...) -> None: ...
+
+class GetCompanyConfigRequest(_message.Message):
+    __slots__ = ("company_id",)
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    def __init__(self, company_id: _Optional[str] = ...) -> None: ...
+
+class GetCompanyConfigResponse(_message.Message):
+    __slots__ = ("config",)
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    config: CompanyConfig
+    def __init__(self, config: _Optional[_Union[CompanyConfig, _Mapping]] = ...) -> None: ...
+
+class SetCompanyConfigRequest(_message.Message):
+    __slots__ = ("company_id", "max_users", "support_level", "reset_max_users", "reset_support_level")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_USERS_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    RESET_MAX_USERS_FIELD_NUMBER: _ClassVar[int]
+    RESET_SUPPORT_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    max_users: int
+    support_level: str
+    reset_max_users: bool
+    reset_support_level: bool
+    def __init__(self, company_id: _Optional[str] = ..., max_users: _Optional[int] = ..., support_level: _Optional[str] = ..., reset_max_users: _Optional[bool] = ..., reset_support_level: _Optional[bool] = ...) -> None: ...
+
+class SetCompanyConfigResponse(_message.Message):
+    __slots__ = ("config",)
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    config: CompanyConfig
+    def __init__(self, config: _Optional[_Union[CompanyConfig, _Mapping]] = ...) -> None: ...

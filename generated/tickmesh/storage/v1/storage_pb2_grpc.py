@@ -291,6 +291,16 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesResponse.FromString,
                 _registered_method=True)
+        self.GetCompanyConfig = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/GetCompanyConfig',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetCompanyConfigRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetCompanyConfigResponse.FromString,
+                _registered_method=True)
+        self.SetCompanyConfig = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/SetCompanyConfig',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SetCompanyConfigRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SetCompanyConfigResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -680,6 +690,21 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCompanyConfig(self, request, context):
+        """A company's configuration: its user limit, support level and data features, each
+        the tier's unless the operator set another. Tenants read their own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCompanyConfig(self, request, context):
+        """Operator only: sets (or resets to the tier's) a company's user limit or support level.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -932,6 +957,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.ReportMissedResponses,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesResponse.SerializeToString,
+            ),
+            'GetCompanyConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCompanyConfig,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetCompanyConfigRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetCompanyConfigResponse.SerializeToString,
+            ),
+            'SetCompanyConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCompanyConfig,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SetCompanyConfigRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SetCompanyConfigResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2291,6 +2326,60 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/ReportMissedResponses',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.ReportMissedResponsesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCompanyConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/GetCompanyConfig',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetCompanyConfigRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.GetCompanyConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCompanyConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/SetCompanyConfig',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.SetCompanyConfigRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.SetCompanyConfigResponse.FromString,
             options,
             channel_credentials,
             insecure,

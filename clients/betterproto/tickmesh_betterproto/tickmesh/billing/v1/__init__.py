@@ -881,6 +881,11 @@ class TierOffer(betterproto2.Message):
     Support's first reply to a ticket within this many hours; 0: no promise.
     """
 
+    max_users: "int" = betterproto2.field(20, betterproto2.TYPE_INT32)
+    """
+    Users a company may have; -1 unlimited.
+    """
+
 
 default_message_pool.register_message("tickmesh.billing.v1", "TierOffer", TierOffer)
 

@@ -9,6 +9,8 @@ __all__ = (
     "DeregisterResponse",
     "GetMeshMetricsRequest",
     "GetMeshMetricsResponse",
+    "GetServiceCatalogRequest",
+    "GetServiceCatalogResponse",
     "HeartbeatRequest",
     "HeartbeatResponse",
     "HubServiceStub",
@@ -22,7 +24,10 @@ __all__ = (
     "RegisterResponse",
     "ResolveRequest",
     "ResolveResponse",
+    "ServiceOffer",
     "ServiceSummary",
+    "TenantMethod",
+    "TierInclusion",
     "WatchInstancesRequest",
     "WatchInstancesResponse",
     "WatchInstancesResponseEventType",
@@ -285,6 +290,37 @@ class GetMeshMetricsResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.hub.v1", "GetMeshMetricsResponse", GetMeshMetricsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class GetServiceCatalogRequest(betterproto2.Message):
+    """
+    Asks for the service catalog.
+    """
+
+    pass
+
+
+default_message_pool.register_message(
+    "tickmesh.hub.v1", "GetServiceCatalogRequest", GetServiceCatalogRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class GetServiceCatalogResponse(betterproto2.Message):
+    """
+    The catalog.
+    """
+
+    services: "list[ServiceOffer]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Every mesh service, in the mesh's order.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.hub.v1", "GetServiceCatalogResponse", GetServiceCatalogResponse
 )
 
 
@@ -579,6 +615,48 @@ default_message_pool.register_message("tickmesh.hub.v1", "ResolveResponse", Reso
 
 
 @dataclass(eq=False, repr=False)
+class ServiceOffer(betterproto2.Message):
+    """
+    One mesh service.
+    """
+
+    name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Its name in the registry, e.g. "bridge".
+    """
+
+    summary: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    What it is for.
+    """
+
+    methods: "list[TenantMethod]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Its RPCs a tenant may call.
+    """
+
+    tiers: "list[TierInclusion]" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    What each tier gets of it, cheapest first.
+    """
+
+    healthy_instances: "int" = betterproto2.field(5, betterproto2.TYPE_UINT32)
+    """
+    Instances registered and healthy now.
+    """
+
+    served_tiers: "list[__common__v1__.Tier]" = betterproto2.field(
+        6, betterproto2.TYPE_ENUM, repeated=True
+    )
+    """
+    Tiers served by at least one healthy instance now.
+    """
+
+
+default_message_pool.register_message("tickmesh.hub.v1", "ServiceOffer", ServiceOffer)
+
+
+@dataclass(eq=False, repr=False)
 class ServiceSummary(betterproto2.Message):
     """
     One service's instances.
@@ -601,6 +679,48 @@ class ServiceSummary(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.hub.v1", "ServiceSummary", ServiceSummary)
+
+
+@dataclass(eq=False, repr=False)
+class TenantMethod(betterproto2.Message):
+    """
+    An RPC an API key may call.
+    """
+
+    method: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Its full path, e.g. "/tickmesh.bridge.v1.BridgeService/Subscribe".
+    """
+
+    scope: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The key scope it needs; empty: any key.
+    """
+
+
+default_message_pool.register_message("tickmesh.hub.v1", "TenantMethod", TenantMethod)
+
+
+@dataclass(eq=False, repr=False)
+class TierInclusion(betterproto2.Message):
+    """
+    What one tier gets of a service.
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    The tier.
+    """
+
+    includes: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    What it includes, one line each.
+    """
+
+
+default_message_pool.register_message("tickmesh.hub.v1", "TierInclusion", TierInclusion)
 
 
 @dataclass(eq=False, repr=False)
@@ -736,6 +856,23 @@ class HubServiceStub:
             "/tickmesh.hub.v1.HubService/GetMeshMetrics",
             GetMeshMetricsRequest.SerializeToString,
             GetMeshMetricsResponse.FromString,
+        )(message)
+
+    def get_service_catalog(
+        self, message: "GetServiceCatalogRequest | None" = None
+    ) -> "GetServiceCatalogResponse":
+        """
+        Anyone with a key: every mesh service, what it offers a tenant (its RPCs and the
+        scope each needs), what each tier gets of it, and its healthy instances now.
+        """
+
+        if message is None:
+            message = GetServiceCatalogRequest()
+
+        return self._channel.unary_unary(
+            "/tickmesh.hub.v1.HubService/GetServiceCatalog",
+            GetServiceCatalogRequest.SerializeToString,
+            GetServiceCatalogResponse.FromString,
         )(message)
 
 

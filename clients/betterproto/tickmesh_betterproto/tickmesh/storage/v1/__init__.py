@@ -18,6 +18,7 @@ __all__ = (
     "CloseTicketRequest",
     "CloseTicketResponse",
     "Company",
+    "CompanyConfig",
     "CreateBrokerAccountRequest",
     "CreateBrokerAccountResponse",
     "CreateCompanyRequest",
@@ -31,6 +32,8 @@ __all__ = (
     "EmitEventRequest",
     "EmitEventResponse",
     "Event",
+    "GetCompanyConfigRequest",
+    "GetCompanyConfigResponse",
     "GetCompanyRequest",
     "GetCompanyResponse",
     "GetPaymentMethodRequest",
@@ -109,6 +112,8 @@ __all__ = (
     "SaveInvoiceResponse",
     "SavePaymentMethodRequest",
     "SavePaymentMethodResponse",
+    "SetCompanyConfigRequest",
+    "SetCompanyConfigResponse",
     "SignUpRequest",
     "SignUpResponse",
     "SlaFigures",
@@ -525,6 +530,64 @@ default_message_pool.register_message("tickmesh.storage.v1", "Company", Company)
 
 
 @dataclass(eq=False, repr=False)
+class CompanyConfig(betterproto2.Message):
+    """
+    What applies to one company now.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    Its tier.
+    """
+
+    max_users: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Users it may have; -1 unlimited. A company at its limit cannot add one
+    (RESOURCE_EXHAUSTED, reason USER_LIMIT).
+    """
+
+    max_users_set: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+    """
+    The operator set max_users for this company (otherwise it is the tier's).
+    """
+
+    support_level: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    "community", "email" or "phone": how fast support's first reply is due.
+    """
+
+    support_level_set: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
+    """
+    The operator set support_level for this company.
+    """
+
+    features: "list[str]" = betterproto2.field(7, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Data features its ticks carry (its tier's).
+    """
+
+    users: "int" = betterproto2.field(8, betterproto2.TYPE_INT32)
+    """
+    Users it has.
+    """
+
+    first_response_hours: "int" = betterproto2.field(9, betterproto2.TYPE_UINT32)
+    """
+    Support's first reply to a ticket is due within this many hours; 0: no promise.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "CompanyConfig", CompanyConfig)
+
+
+@dataclass(eq=False, repr=False)
 class CreateBrokerAccountRequest(betterproto2.Message):
     """
     Creates a broker account.
@@ -845,6 +908,40 @@ class Event(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.storage.v1", "Event", Event)
+
+
+@dataclass(eq=False, repr=False)
+class GetCompanyConfigRequest(betterproto2.Message):
+    """
+    Reads a company's configuration.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Operator: the company. Tenants: empty (their own).
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "GetCompanyConfigRequest", GetCompanyConfigRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class GetCompanyConfigResponse(betterproto2.Message):
+    """
+    The configuration.
+    """
+
+    config: "CompanyConfig | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    What applies now.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "GetCompanyConfigResponse", GetCompanyConfigResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2579,6 +2676,60 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class SetCompanyConfigRequest(betterproto2.Message):
+    """
+    Changes a company's configuration; unset fields stay as they are.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    max_users: "int | None" = betterproto2.field(2, betterproto2.TYPE_INT32, optional=True)
+    """
+    A user limit for this company, 1 to 100,000.
+    """
+
+    support_level: "str | None" = betterproto2.field(3, betterproto2.TYPE_STRING, optional=True)
+    """
+    A support level for this company: "community", "email" or "phone".
+    """
+
+    reset_max_users: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+    """
+    Back to the tier's user limit.
+    """
+
+    reset_support_level: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
+    """
+    Back to the tier's support level.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "SetCompanyConfigRequest", SetCompanyConfigRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class SetCompanyConfigResponse(betterproto2.Message):
+    """
+    The configuration after the change.
+    """
+
+    config: "CompanyConfig | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    What applies now.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "SetCompanyConfigResponse", SetCompanyConfigResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class SignUpRequest(betterproto2.Message):
     """
     A new company, as its owner signs up.
@@ -3865,6 +4016,29 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/ReportMissedResponses",
             ReportMissedResponsesRequest.SerializeToString,
             ReportMissedResponsesResponse.FromString,
+        )(message)
+
+    def get_company_config(self, message: "GetCompanyConfigRequest") -> "GetCompanyConfigResponse":
+        """
+        A company's configuration: its user limit, support level and data features, each
+        the tier's unless the operator set another. Tenants read their own.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/GetCompanyConfig",
+            GetCompanyConfigRequest.SerializeToString,
+            GetCompanyConfigResponse.FromString,
+        )(message)
+
+    def set_company_config(self, message: "SetCompanyConfigRequest") -> "SetCompanyConfigResponse":
+        """
+        Operator only: sets (or resets to the tier's) a company's user limit or support level.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/SetCompanyConfig",
+            SetCompanyConfigRequest.SerializeToString,
+            SetCompanyConfigResponse.FromString,
         )(message)
 
 
