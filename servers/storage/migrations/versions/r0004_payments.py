@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from servers.storage.migrations.alter import shared_schema
 from servers.storage.relational.tables import SHARED
 from servers.storage.relational.types import UTCDateTime
 
@@ -24,20 +25,12 @@ depends_on: str | Sequence[str] | None = None
 _SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _shared_schema() -> str | None:
-    # ALTER TABLE is rendered by Alembic itself, outside the connection's
-    # schema_translate_map (CREATE TABLE goes through it): translate by hand.
-    translate = op.get_bind().get_execution_options().get("schema_translate_map", {})
-    schema: str | None = translate.get(SHARED, SHARED)
-    return schema
-
-
 def upgrade() -> None:
     """Add invoices.payment_status; create payment_methods and payments."""
     op.add_column(
         "invoices",
         sa.Column("payment_status", sa.String(16), nullable=False, server_default="open"),
-        schema=_shared_schema(),
+        schema=shared_schema(),
     )
     op.create_table(
         "payment_methods",
@@ -76,4 +69,4 @@ def downgrade() -> None:
     """Drop them."""
     op.drop_table("payments", schema=SHARED)
     op.drop_table("payment_methods", schema=SHARED)
-    op.drop_column("invoices", "payment_status", schema=_shared_schema())
+    op.drop_column("invoices", "payment_status", schema=shared_schema())

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from servers.storage.relational.tables import SHARED
+from servers.storage.migrations.alter import shared_schema
 from servers.storage.relational.types import JSONDoc
 
 revision: str = "0006"
@@ -21,19 +21,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _shared_schema() -> str | None:
-    # ALTER TABLE is rendered by Alembic itself, outside the connection's
-    # schema_translate_map: translate by hand (see r0004).
-    translate = op.get_bind().get_execution_options().get("schema_translate_map", {})
-    schema: str | None = translate.get(SHARED, SHARED)
-    return schema
-
-
 def upgrade() -> None:
     """Add api_keys.scopes (NULL: the role's every scope, as before)."""
-    op.add_column("api_keys", sa.Column("scopes", JSONDoc, nullable=True), schema=_shared_schema())
+    op.add_column("api_keys", sa.Column("scopes", JSONDoc, nullable=True), schema=shared_schema())
 
 
 def downgrade() -> None:
     """Drop it."""
-    op.drop_column("api_keys", "scopes", schema=_shared_schema())
+    op.drop_column("api_keys", "scopes", schema=shared_schema())

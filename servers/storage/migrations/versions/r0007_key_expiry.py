@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from servers.storage.relational.tables import SHARED
+from servers.storage.migrations.alter import shared_schema
 from servers.storage.relational.types import UTCDateTime
 
 revision: str = "0007"
@@ -21,21 +21,13 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _shared_schema() -> str | None:
-    # ALTER TABLE is rendered by Alembic itself, outside the connection's
-    # schema_translate_map: translate by hand (see r0004).
-    translate = op.get_bind().get_execution_options().get("schema_translate_map", {})
-    schema: str | None = translate.get(SHARED, SHARED)
-    return schema
-
-
 def upgrade() -> None:
     """Add api_keys.expires_at (NULL: never expires, as every key before)."""
     op.add_column(
-        "api_keys", sa.Column("expires_at", UTCDateTime(), nullable=True), schema=_shared_schema()
+        "api_keys", sa.Column("expires_at", UTCDateTime(), nullable=True), schema=shared_schema()
     )
 
 
 def downgrade() -> None:
     """Drop it."""
-    op.drop_column("api_keys", "expires_at", schema=_shared_schema())
+    op.drop_column("api_keys", "expires_at", schema=shared_schema())

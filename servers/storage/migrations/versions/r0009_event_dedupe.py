@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from servers.storage.migrations.alter import shared_schema
 from servers.storage.relational.tables import SHARED
 
 revision: str = "0009"
@@ -20,18 +21,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _shared_schema() -> str | None:
-    # ALTER TABLE is rendered by Alembic itself, outside the connection's
-    # schema_translate_map: translate by hand (see r0004).
-    translate = op.get_bind().get_execution_options().get("schema_translate_map", {})
-    schema: str | None = translate.get(SHARED, SHARED)
-    return schema
-
-
 def upgrade() -> None:
     """Add events.dedupe_key, unique where set (NULLs never collide)."""
     op.add_column(
-        "events", sa.Column("dedupe_key", sa.String(128), nullable=True), schema=_shared_schema()
+        "events", sa.Column("dedupe_key", sa.String(128), nullable=True), schema=shared_schema()
     )
     op.create_index(
         op.f("ix_events_dedupe_key"), "events", ["dedupe_key"], unique=True, schema=SHARED
@@ -41,4 +34,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop it."""
     op.drop_index(op.f("ix_events_dedupe_key"), table_name="events", schema=SHARED)
-    op.drop_column("events", "dedupe_key", schema=_shared_schema())
+    op.drop_column("events", "dedupe_key", schema=shared_schema())
