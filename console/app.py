@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from tickmesh.hub.v1 import hub_pb2
 
 from console.mesh_reader import MeshReader, as_dict, tier_name
 from console.pages import layout, login_page, not_found_page, operator_page, tenant_page
@@ -77,6 +78,9 @@ class Console:
             for i in instances
             if i.spec.service == "bridge" and i.health == 1  # INSTANCE_HEALTH_SERVING
         ]
+
+
+UNREACHABLE = hub_pb2.INSTANCE_HEALTH_UNREACHABLE
 
 
 def _instance_row(instance: Any) -> dict[str, Any]:
@@ -193,10 +197,16 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
                 if tiers.get(company_id) in streams:
                     streams[tiers[company_id]] += open_streams
             rates = meter.update(time.monotonic(), {k: v[0] for k, v in totals.items()}, tiers)
+            # The map shows what the Hub can reach; an instance its checks cannot reach
+            # (killed, partitioned) leaves it at once and is listed as lost until its
+            # lease lapses and the Hub forgets it.
+            reachable = [i for i in instances if i.health != UNREACHABLE]
+            lost = [i for i in instances if i.health == UNREACHABLE]
             return {
                 "rates": rates,
                 "streams": streams,
-                "instances": [_instance_row(i) for i in instances],
+                "instances": [_instance_row(i) for i in reachable],
+                "lost": [_instance_row(i) for i in lost],
             }
 
         return live(request, sample)

@@ -56,7 +56,8 @@ def operator_page(session: Session, panels: dict[str, Any], temporal_ui: str) ->
     body = """
 <section><h2>Live ticks/s per tier</h2><div id="rates-chart" class="chart"></div>
 <table id="rates"></table></section>
-<section><h2>Mesh map</h2><table id="instances"></table></section>
+<section><h2>Mesh map</h2><table id="instances"></table>
+<h3>Lost (unreachable; gone once their lease lapses)</h3><table id="lost"></table></section>
 <section><h2>Revenue</h2><div id="revenue" class="panel"></div></section>
 <section><h2>Customers</h2><div id="customers" class="panel"></div></section>
 <section><h2>Schedules</h2><div id="schedules" class="panel"></div></section>

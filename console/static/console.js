@@ -81,6 +81,7 @@
       push(s.t, tiers.map((t) => s.rates[t]));
       table("rates", tiers.map((t) => ({ tier: t, "ticks/s": s.rates[t].toFixed(1), "open streams": s.streams[t] })), ["tier", "ticks/s", "open streams"]);
       table("instances", s.instances, ["service", "instance_id", "address", "health", "sessions", "score"]);
+      table("lost", s.lost || [], ["service", "instance_id", "address", "health"]);
     });
   } else if (data.view === "tenant") {
     const push = chart("usage-chart", ["ticks/s"]);

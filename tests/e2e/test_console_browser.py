@@ -131,11 +131,11 @@ def test_a_killed_bridge_leaves_the_mesh_map(browser: Any, console_mesh: Console
     row.wait_for(timeout=30_000)
     instance_id = row.locator("td").nth(1).inner_text()
     os.kill(console_mesh.mesh.state()["services"]["bridge"]["pid"], signal.SIGKILL)
-    # Gone from the map, or no longer SERVING, within seconds (the launcher restarts the
-    # Bridge, which registers as a new instance).
+    # Gone from the map within seconds, listed as lost until the Hub forgets it (the
+    # launcher restarts the Bridge, which registers as a new instance).
     page.wait_for_function(
         "(id) => ![...document.querySelectorAll('#instances tr')].some(tr =>"
-        " tr.cells[1].textContent === id && tr.cells[3].textContent === 'SERVING')",
+        " tr.cells[1].textContent === id)",
         arg=instance_id,
         timeout=15_000,
     )
