@@ -19,6 +19,7 @@ from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import SERVICES, ConfigError, MeshConfig, load_config
 from mesh.demo import create_demo_tenants, demo_instructions
+from mesh.known_settings import check_known
 from mesh.launcher import Mesh, health_of, operator_key_file, run_up
 from mesh.lifecycle_status import schedule_lines
 from mesh.mesh_state import read_state
@@ -361,6 +362,7 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
     args = (parser or build_parser()).parse_args(argv)
     try:
         config = load_config(file=args.config)
+        check_known(config)
     except ConfigError as exc:
         print(f"tickmesh: configuration error: {exc}", file=sys.stderr)
         return 2
