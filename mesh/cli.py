@@ -24,6 +24,7 @@ from mesh.launcher import Mesh, health_of, operator_key_file, run_up
 from mesh.lifecycle_status import schedule_lines
 from mesh.mesh_state import read_state
 from mesh.shared_store import NAME, ping
+from mesh.terminal import own_foreground
 
 READY_LINE = "Press Ctrl-C to stop."
 
@@ -84,7 +85,8 @@ def _print_endpoints(mesh: Mesh) -> None:
 def _cmd_up(config: MeshConfig, args: argparse.Namespace) -> int:
     services = args.services or list(SERVICES)
     demo = args.demo and set(services) == set(SERVICES)
-    return asyncio.run(run_up(config, services, on_ready=_on_ready if demo else _print_ready))
+    with own_foreground():  # Ctrl-C under `make up` reaches up alone: make exits 0 too
+        return asyncio.run(run_up(config, services, on_ready=_on_ready if demo else _print_ready))
 
 
 def _print_ready(mesh: Mesh) -> None:
