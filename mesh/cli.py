@@ -19,10 +19,12 @@ from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import SERVICES, ConfigError, MeshConfig, load_config
 from mesh.demo import create_demo_tenants, demo_instructions
+from mesh.known_settings import check_known
 from mesh.launcher import Mesh, health_of, operator_key_file, run_up
 from mesh.lifecycle_status import schedule_lines
 from mesh.mesh_state import read_state
 from mesh.shared_store import NAME, ping
+from mesh.terminal import own_foreground
 
 READY_LINE = "Press Ctrl-C to stop."
 
@@ -83,7 +85,8 @@ def _print_endpoints(mesh: Mesh) -> None:
 def _cmd_up(config: MeshConfig, args: argparse.Namespace) -> int:
     services = args.services or list(SERVICES)
     demo = args.demo and set(services) == set(SERVICES)
-    return asyncio.run(run_up(config, services, on_ready=_on_ready if demo else _print_ready))
+    with own_foreground():  # Ctrl-C under `make up` reaches up alone: make exits 0 too
+        return asyncio.run(run_up(config, services, on_ready=_on_ready if demo else _print_ready))
 
 
 def _print_ready(mesh: Mesh) -> None:
@@ -361,6 +364,7 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
     args = (parser or build_parser()).parse_args(argv)
     try:
         config = load_config(file=args.config)
+        check_known(config)
     except ConfigError as exc:
         print(f"tickmesh: configuration error: {exc}", file=sys.stderr)
         return 2

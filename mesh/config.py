@@ -9,13 +9,16 @@ table by `load_settings(cls, config, section)`, from the same sources the config
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from mesh.tenancy.signing import MIN_SECRET_BYTES
 
 ENV_PREFIX = "TICKMESH_"
 CONFIG_ENV = "TICKMESH_CONFIG"
@@ -167,6 +170,15 @@ def as_bool(raw: object) -> bool:
     return value in _TRUE
 
 
+def as_optional_secret(raw: object) -> str | None:
+    # Checked here, where the configuration is parsed, so `up` reports a short secret once
+    # instead of each service failing on it when it builds its signer.
+    value = as_optional_str(raw)
+    if value is not None and len(value.encode()) < MIN_SECRET_BYTES:
+        raise Invalid(f"expected at least {MIN_SECRET_BYTES} bytes, got {len(value.encode())}")
+    return value
+
+
 def as_optional_path(raw: object) -> Path | None:
     return as_path(raw) if as_str(raw).strip() else None
 
@@ -263,7 +275,7 @@ class MeshConfig:
     redis_prefix: str = setting("tickmesh:", cast=str)
     """Prefix of every Redis key, so meshes (or test runs) can share one Redis."""
 
-    mesh_secret: str | None = setting(None, cast=as_optional_str, secret=True)
+    mesh_secret: str | None = setting(None, cast=as_optional_secret, secret=True)
     """HMAC secret that signs tenant context between services. Never logged."""
 
     admin_key: str | None = setting(None, cast=as_optional_str, secret=True)
@@ -389,9 +401,9 @@ def load_config(env: Mapping[str, str] | None = None, file: Path | str | None = 
 
     The file is `file`, else the path in TICKMESH_CONFIG, else none. Its keys are the field
     names at top level, and one table per service for that service's settings; an unknown
-    key is an error (it is almost always a typo). Unknown TICKMESH_* variables are ignored,
-    since the environment is shared with other tools. Raises ConfigError naming the
-    offending key.
+    key is an error (it is almost always a typo); so is an unknown TICKMESH_* variable or
+    table, checked by the entry points with mesh.known_settings.check_known (it needs every
+    section's settings). Raises ConfigError naming the offending key.
     """
     env = dict(os.environ if env is None else env)
     if file is None and env.get(CONFIG_ENV):
@@ -423,8 +435,10 @@ def _parse(
     in_file = f"[{section}] " if section else ""
     unknown = sorted(set(from_file) - set(fields))
     if unknown:
+        hint = did_you_mean(unknown[0], fields)
         raise ConfigError(
-            f"{sources.path}: unknown key {in_file}{unknown[0]!r}; known keys: {', '.join(fields)}"
+            f"{sources.path}: unknown key {in_file}{unknown[0]!r}"
+            + (f"; did you mean {hint!r}?" if hint else f"; known keys: {', '.join(fields)}")
         )
     values: dict[str, object] = {}
     for name, f in fields.items():
@@ -445,6 +459,12 @@ def _parse(
         except Invalid as exc:
             raise ConfigError(f"{key}: {exc}") from None
     return values
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to the misspelt `name`, if one is close enough."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def redacted_repr(settings: object) -> str:

@@ -22,6 +22,7 @@ from mesh.business_metrics import BusinessMetrics
 from mesh.channels import MeshChannels, mesh_signer
 from mesh.config import SERVICES, ConfigError, MeshConfig, load_config, load_settings
 from mesh.health import MeshHealthServicer
+from mesh.known_settings import check_known
 from mesh.lifecycle import Lifecycle, Part
 from mesh.logging import configure_logging
 from mesh.registration import new_instance_id
@@ -172,6 +173,7 @@ def run_service(spec: ServiceSpec[Any]) -> None:
     """
     try:
         config = load_config()
+        check_known(config)
     except ConfigError as exc:
         print(f"tickmesh: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -33,10 +33,21 @@ from typing import IO, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from console.process import HOST as CONSOLE_HOST
 from console.process import ConsoleFailed, ConsoleProcess, console_process
-from mesh.config import SERVICES, ConfigError, MeshConfig, load_settings
-from mesh.mesh_lock import MeshLock, MeshLocked, PortBusy, check_ports
+from console.settings import SECTION as CONSOLE_SECTION
+from console.settings import ConsoleSettings
+from mesh.config import SERVICES, ConfigError, MeshConfig, env_key, load_settings
+from mesh.mesh_lock import (
+    MeshLock,
+    MeshLocked,
+    PortBusy,
+    PortClaim,
+    check_ports,
+    service_claims,
+)
 from mesh.mesh_state import remove_state, state_file, write_state
+from mesh.shared_store import HOST as STORE_HOST
 from mesh.shared_store import SECTION as STORE_SECTION
 from mesh.shared_store import (
     SharedStore,
@@ -48,9 +59,12 @@ from mesh.shared_store import (
 from mesh.stop_order import stop_in_order
 from mesh.supervisor import SECTION as SUPERVISOR_SECTION
 from mesh.supervisor import RestartPolicy, Supervisor, describe_exit, run_together
+from mesh.temporal_server import HOST as TEMPORAL_HOST
+from mesh.temporal_server import SECTION as TEMPORAL_SECTION
 from mesh.temporal_server import (
     TemporalFailed,
     TemporalServer,
+    TemporalSettings,
     temporal_environment,
     temporal_server,
 )
@@ -272,16 +286,17 @@ async def run_up(
         return 1
     with lock:
         try:
-            check_ports(config, services)
-        except PortBusy as exc:
-            print(f"tickmesh up: {exc}", file=sys.stderr)
-            return 1
-        try:
             policy = load_settings(RestartPolicy, config, SUPERVISOR_SECTION)
             store_settings = load_settings(StoreSettings, config, STORE_SECTION)
+            claims = port_claims(config, services, store_settings)
         except ConfigError as exc:
             print(f"tickmesh up: configuration error: {exc}", file=sys.stderr)
             return 2
+        try:
+            check_ports(claims)
+        except PortBusy as exc:
+            print(f"tickmesh up: {exc}", file=sys.stderr)
+            return 1
         try:
             # The store and Temporal outlive the services: started before them, stopped
             # after them. Temporal only when the Workflow service runs.
@@ -315,6 +330,27 @@ async def run_up(
             return 2
         finally:
             remove_state(state_file(config.data_dir))
+
+
+def port_claims(
+    config: MeshConfig, services: Sequence[str], store: StoreSettings
+) -> list[PortClaim]:
+    """Every fixed port `up` will bind: the services', and those of the processes it runs
+    beside them (console, shared store, Temporal), so a taken one stops `up` before it
+    starts anything, in one line naming its setting."""
+    claims = service_claims(config, services)
+    console = load_settings(ConsoleSettings, config, CONSOLE_SECTION)
+    setting = env_key("port", CONSOLE_SECTION)
+    claims.append(PortClaim("console", CONSOLE_HOST, console.port, setting))
+    if not config.redis_url:
+        setting = env_key("port", STORE_SECTION)
+        claims.append(PortClaim("shared store", STORE_HOST, store.port, setting))
+    temporal = load_settings(TemporalSettings, config, TEMPORAL_SECTION)
+    if "workflow" in services and not temporal.address:
+        for what, port, name in (("temporal", temporal.port, "port"),
+                                 ("temporal UI", temporal.ui_port, "ui_port")):  # fmt: skip
+            claims.append(PortClaim(what, TEMPORAL_HOST, port, env_key(name, TEMPORAL_SECTION)))
+    return claims
 
 
 async def _run_locked(

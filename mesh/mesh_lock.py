@@ -84,26 +84,48 @@ def _read_holder(fd: int) -> str:
     return "pid not yet recorded"
 
 
-def check_ports(config: MeshConfig, services: Iterable[str]) -> None:
-    """Raise PortBusy for the first service whose configured port cannot be bound.
+@dataclass(frozen=True, slots=True)
+class PortClaim:
+    """A port `up` will bind, and the setting that moves it."""
+
+    what: str
+    """Who binds it: a service's name, `console`, `temporal`, ..."""
+    host: str
+    port: int
+    setting: str
+    """The environment variable that moves it (TICKMESH_BRIDGE_PORT)."""
+
+
+def service_claims(config: MeshConfig, services: Iterable[str]) -> list[PortClaim]:
+    """The ports of `services`, as configured (0, any free port, is never claimed)."""
+    return [
+        PortClaim(service, config.host, config.port_of(service), env_key(f"{service}_port"))
+        for service in services
+        if config.port_of(service)
+    ]
+
+
+def check_ports(claims: Iterable[PortClaim]) -> None:
+    """Raise PortBusy for the first claimed port that cannot be bound, in one line that
+    names the setting: `bridge: cannot bind 127.0.0.1:50053 (in use by another program):
+    set TICKMESH_BRIDGE_PORT or stop it`.
 
     A port of 0 (any free port) is skipped. The probe sets SO_REUSEADDR, as a server
     does, so connections still in TIME_WAIT from a mesh that just stopped do not count;
     a listening socket (a running service) does.
     """
-    for service in services:
-        port = config.port_of(service)
-        if port == 0:
+    for claim in claims:
+        if claim.port == 0:
             continue
         try:
-            _probe(config.host, port)
+            _probe(claim.host, claim.port)
         except OSError as exc:
-            setting = env_key(f"{service}_port")
-            raise PortBusy(
-                f"port {port} ({service}) on {config.host or '*'} is not free: "
-                f"{exc.strerror or exc}; free it, or set {setting} "
-                f"({service}_port in the config file)"
-            ) from None
+            address = f"{claim.host or '*'}:{claim.port}"
+            if exc.errno == errno.EADDRINUSE:
+                why, fix = "in use by another program", f"set {claim.setting} or stop it"
+            else:  # e.g. a port below 1024, or a host that is not this machine's
+                why, fix = (exc.strerror or str(exc)).lower(), f"check {claim.setting}"
+            raise PortBusy(f"{claim.what}: cannot bind {address} ({why}): {fix}") from None
 
 
 def _probe(host: str, port: int) -> None:

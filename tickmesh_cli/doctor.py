@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mesh.config import SERVICES, MeshConfig
+from tickmesh_cli.backing_hints import postgres_fix, redis_fix
 
 TEST_POSTGRES_URL = os.environ.get(
     "TICKMESH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -100,23 +101,24 @@ async def _redis(url: str) -> None:
 
 
 def check_postgres(url: str = TEST_POSTGRES_URL) -> Check:
-    fix = ("start PostgreSQL on 127.0.0.1:5432 (trust auth) and `createdb -h 127.0.0.1 -U "
-           "postgres test`, or point TICKMESH_TEST_POSTGRES_URL at one")  # fmt: skip
-    return _reachable("postgresql (tests)", url, _postgres, fix)
+    return _reachable("postgresql (tests)", url, _postgres, lambda exc: postgres_fix(url, exc))
 
 
 def check_redis(url: str) -> Check:
-    fix = ("start Redis: `redis-server --daemonize yes --bind 127.0.0.1 --port 6379`, or point "
-           "TICKMESH_TEST_REDIS_URL / TICKMESH_REDIS_URL at one")  # fmt: skip
+    def fix(_exc: BaseException) -> str:
+        return redis_fix(url) + " (or TICKMESH_REDIS_URL, for the mesh)"
+
     return _reachable("redis", url, _redis, fix)
 
 
-def _reachable(name: str, url: str, connect: Callable[[str], object], fix: str) -> Check:
+def _reachable(
+    name: str, url: str, connect: Callable[[str], object], fix: Callable[[BaseException], str]
+) -> Check:
     try:
         asyncio.run(connect(url))  # type: ignore[arg-type]
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return Check(name, False, f"{_redact(url)} unreachable ({reason})", fix)
+        return Check(name, False, f"{_redact(url)} unreachable ({reason})", fix(exc))
     return Check(name, True, f"{_redact(url)} reachable")
 
 

@@ -159,6 +159,10 @@ def test_up_whose_store_cannot_start_exits_at_once_with_one_line(tmp_path: Path)
             **os.environ,
             "TICKMESH_DATA_DIR": str(tmp_path / "data"),
             "TICKMESH_SHARED_STORE_PORT": str(busy),
+            # Every other port `up` checks is free: only the store's is taken.
+            "TICKMESH_CONSOLE_PORT": "0",
+            "TICKMESH_TEMPORAL_PORT": "0",
+            "TICKMESH_TEMPORAL_UI_PORT": "0",
             **{f"TICKMESH_{s.upper()}_PORT": str(p) for s, p in ports.items()},
         }
         result = subprocess.run(
@@ -170,8 +174,7 @@ def test_up_whose_store_cannot_start_exits_at_once_with_one_line(tmp_path: Path)
         )
     assert result.returncode == 1 and result.stdout == "", result
     assert result.stderr == (
-        f"tickmesh up: shared store: port {busy} (shared store) on 127.0.0.1 is not free: "
-        "Address already in use; free it, or set TICKMESH_SHARED_STORE_PORT "
-        "(0 picks a free port)\n"
+        f"tickmesh up: shared store: cannot bind 127.0.0.1:{busy} (in use by another program): "
+        "set TICKMESH_SHARED_STORE_PORT or stop it\n"
     )
     assert not (tmp_path / "data" / "operator.key").exists()  # no service was started

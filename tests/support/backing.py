@@ -9,18 +9,12 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from tickmesh_cli.backing_hints import postgres_fix, redis_fix
+
 POSTGRES_URL = os.environ.get(
     "TICKMESH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-START_POSTGRES = (
-    "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-    " (or point TICKMESH_TEST_POSTGRES_URL at another server)"
-)
 REDIS_URL = os.environ.get("TICKMESH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-START_REDIS = (
-    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
-    "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
-)
 
 
 def sqlalchemy_postgres_url() -> str:
@@ -34,7 +28,8 @@ async def require_postgres() -> None:
         conn = await asyncpg.connect(POSTGRES_URL, timeout=3)
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.fail(
-            f"PostgreSQL at {POSTGRES_URL} is unreachable ({exc}); {START_POSTGRES}", pytrace=False
+            f"PostgreSQL at {POSTGRES_URL} is unusable ({exc}); {postgres_fix(POSTGRES_URL, exc)}",
+            pytrace=False,
         )
     await conn.close()
 
@@ -51,7 +46,7 @@ async def require_redis() -> None:
         await probe.aclose()
     if problem is not None:
         pytest.fail(
-            f"Redis is unreachable at {REDIS_URL} ({problem}). Start it with:\n  {START_REDIS}",
+            f"Redis is unreachable at {REDIS_URL} ({problem}); {redis_fix(REDIS_URL)}",
             pytrace=False,
         )
 

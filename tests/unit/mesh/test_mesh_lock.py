@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mesh.config import MeshConfig
-from mesh.mesh_lock import MeshLock, MeshLocked, PortBusy, check_ports
+from mesh.mesh_lock import MeshLock, MeshLocked, PortBusy, PortClaim, check_ports, service_claims
 from mesh.mesh_state import read_state, remove_state, state_file, write_state
 
 
@@ -33,10 +33,17 @@ def test_a_port_in_use_is_named_with_its_setting() -> None:
         port = holder.getsockname()[1]
         config = dataclasses.replace(MeshConfig(), bridge_port=port, hub_port=0)
         with pytest.raises(PortBusy) as caught:
-            check_ports(config, ["hub", "bridge"])
-    assert str(caught.value).startswith(f"port {port} (bridge) on 127.0.0.1 is not free")
-    assert "TICKMESH_BRIDGE_PORT" in str(caught.value)
-    check_ports(config, ["hub", "bridge"])  # closed: free, and port 0 is never checked
+            check_ports(service_claims(config, ["hub", "bridge"]))
+        assert str(caught.value) == (
+            f"bridge: cannot bind 127.0.0.1:{port} (in use by another program): "
+            "set TICKMESH_BRIDGE_PORT or stop it"
+        )
+        console = PortClaim("console", "127.0.0.1", port, "TICKMESH_CONSOLE_PORT")
+        with pytest.raises(PortBusy, match=r"^console: .* set TICKMESH_CONSOLE_PORT or stop it$"):
+            check_ports([console])
+    # closed: free, and port 0 is never checked (nor claimed)
+    check_ports(service_claims(config, ["hub", "bridge"]))
+    assert [c.what for c in service_claims(config, ["hub", "bridge"])] == ["bridge"]
 
 
 def test_the_state_file_is_read_only_while_its_launcher_lives(tmp_path: Path) -> None:
