@@ -96,7 +96,8 @@ class Routing(Protocol):
 
     async def pick(self, method: RoutedMethod, exclude: Sequence[str], *, retry: bool) -> Target:
         """The instance for this call (`retry`: a repeat of a failed attempt, not a new
-        call); raises MeshError when there is none."""
+        call); raises MeshError when there is none, or the AioRpcError of a routing call
+        (the caller gets its status as it is)."""
         ...
 
     def succeeded(self, target: Target) -> None:
@@ -109,9 +110,12 @@ class Routing(Protocol):
 class CallObserver(Protocol):
     """Told about every forwarded call (the sidecar counts them); the Hub uses none."""
 
-    def ended(self, method: RoutedMethod, code: grpc.StatusCode, overhead_s: float) -> None:
-        """A call ended with `code`; `overhead_s` is the time spent in the forwarder itself
-        (routing and relaying), not waiting for the upstream or the caller."""
+    def ended(
+        self, method: RoutedMethod, code: grpc.StatusCode, overhead_s: float, messages: int
+    ) -> None:
+        """A call ended with `code` after relaying `messages` response messages;
+        `overhead_s` is the time spent in the forwarder itself (routing and relaying), not
+        waiting for the upstream or the caller."""
 
 
 def mesh_service_of(service: ServiceDescriptor) -> str:
@@ -168,10 +172,11 @@ def transport_failure(err: grpc.aio.AioRpcError) -> bool:
 class _Timer:
     """Time spent in the forwarder, excluding the spans it waits on others."""
 
-    __slots__ = ("_paused_at", "started", "waited")
+    __slots__ = ("_paused_at", "messages", "started", "waited")
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
+        self.messages = 0
         self.waited = 0.0
         self._paused_at = 0.0
 
@@ -268,7 +273,10 @@ class Forwarder(grpc.GenericRpcHandler):
             code = err.code
             raise
         except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
+            # grpc cancels the handler both for a cancelled caller and a passed deadline.
+            remaining = context.time_remaining()
+            expired = remaining is not None and remaining <= 0
+            code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
             raise
         except grpc.aio.AbortError:
             # context.abort() raises this, with the upstream's status set on the context.
@@ -278,7 +286,7 @@ class Forwarder(grpc.GenericRpcHandler):
             code = grpc.StatusCode.UNKNOWN
             raise
         finally:
-            self._observer.ended(m, code, timer.overhead())
+            self._observer.ended(m, code, timer.overhead(), timer.messages)
 
     # --- forwarding ----------------------------------------------------------------------
 
@@ -287,7 +295,7 @@ class Forwarder(grpc.GenericRpcHandler):
     ) -> bytes:
         metadata = self._outgoing(context.invocation_metadata())
         tried: list[str] = []
-        target = await self._routing.pick(m, tried, retry=False)
+        target = await self._first_pick(m, context)
         while True:
             multi = (
                 self._channels.stream_unary(target.address, m.path)
@@ -311,6 +319,7 @@ class Forwarder(grpc.GenericRpcHandler):
                 continue
             if timer is not None:
                 timer.resume()
+                timer.messages += 1
             self._routing.succeeded(target)
             await _relay_initial(context, await call.initial_metadata())
             context.set_trailing_metadata(returned_metadata(await call.trailing_metadata()))
@@ -321,7 +330,7 @@ class Forwarder(grpc.GenericRpcHandler):
     ) -> None:
         metadata = self._outgoing(context.invocation_metadata())
         tried: list[str] = []
-        target = await self._routing.pick(m, tried, retry=False)
+        target = await self._first_pick(m, context)
         while True:
             multi = (
                 self._channels.stream_stream(target.address, m.path)
@@ -350,6 +359,7 @@ class Forwarder(grpc.GenericRpcHandler):
                         await context.write(message)
                     else:
                         # The caller's flow control is the caller's time, not ours.
+                        timer.messages += 1
                         timer.pause()
                         await context.write(message)
                         timer.resume()
@@ -382,6 +392,13 @@ class Forwarder(grpc.GenericRpcHandler):
             context.set_trailing_metadata(returned_metadata(await call.trailing_metadata()))
             return
 
+    async def _first_pick(self, m: RoutedMethod, context: Any) -> Target:
+        try:
+            return await self._routing.pick(m, (), retry=False)
+        except grpc.aio.AioRpcError as err:
+            await _relay_error(context, err)
+            raise
+
     async def _after_failure(
         self,
         m: RoutedMethod,
@@ -403,7 +420,7 @@ class Forwarder(grpc.GenericRpcHandler):
             return None
         try:
             return await self._routing.pick(m, tried, retry=True)
-        except MeshError:
+        except (MeshError, grpc.aio.AioRpcError):
             # No other instance: the upstream's own UNAVAILABLE says more than "none left".
             return None
 
