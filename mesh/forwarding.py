@@ -110,6 +110,9 @@ class Routing(Protocol):
 class CallObserver(Protocol):
     """Told about every forwarded call (the sidecar counts them); the Hub uses none."""
 
+    def relayed(self) -> None:
+        """A response message went to the caller (counted live, for open streams too)."""
+
     def ended(
         self, method: RoutedMethod, code: grpc.StatusCode, overhead_s: float, messages: int
     ) -> None:
@@ -172,9 +175,10 @@ def transport_failure(err: grpc.aio.AioRpcError) -> bool:
 class _Timer:
     """Time spent in the forwarder, excluding the spans it waits on others."""
 
-    __slots__ = ("_paused_at", "messages", "started", "waited")
+    __slots__ = ("_paused_at", "messages", "observer", "started", "waited")
 
-    def __init__(self) -> None:
+    def __init__(self, observer: CallObserver) -> None:
+        self.observer = observer
         self.started = time.perf_counter()
         self.messages = 0
         self.waited = 0.0
@@ -262,7 +266,7 @@ class Forwarder(grpc.GenericRpcHandler):
     async def _observed(self, m: RoutedMethod, forward: Any, request: Any, context: Any) -> Any:
         if self._observer is None:
             return await forward(m, request, context, None)
-        timer = _Timer()
+        timer = _Timer(self._observer)
         code = grpc.StatusCode.OK
         try:
             return await forward(m, request, context, timer)
@@ -320,6 +324,7 @@ class Forwarder(grpc.GenericRpcHandler):
             if timer is not None:
                 timer.resume()
                 timer.messages += 1
+                timer.observer.relayed()
             self._routing.succeeded(target)
             await _relay_initial(context, await call.initial_metadata())
             context.set_trailing_metadata(returned_metadata(await call.trailing_metadata()))
@@ -360,6 +365,7 @@ class Forwarder(grpc.GenericRpcHandler):
                     else:
                         # The caller's flow control is the caller's time, not ours.
                         timer.messages += 1
+                        timer.observer.relayed()
                         timer.pause()
                         await context.write(message)
                         timer.resume()

@@ -37,11 +37,13 @@ class SidecarMetrics:
         self._overhead_ms: deque[float] = deque(maxlen=SAMPLES)
         self._per_message_us: deque[float] = deque(maxlen=SAMPLES)
 
+    def relayed(self) -> None:
+        self.messages += 1
+
     def ended(
         self, method: RoutedMethod, code: grpc.StatusCode, overhead_s: float, messages: int
     ) -> None:
         self.calls += 1
-        self.messages += messages
         self.codes[code.name] += 1
         self._overhead_ms.append(overhead_s * 1000)
         if messages:
