@@ -9,7 +9,6 @@ example's bounded retry resumes the stream.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -17,7 +16,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,6 @@ from servers.bridge.projection import tier_fields
 from tests.e2e.conftest import RunningMesh, free_ports, start_mesh
 from tests.e2e.test_clients import client_command, demo_keys, summary_of
 from tests.e2e.test_reflection_tools import GRPCURL, read_messages
-from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -255,6 +254,16 @@ def relayed_messages(address: str) -> float:
     return reply.gauges["sidecar.messages_relayed"]
 
 
+def wait_for(condition: Callable[[], bool], what: str, within_s: float = 30.0) -> None:
+    """Poll `condition` until true; fail after `within_s`. (Not asyncio.run(eventually(...)):
+    it would leave this thread without the event loop later sync fixtures get for grpc.aio.)"""
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within_s:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
 def test_killing_the_sidecar_mid_stream_the_apps_retry_resumes(
     mesh: RunningMesh, tmp_path: Path
 ) -> None:
@@ -270,11 +279,7 @@ def test_killing_the_sidecar_mid_stream_the_apps_retry_resumes(
         )  # fmt: skip
         try:
             # Mid-stream: the sidecar has relayed the ack and some batches.
-            asyncio.run(
-                eventually(
-                    lambda: relayed_messages(first.address) >= 5, "the stream to flow", within=30
-                )
-            )
+            wait_for(lambda: relayed_messages(first.address) >= 5, "the stream to flow")
             assert app.poll() is None, "the app finished before the sidecar was killed"
             first.process.kill()
             first.process.wait()
