@@ -1,8 +1,8 @@
 """Entry point of the `tickmesh` console script.
 
 It lives outside mesh/ and clients/ because it is the one place that uses both:
-the mesh's commands (up, status, reconcile), the client SDK's (subscribe) and the
-doctor, which checks what both need.
+the mesh's commands (up, status, reconcile), the client SDK's (subscribe), the
+sidecar and the doctor, which checks what both need.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from clients import cli as client_cli
 from mesh import cli as mesh_cli
+from tickmesh_cli import sidecar
 from tickmesh_cli.doctor import cmd_doctor
 
 
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         "dir and chDB: one line per check, with the fix for a failed one. Exits 1 if any fails.",
     )  # fmt: skip
     doctor.set_defaults(func=cmd_doctor)
+    side = mesh_cli.add_command(sub, "sidecar", sidecar.SUMMARY, sidecar.ABOUT)
+    sidecar.add_arguments(side)
+    side.set_defaults(func=sidecar.cmd_sidecar)
     return parser
 
 

@@ -4,11 +4,13 @@
 //
 //   node example.js --target 127.0.0.1:50054 --key tm_... \
 //       [--billing 127.0.0.1:50055] [--bridge 127.0.0.1:50053 --symbols EURUSD,GBPUSD \
-//        --messages 3 --best-effort] [--timeout 30]
+//        --messages 3 --best-effort --retries 5] [--timeout 30]
 //
 // --target is Storage (GetSubscription: the caller's tier), --billing adds
 // Billing.GetTierCatalog, --bridge subscribes and stops after --messages tick
-// batches. Exit status: 0 on success; the gRPC status code (1..16) on an RPC
+// batches; --retries resubscribes (resuming after the last sequence) that many
+// times at most when the stream fails UNAVAILABLE. Without --key every address
+// is a tickmesh sidecar, which attaches its own key. Exit status: 0 on success; the gRPC status code (1..16) on an RPC
 // error, with its name on stderr; 64 on bad usage; 70 on any other failure.
 'use strict';
 
@@ -31,12 +33,14 @@ function parseOptions(argv) {
       messages: { type: 'string', default: '3' },
       'best-effort': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '30' },
+      retries: { type: 'string', default: '0' },
     },
   });
   const messages = Number(values.messages);
   const timeoutS = Number(values.timeout);
-  if (!values.target || !values.key || !(messages >= 1) || !(timeoutS > 0)) {
-    throw new UsageError('needs --target HOST:PORT --key KEY; --messages and --timeout > 0');
+  const retries = Number(values.retries);
+  if (!values.target || !(messages >= 1) || !(timeoutS > 0) || !(retries >= 0)) {
+    throw new UsageError('needs --target HOST:PORT; --messages and --timeout > 0, --retries >= 0');
   }
   return {
     target: values.target,
@@ -47,32 +51,26 @@ function parseOptions(argv) {
     messages,
     bestEffort: values['best-effort'],
     timeoutS,
+    retries,
   };
 }
 
 class UsageError extends Error {}
 
 /**
- * Subscribe and collect until `wanted` tick batches arrived, then cancel.
- * The deadline bounds the whole stream, so a silent server cannot hang us.
+ * One Subscribe call, adding to `summary` until it holds `wanted` tick batches,
+ * then cancel. `deadline` bounds the whole stream, so a silent server cannot hang us.
  */
-function consume(bridge, request, wanted, timeoutS) {
-  const summary = {
-    ack: false, granted: [], refused: [],
-    messages: 0, batches: 0, heartbeats: 0, gaps: 0, ticks: 0, symbols: [], last_seq: '0',
-  };
-  const seen = new Set();
-  const deadline = new Date(Date.now() + timeoutS * 1000);
+function consumeOnce(bridge, request, wanted, deadline, summary, seen) {
   return new Promise((resolve, reject) => {
     let done = false;
     const call = bridge.Subscribe(request, { deadline });
     const finish = (err) => {
       if (done) return;
       done = true;
-      summary.symbols = [...seen].sort();
       call.cancel(); // frees our concurrent-stream slot on the Bridge now
       if (err) reject(err);
-      else resolve(summary);
+      else resolve();
     };
     call.on('data', (message) => {
       summary.messages += 1;
@@ -110,6 +108,38 @@ function consume(bridge, request, wanted, timeoutS) {
   });
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Subscribe and collect until `wanted` tick batches arrived. A stream failing
+ * UNAVAILABLE (the server or the sidecar restarting) is resubscribed at most
+ * `retries` times, with a growing pause, resuming after the last sequence seen.
+ */
+async function consume(bridge, request, wanted, timeoutS, retries) {
+  const summary = {
+    ack: false, granted: [], refused: [],
+    messages: 0, batches: 0, heartbeats: 0, gaps: 0, ticks: 0, symbols: [], last_seq: '0',
+    retries: 0,
+  };
+  const seen = new Set();
+  const deadline = new Date(Date.now() + timeoutS * 1000);
+  for (;;) {
+    const resumed = { ...request, resume_from: summary.last_seq };
+    try {
+      await consumeOnce(bridge, resumed, wanted, deadline, summary, seen);
+      break;
+    } catch (err) {
+      if (err.code !== grpc.status.UNAVAILABLE || summary.retries >= retries) throw err;
+      summary.retries += 1;
+      const pauseMs = Math.min(100 * 2 ** summary.retries, 2000);
+      console.error(`stream: UNAVAILABLE (${err.details}); retry ${summary.retries}/${retries} in ${pauseMs} ms`);
+      await sleep(pauseMs);
+    }
+  }
+  summary.symbols = [...seen].sort();
+  return summary;
+}
+
 async function run(options, clients) {
   const tickmesh = load();
   const result = {};
@@ -133,7 +163,9 @@ async function run(options, clients) {
     const bridge = connect(tickmesh.bridge.v1.BridgeService, options.bridge, options.key);
     clients.push(bridge);
     const request = { symbols: options.symbols, options: { best_effort: options.bestEffort } };
-    const stream = await consume(bridge, request, options.messages, options.timeoutS);
+    const stream = await consume(
+      bridge, request, options.messages, options.timeoutS, options.retries,
+    );
     console.log(`stream: ${stream.ticks} ticks in ${stream.batches} batches of ${stream.symbols.join(' ')}`);
     Object.assign(result, stream);
   }

@@ -69,13 +69,23 @@ function apiKeyInterceptor(apiKey) {
     });
 }
 
+// Reconnect within a second or two of a peer coming back (a restarted sidecar or
+// server), not after grpc-js's default backoff, which grows to two minutes.
+const CHANNEL_OPTIONS = {
+  'grpc.initial_reconnect_backoff_ms': 200,
+  'grpc.max_reconnect_backoff_ms': 2000,
+};
+
 /**
  * A client of `Service` (a constructor from load()) at `target` ("host:port"),
- * authenticated with `apiKey`. Pass `tls: true` for a TLS endpoint.
+ * authenticated with `apiKey`; without a key (a tickmesh sidecar at `target`
+ * attaches its own) the calls carry no credentials. Pass `tls: true` for a TLS
+ * endpoint.
  */
 function connect(Service, target, apiKey, { tls = false } = {}) {
   const credentials = tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
-  return new Service(target, credentials, { interceptors: [apiKeyInterceptor(apiKey)] });
+  const interceptors = apiKey ? [apiKeyInterceptor(apiKey)] : [];
+  return new Service(target, credentials, { ...CHANNEL_OPTIONS, interceptors });
 }
 
 /** Promise form of a unary call, with a deadline in seconds. */

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import grpc
 from tickmesh.common.v1 import metrics_pb2, metrics_pb2_grpc
 
+from mesh.channel_pool import ChannelPool
 from mesh.client_interceptors import MetadataPairs
-from servers.hub.channels import ChannelPool
 from servers.hub.insights import MeshMetrics, Report, ServiceHealth, aggregate
 from servers.hub.registry import Instance
 from servers.hub.selection import Resolver

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from mesh.channel_pool import ChannelPool
 from mesh.lifecycle import cancel
-from servers.hub.channels import ChannelPool
 from servers.hub.registry import Event, EventType, Health, Instance, Registry
 
 _log = logging.getLogger(__name__)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from mesh.channel_pool import ChannelPool
+from mesh.forwarding import Forwarder
 from mesh.lifecycle import cancel
-from servers.hub.channels import ChannelPool
+from servers.hub.channels import hub_channel_pool
 from servers.hub.health_watch import HealthWatcher
 from servers.hub.outliers import OutlierDetector, OutlierPolicy
-from servers.hub.proxy import Proxy
+from servers.hub.proxy import hub_proxy
 from servers.hub.registry import Clock, Event, EventType, LeasePolicy, Registry
 from servers.hub.selection import Resolver
 from servers.hub.settings import HubSettings
@@ -25,7 +27,7 @@ class Hub:
     resolver: Resolver
     channels: ChannelPool
     health: HealthWatcher
-    proxy: Proxy
+    proxy: Forwarder
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -48,14 +50,14 @@ class Hub:
             on_change=registry.touch,
         )
         resolver = Resolver(registry, outliers, panic_percent=settings.panic_percent)
-        channels = ChannelPool()
+        channels = hub_channel_pool()
         return cls(
             registry=registry,
             outliers=outliers,
             resolver=resolver,
             channels=channels,
             health=HealthWatcher(registry, channels),
-            proxy=Proxy(resolver, channels),
+            proxy=hub_proxy(resolver, channels),
         )
 
     async def start(self) -> None:

@@ -96,7 +96,9 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
                 violations=[FieldViolation("service", "required")],
             )
         tier, company = routing_tier(principal)
-        choice = self._resolver.resolve(service, tier, company_id=company)
+        choice = self._resolver.resolve(
+            service, tier, company_id=company, exclude=request.exclude_instance_ids
+        )
         return hub_pb2.ResolveResponse(
             instance=self._instance(choice.instance), reason=choice.reason
         )

@@ -255,6 +255,14 @@ async def test_who_may_call_what(hub_mesh: HubMesh) -> None:
     )
     assert resolved.instance.spec.service == "billing"
     assert resolved.reason.startswith("free:")
+    # Excluding the one instance there is (a caller just failed to reach it): none left.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await hub_mesh.hub_stub(free.api_key).Resolve(
+            hub_pb2.ResolveRequest(
+                service="billing", exclude_instance_ids=[resolved.instance.spec.instance_id]
+            )
+        )
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
 async def test_hub_health_list_names_every_instance(hub_mesh: HubMesh) -> None:

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from mesh.config import ConfigError, MeshConfig, load_config
+from mesh.forwarding import forwarded_metadata
 from mesh.telemetry import (
     configure_telemetry,
     enabled,
@@ -24,7 +25,6 @@ from mesh.telemetry import (
 from mesh.telemetry.client import tracing_interceptors
 from mesh.telemetry.metrics import NOOP, tier_metrics
 from mesh.telemetry.rpc import METADATA_GETTER, traced
-from servers.hub.proxy import forwarded_metadata
 
 FOREIGN = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

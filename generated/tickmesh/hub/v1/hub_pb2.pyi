@@ -154,10 +154,12 @@ class WatchInstancesResponse(_message.Message):
     def __init__(self, type: _Optional[_Union[WatchInstancesResponse.EventType, str]] = ..., instance: _Optional[_Union[Instance, _Mapping]] = ...) -> None: ...
 
 class ResolveRequest(_message.Message):
-    __slots__ = ("service",)
+    __slots__ = ("service", "exclude_instance_ids")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_INSTANCE_IDS_FIELD_NUMBER: _ClassVar[int]
     service: str
-    def __init__(self, service: _Optional[str] = ...) -> None: ...
+    exclude_instance_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, service: _Optional[str] = ..., exclude_instance_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ResolveResponse(_message.Message):
     __slots__ = ("instance", "reason")

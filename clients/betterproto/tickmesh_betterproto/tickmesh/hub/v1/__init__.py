@@ -590,6 +590,14 @@ class ResolveRequest(betterproto2.Message):
     The service to resolve, e.g. "bridge".
     """
 
+    exclude_instance_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
+    """
+    Instances not to pick, e.g. one the caller just failed to reach (UNAVAILABLE when no
+    other is left).
+    """
+
 
 default_message_pool.register_message("tickmesh.hub.v1", "ResolveRequest", ResolveRequest)
 

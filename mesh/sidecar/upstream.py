@@ -1,0 +1,29 @@
+"""The one place the sidecar opens a channel to the mesh (the Hub and every instance).
+
+Plaintext today; mesh TLS plugs in here, so every upstream call of the sidecar gets it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from mesh.channel_options import reconnect_options
+
+UPSTREAM_OPTIONS: tuple[tuple[str, Any], ...] = (
+    # Like the Hub's proxy: a restarted instance is found again within a fraction of a
+    # second, and a dead one fails calls fast (so they are retried elsewhere) instead of
+    # queueing them.
+    *reconnect_options(100, 1000),
+    # The sidecar forwards whatever the instance accepts; the instance enforces its limits.
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+    # Its own subchannels: another channel's backoff to the same peer must not hold ours.
+    ("grpc.use_local_subchannel_pool", 1),
+)
+
+
+def open_upstream_channel(address: str) -> grpc.aio.Channel:
+    """A channel from the sidecar to `address` (`host:port`) in the mesh."""
+    return grpc.aio.insecure_channel(address, options=UPSTREAM_OPTIONS)
