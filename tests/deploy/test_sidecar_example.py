@@ -51,7 +51,7 @@ def test_the_app_talks_to_the_sidecar_on_loopback() -> None:
     listen = option(sidecar_container()["command"], "--listen")
     assert listen.startswith("127.0.0.1:")
     (app,) = objects()["Deployment"]["spec"]["template"]["spec"]["containers"]
-    assert {"name": "TICKMESH_TARGET", "value": listen} in app["env"]
+    assert {"name": "MARKET_DATA_TARGET", "value": listen} in app["env"]
 
 
 def test_the_key_comes_from_a_secret_file_with_a_placeholder() -> None:
