@@ -21,6 +21,7 @@ import sys
 import termios
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -166,7 +167,10 @@ def test_make_up_ends_with_0_on_ctrl_c_and_sigterm_and_keeps_its_demo_tenants(
     try:
         second.wait_ready()
         assert demo_tenants(second.log()) == tenants  # the same companies, the same keys
-        names = asyncio.run(companies(env, data_dir))
+        # On a thread of its own: asyncio.run here would leave this (main) thread without
+        # an event loop, and later tests' fixtures that ask for one would fail.
+        with ThreadPoolExecutor(1) as pool:
+            names = pool.submit(asyncio.run, companies(env, data_dir)).result()
         assert sorted(names) == ["Demo Enterprise Ltd", "Demo Free Ltd", "Demo Pro Ltd"]
         launcher = json.loads((data_dir / "mesh.json").read_text())["launcher_pid"]
         os.kill(launcher, signal.SIGTERM)  # as a service manager stops `up`
