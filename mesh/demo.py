@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import grpc
 from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import MeshConfig
+from mesh.transport import aio_channel
 
 DEMO_TENANTS = (
     ("Demo Free Ltd", tenancy_pb2.TIER_FREE, "free"),
@@ -35,8 +35,8 @@ class DemoTenant:
 async def create_demo_tenants(config: MeshConfig, operator_key: str) -> list[DemoTenant]:
     """Create one company per tier through Storage, as the operator."""
     interceptors = api_key_interceptors(operator_key)
-    async with grpc.aio.insecure_channel(
-        config.address_of("storage"), interceptors=interceptors
+    async with aio_channel(
+        config.address_of("storage"), config, interceptors=interceptors
     ) as channel:
         stub = storage_pb2_grpc.StorageServiceStub(channel)
         tenants = []

@@ -4,7 +4,10 @@ proxy, and their background work."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import grpc
 
 from mesh.lifecycle import cancel
 from servers.hub.channels import ChannelPool
@@ -29,7 +32,12 @@ class Hub:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    def from_settings(cls, settings: HubSettings, clock: Clock | None = None) -> Hub:
+    def from_settings(
+        cls,
+        settings: HubSettings,
+        clock: Clock | None = None,
+        channel_factory: Callable[[str], grpc.aio.Channel] | None = None,
+    ) -> Hub:
         registry = Registry(
             clock,
             LeasePolicy(
@@ -48,7 +56,7 @@ class Hub:
             on_change=registry.touch,
         )
         resolver = Resolver(registry, outliers, panic_percent=settings.panic_percent)
-        channels = ChannelPool()
+        channels = ChannelPool(channel_factory)
         return cls(
             registry=registry,
             outliers=outliers,
