@@ -31,6 +31,7 @@ function parseOptions(argv) {
       messages: { type: 'string', default: '3' },
       'best-effort': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '30' },
+      ca: { type: 'string' },
     },
   });
   const messages = Number(values.messages);
@@ -47,6 +48,7 @@ function parseOptions(argv) {
     messages,
     bestEffort: values['best-effort'],
     timeoutS,
+    ca: values.ca,
   };
 }
 
@@ -114,14 +116,14 @@ async function run(options, clients) {
   const tickmesh = load();
   const result = {};
 
-  const storage = connect(tickmesh.storage.v1.StorageService, options.target, options.key);
+  const storage = connect(tickmesh.storage.v1.StorageService, options.target, options.key, { ca: options.ca });
   clients.push(storage);
   const { subscription } = await unary(storage, 'GetSubscription', {});
   result.tier = subscription.tier;
   console.log(`subscription: ${subscription.tier} (company ${subscription.company_id}, ${subscription.status})`);
 
   if (options.billing) {
-    const billing = connect(tickmesh.billing.v1.BillingService, options.billing, options.key);
+    const billing = connect(tickmesh.billing.v1.BillingService, options.billing, options.key, { ca: options.ca });
     clients.push(billing);
     const { tiers } = await unary(billing, 'GetTierCatalog', {});
     // Prices in minor units; int64 stays a string, as in protobuf's JSON mapping.
@@ -130,7 +132,7 @@ async function run(options, clients) {
   }
 
   if (options.bridge) {
-    const bridge = connect(tickmesh.bridge.v1.BridgeService, options.bridge, options.key);
+    const bridge = connect(tickmesh.bridge.v1.BridgeService, options.bridge, options.key, { ca: options.ca });
     clients.push(bridge);
     const request = { symbols: options.symbols, options: { best_effort: options.bestEffort } };
     const stream = await consume(bridge, request, options.messages, options.timeoutS);

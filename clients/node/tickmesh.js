@@ -71,10 +71,14 @@ function apiKeyInterceptor(apiKey) {
 
 /**
  * A client of `Service` (a constructor from load()) at `target` ("host:port"),
- * authenticated with `apiKey`. Pass `tls: true` for a TLS endpoint.
+ * authenticated with `apiKey`. Pass `ca` (the mesh CA file `tickmesh up` prints) for
+ * the mesh's TLS, `tls: true` for an endpoint with a publicly trusted certificate; with
+ * neither, plaintext (a mesh started with --insecure on loopback).
  */
-function connect(Service, target, apiKey, { tls = false } = {}) {
-  const credentials = tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+function connect(Service, target, apiKey, { tls = false, ca = undefined } = {}) {
+  let credentials = grpc.credentials.createInsecure();
+  if (ca) credentials = grpc.credentials.createSsl(fs.readFileSync(ca));
+  else if (tls) credentials = grpc.credentials.createSsl();
   return new Service(target, credentials, { interceptors: [apiKeyInterceptor(apiKey)] });
 }
 

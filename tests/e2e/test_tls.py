@@ -31,7 +31,7 @@ from mesh.peer_identity import ServiceProver
 from mesh.tenancy.authenticator import relayed_caller
 from mesh.tenancy.signing import METADATA_KEY, ContextSigner
 from tests.e2e.conftest import RunningMesh, start_mesh
-from tests.e2e.test_clients import demo_keys
+from tests.e2e.test_clients import CLIENTS, demo_keys, run_client, summary_of
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -163,6 +163,19 @@ def test_grpcurl_and_buf_curl_work_with_the_printed_ca(mesh: RunningMesh) -> Non
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert "TIER_ENTERPRISE" in catalog.stdout, catalog.stderr
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_the_node_and_betterproto_examples_work_with_the_ca(mesh: RunningMesh, client: str) -> None:
+    key = demo_keys(mesh.log())["enterprise"]
+    summary = summary_of(
+        run_client(
+            client,
+            *("--target", mesh.address("storage"), "--key", key, "--ca", str(certs(mesh).ca)),
+            *("--bridge", mesh.address("bridge"), "--messages", "1"),
+        )
+    )
+    assert summary["tier"] == "TIER_ENTERPRISE" and summary["ticks"] > 0
 
 
 def _served_certificate(address: str, ca: Path) -> bytes:
