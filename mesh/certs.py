@@ -6,7 +6,8 @@ Layout of `<certs dir>` (default `<data dir>/certs`):
 
 Each leaf names its owner the way Linkerd and Istio users expect: a SAN URI
 `spiffe://tickmesh/<name>` (the identity the servers check), plus DNS `localhost`, IP
-127.0.0.1 and any extra host names, so clients reach a service by its address. Keys are
+127.0.0.1, the service's name (its host in compose and Kubernetes) and any extra
+host names, so clients reach a service by its address. Keys are
 written 0600. Rotation writes new leaves (same CA) next to the old ones atomically: the
 servers reload files whose mtime changed (mesh.transport), so rotation needs no restart.
 """
@@ -108,7 +109,9 @@ class CertsDir:
             x509.DNSName("localhost"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         ]
-        for host in hosts:
+        # The service's own name too: its host name in compose and a Kubernetes Service.
+        extra = [name, *hosts] if name in SERVICES else list(hosts)
+        for host in extra:
             entry = _general_name(host)
             if entry not in names:
                 names.append(entry)
