@@ -252,8 +252,7 @@ def _prepare_tls(config: MeshConfig) -> None:
     """Refuse plaintext off loopback; create the CA and certificates on first start and
     say where the CA is (clients need it, it is not a secret)."""
     check_insecure_allowed(config)
-    if config.tls_insecure:
-        say(f"tickmesh up: plaintext on {config.host} (--insecure); TLS is the default")
+    if config.tls_insecure:  # asked for, on loopback: nothing to prepare or say
         return
     certs = certs_dir(config)
     hosts = [config.host] if config.host not in ("0.0.0.0", "::", "") else []

@@ -1,10 +1,11 @@
 """The one place that decides how the mesh's connections are secured.
 
 Servers bind TLS with their service's certificate, re-read from disk when its mtime
-changes (rotation without a restart), and request a client certificate without
-requiring one: tenants and grpcurl have none, services present theirs (mutual TLS) and
-the auth interceptor checks a service claim against it (mesh.peer_identity). Channels
-trust the mesh CA only; a service's channel presents the service's own certificate.
+changes (rotation without a restart). Channels trust the mesh CA only. A service's
+identity travels as its certificate plus a proof of its key in each call's metadata
+(mesh.peer_identity), not as a TLS client certificate: grpcio's Python server either
+requires one on a port or never asks for it, and every port also serves tenants and
+reflection tools that have none.
 
 Plaintext only when asked (`tls_insecure`, `--insecure`) and only on loopback.
 """
@@ -20,13 +21,13 @@ from pathlib import Path
 
 import grpc
 
-from mesh.certs import CA_FILE, CLIENT_NAME, CertsDir
+from mesh.certs import CertsDir
 from mesh.config import ConfigError, MeshConfig, env_key
 
 log = logging.getLogger(__name__)
 
 CA_ENV = "TICKMESH_CA"
-"""Where client tools read the CA path from when no --ca is given."""
+"""Where client tools read the CA path from when no --ca is given (clients/tls.py)."""
 
 
 def certs_dir(config: MeshConfig) -> CertsDir:
@@ -116,31 +117,22 @@ def add_port(server: grpc.aio.Server, address: str, config: MeshConfig, service:
     return server.add_secure_port(address, credentials)
 
 
-def channel_credentials(
-    config: MeshConfig, identity: str | None = None
-) -> grpc.ChannelCredentials | None:
-    """Credentials that trust the mesh CA and present `identity`'s certificate (mutual
-    TLS) when given; None when the mesh runs plaintext."""
+def channel_credentials(config: MeshConfig) -> grpc.ChannelCredentials | None:
+    """Credentials that trust the mesh CA; None when the mesh runs plaintext."""
     if config.tls_insecure:
         return None
-    certs = certs_dir(config)
-    ca = certs.ca.read_bytes()
-    if identity is None:
-        return grpc.ssl_channel_credentials(ca)
-    leaf = certs.leaf(identity)
-    return grpc.ssl_channel_credentials(ca, leaf.key.read_bytes(), leaf.cert.read_bytes())
+    return grpc.ssl_channel_credentials(certs_dir(config).ca.read_bytes())
 
 
 def aio_channel(
     address: str,
     config: MeshConfig,
-    identity: str | None = None,
     *,
     interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
     options: Sequence[tuple[str, object]] = (),
 ) -> grpc.aio.Channel:
     """An asyncio channel to a mesh address, secured as the mesh is configured."""
-    credentials = channel_credentials(config, identity)
+    credentials = channel_credentials(config)
     if credentials is None:
         return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
     return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)
@@ -149,77 +141,11 @@ def aio_channel(
 def blocking_channel(
     address: str,
     config: MeshConfig,
-    identity: str | None = None,
     *,
     options: Sequence[tuple[str, object]] = (),
 ) -> grpc.Channel:
     """A sync channel to a mesh address, secured as the mesh is configured."""
-    credentials = channel_credentials(config, identity)
+    credentials = channel_credentials(config)
     if credentials is None:
         return grpc.insecure_channel(address, options=options)
     return grpc.secure_channel(address, credentials, options=options)
-
-
-# --- client tools (SDK, CLI, console) -----------------------------------------------------
-
-
-def default_ca(data_dir: Path) -> Path:
-    return data_dir / "certs" / CA_FILE
-
-
-def client_credentials(ca: Path | None) -> grpc.ChannelCredentials | None:
-    """TLS trusting `ca` for a client tool; None (plaintext) when `ca` is None."""
-    if ca is None:
-        return None
-    try:
-        return grpc.ssl_channel_credentials(ca.read_bytes())
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the mesh CA {ca}: {exc.strerror}; pass --ca <data dir>/certs/{CA_FILE} "
-            f"(printed by `tickmesh up`) or set {CA_ENV}"
-        ) from None
-
-
-def client_aio_channel(
-    address: str,
-    ca: Path | None,
-    *,
-    interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
-    options: Sequence[tuple[str, object]] = (),
-) -> grpc.aio.Channel:
-    """A client tool's channel: TLS trusting `ca`, plaintext when `ca` is None."""
-    credentials = client_credentials(ca)
-    if credentials is None:
-        return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
-    return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)
-
-
-UNTRUSTED_HINT = "server certificate not trusted: pass --ca {ca} (printed by `tickmesh up`)"
-
-
-def explain_handshake(error: grpc.RpcError, ca_hint: str = ".tickmesh/certs/ca.pem") -> str:
-    """A client-facing message for a failed call, naming the fix when the TLS handshake
-    failed (wrong or missing CA, or TLS against a plaintext server)."""
-    details = (error.details() or "") if isinstance(error, grpc.Call) else str(error)
-    lowered = details.lower()
-    if any(s in lowered for s in ("ssl", "handshake", "certificate", "tls")):
-        return f"{UNTRUSTED_HINT.format(ca=ca_hint)} ({details})"
-    return details
-
-
-__all__ = [
-    "CA_ENV",
-    "CLIENT_NAME",
-    "add_port",
-    "aio_channel",
-    "blocking_channel",
-    "certs_dir",
-    "channel_credentials",
-    "check_insecure_allowed",
-    "client_aio_channel",
-    "client_credentials",
-    "default_ca",
-    "explain_handshake",
-    "is_loopback",
-    "server_credentials",
-]
