@@ -67,6 +67,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ from tickmesh.bridge.v1 import bridge_pb2
 from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
+from mesh.certs import CertsDir
 from mesh.tiers import FREE_SYMBOLS, MAJOR_PAIRS, Tier
 from servers.ingestion.symbols import BROKERS, UNIVERSE
 
@@ -175,7 +177,7 @@ async def publish(
             tick_at += step_s
             await asyncio.sleep(max(0.0, tick_at - loop.time()))
 
-    channel = grpc.aio.insecure_channel(address)
+    channel = mesh_channel(address)
     stub = ingestion_pb2_grpc.IngestionServiceStub(channel)
     metadata = (("authorization", f"Bearer {admin_key}"),)
     try:
@@ -227,7 +229,7 @@ async def _clients(
 ) -> None:  # fmt: skip
     n_channels = max(1, math.ceil(len(specs) / per_channel))
     options = [("grpc.use_local_subchannel_pool", 1)]  # a connection per channel
-    channels = [grpc.aio.insecure_channel(target, options=options) for _ in range(n_channels)]
+    channels = [mesh_channel(target, options) for _ in range(n_channels)]
     methods = [
         ch.unary_stream(SUBSCRIBE_PATH, bridge_pb2.SubscribeRequest.SerializeToString, None)
         for ch in channels
@@ -370,6 +372,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def mesh_channel(target: str, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+    """A channel to a bench server: TLS trusting BENCH_CA when set (--tls), else plaintext.
+    An environment variable, so the client processes see it too."""
+    ca = os.environ.get("BENCH_CA")
+    if not ca:
+        return grpc.aio.insecure_channel(target, options=options)
+    credentials = grpc.ssl_channel_credentials(Path(ca).read_bytes())
+    return grpc.aio.secure_channel(target, credentials, options=options)
+
+
 def cpu_s(proc: psutil.Process) -> float:
     times = proc.cpu_times()
     return times.user + times.system
@@ -389,7 +401,7 @@ def rss_mb(proc: psutil.Process) -> float:
 async def wait_serving(address: str, within: float = 30.0) -> None:
     """Until the server's health service answers SERVING."""
     deadline = time.monotonic() + within
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with mesh_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:
@@ -924,6 +936,11 @@ async def main() -> None:
         help="Ingestion's own synthetic brokers (a continuous feed) instead of PublishTicks",
     )  # fmt: skip
     parser.add_argument("--no-bare", action="store_true", help="skip the baseline")
+    parser.add_argument(
+        "--tls", action="store_true",
+        help="Ingestion and the Bridge on TLS (the mesh's default) instead of plaintext; "
+        "implies --no-bare (the bare baseline is plaintext)",
+    )  # fmt: skip
     parser.add_argument("--profile", metavar="DIR", help="py-spy the Bridge over each window")
     parser.add_argument("--native", action="store_true", help="py-spy --native (pauses)")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
@@ -948,6 +965,11 @@ async def main() -> None:
         "TICKMESH_INGESTION_SYNTHETIC": "false",
     }
     base_env.pop("TICKMESH_HUB_ADDRESS", None)
+    base_env["TICKMESH_TLS_INSECURE"] = "false" if args.tls else "true"
+    if args.tls:
+        args.no_bare = True
+        CertsDir(workdir / "certs").ensure()
+        os.environ["BENCH_CA"] = str(workdir / "certs" / "ca.pem")
     if args.redis == "none":
         base_env.pop("TICKMESH_REDIS_URL", None)  # the Bridge's quota store: in process
     else:
@@ -961,6 +983,7 @@ async def main() -> None:
     print(f"code: {revision()}")
     store = "in process (fakeredis)" if args.redis == "none" else args.redis
     print(f"quota and lease store: {store}")
+    print(f"transport: {'TLS (mesh CA, TLSv1.3)' if args.tls else 'plaintext'}")
     if args.synthetic_feed:
         base_env["TICKMESH_INGESTION_SYNTHETIC"] = "true"
         print(f"feed: Ingestion's synthetic brokers, "

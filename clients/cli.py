@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 import grpc
 from tickmesh.common.v1 import tenancy_pb2
 
-from clients import bars_cli
+from clients import bars_cli, tls
 from clients.errors import TickmeshError
 from clients.live_table import LiveTable
 from clients.subscriber import Ack, Gap, Reconnecting, Ticks, subscribe
@@ -43,16 +44,22 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     cmd.add_argument(
         "--duration", type=float, help="stop after this many seconds, whatever happens"
     )
+    cmd.add_argument(
+        "--ca",
+        type=Path,
+        help="the mesh CA to trust (default: $TICKMESH_CA, else <data dir>/certs/ca.pem)",
+    )
     cmd.set_defaults(func=_cmd_subscribe)
     bars_cli.register(sub)
 
 
 def _cmd_subscribe(config: MeshConfig, args: argparse.Namespace) -> int:
     target = args.target or config.address_of("bridge")
+    ca = args.ca or tls.default_ca(config)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(run_subscribe(target, args.key, args.symbols, args.best_effort,
                                          args.duration, sys.stdout,
-                                         config.address_of("bridge")))  # fmt: skip
+                                         config.address_of("bridge"), ca=ca))  # fmt: skip
     return 0
 
 
@@ -64,6 +71,8 @@ async def run_subscribe(
     duration: float | None,
     out: TextIO,
     bridge: str | None = None,
+    *,
+    ca: Path | None = None,
 ) -> int:
     """Subscribe and draw the table until Ctrl-C or `duration` (a hard deadline, also
     while waiting to retry); 1 on a refusal, or when the deadline passes before the
@@ -76,7 +85,9 @@ async def run_subscribe(
     try:
         async with (
             asyncio.timeout(duration),
-            contextlib.aclosing(subscribe(target, key, symbols, best_effort=best_effort)) as events,
+            contextlib.aclosing(
+                subscribe(target, key, symbols, best_effort=best_effort, ca=ca)
+            ) as events,
         ):
             async for event in events:
                 if isinstance(event, Ack):
@@ -103,10 +114,13 @@ async def run_subscribe(
                     next_draw = now + REDRAW_S
     except TimeoutError:
         if not connected:
-            print(explain(target, last_error, duration, bridge), file=sys.stderr)
+            print(explain(target, last_error, duration, bridge, ca), file=sys.stderr)
             return 1
     except TickmeshError as err:
-        print(explain(target, err, duration, bridge), file=sys.stderr)
+        print(explain(target, err, duration, bridge, ca), file=sys.stderr)
+        return 1
+    except ValueError as err:  # the CA file cannot be read
+        print(f"tickmesh subscribe: {err}", file=sys.stderr)
         return 1
     _draw(table, out, interactive)
     return 0
@@ -117,8 +131,11 @@ def explain(
     error: TickmeshError | None,
     duration: float | None = None,
     bridge: str | None = None,
+    ca: Path | None = None,
 ) -> str:
     """A failed subscription as one line that names the target and, when obvious, the fix."""
+    if error is not None and tls.handshake_failed(str(error)):
+        return f"tickmesh subscribe: {target}: {tls.untrusted_hint(ca)}"
     if error is not None and error.code is grpc.StatusCode.UNIMPLEMENTED:
         where = f"the Bridge is at {bridge}" if bridge else "point --target at the Bridge"
         return f"tickmesh subscribe: {target} is not a Bridge (no Subscribe there); {where}"

@@ -17,12 +17,14 @@ import time
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import grpc
 from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc, history_pb2, history_pb2_grpc
 from tickmesh.common.v1 import history_pb2 as history_common_pb2
 from tickmesh.common.v1 import market_pb2
 
+from clients import tls
 from clients.errors import TickmeshError
 from mesh.backoff import Backoff
 from mesh.channel_options import RECONNECT_OPTIONS
@@ -127,8 +129,11 @@ async def subscribe(
     backoff: Backoff | None = None,
     max_attempts: int | None = None,
     channel: grpc.aio.Channel | None = None,
+    ca: Path | None = None,
 ) -> AsyncGenerator[Event, None]:
-    """Subscribe to `symbols` at `target` (a Bridge, or the Hub's proxy) with `api_key`.
+    """Subscribe to `symbols` at `target` (a Bridge, or the Hub's proxy) with `api_key`,
+    over TLS trusting the mesh CA `ca` (plaintext when None, for a mesh on loopback
+    started with --insecure).
 
     A broken stream is retried after `backoff`'s delays (SUBSCRIBE_BACKOFF by default),
     at most `max_attempts` times in a row (None: for as long as it takes).
@@ -138,8 +143,8 @@ async def subscribe(
     if channel is None:
         # The mesh's reconnect options, or gRPC's own back-off (up to two minutes) would
         # outlast the delays above while the server is back.
-        channel = grpc.aio.insecure_channel(
-            target, options=RECONNECT_OPTIONS, interceptors=api_key_interceptors(api_key)
+        channel = tls.channel(
+            target, ca, options=RECONNECT_OPTIONS, interceptors=api_key_interceptors(api_key)
         )
     stub = bridge_pb2_grpc.BridgeServiceStub(channel)
     last_seq, attempt = resume_from, 0
@@ -211,9 +216,9 @@ def _us(moment: TimeLike | None) -> int:
     return moment
 
 
-def _history_channel(target: str, api_key: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(
-        target, options=RECONNECT_OPTIONS, interceptors=api_key_interceptors(api_key)
+def _history_channel(target: str, api_key: str, ca: Path | None) -> grpc.aio.Channel:
+    return tls.channel(
+        target, ca, options=RECONNECT_OPTIONS, interceptors=api_key_interceptors(api_key)
     )
 
 
@@ -226,6 +231,7 @@ async def history(
     *,
     max_batch_ticks: int = 0,
     channel: grpc.aio.Channel | None = None,
+    ca: Path | None = None,
 ) -> AsyncGenerator[market_pb2.TickBatch, None]:
     """The recorded ticks of `symbols` from `start` to `end` (default now) in batches,
     symbol by symbol (in the order given), each oldest first, with the fields of the
@@ -233,7 +239,7 @@ async def history(
     PERMISSION_DENIED (a symbol outside the tier), OUT_OF_RANGE (past the tier's window;
     `metadata["required_tier"]` names the tier that reaches), INVALID_ARGUMENT."""
     own = channel is None
-    channel = channel or _history_channel(target, api_key)
+    channel = channel or _history_channel(target, api_key, ca)
     stub = history_pb2_grpc.HistoryServiceStub(channel)
     request = history_pb2.StreamHistoryRequest(
         symbols=list(symbols), start_time_us=_us(start), end_time_us=_us(end),
@@ -259,13 +265,14 @@ async def bars(
     *,
     page_size: int = 0,
     channel: grpc.aio.Channel | None = None,
+    ca: Path | None = None,
 ) -> list[history_common_pb2.Bar]:
     """Every OHLC bar of `symbol` at `interval` ("1s", "1m", "1h", "1d") from `start` to
     `end` (default now), oldest first, following the pages. Refusals as for history()."""
     if interval not in BAR_INTERVALS:
         raise ValueError(f"unknown interval {interval!r}; one of {', '.join(BAR_INTERVALS)}")
     own = channel is None
-    channel = channel or _history_channel(target, api_key)
+    channel = channel or _history_channel(target, api_key, ca)
     stub = history_pb2_grpc.HistoryServiceStub(channel)
     # A fixed end, so the pages of one call describe one range even while time moves on.
     end_us = _us(end) or int(time.time() * 1_000_000)
@@ -291,11 +298,16 @@ async def bars(
 
 
 async def quotes(
-    target: str, api_key: str, symbols: Sequence[str], *, channel: grpc.aio.Channel | None = None
+    target: str,
+    api_key: str,
+    symbols: Sequence[str],
+    *,
+    channel: grpc.aio.Channel | None = None,
+    ca: Path | None = None,
 ) -> list[market_pb2.Tick]:
     """The latest recorded tick of each of `symbols`, with the fields of the key's tier."""
     own = channel is None
-    channel = channel or _history_channel(target, api_key)
+    channel = channel or _history_channel(target, api_key, ca)
     try:
         reply = await history_pb2_grpc.HistoryServiceStub(channel).GetQuote(
             history_pb2.GetQuoteRequest(symbols=list(symbols))

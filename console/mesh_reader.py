@@ -19,6 +19,7 @@ from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 from tickmesh.workflow.v1 import lifecycle_pb2, lifecycle_pb2_grpc
 
+from clients import tls
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import MeshConfig
 
@@ -37,12 +38,14 @@ class MeshReader:
 
     def __init__(self, config: MeshConfig) -> None:
         self.config = config
+        self._ca = tls.default_ca(config)
         self._channels: dict[tuple[str, str], grpc.aio.Channel] = {}
 
     def channel(self, address: str, key: str) -> grpc.aio.Channel:
         ch = self._channels.get((address, key))
         if ch is None:
-            ch = grpc.aio.insecure_channel(address, interceptors=api_key_interceptors(key))
+            # TLS trusting the mesh CA (plaintext only for a mesh started --insecure).
+            ch = tls.channel(address, self._ca, interceptors=api_key_interceptors(key))
             self._channels[(address, key)] = ch
         return ch
 

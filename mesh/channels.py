@@ -23,11 +23,13 @@ from mesh.client_interceptors import (
 from mesh.config import ConfigError, MeshConfig, env_key
 from mesh.context import current_request_id
 from mesh.interceptors.request_id import REQUEST_ID_KEY
+from mesh.peer_identity import ServiceProver
 from mesh.telemetry import tracer_for
 from mesh.telemetry.client import sync_tracing_interceptors, tracing_interceptors
 from mesh.tenancy.authenticator import relayed_caller
 from mesh.tenancy.current import optional_principal
 from mesh.tenancy.signing import METADATA_KEY, ContextSigner
+from mesh.transport import aio_channel, blocking_channel, certs_dir
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +54,21 @@ def mesh_signer(config: MeshConfig) -> ContextSigner:
 
 
 class MeshChannels:
-    """Opens channels signed as `component`; closes them all in aclose()."""
+    """Opens channels signed as `component`; closes them all in aclose().
 
-    def __init__(self, component: str, signer: ContextSigner) -> None:
+    With `config` (and TLS on) the channels trust the mesh CA and every signed context
+    carries `component`'s certificate and proof of its key (mesh.peer_identity); without
+    one (tests of a single process) they are plaintext."""
+
+    def __init__(
+        self, component: str, signer: ContextSigner, config: MeshConfig | None = None
+    ) -> None:
         self.component = component
         self.signer = signer
+        self._config = config if config is not None else MeshConfig(tls_insecure=True)
+        self._prover = None
+        if not self._config.tls_insecure and component in certs_dir(self._config).names():
+            self._prover = ServiceProver(certs_dir(self._config).leaf(component))
         self._channels: list[grpc.aio.Channel] = []
 
     def channel(self, address: str) -> grpc.aio.Channel:
@@ -74,8 +86,8 @@ class MeshChannels:
             *tracing_interceptors(tracer_for(self.component)),
             *metadata_interceptors(metadata),
         ]
-        channel = grpc.aio.insecure_channel(
-            address, interceptors=interceptors, options=CHANNEL_OPTIONS
+        channel = aio_channel(
+            address, self._config, interceptors=interceptors, options=CHANNEL_OPTIONS
         )
         self._channels.append(channel)
         return channel
@@ -88,7 +100,7 @@ class MeshChannels:
         SingleThreadedUnaryStream), not handed over by the channel's spin thread: one
         thread switch per message instead of two, ~3 % of a core less for the Bridge."""
         options = (*CHANNEL_OPTIONS, (SINGLE_THREADED_UNARY_STREAM, 1))
-        channel = grpc.insecure_channel(address, options=options)
+        channel = blocking_channel(address, self._config, options=options)
         return grpc.intercept_channel(
             channel,
             *sync_tracing_interceptors(tracer_for(self.component)),
@@ -104,7 +116,10 @@ class MeshChannels:
         return self._signed(relayed_caller(self.component, optional_principal()))
 
     def _signed(self, caller: bytes) -> MetadataPairs:
-        pairs: list[tuple[str, str | bytes]] = [(METADATA_KEY, self.signer.sign(caller))]
+        envelope = self.signer.sign(caller)
+        pairs: list[tuple[str, str | bytes]] = [(METADATA_KEY, envelope)]
+        if self._prover is not None:
+            pairs.extend(self._prover.pairs(envelope))
         request_id = current_request_id()
         if request_id:
             pairs.append((REQUEST_ID_KEY, request_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import shutil
 import sys
@@ -17,7 +18,7 @@ from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
-from mesh.config import SERVICES, ConfigError, MeshConfig, load_config
+from mesh.config import SERVICES, ConfigError, MeshConfig, env_key, load_config
 from mesh.demo import create_demo_tenants, demo_instructions
 from mesh.known_settings import check_known
 from mesh.launcher import Mesh, health_of, operator_key_file, run_up
@@ -25,6 +26,7 @@ from mesh.lifecycle_status import schedule_lines
 from mesh.mesh_state import read_state
 from mesh.shared_store import NAME, ping
 from mesh.terminal import own_foreground
+from mesh.transport import aio_channel, certs_dir
 
 READY_LINE = "Press Ctrl-C to stop."
 
@@ -83,10 +85,30 @@ def _print_endpoints(mesh: Mesh) -> None:
 
 
 def _cmd_up(config: MeshConfig, args: argparse.Namespace) -> int:
+    if args.insecure:  # the children read it from the environment, like every setting
+        os.environ[env_key("tls_insecure")] = "true"
+        config = dataclasses.replace(config, tls_insecure=True)
     services = args.services or list(SERVICES)
     demo = args.demo and set(services) == set(SERVICES)
     with own_foreground():  # Ctrl-C under `make up` reaches up alone: make exits 0 too
         return asyncio.run(run_up(config, services, on_ready=_on_ready if demo else _print_ready))
+
+
+def _cmd_certs(config: MeshConfig, args: argparse.Namespace) -> int:
+    certs = certs_dir(config)
+    hosts = [*args.host, *([config.host] if config.host not in ("0.0.0.0", "::") else [])]
+    if args.action == "create":
+        made = certs.ensure(hosts)
+        print(f"{'created' if made else 'already present'}: {certs.path}")
+    elif args.action == "rotate":
+        if not certs.ca.exists():
+            print(f"tickmesh certs: no CA in {certs.path}: run `tickmesh certs create`")
+            return 1
+        certs.rotate(hosts=hosts)
+        print(f"rotated every service certificate in {certs.path} (same CA)")
+    print("\n".join(certs.describe()))
+    print(f"clients trust: {certs.ca}")
+    return 0
 
 
 def _print_ready(mesh: Mesh) -> None:
@@ -101,7 +123,7 @@ def _cmd_status(config: MeshConfig, args: argparse.Namespace) -> int:
 
     async def collect() -> list[tuple[str, str, str]]:
         addresses = [config.address_of(s) for s in SERVICES]
-        states = await asyncio.gather(*(health_of(a) for a in addresses))
+        states = await asyncio.gather(*(health_of(a, config=config) for a in addresses))
         return list(zip(SERVICES, addresses, states, strict=True))
 
     rows = asyncio.run(collect())
@@ -117,7 +139,11 @@ def _cmd_status(config: MeshConfig, args: argparse.Namespace) -> int:
         ok = ok and store.reachable
     key = _operator_key(config)
     if key is not None:
-        print("\n".join(asyncio.run(schedule_lines(config.address_of("workflow"), key))))
+        print(
+            "\n".join(
+                asyncio.run(schedule_lines(config.address_of("workflow"), key, config=config))
+            )
+        )
     try:
         summary = asyncio.run(mesh_summary(config))
     except MeshMetricsUnavailable as exc:
@@ -201,7 +227,7 @@ async def mesh_summary(config: MeshConfig, timeout_s: float = 3.0) -> list[str]:
             f"{operator_key_file(config)}"
         )
     address = config.hub_address or config.address_of("hub")
-    async with grpc.aio.insecure_channel(address, interceptors=api_key_interceptors(key)) as ch:
+    async with aio_channel(address, config, interceptors=api_key_interceptors(key)) as ch:
         try:
             reply = await hub_pb2_grpc.HubServiceStub(ch).GetMeshMetrics(
                 hub_pb2.GetMeshMetricsRequest(), timeout=timeout_s
@@ -245,7 +271,7 @@ def _cmd_reconcile(config: MeshConfig, args: argparse.Namespace) -> int:
     address = config.address_of("billing")
 
     async def call() -> billing_pb2.ReconcileResponse:
-        async with grpc.aio.insecure_channel(address, interceptors=api_key_interceptors(key)) as ch:
+        async with aio_channel(address, config, interceptors=api_key_interceptors(key)) as ch:
             return await billing_pb2_grpc.BillingServiceStub(ch).Reconcile(
                 billing_pb2.ReconcileRequest(billing_period=args.period), timeout=120
             )
@@ -335,7 +361,22 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     up.add_argument(
         "--no-demo", dest="demo", action="store_false", help="skip creating demo tenants"
     )
+    up.add_argument(
+        "--insecure",
+        action="store_true",
+        help="plaintext instead of TLS (refused unless TICKMESH_HOST is a loopback address)",
+    )
     up.set_defaults(func=_cmd_up)
+    certs = add_command(
+        sub, "certs", "create, show or rotate the mesh's certificates",
+        "create: the mesh CA and one certificate per service (spiffe://tickmesh/<service>)\n"
+        "in <data dir>/certs, if missing. show: each one's identity and expiry. rotate:\n"
+        "new service keys and certificates from the same CA; running servers use them for\n"
+        "new connections without a restart.",
+    )  # fmt: skip
+    certs.add_argument("action", choices=("create", "show", "rotate"), nargs="?", default="show")
+    certs.add_argument("--host", action="append", default=[], help="extra host name or IP")
+    certs.set_defaults(func=_cmd_certs)
     status = add_command(
         sub, "status", "print each service's health and restarts",
         "Then the shared Redis and the mesh's metrics from the Hub. Exits 1 when a service\n"

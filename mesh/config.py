@@ -332,6 +332,12 @@ class MeshConfig:
     instance_ttl_seconds: float = setting(10.0, cast=number_at_least(1))
     """Lease TTL this server asks the Hub for; it heartbeats every third of it."""
 
+    tls_insecure: bool = setting(False, cast=as_bool)
+    """Plaintext instead of TLS; allowed only when `host` is a loopback address (`--insecure`)."""
+
+    tls_certs_dir: Path | None = setting(None, cast=as_optional_path)  # noqa: RUF009
+    """Where the mesh CA and the services' certificates are; None: `<data_dir>/certs`."""
+
     otel_exporter: str = setting("none", cast=one_of(*OTEL_EXPORTERS))
     """Where traces and metrics go: `none` (off, nothing installed), `otlp`, or `console`."""
 

@@ -23,6 +23,7 @@ from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import MeshConfig
+from mesh.transport import aio_channel
 
 DEMO_TENANTS = (
     ("Demo Free Ltd", tenancy_pb2.TIER_FREE, "free"),
@@ -54,8 +55,9 @@ async def create_demo_tenants(config: MeshConfig, operator_key: str) -> list[Dem
     """The demo tenants, one per tier, as the operator: those recorded by an earlier `up`
     on this data dir when Storage still has them, else new ones; recorded for the next."""
     saved = _read(demo_file(config))
-    async with grpc.aio.insecure_channel(
-        config.address_of("storage"), interceptors=api_key_interceptors(operator_key)
+    interceptors = api_key_interceptors(operator_key)
+    async with aio_channel(
+        config.address_of("storage"), config, interceptors=interceptors
     ) as channel:
         stub = storage_pb2_grpc.StorageServiceStub(channel)
         existing = await _company_ids(stub) if saved else set()
@@ -109,8 +111,8 @@ async def _still_usable(
 ) -> DemoTenant:
     """`tenant` if its key still works (the call a user of the key could make), else the
     same tenant with a new key for its owner."""
-    async with grpc.aio.insecure_channel(
-        config.address_of("storage"), interceptors=api_key_interceptors(tenant.api_key)
+    async with aio_channel(
+        config.address_of("storage"), config, interceptors=api_key_interceptors(tenant.api_key)
     ) as channel:
         try:
             await storage_pb2_grpc.StorageServiceStub(channel).GetCompany(

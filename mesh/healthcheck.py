@@ -8,16 +8,19 @@ from collections.abc import Sequence
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from mesh.config import SERVICES, ConfigError, join_host_port, load_config
+from mesh.config import SERVICES, ConfigError, MeshConfig, join_host_port, load_config
+from mesh.transport import blocking_channel
 
 USAGE = f"usage: python -m mesh.healthcheck <port | {' | '.join(SERVICES)}> [host]"
 TIMEOUT_S = 3.0
 
 
-def check(address: str, timeout_s: float = TIMEOUT_S) -> str:
-    """The overall grpc.health.v1 status at `address`, or the gRPC code that prevented it."""
+def check(address: str, timeout_s: float = TIMEOUT_S, config: MeshConfig | None = None) -> str:
+    """The overall grpc.health.v1 status at `address`, or the gRPC code that prevented it;
+    over the mesh's transport when `config` is given, else plaintext."""
     # Synchronous on purpose: a probe runs once and exits, so no event loop is worth starting.
-    with grpc.insecure_channel(address) as channel:
+    config = config if config is not None else MeshConfig(tls_insecure=True)
+    with blocking_channel(address, config) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s)
@@ -50,7 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # The server binds TICKMESH_HOST (0.0.0.0 in a container); loopback reaches it from inside.
     address = join_host_port(args[1] if len(args) == 2 else "127.0.0.1", port)
-    status = check(address)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"healthcheck: {exc}", file=sys.stderr)
+        return 2
+    status = check(address, config=config)
     print(f"{address} {status}")
     return 0 if status == "SERVING" else 1
 

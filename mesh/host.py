@@ -129,7 +129,7 @@ async def build_service(
     name = spec.name
     # Before any channel or server exists: instrumentation wraps what is created after.
     configure_telemetry(config, name)
-    channels = MeshChannels(name, mesh_signer(config))
+    channels = MeshChannels(name, mesh_signer(config), config)
     assembly = Assembly(
         name=name,
         config=config,

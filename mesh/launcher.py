@@ -68,6 +68,7 @@ from mesh.temporal_server import (
     temporal_environment,
     temporal_server,
 )
+from mesh.transport import CA_ENV, aio_channel, certs_dir, check_insecure_allowed
 
 log = logging.getLogger("tickmesh.launcher")
 
@@ -211,7 +212,7 @@ class Mesh:
 
     async def wait_one(self, child: Child) -> None:
         """Wait until `child` reports SERVING; raise if it exits first."""
-        async with grpc.aio.insecure_channel(child.address) as channel:
+        async with aio_channel(child.address, self.config) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 assert child.process is not None
@@ -261,6 +262,19 @@ def mesh_environment(config: MeshConfig, env: Mapping[str, str]) -> dict[str, st
     return out
 
 
+def _prepare_tls(config: MeshConfig) -> None:
+    """Refuse plaintext off loopback; create the CA and certificates on first start and
+    say where the CA is (clients need it, it is not a secret)."""
+    check_insecure_allowed(config)
+    if config.tls_insecure:  # asked for, on loopback: nothing to prepare or say
+        return
+    certs = certs_dir(config)
+    hosts = [config.host] if config.host not in ("0.0.0.0", "::", "") else []
+    if certs.ensure(hosts):
+        say(f"tickmesh up: created the mesh CA and service certificates in {certs.path}")
+    say(f"tickmesh up: TLS on; clients trust the CA {certs.ca} (--ca, {CA_ENV})")
+
+
 def operator_key_file(config: MeshConfig) -> Path:
     """Where `tickmesh up` leaves the operator key of the running mesh."""
     return config.data_dir / "operator.key"
@@ -297,6 +311,11 @@ async def run_up(
         except PortBusy as exc:
             print(f"tickmesh up: {exc}", file=sys.stderr)
             return 1
+        try:
+            _prepare_tls(config)
+        except ConfigError as exc:
+            print(f"tickmesh up: {exc}", file=sys.stderr)
+            return 2
         try:
             # The store and Temporal outlive the services: started before them, stopped
             # after them. Temporal only when the Workflow service runs.
@@ -444,9 +463,11 @@ async def _stop(mesh: Mesh, supervisor: asyncio.Future[None] | None, grace_s: fl
     return await asyncio.to_thread(mesh.stop, grace_s)
 
 
-async def health_of(address: str, timeout_s: float = 2.0) -> str:
-    """The overall health of the server at `address`, or UNREACHABLE."""
-    async with grpc.aio.insecure_channel(address) as channel:
+async def health_of(address: str, timeout_s: float = 2.0, config: MeshConfig | None = None) -> str:
+    """The overall health of the server at `address`, or UNREACHABLE. With `config`, over
+    the mesh's transport (TLS trusting its CA); without, plaintext."""
+    config = config if config is not None else MeshConfig(tls_insecure=True)
+    async with aio_channel(address, config) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s)

@@ -8,13 +8,18 @@ import grpc
 from tickmesh.workflow.v1 import lifecycle_pb2, lifecycle_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
+from mesh.config import MeshConfig
+from mesh.transport import aio_channel
 
 
-async def schedule_lines(address: str, operator_key: str, timeout_s: float = 3.0) -> list[str]:
+async def schedule_lines(
+    address: str, operator_key: str, timeout_s: float = 3.0, config: MeshConfig | None = None
+) -> list[str]:
     """One line per schedule: last run (business time, status, what it did) and next run;
     one line saying why when the Workflow service cannot tell."""
     interceptors = api_key_interceptors(operator_key)
-    async with grpc.aio.insecure_channel(address, interceptors=interceptors) as channel:
+    config = config if config is not None else MeshConfig(tls_insecure=True)
+    async with aio_channel(address, config, interceptors=interceptors) as channel:
         stub = lifecycle_pb2_grpc.LifecycleServiceStub(channel)
         try:
             reply = await stub.ListSchedules(

@@ -36,6 +36,7 @@ from mesh.reflection import enable_reflection
 from mesh.registration import Registrar, advertised_address, instance_spec, new_instance_id
 from mesh.telemetry import configure_telemetry, tracer_for
 from mesh.telemetry.server import TenantSpanInterceptor, TracingInterceptor
+from mesh.transport import add_port
 
 HEALTH_SERVICE_NAME: str = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 OVERALL = ""
@@ -229,7 +230,7 @@ async def build_server(
     address = join_host_port(config.host, port)
     cause: Exception | None = None
     try:
-        bound = server.add_insecure_port(address)
+        bound = add_port(server, address, config, component)
     except RuntimeError as exc:  # grpc raises for an address in use; older versions return 0
         bound, cause = 0, exc
     if not bound:
@@ -237,7 +238,7 @@ async def build_server(
         raise RuntimeError(f"{component}: cannot bind {address}") from cause
     registrar = None
     if config.hub_address:
-        channels = channels or MeshChannels(component, mesh_signer(config))
+        channels = channels or MeshChannels(component, mesh_signer(config), config)
         registrar = Registrar(
             spec=instance_spec(
                 config, component, metrics.instance_id, advertised_address(config, bound)

@@ -31,12 +31,14 @@ from mesh.interceptors.permissions import PermissionInterceptor
 from mesh.interceptors.quota import QuotaInterceptor
 from mesh.metering.meter import Sender, UsageMeter
 from mesh.metering.spool import Spool, spool_dir
+from mesh.peer_identity import ServiceVerifier
 from mesh.tenancy.auth_cache import AuthCache, Resolver
 from mesh.tenancy.authenticator import Authenticator, KeyAuthenticator, tenant_from_proto
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.permissions import Scope
 from mesh.tenancy.quota import QuotaStore
 from mesh.tenancy.quota_events import QuotaEvents
+from mesh.transport import certs_dir
 
 METER_DRAIN_S = 5.0
 
@@ -134,7 +136,10 @@ async def open_tenancy(
         await cache.start()
         authenticate_key = cache.authenticate
     authenticator = Authenticator(
-        signer=channels.signer, authenticate_key=authenticate_key, admin_key=config.admin_key
+        signer=channels.signer,
+        authenticate_key=authenticate_key,
+        admin_key=config.admin_key,
+        service_verifier=None if config.tls_insecure else ServiceVerifier(certs_dir(config).ca),
     )
     usage_sender = options.usage_sender
     reconnected = None

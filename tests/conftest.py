@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
@@ -11,6 +12,11 @@ from mesh.temporal_server import TemporalServer
 from tests.support.temporal import start_dev_server
 
 ChannelFactory = Callable[[str], grpc.aio.Channel]
+
+# The shared test meshes run plaintext on loopback (the suite's channels are insecure);
+# TLS, mutual TLS and their refusals are covered by tests/e2e/test_tls.py, which turns it
+# back on for the meshes it starts. Set before any config is loaded or process spawned.
+os.environ.setdefault("TICKMESH_TLS_INSECURE", "true")
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ def cmd_sidecar(config: MeshConfig, args: argparse.Namespace) -> int:
             key=key,
             allow_remote=args.allow_remote,
             grace_s=config.grace_seconds,
+            mesh=config,
         )
         configure_logging(config.log_level, config.log_format, service="sidecar")
         asyncio.run(run_sidecar(settings))

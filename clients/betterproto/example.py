@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import grpc
@@ -81,9 +82,13 @@ class ApiKeyInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClient
         return continuation(self._with_key(client_call_details), request)
 
 
-def connect(target: str, api_key: str, timeout_s: float) -> grpc.Channel:
-    """A plaintext channel to `target` that authenticates every call with `api_key`."""
-    channel = grpc.insecure_channel(target)
+def connect(target: str, api_key: str, timeout_s: float, ca: Path | None = None) -> grpc.Channel:
+    """A channel to `target` that authenticates every call with `api_key`: TLS trusting
+    the mesh CA `ca`, plaintext without one (a mesh started with --insecure)."""
+    if ca is not None:
+        channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(ca.read_bytes()))
+    else:
+        channel = grpc.insecure_channel(target)
     return grpc.intercept_channel(channel, ApiKeyInterceptor(api_key, timeout_s))
 
 
@@ -128,7 +133,7 @@ def consume(stub: BridgeServiceStub, request: SubscribeRequest, wanted: int) -> 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    with connect(args.target, args.key, args.timeout) as channel:
+    with connect(args.target, args.key, args.timeout, args.ca) as channel:
         subscription = StorageServiceStub(channel).get_subscription().subscription
         if subscription is None:
             raise RuntimeError("GetSubscription returned no subscription")
@@ -137,7 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               f"{subscription.status})")  # fmt: skip
 
     if args.billing:
-        with connect(args.billing, args.key, args.timeout) as channel:
+        with connect(args.billing, args.key, args.timeout, args.ca) as channel:
             tiers = BillingServiceStub(channel).get_tier_catalog().tiers
         # Prices in minor units; int64 as a string, as in protobuf's JSON mapping.
         # Message fields are Optional in betterproto2: an unset Money is None.
@@ -152,7 +157,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         request = SubscribeRequest(
             symbols=args.symbols, options=SubscribeOptions(best_effort=args.best_effort)
         )
-        with connect(args.bridge, args.key, args.timeout) as channel:
+        with connect(args.bridge, args.key, args.timeout, args.ca) as channel:
             stream = consume(BridgeServiceStub(channel), request, args.messages)
         print(f"stream: {stream['ticks']} ticks in {stream['batches']} batches of "
               f"{' '.join(stream['symbols'])}")  # fmt: skip
@@ -174,6 +179,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True, help="Storage host:port")
     parser.add_argument("--key", required=True, help="API key (tm_...)")
+    parser.add_argument("--ca", type=Path, help="the mesh CA `tickmesh up` prints (TLS)")
     parser.add_argument("--billing", help="Billing host:port: also call GetTierCatalog")
     parser.add_argument("--bridge", help="Bridge host:port: also Subscribe")
     parser.add_argument(

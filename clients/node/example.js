@@ -34,6 +34,7 @@ function parseOptions(argv) {
       'best-effort': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '30' },
       retries: { type: 'string', default: '0' },
+      ca: { type: 'string' },
     },
   });
   const messages = Number(values.messages);
@@ -52,6 +53,7 @@ function parseOptions(argv) {
     bestEffort: values['best-effort'],
     timeoutS,
     retries,
+    ca: values.ca,
   };
 }
 
@@ -144,14 +146,14 @@ async function run(options, clients) {
   const tickmesh = load();
   const result = {};
 
-  const storage = connect(tickmesh.storage.v1.StorageService, options.target, options.key);
+  const storage = connect(tickmesh.storage.v1.StorageService, options.target, options.key, { ca: options.ca });
   clients.push(storage);
   const { subscription } = await unary(storage, 'GetSubscription', {});
   result.tier = subscription.tier;
   console.log(`subscription: ${subscription.tier} (company ${subscription.company_id}, ${subscription.status})`);
 
   if (options.billing) {
-    const billing = connect(tickmesh.billing.v1.BillingService, options.billing, options.key);
+    const billing = connect(tickmesh.billing.v1.BillingService, options.billing, options.key, { ca: options.ca });
     clients.push(billing);
     const { tiers } = await unary(billing, 'GetTierCatalog', {});
     // Prices in minor units; int64 stays a string, as in protobuf's JSON mapping.
@@ -160,7 +162,7 @@ async function run(options, clients) {
   }
 
   if (options.bridge) {
-    const bridge = connect(tickmesh.bridge.v1.BridgeService, options.bridge, options.key);
+    const bridge = connect(tickmesh.bridge.v1.BridgeService, options.bridge, options.key, { ca: options.ca });
     clients.push(bridge);
     const request = { symbols: options.symbols, options: { best_effort: options.bestEffort } };
     const stream = await consume(

@@ -79,11 +79,15 @@ const CHANNEL_OPTIONS = {
 /**
  * A client of `Service` (a constructor from load()) at `target` ("host:port"),
  * authenticated with `apiKey`; without a key (a tickmesh sidecar at `target`
- * attaches its own) the calls carry no credentials. Pass `tls: true` for a TLS
- * endpoint.
+ * attaches its own) the calls carry no credentials. Pass `ca` (the mesh CA file
+ * `tickmesh up` prints) for the mesh's TLS, `tls: true` for an endpoint with a publicly
+ * trusted certificate; with neither, plaintext (a sidecar, or a mesh started with
+ * --insecure on loopback).
  */
-function connect(Service, target, apiKey, { tls = false } = {}) {
-  const credentials = tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+function connect(Service, target, apiKey, { tls = false, ca = undefined } = {}) {
+  let credentials = grpc.credentials.createInsecure();
+  if (ca) credentials = grpc.credentials.createSsl(fs.readFileSync(ca));
+  else if (tls) credentials = grpc.credentials.createSsl();
   const interceptors = apiKey ? [apiKeyInterceptor(apiKey)] : [];
   return new Service(target, credentials, { ...CHANNEL_OPTIONS, interceptors });
 }

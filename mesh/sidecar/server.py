@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 import secrets
@@ -24,7 +25,7 @@ from tickmesh.hub.v1 import hub_pb2
 
 from mesh.business_metrics import SERVICE as METRICS_SERVICE
 from mesh.channel_pool import ChannelPool
-from mesh.config import join_host_port
+from mesh.config import MeshConfig, join_host_port
 from mesh.forwarding import ROUTED_MODULES, Forwarder, routed_methods
 from mesh.health import MeshHealthServicer
 from mesh.server import HEALTH_SERVICE_NAME, OVERALL, mesh_interceptors
@@ -60,6 +61,8 @@ class SidecarSettings:
     """Listen on a non-loopback address (anyone who reaches it acts with the key)."""
     grace_s: float = 5.0
     """How long a stop lets forwarded unary calls finish (streams end at once)."""
+    mesh: MeshConfig | None = None
+    """The mesh's configuration, for its transport security (None: plaintext)."""
 
 
 def check_listen_address(listen: str, allow_remote: bool) -> None:
@@ -87,11 +90,12 @@ class Sidecar:
         self.settings = settings
         self.instance_id = f"sidecar-{secrets.token_hex(4)}"
         self.metrics = SidecarMetrics()
-        self._hub_channel = open_upstream_channel(settings.hub_address)
+        upstream = functools.partial(open_upstream_channel, config=settings.mesh)
+        self._hub_channel = upstream(settings.hub_address)
         self.routing = SidecarRouting(
             settings.hub_address, self._hub_channel, key_metadata(settings.key)
         )
-        self.channels = ChannelPool(open_upstream_channel)
+        self.channels = ChannelPool(upstream)
         methods = routed_methods((*ROUTED_MODULES, hub_pb2))
         self.forwarder = Forwarder(
             self.routing, self.channels, methods,

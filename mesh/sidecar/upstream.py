@@ -1,6 +1,7 @@
 """The one place the sidecar opens a channel to the mesh (the Hub and every instance).
 
-Plaintext today; mesh TLS plugs in here, so every upstream call of the sidecar gets it.
+Secured as the mesh is (TLS trusting the mesh CA, mesh.transport), so every upstream
+call of the sidecar gets it; plaintext only for a mesh run with --insecure on loopback.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Any
 import grpc
 
 from mesh.channel_options import reconnect_options
+from mesh.config import MeshConfig
+from mesh.transport import aio_channel
 
 UPSTREAM_OPTIONS: tuple[tuple[str, Any], ...] = (
     # Like the Hub's proxy: a restarted instance is found again within a fraction of a
@@ -24,6 +27,9 @@ UPSTREAM_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 
-def open_upstream_channel(address: str) -> grpc.aio.Channel:
-    """A channel from the sidecar to `address` (`host:port`) in the mesh."""
-    return grpc.aio.insecure_channel(address, options=UPSTREAM_OPTIONS)
+def open_upstream_channel(address: str, config: MeshConfig | None = None) -> grpc.aio.Channel:
+    """A channel from the sidecar to `address` (`host:port`) in the mesh; with no config,
+    plaintext (a test mesh on loopback)."""
+    if config is None:
+        return grpc.aio.insecure_channel(address, options=UPSTREAM_OPTIONS)
+    return aio_channel(address, config, options=UPSTREAM_OPTIONS)

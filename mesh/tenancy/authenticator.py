@@ -20,6 +20,7 @@ from tickmesh.common.v1 import tenancy_pb2
 
 from mesh.context import MetadataValue
 from mesh.errors import Unauthenticated
+from mesh.peer_identity import ServiceVerifier
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.current import Principal, PrincipalKind
@@ -41,8 +42,11 @@ class Authenticator:
         signer: ContextSigner,
         authenticate_key: KeyAuthenticator,
         admin_key: str | None = None,
+        service_verifier: ServiceVerifier | None = None,
     ) -> None:
         self._signer = signer
+        # With TLS on: a service claim must come with that service's certificate.
+        self._service_verifier = service_verifier
         self._authenticate_key = authenticate_key
         self._admin_key = admin_key.encode() if admin_key else None
 
@@ -51,7 +55,11 @@ class Authenticator:
         relayed = _values(metadata, METADATA_KEY)
         bearer = _values(metadata, AUTHORIZATION)
         if relayed:
-            return self._relayed(relayed[0])
+            principal = self._relayed(relayed[0])
+            if self._service_verifier is not None:
+                envelope = relayed[0] if isinstance(relayed[0], bytes) else relayed[0].encode()
+                self._service_verifier.verify(principal.service or "", envelope, metadata)
+            return principal
         if bearer:
             return await self._bearer(bearer[0])
         return None

@@ -9,6 +9,7 @@ from mesh.binding import bind
 from mesh.business_metrics import SERVICE as METRICS_SERVICE
 from mesh.host import Assembly, Service, ServiceSpec
 from mesh.lifecycle import Part
+from servers.hub.channels import channel_factory
 from servers.hub.collector import MetricsCollector
 from servers.hub.health_watch import listed_statuses
 from servers.hub.hub import Hub
@@ -23,7 +24,7 @@ def hub_spec(clock: Clock | None = None) -> ServiceSpec[HubSettings]:
     """The Hub; `clock` replaces the registry's (tests expire leases with it)."""
 
     async def build(ctx: Assembly[HubSettings]) -> Service:
-        hub = Hub.from_settings(ctx.settings, clock)
+        hub = Hub.from_settings(ctx.settings, clock, channel_factory(ctx.config))
         # Routed methods are public at the Hub: an anonymous caller is routed as free tier,
         # and the target service decides whether the method needs a credential.
         await ctx.tenancy(

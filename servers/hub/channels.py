@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from mesh.channel_options import reconnect_options
 from mesh.channel_pool import ChannelPool
+from mesh.config import MeshConfig
 from mesh.telemetry import tracer_for
 from mesh.telemetry.client import tracing_interceptors
+from mesh.transport import aio_channel
 
 # Half the mesh's RECONNECT_OPTIONS: a restarted instance is found again within a fraction of a
 # second, and a dead one fails calls fast instead of queueing them.
@@ -21,13 +25,20 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 
-def _traced_channel(address: str) -> grpc.aio.Channel:
+def _traced_channel(address: str, config: MeshConfig | None = None) -> grpc.aio.Channel:
     # Tracing is looked up per channel, not per pool: the Hub's telemetry is configured
     # by the time it opens its first channel (the pool itself exists earlier).
     interceptors = tracing_interceptors(tracer_for("hub"))
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)
+    config = config if config is not None else MeshConfig(tls_insecure=True)
+    return aio_channel(address, config, interceptors=interceptors, options=CHANNEL_OPTIONS)
 
 
-def hub_channel_pool() -> ChannelPool:
-    """The pool of the Hub's traced channels to instances."""
-    return ChannelPool(_traced_channel)
+def channel_factory(config: MeshConfig) -> Callable[[str], grpc.aio.Channel]:
+    """Channels to instances, secured as the mesh is (TLS trusting the mesh CA). Forwarded
+    calls carry their caller's own credentials, so these present no certificate."""
+    return functools.partial(_traced_channel, config=config)
+
+
+def hub_channel_pool(config: MeshConfig | None = None) -> ChannelPool:
+    """The pool of the Hub's traced channels to instances, secured as the mesh is."""
+    return ChannelPool(functools.partial(_traced_channel, config=config))

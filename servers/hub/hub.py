@@ -4,7 +4,10 @@ proxy, and their background work."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import grpc
 
 from mesh.channel_pool import ChannelPool
 from mesh.forwarding import Forwarder
@@ -31,7 +34,12 @@ class Hub:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    def from_settings(cls, settings: HubSettings, clock: Clock | None = None) -> Hub:
+    def from_settings(
+        cls,
+        settings: HubSettings,
+        clock: Clock | None = None,
+        channel_factory: Callable[[str], grpc.aio.Channel] | None = None,
+    ) -> Hub:
         registry = Registry(
             clock,
             LeasePolicy(
@@ -50,7 +58,9 @@ class Hub:
             on_change=registry.touch,
         )
         resolver = Resolver(registry, outliers, panic_percent=settings.panic_percent)
-        channels = hub_channel_pool()
+        channels = (
+            ChannelPool(channel_factory) if channel_factory is not None else hub_channel_pool()
+        )
         return cls(
             registry=registry,
             outliers=outliers,

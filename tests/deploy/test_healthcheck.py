@@ -27,7 +27,11 @@ async def test_not_serving_until_ready_then_serving(capsys: pytest.CaptureFixtur
     lifecycle = Lifecycle()
     lifecycle.add(Part("stores", start=readiness))
     server = await build_server(
-        MeshConfig(), component="probe-test", port=0, bindings=[], lifecycle=lifecycle
+        MeshConfig(tls_insecure=True),
+        component="probe-test",
+        port=0,
+        bindings=[],
+        lifecycle=lifecycle,
     )
     starting = asyncio.create_task(server.start())
     try:
@@ -51,7 +55,9 @@ async def test_not_serving_until_ready_then_serving(capsys: pytest.CaptureFixtur
 
 
 async def test_service_name_reads_the_configured_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    server = await build_server(MeshConfig(), component="probe-test", port=0, bindings=[])
+    server = await build_server(
+        MeshConfig(tls_insecure=True), component="probe-test", port=0, bindings=[]
+    )
     await server.start()
     try:
         monkeypatch.setenv("TICKMESH_BILLING_PORT", str(server.port))

@@ -41,11 +41,17 @@ def test_deployment_runs_the_service_on_its_port(service: str) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_native_grpc_probes_on_the_service_port(service: str) -> None:
-    spec = container(find("Deployment", service))
+def test_tls_health_probes_and_certificates_from_the_services_secret(service: str) -> None:
+    deployment = find("Deployment", service)
+    spec = container(deployment)
     for probe in PROBES:
-        # grpc.health.v1 on the server's own port; the overall status (service "").
-        assert spec[probe]["grpc"] == {"port": configured_port(service)}, f"{service} {probe}"
+        # grpc.health.v1 over TLS (the kubelet's native gRPC probe is plaintext only).
+        command = ["python", "-m", "mesh.healthcheck", service]
+        assert spec[probe]["exec"] == {"command": command}, f"{service} {probe}"
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["certs"]["secret"]["secretName"] == f"tickmesh-tls-{service}"
+    mounts = {m["name"]: m["mountPath"] for m in spec["volumeMounts"]}
+    assert mounts["certs"] == "/etc/tickmesh/certs"
 
 
 @pytest.mark.parametrize("service", SERVICES)

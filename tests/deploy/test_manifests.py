@@ -78,7 +78,7 @@ def test_every_kubernetes_object_matches_its_schema() -> None:
 
 def test_kubernetes_schema_check_catches_a_wrong_type() -> None:
     deployment = find("Deployment", "bridge")
-    container(deployment)["livenessProbe"]["grpc"]["port"] = "grpc"  # must be an integer
+    container(deployment)["livenessProbe"]["periodSeconds"] = "often"  # must be an integer
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
 

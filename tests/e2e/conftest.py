@@ -108,6 +108,7 @@ def start_mesh(data_dir: Path, extra_env: dict[str, str] | None = None) -> Runni
     env = {
         **os.environ,
         "TICKMESH_DATA_DIR": str(data_dir),
+        "TICKMESH_TLS_INSECURE": "true",
         "TICKMESH_LOG_FORMAT": "text",
         **{f"TICKMESH_{s.upper()}_PORT": str(p) for s, p in ports.items()},
         # Each mesh's own Temporal dev server on free ports (it starts in about a second).

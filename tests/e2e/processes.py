@@ -42,6 +42,7 @@ class ServiceProcesses:
         return {
             **os.environ,
             "TICKMESH_DATA_DIR": str(self.data_dir),
+            "TICKMESH_TLS_INSECURE": "true",
             "TICKMESH_MESH_SECRET": self.mesh_secret,
             "TICKMESH_ADMIN_KEY": self.operator_key,
             "TICKMESH_LOG_FORMAT": "text",

@@ -167,6 +167,7 @@ def mesh_down_env(tmp_path: Path) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("TICKMESH_")},
         "TICKMESH_DATA_DIR": str(tmp_path / "data"),
+        "TICKMESH_TLS_INSECURE": "true",
         "TICKMESH_ADMIN_KEY": "tm_operator_not_used",
         **{f"TICKMESH_{s.upper()}_PORT": str(p) for s, p in zip(services, ports, strict=True)},
     }

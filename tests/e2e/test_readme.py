@@ -41,7 +41,10 @@ def test_the_readme_marks_the_first_hour_blocks_runnable() -> None:
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMesh]:
-    running = start_mesh(tmp_path_factory.mktemp("readme") / "data")
+    # TLS, as `make up` runs it: the blocks use the CA it printed.
+    running = start_mesh(
+        tmp_path_factory.mktemp("readme") / "data", {"TICKMESH_TLS_INSECURE": "false"}
+    )
     try:
         yield running
     finally:

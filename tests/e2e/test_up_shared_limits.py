@@ -158,6 +158,7 @@ def test_up_whose_store_cannot_start_exits_at_once_with_one_line(tmp_path: Path)
         env = {
             **os.environ,
             "TICKMESH_DATA_DIR": str(tmp_path / "data"),
+            "TICKMESH_TLS_INSECURE": "true",
             "TICKMESH_SHARED_STORE_PORT": str(busy),
             # Every other port `up` checks is free: only the store's is taken.
             "TICKMESH_CONSOLE_PORT": "0",

@@ -158,7 +158,7 @@ async def make_bridge(tmp_path: Path, recorded: RecordedUsage) -> AsyncIterator[
         """A Bridge on the in-process store unless `redis_url` is given; `instance` and
         `redis_prefix` repeated make a restart of an earlier Bridge (same data dir)."""
         upstream_server, fake, port = await start_fake_ingestion(UNIVERSE)
-        config = MeshConfig(
+        config = MeshConfig(tls_insecure=True,
             ingestion_address=f"127.0.0.1:{port}", grace_seconds=grace_seconds,
             redis_url=redis_url,
             redis_prefix=redis_prefix or f"bridge-test:{uuid.uuid4().hex[:8]}:",

@@ -56,6 +56,7 @@ async def test_sigkill_mid_stream(hub_mesh: HubMesh, tmp_path: Path) -> None:
         "TICKMESH_REDIS_URL": config.redis_url,
         "TICKMESH_REDIS_PREFIX": config.redis_prefix,
         "TICKMESH_DATA_DIR": str(tmp_path / "doomed"),
+        "TICKMESH_TLS_INSECURE": "true",
         # Meant for enterprise: the operator (routed as enterprise) is sent there first.
         "TICKMESH_INSTANCE_TIERS": "enterprise",
         "TICKMESH_LOG_FORMAT": "text",

@@ -36,6 +36,7 @@ async def start_ingestion(tmp_path: Path) -> AsyncIterator[ServerFactory]:
     async def start(**overrides: str) -> MeshServer:
         env = {
             "TICKMESH_DATA_DIR": str(tmp_path),
+            "TICKMESH_TLS_INSECURE": "true",
             "TICKMESH_INGESTION_SYNTHETIC": "false",
             "TICKMESH_ADMIN_KEY": OPERATOR_KEY,
             "TICKMESH_GRACE_SECONDS": "30",  # so a stream ending promptly is told from grace

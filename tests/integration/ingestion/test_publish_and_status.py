@@ -188,6 +188,7 @@ async def test_a_missing_replay_file_is_a_configuration_error(tmp_path: Path) ->
     config = load_config(
         env={
             "TICKMESH_DATA_DIR": str(tmp_path),
+            "TICKMESH_TLS_INSECURE": "true",
             "TICKMESH_INGESTION_REPLAY_FILE": str(tmp_path / "missing.csv"),
         }
     )

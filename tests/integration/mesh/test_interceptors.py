@@ -179,7 +179,7 @@ async def probe() -> AsyncIterator[Probe]:
         ),
     )
     server = await build_server(
-        MeshConfig(grace_seconds=0),
+        MeshConfig(tls_insecure=True, grace_seconds=0),
         component="probe",
         port=0,
         bindings=[binding],

@@ -65,7 +65,7 @@ async def test_health_is_not_serving_until_ready(aio_channel: ChannelFactory) ->
     lifecycle = Lifecycle()
     lifecycle.add(Part("stores", start=readiness))
     server = await build_server(
-        MeshConfig(grace_seconds=0), component="probe", port=0, bindings=[PROBE],
+        MeshConfig(tls_insecure=True, grace_seconds=0), component="probe", port=0, bindings=[PROBE],
         lifecycle=lifecycle,
     )  # fmt: skip
     assert server.port > 0
@@ -98,7 +98,8 @@ async def test_watch_sees_not_serving_on_stop(aio_channel: ChannelFactory) -> No
     lifecycle = Lifecycle()
     lifecycle.add(Part("store", stop=on_stop))
     server = await build_server(
-        MeshConfig(grace_seconds=WAIT), component="probe", port=0, bindings=[PROBE],
+        MeshConfig(tls_insecure=True, grace_seconds=WAIT), component="probe", port=0,
+        bindings=[PROBE],
         lifecycle=lifecycle,
     )  # fmt: skip
     await server.start()
@@ -119,10 +120,14 @@ async def test_watch_sees_not_serving_on_stop(aio_channel: ChannelFactory) -> No
 
 
 async def test_port_in_use_fails_loudly() -> None:
-    first = await build_server(MeshConfig(grace_seconds=0), component="a", port=0, bindings=[])
+    first = await build_server(
+        MeshConfig(tls_insecure=True, grace_seconds=0), component="a", port=0, bindings=[]
+    )
     try:
         with pytest.raises(RuntimeError, match=f"b: cannot bind 127.0.0.1:{first.port}"):
-            await build_server(MeshConfig(), component="b", port=first.port, bindings=[])
+            await build_server(
+                MeshConfig(tls_insecure=True), component="b", port=first.port, bindings=[]
+            )
     finally:
         await first.stop()
 
@@ -130,7 +135,7 @@ async def test_port_in_use_fails_loudly() -> None:
 @pytest.fixture(scope="module")
 async def reflected() -> AsyncIterator[MeshServer]:
     server = await build_server(
-        MeshConfig(grace_seconds=0), component="probe", port=0, bindings=[PROBE]
+        MeshConfig(tls_insecure=True, grace_seconds=0), component="probe", port=0, bindings=[PROBE]
     )
     await server.start()
     yield server
@@ -242,6 +247,7 @@ async def listening_port(stderr: asyncio.StreamReader) -> int:
 def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKMESH_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["TICKMESH_TLS_INSECURE"] = "true"  # the suite runs plaintext on loopback
     env.update(extra)
     return env
 

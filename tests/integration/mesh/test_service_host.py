@@ -61,6 +61,7 @@ async def echo(tmp_path: Path) -> AsyncIterator[tuple[MeshServer, Recorded, list
     config = load_config(
         {
             "TICKMESH_DATA_DIR": str(tmp_path),
+            "TICKMESH_TLS_INSECURE": "true",
             "TICKMESH_ECHO_GREETING": "good morning",
             "TICKMESH_METERING_FLUSH_SECONDS": "0.05",
             "TICKMESH_GRACE_SECONDS": "0",
@@ -116,7 +117,13 @@ async def test_a_test_only_service_runs_with_everything_the_mesh_adds(
 
 async def test_stop_closes_the_parts_in_reverse(tmp_path: Path) -> None:
     events: list[str] = []
-    config = load_config({"TICKMESH_DATA_DIR": str(tmp_path), "TICKMESH_GRACE_SECONDS": "0"})
+    config = load_config(
+        {
+            "TICKMESH_DATA_DIR": str(tmp_path),
+            "TICKMESH_TLS_INSECURE": "true",
+            "TICKMESH_GRACE_SECONDS": "0",
+        }
+    )
     server = await echo_spec(events).create(
         config, port=0, tenancy=TenancyOptions(authenticate_key=resolve_key)
     )
@@ -132,7 +139,7 @@ async def test_a_build_that_fails_closes_what_it_had_opened(tmp_path: Path) -> N
         ctx.opened("store", lambda: closed.append("store"))
         raise RuntimeError("the schema is newer than this code")
 
-    config = load_config({"TICKMESH_DATA_DIR": str(tmp_path)})
+    config = load_config({"TICKMESH_DATA_DIR": str(tmp_path), "TICKMESH_TLS_INSECURE": "true"})
     with pytest.raises(RuntimeError, match="schema is newer"):
         await ServiceSpec("broken", build).create(config, port=0)  # type: ignore[arg-type]
     assert closed == ["store"]
@@ -150,7 +157,13 @@ async def test_a_part_that_fails_to_start_never_reports_serving(tmp_path: Path) 
         ctx.add(Part("upstream", start=refuse, stop=lambda: closed.append("upstream")))
         return Service([])
 
-    config = load_config({"TICKMESH_DATA_DIR": str(tmp_path), "TICKMESH_GRACE_SECONDS": "0"})
+    config = load_config(
+        {
+            "TICKMESH_DATA_DIR": str(tmp_path),
+            "TICKMESH_TLS_INSECURE": "true",
+            "TICKMESH_GRACE_SECONDS": "0",
+        }
+    )
     server = await ServiceSpec("fragile", build).create(config, port=0)  # type: ignore[arg-type]
     with pytest.raises(ConnectionError):
         await server.start()

@@ -36,7 +36,9 @@ SERVERS = [REDIS_SERVER, FAKEREDIS]
 @pytest.fixture(params=SERVERS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SharedStore]:
     """A running store of each kind, on its own data dir; stopped after the test."""
-    started = await start_store(MeshConfig(data_dir=tmp_path), StoreSettings(server=request.param))
+    started = await start_store(
+        MeshConfig(tls_insecure=True, data_dir=tmp_path), StoreSettings(server=request.param)
+    )
     try:
         yield started
     finally:
@@ -100,7 +102,10 @@ async def test_stop_leaves_nothing_running(store: SharedStore) -> None:
 
 async def test_redis_server_keeps_the_counters_over_a_restart(tmp_path: Path) -> None:
     # A mesh restart must not hand every tenant a fresh daily quota.
-    config, settings = MeshConfig(data_dir=tmp_path), StoreSettings(server=REDIS_SERVER)
+    config, settings = (
+        MeshConfig(tls_insecure=True, data_dir=tmp_path),
+        StoreSettings(server=REDIS_SERVER),
+    )
     first = await start_store(config, settings)
     quota = await QuotaStore.connect(first.url)
     for _ in range(3):
@@ -122,7 +127,9 @@ async def test_redis_server_keeps_the_counters_over_a_restart(tmp_path: Path) ->
 async def test_a_killed_store_is_restarted_on_its_address_and_clients_reconnect(
     tmp_path: Path,
 ) -> None:
-    store = await start_store(MeshConfig(data_dir=tmp_path), StoreSettings(server=REDIS_SERVER))
+    store = await start_store(
+        MeshConfig(tls_insecure=True, data_dir=tmp_path), StoreSettings(server=REDIS_SERVER)
+    )
     said: list[str] = []
     supervision = asyncio.ensure_future(
         run_together(
@@ -160,7 +167,9 @@ async def test_a_busy_port_is_one_line_naming_the_setting(tmp_path: Path) -> Non
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(StoreFailed) as caught:
-            await start_store(MeshConfig(data_dir=tmp_path), StoreSettings(port=port))
+            await start_store(
+                MeshConfig(tls_insecure=True, data_dir=tmp_path), StoreSettings(port=port)
+            )
     assert str(caught.value).startswith(f"port {port} (shared store) on 127.0.0.1 is not free")
     assert "TICKMESH_SHARED_STORE_PORT" in str(caught.value)
     assert not (tmp_path / "redis").exists()  # nothing was started
@@ -172,14 +181,16 @@ async def test_a_store_that_cannot_start_says_why(tmp_path: Path) -> None:
     (tmp_path / "redis").mkdir()
     (tmp_path / "redis" / "appendonlydir").write_text("not a directory")
     with pytest.raises(StoreFailed) as caught:
-        await start_store(MeshConfig(data_dir=tmp_path), StoreSettings(server=REDIS_SERVER))
+        await start_store(
+            MeshConfig(tls_insecure=True, data_dir=tmp_path), StoreSettings(server=REDIS_SERVER)
+        )
     message = str(caught.value)
     assert message.startswith("redis-server on 127.0.0.1:") and "before it answered: " in message
     assert "appendonlydir" in message
 
 
 async def test_a_configured_redis_url_starts_nothing(tmp_path: Path) -> None:
-    config = MeshConfig(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0")
+    config = MeshConfig(tls_insecure=True, data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0")
     async with shared_store(config, StoreSettings()) as store:
         assert store is None
         assert store_environment(store) == {}
@@ -187,7 +198,9 @@ async def test_a_configured_redis_url_starts_nothing(tmp_path: Path) -> None:
 
 
 async def test_the_services_get_the_store_url(tmp_path: Path) -> None:
-    async with shared_store(MeshConfig(data_dir=tmp_path), StoreSettings()) as store:
+    async with shared_store(
+        MeshConfig(tls_insecure=True, data_dir=tmp_path), StoreSettings()
+    ) as store:
         assert store is not None
         assert store_environment(store) == {"TICKMESH_REDIS_URL": store.url}
         assert load_config(env=store_environment(store)).redis_url == store.url

@@ -128,6 +128,7 @@ def _config(tmp: Path) -> MeshConfig:
     return load_config(
         env={
             "TICKMESH_DATA_DIR": str(tmp),
+            "TICKMESH_TLS_INSECURE": "true",
             "TICKMESH_MESH_SECRET": secrets.token_urlsafe(32),
             "TICKMESH_ADMIN_KEY": "op_" + secrets.token_urlsafe(24),
             "TICKMESH_LOG_FORMAT": "text",

@@ -31,7 +31,7 @@ def test_a_port_in_use_is_named_with_its_setting() -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        config = dataclasses.replace(MeshConfig(), bridge_port=port, hub_port=0)
+        config = dataclasses.replace(MeshConfig(tls_insecure=True), bridge_port=port, hub_port=0)
         with pytest.raises(PortBusy) as caught:
             check_ports(service_claims(config, ["hub", "bridge"]))
         assert str(caught.value) == (
