@@ -37,6 +37,7 @@ SECTIONS: Mapping[str, str] = {
 
 OTHER_VARIABLES: Mapping[str, str] = {
     "TICKMESH_CONFIG": "the TOML config file (mesh.config)",
+    "TICKMESH_CA": "the mesh CA clients trust (mesh.transport, clients/tls.py)",
     "TICKMESH_TEST_POSTGRES_URL": "the PostgreSQL the tests use (tests/support/backing.py, doctor)",
     "TICKMESH_TEST_REDIS_URL": "the Redis the tests use (tests/support/backing.py, doctor)",
     "TICKMESH_COMPONENT": "set by `up` in each child: the service it runs",
