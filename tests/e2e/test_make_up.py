@@ -124,7 +124,11 @@ async def companies(env: dict[str, str], data_dir: Path) -> list[str]:
     """Every company's name, as the operator lists them."""
     key = (data_dir / "operator.key").read_text().strip()
     address = f"127.0.0.1:{env['TICKMESH_STORAGE_PORT']}"
-    async with grpc.aio.insecure_channel(address, interceptors=api_key_interceptors(key)) as ch:
+    # `make up` runs as a user's would: on TLS, trusting the CA it made in the data dir.
+    trust = grpc.ssl_channel_credentials((data_dir / "certs" / "ca.pem").read_bytes())
+    async with grpc.aio.secure_channel(
+        address, trust, interceptors=api_key_interceptors(key)
+    ) as ch:
         reply = await storage_pb2_grpc.StorageServiceStub(ch).ListCompanies(
             storage_pb2.ListCompaniesRequest(page_size=1000), timeout=30
         )
