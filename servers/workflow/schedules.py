@@ -65,7 +65,7 @@ SCHEDULES = (
         "sla-evaluation", SlaEvaluation, "0 * * * *", "evaluate every tier's SLA",
     ),
     LifecycleSchedule(
-        "support-response", SupportResponseCheck, "*/5 * * * *",
+        "support-response", SupportResponseCheck, "20 * * * *",
         "report support tickets whose first response is overdue",
     ),
 )  # fmt: skip

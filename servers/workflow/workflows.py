@@ -122,7 +122,7 @@ class SlaEvaluation:
 
 @workflow.defn(name="SupportResponseCheck")
 class SupportResponseCheck:
-    """Every few minutes: support tickets whose first response is overdue are reported."""
+    """Hourly: support tickets whose first response is overdue are reported."""
 
     @workflow.run
     async def run(self, inp: LifecycleInput) -> LifecycleResult:
