@@ -4,7 +4,6 @@ they serve, restarted like them (mesh.side_process), stopped with them."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from typing import Any
 
 from console.settings import SECTION, ConsoleSettings
 from mesh.config import MeshConfig, env_key, load_settings
+from mesh.ports import claim_port, service_ports
 from mesh.side_process import SideProcess
 from mesh.supervisor import describe_exit
 
@@ -22,13 +22,6 @@ HOST = "127.0.0.1"
 
 class ConsoleFailed(RuntimeError):
     """The console did not start (one line saying why)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -96,6 +89,6 @@ def console_process(
     return ConsoleProcess(
         directory=config.data_dir / "console",
         preexec_fn=preexec_fn,
-        port=settings.port or free_port(),
+        port=settings.port or claim_port(HOST, 0, service_ports(config)),
         env=env,
     )

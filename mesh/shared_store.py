@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import shutil
 import signal
-import socket
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from mesh.config import MeshConfig, as_port, env_key, join_host_port, one_of, setting
+from mesh.ports import claim_port, service_ports
 from mesh.side_process import SideProcess
 from mesh.supervisor import describe_exit
 
@@ -158,9 +158,8 @@ async def start_store(
             f"{REDIS_SERVER} is not on PATH; install it, or set "
             f"{env_key('server', SECTION)}={FAKEREDIS} (or auto)"
         )
-    store = SharedStore(
-        store_dir(config.data_dir), preexec_fn, server=server, port=_port(settings.port)
-    )
+    port = _port(settings.port, service_ports(config))
+    store = SharedStore(store_dir(config.data_dir), preexec_fn, server=server, port=port)
     store.spawn()
     try:
         await store.wait_ready(timeout_s)
@@ -191,21 +190,14 @@ def store_environment(store: SharedStore | None) -> dict[str, str]:
     return {env_key("redis_url"): store.url} if store is not None else {}
 
 
-def _port(port: int) -> int:
-    # Bind it to learn it is free (or to pick one): SO_REUSEADDR as redis sets it, so a
-    # port in TIME_WAIT from the last run counts as free. The store binds it a moment
-    # later; losing that race makes the store exit at once, with the reason in its log.
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError as exc:
-            raise StoreFailed(
-                f"port {port} (shared store) on {HOST} is not free: {exc.strerror or exc}; "
-                f"free it, or set {env_key('port', SECTION)} (0 picks a free port)"
-            ) from None
-        bound: int = sock.getsockname()[1]
-        return bound
+def _port(port: int, taken: set[int]) -> int:
+    try:
+        return claim_port(HOST, port, taken)
+    except OSError as exc:
+        raise StoreFailed(
+            f"port {port} (shared store) on {HOST} is not free: {exc.strerror or exc}; "
+            f"free it, or set {env_key('port', SECTION)} (0 picks a free port)"
+        ) from None
 
 
 async def ping(url: str, timeout_s: float = 2.0) -> bool:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from mesh.config import (
     load_settings,
     setting,
 )
+from mesh.ports import claim_port, service_ports
 from mesh.side_process import SideProcess
 from mesh.supervisor import describe_exit
 
@@ -146,20 +146,17 @@ async def serving(address: str, namespace: str = "default", timeout_s: float = 2
     return True
 
 
-def free_port(port: int, what: str, field: str) -> int:
-    """`port` if free on 127.0.0.1 (any free one for 0); TemporalFailed naming the setting."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError as exc:
-            raise TemporalFailed(
-                f"port {port} ({what}) on {HOST} is not free: {exc.strerror or exc}; free it, "
-                f"set {env_key(field, SECTION)} (0 picks a free port), or point "
-                f"{env_key('address', SECTION)} at a running Temporal"
-            ) from None
-        bound: int = sock.getsockname()[1]
-        return bound
+def free_port(port: int, what: str, field: str, avoid: Collection[int] = ()) -> int:
+    """`port` if free on 127.0.0.1 (for 0 a free one outside `avoid`); TemporalFailed
+    naming the setting."""
+    try:
+        return claim_port(HOST, port, avoid)
+    except OSError as exc:
+        raise TemporalFailed(
+            f"port {port} ({what}) on {HOST} is not free: {exc.strerror or exc}; free it, "
+            f"set {env_key(field, SECTION)} (0 picks a free port), or point "
+            f"{env_key('address', SECTION)} at a running Temporal"
+        ) from None
 
 
 def spawn_on_free_ports(directory: Path) -> TemporalServer:
@@ -179,11 +176,12 @@ def start_temporal(
 ) -> TemporalServer:
     """Spawn the embedded server (not waiting for it: it takes ~10 s, the services
     start meanwhile and the workflow service waits for it)."""
+    taken = service_ports(config)
     server = TemporalServer(
         config.data_dir / NAME,
         preexec_fn,
-        port=free_port(settings.port, "Temporal", "port"),
-        ui_port=free_port(settings.ui_port, "Temporal UI", "ui_port"),
+        port=free_port(settings.port, "Temporal", "port", taken),
+        ui_port=free_port(settings.ui_port, "Temporal UI", "ui_port", taken),
         namespace=settings.namespace,
     )
     server.spawn()

@@ -72,6 +72,7 @@ async def _build(ctx: Assembly[WorkflowSettings], temporal: TemporalSettings) ->
     runner = TemporalRunner(
         temporal,
         wait_s=settings.temporal_wait_seconds,
+        schedules_paused=settings.test_clock,
         workflows=[*WORKFLOWS, DeliverWebhook, ChainRun],
         activities=[
             activities.business_now,

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 """How long a stopping worker lets running activities finish before cancelling them
 (Temporal retries a cancelled one on another worker)."""
+SHUTDOWN_MARGIN_S = 5.0
+"""Past the graceful timeout, how long cancelled activities get to end."""
 
 
 class TemporalRunner:
@@ -36,8 +38,10 @@ class TemporalRunner:
         wait_s: float,
         workflows: Sequence[type],
         activities: Sequence[Any],
+        schedules_paused: bool = False,
     ) -> None:
         self.settings = settings
+        self._schedules_paused = schedules_paused
         self._wait_s = wait_s
         self._workflows = workflows
         self._activities = activities
@@ -68,7 +72,7 @@ class TemporalRunner:
                 )
             await asyncio.sleep(0.5)  # poll interval while Temporal boots
         self._client = await Client.connect(address, namespace=namespace)
-        await ensure_schedules(self._client, self.task_queue)
+        await ensure_schedules(self._client, self.task_queue, paused=self._schedules_paused)
         self._worker = Worker(
             self._client,
             task_queue=self.task_queue,
@@ -81,7 +85,15 @@ class TemporalRunner:
                  self.task_queue, address, namespace)  # fmt: skip
 
     async def stop(self) -> None:
-        """Stop polling; let running activities finish within the graceful timeout."""
+        """Stop polling; let running activities finish within the graceful timeout.
+
+        Bounded: an activity that ignores its cancellation would hold shutdown() forever
+        (seen once, a test mesh's teardown hanging until pytest's timeout); past the
+        bound the worker task is cancelled and Temporal retries the activity elsewhere."""
         if self._worker is not None and self._task is not None and not self._task.done():
-            await self._worker.shutdown()
+            bound = GRACEFUL_SHUTDOWN.total_seconds() + SHUTDOWN_MARGIN_S
+            try:
+                await asyncio.wait_for(self._worker.shutdown(), bound)
+            except TimeoutError:
+                log.warning("temporal worker still stopping after %g s; cancelled", bound)
         await cancel(self._task)

@@ -17,6 +17,7 @@ from temporalio.client import (
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
+    ScheduleState,
     ScheduleUpdate,
     ScheduleUpdateInput,
     WorkflowExecutionStatus,
@@ -97,7 +98,10 @@ def schedule_id(task_queue: str, schedule: LifecycleSchedule) -> str:
     return f"{task_queue}-{schedule.name}"
 
 
-def _definition(task_queue: str, schedule: LifecycleSchedule) -> Schedule:
+PAUSED_NOTE = "paused: the test clock drives the lifecycle (AdvanceClock, RunSchedule)"
+
+
+def _definition(task_queue: str, schedule: LifecycleSchedule, paused: bool) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             schedule.workflow_name,
@@ -108,13 +112,18 @@ def _definition(task_queue: str, schedule: LifecycleSchedule) -> Schedule:
         spec=ScheduleSpec(cron_expressions=[schedule.cron]),
         # A run still going when the next is due: skip the next (each run catches up).
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        state=ScheduleState(paused=paused, note=PAUSED_NOTE if paused else None),
     )
 
 
-async def ensure_schedules(client: Client, task_queue: str) -> None:
-    """Create every schedule, or bring an existing one to this version's definition."""
+async def ensure_schedules(client: Client, task_queue: str, *, paused: bool = False) -> None:
+    """Create every schedule, or bring an existing one to this version's definition.
+
+    `paused` under the test clock: business time is the clock operators move, and a
+    schedule firing on the wall clock would run the lifecycle at a time nobody chose
+    (and inside a test's mesh, at a moment no test waits for)."""
     for schedule in SCHEDULES:
-        definition = _definition(task_queue, schedule)
+        definition = _definition(task_queue, schedule, paused)
         try:
             await client.create_schedule(schedule_id(task_queue, schedule), definition)
         except ScheduleAlreadyRunningError:

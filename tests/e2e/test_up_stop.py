@@ -27,6 +27,9 @@ STOP_WITHIN_S = 2.0  # issue 14's "Done when": every service stopped
 SIDE_PROCESSES_S = 3.0
 """Then the shared Redis and Temporal, which drains for 1-2 s after the services."""
 QUIET = {"DEBUG", "INFO"}
+SIMULATED = "servers.ingestion.tier_views"
+"""A tier's failover is a WARNING by design, and the synthetic brokers disconnect at
+random (their profiles' mean uptime): a failover during the run says nothing about the stop."""
 
 
 async def _subscribe(
@@ -95,7 +98,7 @@ async def test_stop_with_50_subscribers_is_fast_clean_and_ordered(tmp_path: Path
             record = json.loads(line)  # one JSON object per line, never continued
             assert isinstance(record, dict), line
             records.append(record)
-    loud = [r for r in records if r["level"] not in QUIET]
+    loud = [r for r in records if r["level"] not in QUIET and r["logger"] != SIMULATED]
     assert not loud, "\n".join(json.dumps(r) for r in loud)
     assert "Traceback" not in log
 
