@@ -91,8 +91,13 @@ async def record_at(history: MarketHistory, rate: int | None, seconds: float) ->
     batches = [feed_messages(seq + i * per_write, per_write, start_us) for i in range(writes)]
     cpu0, wall0 = time.process_time(), time.perf_counter()
     recorded = 0
-    for i, messages in enumerate(batches):
-        payload, first, last, count = prepare(messages)
+    # As the recorder does (servers.storage.recorder): the next write is prepared while
+    # the current one is in ClickHouse, which releases the GIL.
+    preparing = asyncio.create_task(asyncio.to_thread(prepare, batches[0]))
+    for i in range(len(batches)):
+        payload, first, last, count = await preparing
+        if i + 1 < len(batches):
+            preparing = asyncio.create_task(asyncio.to_thread(prepare, batches[i + 1]))
         done = await history.record(payload, first, last, count)
         recorded += done.recorded
         if rate is not None:  # pace like the feed: one write per 0.5 s

@@ -6,7 +6,7 @@ import pytest
 from tickmesh.common.v1 import history_pb2, market_pb2
 from tickmesh.storage.v1 import storage_pb2
 
-from servers.storage.analytics import AnalyticsStore
+from servers.storage.analytics import AnalyticsStore, market_schema
 from servers.storage.analytics.market import MarketStore, open_market_history
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -87,3 +87,86 @@ async def test_each_sequence_is_recorded_once_and_read_back(
     assert [t.sequence for t in latest] == [base + 150]
     ticks_count, quotes_count = await history.counts()
     assert ticks_count >= 150 and quotes_count >= 300
+
+
+INTERVAL_US = {
+    history_pb2.BAR_INTERVAL_1S: SECOND,
+    history_pb2.BAR_INTERVAL_1M: 60 * SECOND,
+    history_pb2.BAR_INTERVAL_1H: 3600 * SECOND,
+    history_pb2.BAR_INTERVAL_1D: 86_400 * SECOND,
+}
+
+
+async def test_every_interval_equals_brute_force_across_separate_writes(
+    store: AnalyticsStore, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Longer bars merge the shorter bars' states (a cascade of views), so bars that
+    # straddle several writes must still come out exact.
+    history = await open_market_history(store, tmp_path_factory.mktemp("schemas"))
+    base = history.last_seq
+    symbol = "HISTCC"
+    every_37_min = 37 * 60 * SECOND + 123_457
+    batches = [
+        _ticks(symbol, range(base + 1 + part * 40, base + 41 + part * 40), base, every_37_min)
+        for part in range(3)  # 120 ticks over ~3 days, in three writes
+    ]
+    for batch in batches:
+        assert (await history.record_batch(batch)).recorded == 40
+    recorded = [t for batch in batches for t in batch.ticks]
+    for interval, width in INTERVAL_US.items():
+        raw = await history.bars(
+            symbol, interval, BASE_US - 86_400 * SECOND, BASE_US + 10**13, 10_000
+        )
+        bars = storage_pb2.QueryBarsResponse.FromString(raw).bars
+        assert sum(b.tick_count for b in bars) == 120, interval
+        for bar in bars:
+            inside = [
+                t
+                for t in recorded
+                if bar.start_time_us <= t.ingest_time_us < bar.start_time_us + width
+            ]
+            mids = [(t.bid + t.ask) / 2 for t in inside]
+            assert bar.tick_count == len(inside)
+            assert (bar.open, bar.high, bar.low, bar.close) == (
+                mids[0],
+                max(mids),
+                min(mids),
+                mids[-1],
+            ), interval
+            assert (bar.bid_close, bar.ask_close) == (inside[-1].bid, inside[-1].ask)
+
+
+async def test_a_store_made_before_the_cascade_gets_its_bar_views_replaced(
+    store: AnalyticsStore,
+) -> None:
+    def views() -> dict[str, str]:
+        rows = (
+            store.client()
+            .query(
+                "SELECT name, create_table_query FROM system.tables"
+                " WHERE database = currentDatabase() AND name LIKE 'market_bars_%_mv'"
+            )
+            .result_rows
+        )
+        return {str(name): str(query) for name, query in rows}
+
+    def make_old_and_migrate() -> tuple[dict[str, str], dict[str, str]]:
+        client = store.client()
+        market_schema.apply_market_schema(client)
+        # The 1 h view as stores made before the cascade have it: reading every tick.
+        client.command("DROP VIEW market_bars_1h_mv")
+        client.command(
+            market_schema._bars(history_pb2.BAR_INTERVAL_1S)[1]
+            .replace("market_bars_1s", "market_bars_1h")
+            .replace("toStartOfSecond(time)", "toStartOfHour(time)")
+        )
+        before = views()
+        market_schema.apply_market_schema(client)
+        return before, views()
+
+    before, after = await store.run(make_old_and_migrate)
+    assert "FROM default.market_ticks" in before["market_bars_1h_mv"]
+    assert "FROM default.market_bars_1m AS b" in after["market_bars_1h_mv"]
+    assert "FROM default.market_ticks" in after["market_bars_1s_mv"]
+    assert "FROM default.market_bars_1s AS b" in after["market_bars_1m_mv"]
+    assert "FROM default.market_bars_1h AS b" in after["market_bars_1d_mv"]
