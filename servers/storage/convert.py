@@ -278,7 +278,7 @@ def usage_row(record: UsageRow) -> storage_pb2.UsageRow:
 
 
 def sla_figures(record: SlaFigures) -> storage_pb2.SlaFigures:
-    return storage_pb2.SlaFigures(
+    figures = storage_pb2.SlaFigures(
         tier=tier_to_proto(record.tier),
         company_id=record.company_id,
         samples=record.samples,
@@ -289,6 +289,13 @@ def sla_figures(record: SlaFigures) -> storage_pb2.SlaFigures:
         minutes=record.minutes,
         minutes_missed=record.minutes_missed,
     )
+    if (streams := record.streams) is not None:
+        figures.completeness_percent = str(streams.completeness_percent)
+        figures.stream_availability_percent = str(streams.stream_availability_percent)
+        figures.stream_minutes = streams.stream_minutes
+        figures.minutes_below_redundancy = streams.minutes_below_redundancy
+        figures.live_sources_min = streams.live_sources_min
+    return figures
 
 
 def _decimal(text: str, field: str) -> Decimal:

@@ -18,7 +18,7 @@ from tickmesh.storage.v1 import storage_pb2
 
 from mesh.errors import FieldViolation, InvalidArgument
 from mesh.metering.vocabulary import TICK_SERVICE
-from servers.storage.analytics import queries, schema, sla, usage
+from servers.storage.analytics import queries, schema, sla, stream_minutes, usage
 from servers.storage.analytics.queries import DecliningUsage, MonthlyUsage, UsageRow
 from servers.storage.analytics.sla import SlaFigures
 from servers.storage.analytics.usage import RecordUsageResult
@@ -159,11 +159,19 @@ class AnalyticsStore:
         """Companies whose usage fell every month to `end_period` (churn risk)."""
         return await self._call(queries.declining_usage, self._client, end_period, months)
 
-    async def record_sla(self, samples: Sequence[storage_pb2.SlaSample]) -> int:
-        """Store delivery-latency samples; returns how many."""
-        columns = await asyncio.to_thread(sla.sla_rows, samples, self.clock())
+    async def record_sla(
+        self,
+        samples: Sequence[storage_pb2.SlaSample],
+        minutes: Sequence[storage_pb2.StreamMinute] = (),
+    ) -> tuple[int, int]:
+        """Store delivery-latency samples and stream minutes (all or, on INVALID_ARGUMENT,
+        none); returns how many of each."""
+        now = self.clock()
+        columns = await asyncio.to_thread(sla.sla_rows, samples, now)
+        rows = await asyncio.to_thread(stream_minutes.minute_rows, minutes, now)
         await self._call(sla.insert_samples, self._client, columns)
-        return len(columns[0])
+        await self._call(stream_minutes.insert_minutes, self._client, rows)
+        return len(columns[0]), len(rows[0])
 
     async def query_sla(self, period: str, company_id: str | None = None) -> list[SlaFigures]:
         """SLA figures per tier and company for a period (and tier totals without a company)."""

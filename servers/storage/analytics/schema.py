@@ -119,6 +119,27 @@ TTL toDateTime(sample_time) + INTERVAL {SLA_TTL_DAYS} DAY
 SETTINGS ttl_only_drop_parts = 1
 """
 
+# Per-tenant stream minutes (servers.storage.analytics.stream_minutes), kept as long as
+# the latency samples they stand beside in an SLA report.
+PERFORMANCE_STREAM_MINUTES = f"""
+CREATE TABLE IF NOT EXISTS performance_stream_minutes (
+    company_id String,
+    tier LowCardinality(String),
+    service LowCardinality(String),
+    minute DateTime('UTC'),
+    stream_ms UInt64,
+    available_ms UInt64,
+    ticks_delivered UInt64,
+    ticks_skipped UInt64,
+    gaps UInt64,
+    live_sources_min UInt8
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(minute)
+ORDER BY (tier, company_id, minute)
+TTL minute + INTERVAL {SLA_TTL_DAYS} DAY
+SETTINGS ttl_only_drop_parts = 1
+"""
+
 # Order matters: a view's target must exist before the view, and every view must exist
 # before the first insert into usage_tracking or its blocks are never aggregated.
 STATEMENTS: tuple[str, ...] = (
@@ -128,6 +149,7 @@ STATEMENTS: tuple[str, ...] = (
     BILLING_MONTHLY,
     BILLING_MONTHLY_MV,
     PERFORMANCE_SLA,
+    PERFORMANCE_STREAM_MINUTES,
 )
 
 TABLES: tuple[str, ...] = (
@@ -137,6 +159,7 @@ TABLES: tuple[str, ...] = (
     "billing_monthly",
     "billing_monthly_mv",
     "performance_sla",
+    "performance_stream_minutes",
 )
 
 

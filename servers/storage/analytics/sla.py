@@ -13,6 +13,7 @@ from tickmesh.storage.v1 import storage_pb2
 from mesh.errors import FieldViolation, InvalidArgument
 from mesh.tiers import Tier
 from servers.storage.analytics.queries import check_company
+from servers.storage.analytics.stream_minutes import StreamFigures, query_minutes
 from servers.storage.analytics.validation import (
     ACCEPT_WINDOW,
     COMPANY_ID,
@@ -47,6 +48,8 @@ class SlaFigures:
     """Sampled minutes."""
     minutes_missed: int = 0
     """Sampled minutes in which fewer than half the samples met the latency target."""
+    streams: StreamFigures | None = None
+    """Completeness, stream availability and live sources (None: no stream minutes)."""
 
 
 def sla_rows(samples: Sequence[storage_pb2.SlaSample], now: datetime) -> list[list[object]]:
@@ -134,7 +137,7 @@ def query_sla(client: Client, period: str, company_id: str | None) -> list[SlaFi
     params: dict[str, object] = {"m": start.year * 100 + start.month}
     if company_id:
         where += " AND company_id = {c:String}"
-        params["c"] = check_company(company_id)
+        params["c"] = company_id = check_company(company_id)
         grouping, minute_grouping = "tier, company_id", "tier, company_id, minute"
     else:
         grouping = "GROUPING SETS ((tier, company_id), (tier))"
@@ -149,6 +152,7 @@ def query_sla(client: Client, period: str, company_id: str | None) -> list[SlaFi
             parameters=params,
         ).result_rows
     }
+    streams = query_minutes(client, start.year * 100 + start.month, company_id)
     out = []
     for tier, company, count, within, (p50, p99) in figures:
         total, good = minutes[(str(tier), str(company))]
@@ -166,7 +170,13 @@ def query_sla(client: Client, period: str, company_id: str | None) -> list[SlaFi
                 availability,
                 total,
                 total - good,
+                streams.pop((str(tier), str(company)), None),
             )
         )
+    # Streams without a latency sample (every message held by the tier's throttle, as
+    # free's may be): their figures stand alone, latency availability unknown (100).
+    for stream in streams.values():
+        out.append(SlaFigures(stream.tier, stream.company_id, 0, 0, 0, 0, Decimal("100.0000"),
+                              streams=stream))  # fmt: skip
     out.sort(key=lambda f: (f.tier.rank, f.company_id))
     return out

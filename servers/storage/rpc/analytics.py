@@ -40,8 +40,8 @@ class AnalyticsRpcs(StorageRpcs):
         self, request: storage_pb2.RecordSlaRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.RecordSlaResponse:
         require(SERVICE)
-        accepted = await self._analytics.record_sla(request.samples)
-        return storage_pb2.RecordSlaResponse(accepted=accepted)
+        accepted, minutes = await self._analytics.record_sla(request.samples, request.minutes)
+        return storage_pb2.RecordSlaResponse(accepted=accepted, minutes_accepted=minutes)
 
     async def QuerySla(
         self, request: storage_pb2.QuerySlaRequest, context: grpc.aio.ServicerContext

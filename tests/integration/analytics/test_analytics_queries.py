@@ -130,7 +130,7 @@ async def test_sla_figures_per_tier_and_company(
         for s in range(100)
     ]
     with store_time(store, start + timedelta(hours=1)):
-        assert await store.record_sla(samples) == 210
+        assert await store.record_sla(samples) == (210, 0)
 
     figures = {(f.tier, f.company_id): f for f in await store.query_sla(period(start))}
     fa = figures[(Tier.PRO, a)]
@@ -165,4 +165,71 @@ async def test_invalid_sla_samples_refuse_the_request(
     with pytest.raises(InvalidArgument) as caught:
         await store.record_sla([good, *bad])
     assert [v.field for v in caught.value.violations] == [f"samples[{i}]" for i in range(1, 5)]
+    assert await store.query_sla(f"{now:%Y-%m}", a) == []
+
+
+def _minute(company_id: str, tier: int, at: datetime, **counts: int) -> storage_pb2.StreamMinute:
+    return storage_pb2.StreamMinute(
+        company_id=company_id,
+        tier=tier,  # type: ignore[arg-type]
+        service="bridge",
+        minute_us=unix_us(at.replace(second=0, microsecond=0)),
+        **counts,
+    )
+
+
+async def test_stream_minutes_add_up_per_minute_beside_the_latency_figures(
+    store: AnalyticsStore, company: Callable[[], str]
+) -> None:
+    ent, free = company(), company()
+    start = month_start(3) + timedelta(days=2, hours=9)
+    enterprise, free_tier = tenancy_pb2.TIER_ENTERPRISE, tenancy_pb2.TIER_FREE
+    minutes = [
+        # Minute 0 in two rows (a Bridge restarted within it): they add up, and the
+        # fewer sources (2, below enterprise's 3) marks the minute.
+        _minute(ent, enterprise, start, stream_ms=30_000, available_ms=30_000,
+                ticks_delivered=900, live_sources_min=3),
+        _minute(ent, enterprise, start, stream_ms=30_000, available_ms=20_000,
+                ticks_delivered=90, ticks_skipped=10, gaps=1, live_sources_min=2),
+        _minute(ent, enterprise, start + timedelta(minutes=1), stream_ms=60_000,
+                available_ms=60_000, ticks_delivered=1000, live_sources_min=3),
+        # A free tenant with stream minutes but no latency sample at all.
+        _minute(free, free_tier, start, stream_ms=60_000, available_ms=60_000,
+                ticks_delivered=60, live_sources_min=1),
+    ]  # fmt: skip
+    samples = [_sample(ent, enterprise, 5, True, start + timedelta(seconds=s)) for s in range(5)]
+    with store_time(store, start + timedelta(hours=1)):
+        assert await store.record_sla(samples, minutes) == (5, 4)
+
+    figures = {(f.tier, f.company_id): f for f in await store.query_sla(period(start))}
+    e = figures[(Tier.ENTERPRISE, ent)]
+    assert e.samples == 5 and e.streams is not None
+    assert e.streams.stream_minutes == 2
+    assert e.streams.completeness_percent == Decimal("99.5000")  # 1990 delivered of 2000 due
+    assert e.streams.stream_availability_percent == Decimal("91.6666")  # 110 of 120 s
+    assert (e.streams.minutes_below_redundancy, e.streams.live_sources_min) == (1, 2)
+    f = figures[(Tier.FREE, free)]
+    assert f.samples == 0 and f.streams is not None
+    assert (f.streams.stream_minutes, f.streams.completeness_percent) == (1, Decimal("100.0000"))
+    assert (f.streams.minutes_below_redundancy, f.streams.live_sources_min) == (0, 1)
+
+    # The company's own query gives the same figures.
+    only = await store.query_sla(period(start), ent)
+    assert [x.streams for x in only] == [e.streams]
+
+
+async def test_an_invalid_stream_minute_refuses_the_whole_request(
+    store: AnalyticsStore, company: Callable[[], str]
+) -> None:
+    a = company()
+    now = datetime.now(UTC)
+    good = _sample(a, tenancy_pb2.TIER_PRO, 10, True, now)
+    bad = [
+        _minute(a, tenancy_pb2.TIER_PRO, now, stream_ms=1000, available_ms=2000),
+        storage_pb2.StreamMinute(company_id=a, tier=tenancy_pb2.TIER_PRO, service="bridge",
+                                 minute_us=unix_us(now)),  # not the start of a minute
+    ]  # fmt: skip
+    with pytest.raises(InvalidArgument) as caught:
+        await store.record_sla([good], bad)
+    assert [v.field for v in caught.value.violations] == ["minutes[0]", "minutes[1]"]
     assert await store.query_sla(f"{now:%Y-%m}", a) == []

@@ -443,17 +443,45 @@ class SlaSample(_message.Message):
     time_us: int
     def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., service: _Optional[str] = ..., latency_us: _Optional[int] = ..., within_target: _Optional[bool] = ..., time_us: _Optional[int] = ...) -> None: ...
 
+class StreamMinute(_message.Message):
+    __slots__ = ("company_id", "tier", "service", "minute_us", "stream_ms", "available_ms", "ticks_delivered", "ticks_skipped", "gaps", "live_sources_min")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    MINUTE_US_FIELD_NUMBER: _ClassVar[int]
+    STREAM_MS_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_MS_FIELD_NUMBER: _ClassVar[int]
+    TICKS_DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    TICKS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    GAPS_FIELD_NUMBER: _ClassVar[int]
+    LIVE_SOURCES_MIN_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tier: _tenancy_pb2.Tier
+    service: str
+    minute_us: int
+    stream_ms: int
+    available_ms: int
+    ticks_delivered: int
+    ticks_skipped: int
+    gaps: int
+    live_sources_min: int
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., service: _Optional[str] = ..., minute_us: _Optional[int] = ..., stream_ms: _Optional[int] = ..., available_ms: _Optional[int] = ..., ticks_delivered: _Optional[int] = ..., ticks_skipped: _Optional[int] = ..., gaps: _Optional[int] = ..., live_sources_min: _Optional[int] = ...) -> None: ...
+
 class RecordSlaRequest(_message.Message):
-    __slots__ = ("samples",)
+    __slots__ = ("samples", "minutes")
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    MINUTES_FIELD_NUMBER: _ClassVar[int]
     samples: _containers.RepeatedCompositeFieldContainer[SlaSample]
-    def __init__(self, samples: _Optional[_Iterable[_Union[SlaSample, _Mapping]]] = ...) -> None: ...
+    minutes: _containers.RepeatedCompositeFieldContainer[StreamMinute]
+    def __init__(self, samples: _Optional[_Iterable[_Union[SlaSample, _Mapping]]] = ..., minutes: _Optional[_Iterable[_Union[StreamMinute, _Mapping]]] = ...) -> None: ...
 
 class RecordSlaResponse(_message.Message):
-    __slots__ = ("accepted",)
+    __slots__ = ("accepted", "minutes_accepted")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    MINUTES_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     accepted: int
-    def __init__(self, accepted: _Optional[int] = ...) -> None: ...
+    minutes_accepted: int
+    def __init__(self, accepted: _Optional[int] = ..., minutes_accepted: _Optional[int] = ...) -> None: ...
 
 class QuerySlaRequest(_message.Message):
     __slots__ = ("billing_period", "company_id")
@@ -464,7 +492,7 @@ class QuerySlaRequest(_message.Message):
     def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ...) -> None: ...
 
 class SlaFigures(_message.Message):
-    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent", "minutes", "minutes_missed")
+    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent", "minutes", "minutes_missed", "completeness_percent", "stream_availability_percent", "stream_minutes", "minutes_below_redundancy", "live_sources_min")
     TIER_FIELD_NUMBER: _ClassVar[int]
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
@@ -474,6 +502,11 @@ class SlaFigures(_message.Message):
     AVAILABILITY_PERCENT_FIELD_NUMBER: _ClassVar[int]
     MINUTES_FIELD_NUMBER: _ClassVar[int]
     MINUTES_MISSED_FIELD_NUMBER: _ClassVar[int]
+    COMPLETENESS_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    STREAM_AVAILABILITY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    STREAM_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    MINUTES_BELOW_REDUNDANCY_FIELD_NUMBER: _ClassVar[int]
+    LIVE_SOURCES_MIN_FIELD_NUMBER: _ClassVar[int]
     tier: _tenancy_pb2.Tier
     company_id: str
     samples: int
@@ -483,7 +516,12 @@ class SlaFigures(_message.Message):
     availability_percent: str
     minutes: int
     minutes_missed: int
-    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ..., minutes: _Optional[int] = ..., minutes_missed: _Optional[int] = ...) -> None: ...
+    completeness_percent: str
+    stream_availability_percent: str
+    stream_minutes: int
+    minutes_below_redundancy: int
+    live_sources_min: int
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ..., minutes: _Optional[int] = ..., minutes_missed: _Optional[int] = ..., completeness_percent: _Optional[str] = ..., stream_availability_percent: _Optional[str] = ..., stream_minutes: _Optional[int] = ..., minutes_below_redundancy: _Optional[int] = ..., live_sources_min: _Optional[int] = ...) -> None: ...
 
 class QuerySlaResponse(_message.Message):
     __slots__ = ("figures",)

@@ -119,6 +119,7 @@ __all__ = (
     "SlaFigures",
     "SlaSample",
     "StorageServiceStub",
+    "StreamMinute",
     "Subscription",
     "SubscriptionAdvance",
     "SubscriptionEvent",
@@ -2257,6 +2258,11 @@ class RecordSlaRequest(betterproto2.Message):
     The samples.
     """
 
+    minutes: "list[StreamMinute]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Per-tenant stream minutes.
+    """
+
 
 default_message_pool.register_message("tickmesh.storage.v1", "RecordSlaRequest", RecordSlaRequest)
 
@@ -2269,7 +2275,12 @@ class RecordSlaResponse(betterproto2.Message):
 
     accepted: "int" = betterproto2.field(1, betterproto2.TYPE_UINT32)
     """
-    How many.
+    Samples stored.
+    """
+
+    minutes_accepted: "int" = betterproto2.field(2, betterproto2.TYPE_UINT32)
+    """
+    Stream minutes stored.
     """
 
 
@@ -2834,6 +2845,33 @@ class SlaFigures(betterproto2.Message):
     Sampled minutes in which fewer than half the samples met the latency target.
     """
 
+    completeness_percent: "str" = betterproto2.field(10, betterproto2.TYPE_STRING)
+    """
+    Updates delivered of those due, percent (exact decimal string, rounded down);
+    empty without stream minutes.
+    """
+
+    stream_availability_percent: "str" = betterproto2.field(11, betterproto2.TYPE_STRING)
+    """
+    Stream time served of stream time open, percent (exact decimal string, rounded
+    down); empty without stream minutes.
+    """
+
+    stream_minutes: "int" = betterproto2.field(12, betterproto2.TYPE_INT64)
+    """
+    Minutes with streams open.
+    """
+
+    minutes_below_redundancy: "int" = betterproto2.field(13, betterproto2.TYPE_INT64)
+    """
+    Of which the tier had fewer live sources than its redundancy target.
+    """
+
+    live_sources_min: "int" = betterproto2.field(14, betterproto2.TYPE_INT32)
+    """
+    The fewest live sources seen in the period; 0 when unknown.
+    """
+
 
 default_message_pool.register_message("tickmesh.storage.v1", "SlaFigures", SlaFigures)
 
@@ -2878,6 +2916,71 @@ class SlaSample(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.storage.v1", "SlaSample", SlaSample)
+
+
+@dataclass(eq=False, repr=False)
+class StreamMinute(betterproto2.Message):
+    """
+    One tenant's streams on one service over (part of) one minute: how long they were
+    open, how much of that time they were served, how many of the updates due reached
+    them, and the fewest live sources the tier had. Rows of the same company, tier and
+    minute add up (a restarted Bridge sends the rest of its minute as another row).
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    Its tier.
+    """
+
+    service: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The service, e.g. "bridge".
+    """
+
+    minute_us: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
+    """
+    The minute's start, unix microseconds (a multiple of 60,000,000).
+    """
+
+    stream_ms: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
+    """
+    Stream time in the minute, summed over the tenant's open streams, milliseconds.
+    """
+
+    available_ms: "int" = betterproto2.field(6, betterproto2.TYPE_INT64)
+    """
+    Of which the service had a live feed to serve them from, milliseconds.
+    """
+
+    ticks_delivered: "int" = betterproto2.field(7, betterproto2.TYPE_INT64)
+    """
+    Ticks written to the tenant's streams.
+    """
+
+    ticks_skipped: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
+    """
+    Ticks due to the tenant that it never got: conflated because its stream fell behind.
+    """
+
+    gaps: "int" = betterproto2.field(9, betterproto2.TYPE_INT64)
+    """
+    Gap notices sent (sequences lost upstream).
+    """
+
+    live_sources_min: "int" = betterproto2.field(10, betterproto2.TYPE_INT32)
+    """
+    The fewest brokers the tier's prices came from during the minute; 0 when unknown.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "StreamMinute", StreamMinute)
 
 
 @dataclass(eq=False, repr=False)
