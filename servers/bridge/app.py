@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from tickmesh.ingestion.v1.ingestion_pb2 import GetBrokerStatusRequest
+from tickmesh.ingestion.v1.ingestion_pb2_grpc import IngestionServiceStub
 from tickmesh.storage.v1.storage_pb2_grpc import StorageServiceStub
 
 from mesh.binding import bind
 from mesh.host import Assembly, Service, ServiceSpec
-from mesh.lifecycle import Part, background
+from mesh.lifecycle import Part, background, every
 from mesh.metering.spool import Spool, spool_dir
 from mesh.metering.tally import TallyCounter
 from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
@@ -20,6 +22,8 @@ from servers.bridge.revalidation import StreamRevalidator
 from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
 from servers.bridge.settings import BridgeSettings, BridgeTuning
 from servers.bridge.sla_sampler import SlaSampler, SlaSender
+from servers.bridge.source_watch import SourceWatch
+from servers.bridge.stream_minutes import OBSERVE_S, StreamMinutes
 from servers.bridge.upstream import Upstream
 from servers.bridge.usage_counter import UsageCounter, UsageKey
 
@@ -39,10 +43,12 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         # ticks straight into the meter's tally, which outlives a SIGKILL.
         usage = UsageCounter(ledger=meter.ledger, tick_counters=tick_counter)
         sla = SlaSampler()
-        fanout = Fanout(usage, bounds=knobs.session, sla=sla)
-        storage = StorageServiceStub(ctx.channels.service_channel(ctx.config.address_of("storage")))
-        sla_spool = Spool(spool_dir(ctx.config.data_dir, "bridge"), f"{tenancy.instance}-sla")
-        sla_sender = SlaSender(sla, sla_spool, lambda r: storage.RecordSla(r, timeout=10))
+        fanout = Fanout(usage, bounds=knobs.session, sla=sla, on_close=lambda s: minutes.closed(s))
+        ingestion_channel = ctx.channels.service_channel(ctx.config.address_of("ingestion"))
+        ingestion = IngestionServiceStub(ingestion_channel)
+        sources = SourceWatch(
+            lambda: ingestion.GetBrokerStatus(GetBrokerStatusRequest(), timeout=5)
+        )
         upstream = Upstream(
             ctx.config.address_of("ingestion"),
             fanout,
@@ -50,6 +56,12 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
             channel_factory=ctx.channels.blocking_service_channel,
             backoff=knobs.backoff,
             idle_timeout_s=knobs.upstream_idle_timeout_s,
+        )
+        minutes = StreamMinutes(fanout.sessions, lambda: upstream.connected, sources.live_sources)
+        storage = StorageServiceStub(ctx.channels.service_channel(ctx.config.address_of("storage")))
+        sla_spool = Spool(spool_dir(ctx.config.data_dir, "bridge"), f"{tenancy.instance}-sla")
+        sla_sender = SlaSender(
+            sla, sla_spool, lambda r: storage.RecordSla(r, timeout=10), minutes=minutes.take
         )
         holder = holder_identity(ctx.config.data_dir, tenancy.instance)
         leases = LeaseKeeper(tenancy.quota, knobs.stream_lease_s, holder)
@@ -62,6 +74,8 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         ctx.add(background("heartbeats", fanout.run_heartbeats))
         ctx.add(background("leases", leases.run))
         ctx.add(background("sla", sla_sender.run))
+        ctx.add(background("sources", sources.run))
+        ctx.add(background("stream-minutes", lambda: every(OBSERVE_S, minutes.observe)))
         ctx.add(Part("upstream", start=upstream.open, stop=upstream.stop))
         # Open streams are re-checked when their company's keys or tier change.
         revalidator = StreamRevalidator(tenancy.authenticate_key)

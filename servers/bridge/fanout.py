@@ -71,9 +71,12 @@ class Fanout:
         wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         schedule: Schedule | None = None,
         sla: SlaSink | None = None,
+        on_close: Callable[[Session], None] | None = None,
     ) -> None:
         self.usage = usage
         self._sla = sla
+        self._on_close = on_close
+        """Told of every session that ends (its last counts, for the SLA minutes)."""
         self.universe: Universe | None = None
         self.watermark = 0
         """The last upstream sequence dispatched to every session."""
@@ -230,6 +233,8 @@ class Fanout:
         if session is not None:
             self._feeds[session.tier].leave(session)
             session.close()
+            if self._on_close is not None:
+                self._on_close(session)
 
     def close_all(self) -> None:
         """End every stream with UNAVAILABLE and refuse new ones (the server is stopping)."""
@@ -254,6 +259,10 @@ class Fanout:
         """Hand every session's deliveries since the last call to the usage counter."""
         for session in self._sessions.values():
             session.meter()
+
+    def sessions(self) -> list[Session]:
+        """Every open session."""
+        return list(self._sessions.values())
 
     def get(self, session_id: str) -> Session | None:
         """The open session with this id, if any."""

@@ -110,6 +110,7 @@ class Session:
         self.ticks_delivered = 0
         self.messages_delivered = 0
         self.skipped_total = 0
+        self.gaps_total = 0
         self.error: MeshError | None = None
 
         self._sla = sla
@@ -171,6 +172,7 @@ class Session:
         if self._closed:
             return
         self._queue.append(_Gap(from_seq, to_seq, reason))
+        self.gaps_total += 1
         self._wake.set()
 
     def sweep_idle(self) -> None:

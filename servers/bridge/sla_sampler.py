@@ -113,8 +113,11 @@ class SlaSender:
         *,
         flush_s: float = FLUSH_S,
         backoff: Backoff | None = None,
+        minutes: Callable[[bool], list[storage_pb2.StreamMinute]] = lambda finish: [],
     ) -> None:
         self._sampler = sampler
+        self._minutes = minutes
+        """The finished stream minutes (servers.bridge.stream_minutes); True: all."""
         self.spool = spool
         self._send = send
         self._flush_s = flush_s
@@ -124,10 +127,14 @@ class SlaSender:
 
     async def flush(self) -> None:
         """Spool the samples taken since the last flush (fsynced off the event loop)."""
-        samples = self._sampler.take()
-        if samples:
-            payload = storage_pb2.RecordSlaRequest(samples=samples).SerializeToString()
-            await asyncio.to_thread(self.spool.append, payload)
+        request = self._take(finish=False)
+        if request.samples or request.minutes:
+            await asyncio.to_thread(self.spool.append, request.SerializeToString())
+
+    def _take(self, finish: bool) -> storage_pb2.RecordSlaRequest:
+        return storage_pb2.RecordSlaRequest(
+            samples=self._sampler.take(), minutes=self._minutes(finish)
+        )
 
     async def deliver(self) -> None:
         """Send every pending batch, oldest first; raises while Storage is unreachable."""
@@ -141,7 +148,8 @@ class SlaSender:
                 path = await asyncio.to_thread(
                     self.spool.dead_letter, batch_id, (exc.details() or "").encode()
                 )
-                log.error("Storage refused %d SLA samples; kept in %s", len(request.samples), path)
+                log.error("Storage refused %d SLA samples and %d stream minutes; kept in %s",
+                          len(request.samples), len(request.minutes), path)  # fmt: skip
                 continue
             await asyncio.to_thread(self.spool.ack, batch_id)
             self.sent += response.accepted
@@ -168,7 +176,7 @@ class SlaSender:
         finally:
             # Stopping: what was sampled since the last flush waits in the spool for the
             # next run, and the spool's lock is released for it.
-            samples = self._sampler.take()
-            if samples:
-                self.spool.append(storage_pb2.RecordSlaRequest(samples=samples).SerializeToString())
+            request = self._take(finish=True)
+            if request.samples or request.minutes:
+                self.spool.append(request.SerializeToString())
             self.spool.close()

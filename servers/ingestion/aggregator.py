@@ -15,13 +15,12 @@ from typing import NamedTuple
 
 from tickmesh.common.v1 import market_pb2
 
+from mesh.source_policy import POLICIES, SourcePolicy
 from mesh.tiers import CATALOG, Tier
 from servers.ingestion.clock import Clock
 from servers.ingestion.quote import RawQuote
 from servers.ingestion.symbols import UNIVERSE, SymbolSpec
 from servers.ingestion.tier_views import (
-    POLICIES,
-    SourcePolicy,
     SourceSwitch,
     SwitchLog,
     switch_cause,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from mesh.tiers import CATALOG, Tier
+from mesh.tiers import Tier
 
 _log = logging.getLogger(__name__)
 
@@ -26,39 +26,6 @@ KEEP_SWITCHES = 10_000
 def view_bit(tier: Tier) -> int:
     """The tier's bit in Tick.views (1 free, 2 pro, 4 enterprise)."""
     return tier.view_bit
-
-
-@dataclass(frozen=True, slots=True)
-class SourcePolicy:
-    """One tier's sources: preferred brokers first, then fallbacks, and how many to use."""
-
-    tier: Tier
-    order: tuple[str, ...]
-    redundancy: int
-    every_live: bool
-    """Use every live broker (enterprise: all sources), not only the first `redundancy`."""
-
-    @classmethod
-    def of(cls, tier: Tier) -> SourcePolicy:
-        """The policy the tier catalog describes."""
-        tier_limits = CATALOG[tier]
-        return cls(
-            tier,
-            tier_limits.source_order,
-            tier_limits.broker_redundancy,
-            every_live=not tier_limits.fallback_brokers,
-        )
-
-    def choose(self, known: Iterable[str], live: Callable[[str], bool]) -> tuple[str, ...]:
-        """The sources to use now: live brokers in policy order (a broker outside the
-        catalog, e.g. one publishing through PublishTicks, comes last), the first
-        `redundancy` of them unless the tier takes every live broker."""
-        extra = sorted(b for b in known if b not in self.order)
-        chosen = tuple(b for b in (*self.order, *extra) if live(b))
-        return chosen if self.every_live else chosen[: self.redundancy]
-
-
-POLICIES: Mapping[Tier, SourcePolicy] = {tier: SourcePolicy.of(tier) for tier in Tier}
 
 
 @dataclass(frozen=True, slots=True)

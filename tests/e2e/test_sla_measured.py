@@ -1,5 +1,6 @@
-"""SLA measured per tenant in a running mesh: the Bridge samples what it writes, Storage
-holds the samples, and a degraded enterprise stream becomes a credit on the invoice.
+"""SLA measured per tenant in a running mesh: the Bridge samples what it writes and each
+tenant's stream minutes, Storage holds them, and a degraded enterprise stream becomes a
+credit on the invoice.
 
 The degradation is real: the Bridge process is paused (SIGSTOP) past enterprise's 10 ms
 latency target, repeatedly, while an enterprise tenant is subscribed; every message
@@ -147,7 +148,22 @@ async def test_a_degraded_enterprise_stream_is_measured_and_credited(
         return len(figures) == 2 and figures[tenancy_pb2.TIER_PRO].samples >= 3
 
     await eventually(both_sampled, "SLA samples of both tenants in Storage", within=30.0, every=0.2)
+
+    async def stream_minutes_in() -> bool:
+        # The Bridge sends each tenant's current minute every 10 s, as far as it went.
+        await both_sampled()
+        return all(f.stream_minutes for f in figures.values())
+
+    await eventually(stream_minutes_in, "both tenants' stream minutes", within=40.0, every=0.5)
     enterprise, pro = figures[tenancy_pb2.TIER_ENTERPRISE], figures[tenancy_pb2.TIER_PRO]
+    # Each pause left the Bridge's once-a-second look ~1.2 s late: open, not served.
+    assert Decimal(enterprise.stream_availability_percent) < 90, enterprise
+    assert Decimal(pro.stream_availability_percent) > Decimal(
+        enterprise.stream_availability_percent
+    ), pro
+    for figure in (enterprise, pro):
+        assert 0 < Decimal(figure.completeness_percent) <= 100, figure
+        assert figure.live_sources_min >= 1, figure
     assert enterprise.within_target < enterprise.samples  # the pauses were measured
     assert enterprise.latency_p99_us >= 500_000
     assert pro.latency_p99_us < 1_000_000

@@ -52,6 +52,17 @@ class FakeIngestion(ingestion_pb2_grpc.IngestionServiceServicer):
             symbols=[ingestion_pb2.SymbolInfo(symbol=s, digits=5) for s in self.symbols]
         )
 
+    async def GetBrokerStatus(
+        self, request: ingestion_pb2.GetBrokerStatusRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.GetBrokerStatusResponse:
+        """Every broker up (the Bridge counts each tier's live sources from this)."""
+        return ingestion_pb2.GetBrokerStatusResponse(
+            brokers=[
+                ingestion_pb2.BrokerStatus(broker=b, up=True)
+                for b in ("ic_markets", "pepperstone", "fxcm")
+            ]
+        )
+
     async def StreamTicks(
         self, request: ingestion_pb2.StreamTicksRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[ingestion_pb2.StreamTicksResponse]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from tickmesh.common.v1 import market_pb2
 
+from mesh.source_policy import SourcePolicy
 from mesh.tiers import CATALOG, Tier
 from servers.ingestion.aggregator import Aggregator, AggregatorRules
 from servers.ingestion.quote import RawQuote
-from servers.ingestion.tier_views import SourcePolicy, view_bit
+from servers.ingestion.tier_views import view_bit
 
 T0 = 1_700_000_000_000_000
 FREE, PRO, ENTERPRISE = (view_bit(t) for t in Tier)
