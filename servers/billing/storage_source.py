@@ -10,7 +10,9 @@ own account (a service principal), so it may read any company. Mappings:
 - usage: QueryUsage(group_by="endpoint"): ticks delivered = data points of the Bridge's
   tick endpoint (mesh.metering.vocabulary); API calls = events of every other endpoint
   (the metering interceptor records one event per tenant call).
-- availability: QuerySla(company): availability_percent per tier the company was on.
+- availability: QuerySla(company), per tier the company was on: the lower of the latency
+  availability (minutes in which most samples met the target) and the stream
+  availability (stream time served of open), each when measured.
 - credit brought forward: the credit_carried_forward lines of the previous period's
   stored invoice only, so a credit is never used twice when periods close out of order.
 """
@@ -189,9 +191,9 @@ class StorageSource:
             storage_pb2.QuerySlaRequest(billing_period=str(period), company_id=company_id),
         )
         return {
-            tier_from_proto(f.tier): _percent(f.availability_percent)
+            tier_from_proto(f.tier): _measured(f)
             for f in reply.figures
-            if f.company_id == company_id and f.samples
+            if f.company_id == company_id and _has_measure(f)
         }
 
     async def sla_figures(
@@ -202,23 +204,21 @@ class StorageSource:
             "QuerySla", storage_pb2.QuerySlaRequest(billing_period=str(period))
         )
         tiers = [
-            TierSlaFigures(
-                tier_from_proto(f.tier), _percent(f.availability_percent), f.latency_p99_us
-            )
+            TierSlaFigures(tier_from_proto(f.tier), _measured(f), f.latency_p99_us)
             for f in reply.figures
-            if not f.company_id and f.samples
+            if not f.company_id and _has_measure(f)
         ]
         companies = [
             CompanySlaFigures(
                 f.company_id,
                 tier_from_proto(f.tier),
-                _percent(f.availability_percent),
+                _measured(f),
                 f.minutes,
                 f.minutes_missed,
                 f.latency_p99_us,
             )
             for f in reply.figures
-            if f.company_id and f.samples
+            if f.company_id and _has_measure(f)
         ]
         return tiers, companies
 
@@ -331,6 +331,20 @@ class StorageSource:
             company_id=company_id, tier=tier_to_proto(tier), effect=_EFFECT[effect], actor=actor
         )
         return await self._call("ChangeTier", request)
+
+
+def _has_measure(figures: storage_pb2.SlaFigures) -> bool:
+    return bool(figures.samples or figures.stream_minutes)
+
+
+def _measured(figures: storage_pb2.SlaFigures) -> Decimal:
+    """The availability an SLA is judged on: the lower of latency and stream availability."""
+    measured = []
+    if figures.samples:
+        measured.append(_percent(figures.availability_percent))
+    if figures.stream_minutes:
+        measured.append(_percent(figures.stream_availability_percent))
+    return min(measured)
 
 
 def _percent(text: str) -> Decimal:

@@ -99,3 +99,44 @@ async def test_upsell_churn_and_health_cover_every_company(storage_mesh: Storage
         billing_pb2.CustomerHealthRequest(company_id=pro.company_id)
     )
     assert [h.company_id for h in one.companies] == [pro.company_id]
+
+
+async def test_stream_time_not_served_credits_a_tenant_whose_latency_was_fine(
+    storage_mesh: StorageMesh,
+) -> None:
+    now = datetime.now(UTC)
+    if (now - timedelta(minutes=10)).month != now.month:
+        pytest.skip("needs ten minutes of this month behind us")
+    tenant = await storage_mesh.tenant(PRO)
+    minutes = [(now - timedelta(minutes=m)).replace(second=0, microsecond=0) for m in range(10)]
+    # Every latency sample met the target, but 0.5 % of the stream time was not served
+    # (99.5 % against pro's 99.9 %): the lower availability decides, a 10 % credit.
+    samples = [
+        storage_pb2.SlaSample(
+            company_id=tenant.company_id, tier=PRO, service="bridge", latency_us=1_000,
+            within_target=True, time_us=int(at.timestamp() * 1e6),
+        )
+        for at in minutes
+    ]  # fmt: skip
+    streams = [
+        storage_pb2.StreamMinute(
+            company_id=tenant.company_id, tier=PRO, service="bridge",
+            minute_us=int(at.timestamp() * 1e6), stream_ms=60_000, available_ms=59_700,
+            ticks_delivered=600, live_sources_min=2,
+        )
+        for at in minutes
+    ]  # fmt: skip
+    reply = await storage_mesh.service_stub("bridge").RecordSla(
+        storage_pb2.RecordSlaRequest(samples=samples, minutes=streams)
+    )
+    assert (reply.accepted, reply.minutes_accepted) == (10, 10)
+    invoice = (
+        await storage_mesh.billing_stub(tenant.api_key).PreviewInvoice(
+            billing_pb2.PreviewInvoiceRequest()
+        )
+    ).invoice
+    in_month = (now.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    days = in_month.day - (await created_at(storage_mesh, tenant)).day + 1
+    fee = half_up(Fraction(9_900 * days, in_month.day))
+    credits = [line.amount.minor_units for line in invoice.lines if line.kind == "sla_credit"]
+    assert credits == [-half_up(Fraction(fee * 10, 100))]
