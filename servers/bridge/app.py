@@ -57,7 +57,7 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
             backoff=knobs.backoff,
             idle_timeout_s=knobs.upstream_idle_timeout_s,
         )
-        minutes = StreamMinutes(fanout.sessions, lambda: upstream.connected, sources.live_sources)
+        minutes = StreamMinutes(fanout.sessions, lambda: upstream.connected, sources.sources)
         storage = StorageServiceStub(ctx.channels.service_channel(ctx.config.address_of("storage")))
         sla_spool = Spool(spool_dir(ctx.config.data_dir, "bridge"), f"{tenancy.instance}-sla")
         sla_sender = SlaSender(

@@ -1,10 +1,10 @@
-"""How many live sources each tier's prices come from, as the Bridge learns it from
-Ingestion's GetBrokerStatus every few seconds (for the per-tenant SLA minutes).
+"""How many live sources each tier's prices of each symbol come from, as the Bridge learns
+it from Ingestion's GetBrokerStatus every few seconds (for the per-tenant SLA minutes).
 
-A tier's count follows its source policy (mesh.source_policy, as Ingestion's views do): the live
-brokers of its list in order, capped at its redundancy, all of them for enterprise. It is
-per broker, not per symbol: a broker that is up but silent on one symbol still counts.
-Unknown (None) until Ingestion has answered, and again once its answer is stale.
+Ingestion reports every view it computes (tier, symbol): the brokers it uses now, and
+how many it should use (the tier's redundancy, capped by how many of the tier's brokers
+quote the symbol at all: an exotic only fxcm quotes cannot have three). Unknown (None)
+until Ingestion has answered, and again once its answer is stale.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 
 import grpc
 from tickmesh.ingestion.v1 import ingestion_pb2
 
-from mesh.source_policy import POLICIES
+from mesh.protoconv import tier_from_proto
 from mesh.tiers import Tier
 
 log = logging.getLogger(__name__)
@@ -29,30 +30,48 @@ STALE_S = 3 * POLL_S
 Fetch = Callable[[], Awaitable[ingestion_pb2.GetBrokerStatusResponse]]
 
 
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The sources behind a set of symbols' views of one tier."""
+
+    fewest: int
+    most: int
+    below_target: bool
+    """Some view used fewer sources than it should."""
+
+
 class SourceWatch:
-    """The brokers Ingestion reports up, and each tier's live source count."""
+    """The latest source counts of every view Ingestion computes."""
 
     def __init__(self, fetch: Fetch, clock: Callable[[], float] = time.monotonic) -> None:
         self._fetch = fetch
         self._clock = clock
-        self._known: tuple[str, ...] = ()
-        self._up: frozenset[str] = frozenset()
+        self._views: dict[tuple[Tier, str], tuple[int, int]] = {}
         self._at: float | None = None
 
     def update(self, status: ingestion_pb2.GetBrokerStatusResponse) -> None:
         """Take one GetBrokerStatus answer."""
-        self._known = tuple(b.broker for b in status.brokers)
-        self._up = frozenset(b.broker for b in status.brokers if b.up)
+        self._views = {
+            (tier_from_proto(v.tier), v.symbol): (v.sources, v.target) for v in status.views
+        }
         self._at = self._clock()
 
-    def live_sources(self, tier: Tier) -> int | None:
-        """How many sources the tier's view can use now; None when not known."""
+    def sources(self, tier: Tier, symbols: Iterable[str]) -> Sources | None:
+        """The sources behind `tier`'s views of `symbols` (those Ingestion has a view
+        of: a symbol nobody quoted yet has none); None when not known."""
         if self._at is None or self._clock() - self._at > STALE_S:
             return None
-        return len(POLICIES[tier].choose(self._known, self._up.__contains__))
+        counts = [c for s in symbols if (c := self._views.get((tier, s))) is not None]
+        if not counts:
+            return None
+        return Sources(
+            fewest=min(n for n, _ in counts),
+            most=max(n for n, _ in counts),
+            below_target=any(n < target for n, target in counts),
+        )
 
     async def run(self, poll_s: float = POLL_S) -> None:
-        """Poll until cancelled; an unanswered poll leaves the count to go stale."""
+        """Poll until cancelled; an unanswered poll leaves the counts to go stale."""
         failed = False
         while True:
             try:

@@ -9,8 +9,10 @@ each (company, tier):
   serves nobody, and the minute shows it;
 - updates: ticks written, and ticks due but never written (conflated because the
   stream fell behind), so completeness = written / (written + skipped);
-- gap notices (sequences lost upstream), and the fewest live sources the tier's prices
-  came from (mesh.tiers' redundancy target: free 1, pro 2, enterprise 3).
+- gap notices (sequences lost upstream), the fewest live sources the tier's prices of
+  the tenant's symbols came from, and whether any of those views used fewer than it
+  should (mesh.tiers' redundancy: free 1, pro 2, enterprise 3; capped by how many of
+  the tier's brokers quote the symbol), from servers.bridge.source_watch.
 Served time has the looks' resolution: an outage shows as the lateness of the next look
 past MAX_STEP_S, so one shorter than that is missed and a longer one is undercounted by
 up to MAX_STEP_S (the latency samples catch the short ones).
@@ -22,7 +24,7 @@ seeing that outage needs a prober from outside.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +33,7 @@ from tickmesh.storage.v1 import storage_pb2
 from mesh.protoconv import tier_to_proto
 from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
+from servers.bridge.source_watch import Sources
 
 OBSERVE_S = 1.0
 """How often the open streams are looked at."""
@@ -55,6 +58,9 @@ class Observed(Protocol):
     skipped_total: int
     gaps_total: int
 
+    @property
+    def symbols(self) -> Sequence[str]: ...
+
 
 @dataclass(slots=True)
 class _Tally:
@@ -64,6 +70,7 @@ class _Tally:
     skipped: int = 0
     gaps: int = 0
     sources_min: int = 0  # 0: not known yet
+    below_target: bool = False
 
 
 class StreamMinutes:
@@ -73,12 +80,12 @@ class StreamMinutes:
         self,
         sessions: Callable[[], Iterable[Observed]],
         feed_live: Callable[[], bool],
-        live_sources: Callable[[Tier], int | None],
+        sources: Callable[[Tier, Sequence[str]], Sources | None],
         wall_us: Callable[[], int] = lambda: time.time_ns() // 1000,
     ) -> None:
         self._sessions = sessions
         self._feed_live = feed_live
-        self._live_sources = live_sources
+        self._sources = sources
         self._wall_us = wall_us
         self._minute_us = 0
         self._last_us = 0
@@ -95,7 +102,7 @@ class StreamMinutes:
         self._sent_us = self._sent_us or now
         sessions = list(self._sessions())
         live = self._feed_live()
-        sources = {tier: self._live_sources(tier) for tier in {s.tier for s in sessions}}
+        found = {id(s): self._sources(s.tier, s.symbols) for s in sessions}
         # Only the first MAX_STEP_S after the last look can have been served: a longer
         # step means nothing ran here (paused, starved) for the rest of it.
         served_until = last + int(MAX_STEP_S * 1e6)
@@ -113,7 +120,8 @@ class StreamMinutes:
                     continue
                 tally = self._tally(session)
                 tally.stream_us += open_us
-                if live and sources[session.tier] != 0:
+                behind = found[id(session)]
+                if live and (behind is None or behind.most > 0):
                     tally.served_us += max(0, min(end, served_until) - opened)
             if end >= now:
                 break
@@ -121,9 +129,11 @@ class StreamMinutes:
         seen = {}
         for session in sessions:
             tally = self._tally(session)
-            count = sources[session.tier]
-            if count:
-                tally.sources_min = min(tally.sources_min or count, count)
+            behind = found[id(session)]
+            if behind is not None:
+                if behind.fewest:
+                    tally.sources_min = min(tally.sources_min or behind.fewest, behind.fewest)
+                tally.below_target |= behind.below_target
             self._add_counts(session, tally)
             seen[session.session_id] = self._seen[session.session_id]
         self._seen = seen
@@ -175,6 +185,7 @@ class StreamMinutes:
                     ticks_skipped=t.skipped,
                     gaps=t.gaps,
                     live_sources_min=t.sources_min,
+                    below_redundancy=t.below_target,
                 )
             )
         self._tallies = {}

@@ -129,6 +129,19 @@ class Aggregator:
         """The sequence of the newest tick (start_seq before the first)."""
         return self._seq
 
+    def view_sources(self) -> list[tuple[Tier, str, int, int]]:
+        """Every view of a quoted symbol: (tier, symbol, sources it uses now, sources it
+        should use: the tier's redundancy capped by how many of its brokers quote the
+        symbol). As of the last quote or sweep, at most a sweep period old."""
+        out = []
+        for symbol, book in self._books.items():
+            quoting = book.spec.brokers
+            for view in book.views:
+                policy = view.policy
+                target = min(policy.redundancy, sum(1 for b in policy.order if b in quoting))
+                out.append((policy.tier, symbol, len(view.sources), target))
+        return out
+
     def brokers_seen(self, symbol: str) -> list[str]:
         """Brokers that have quoted `symbol` since start."""
         book = self._books.get(symbol)

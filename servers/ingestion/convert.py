@@ -40,6 +40,12 @@ def broker_status_response(pipeline: IngestionPipeline) -> ingestion_pb2.GetBrok
         brokers=[ingestion_pb2.BrokerStatus(**dataclasses.asdict(r)) for r in reports],
         last_seq=pipeline.last_seq,
         oldest_buffered_seq=pipeline.ring.oldest_seq,
+        views=[
+            ingestion_pb2.ViewSources(
+                tier=tier_to_proto(tier), symbol=symbol, sources=sources, target=target
+            )
+            for tier, symbol, sources, target in pipeline.aggregator.view_sources()
+        ],
     )
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -51,6 +52,7 @@ def processes(tmp_path: Path) -> Iterator[ServiceProcesses]:
 class Mesh:
     processes: ServiceProcesses
     keys: dict[Tier, str] = field(default_factory=dict)
+    companies: dict[Tier, str] = field(default_factory=dict)
     channels: list[grpc.aio.Channel] = field(default_factory=list)
 
     def channel(self, service: str, key: str) -> grpc.aio.Channel:
@@ -102,6 +104,7 @@ async def mesh(processes: ServiceProcesses) -> AsyncIterator[Mesh]:
             )
         )  # fmt: skip
         m.keys[tier] = created.owner_key.api_key
+        m.companies[tier] = created.company.company_id
     try:
         yield m
     finally:
@@ -163,6 +166,7 @@ async def test_a_stopped_fxcm_fails_free_over_and_back(
 ) -> None:
     ingestion = mesh.ingestion()
     free = mesh.subscribe(Tier.FREE).start()
+    enterprise = mesh.subscribe(Tier.ENTERPRISE).start()
     await eventually(lambda: any(t.broker == "fxcm" for t in free.ticks), "fxcm prices", every=0.1)
 
     await ingestion.SetBrokerFeed(ingestion_pb2.SetBrokerFeedRequest(broker="fxcm", state=state))
@@ -186,6 +190,31 @@ async def test_a_stopped_fxcm_fails_free_over_and_back(
     await eventually(every_symbol_failed_over, "a failover per free symbol", within=15.0)
     assert all(list(s.to_brokers) == ["ic_markets"] for s in failovers)
 
+    # The SLA minutes show it: enterprise's views have two sources of their three (its
+    # stream minutes go out every 10 s), free's failover kept its one.
+    storage = storage_pb2_grpc.StorageServiceStub(
+        mesh.channel("storage", mesh.processes.operator_key)
+    )
+    figures: dict[Tier, storage_pb2.SlaFigures] = {}
+
+    async def enterprise_below_redundancy() -> bool:
+        for tier in (Tier.FREE, Tier.ENTERPRISE):
+            reply = await storage.QuerySla(
+                storage_pb2.QuerySlaRequest(
+                    billing_period=datetime.now(UTC).strftime("%Y-%m"),
+                    company_id=mesh.companies[tier],
+                )
+            )
+            figures.update((tier, f) for f in reply.figures)
+        ent, free = figures.get(Tier.ENTERPRISE), figures.get(Tier.FREE)
+        return bool(ent and ent.minutes_below_redundancy and free and free.stream_minutes)
+
+    await eventually(
+        enterprise_below_redundancy, "enterprise's minutes below redundancy", within=30.0
+    )
+    assert figures[Tier.ENTERPRISE].live_sources_min == 2, figures[Tier.ENTERPRISE]
+    assert figures[Tier.FREE].live_sources_min == 1, figures[Tier.FREE]
+
     await ingestion.SetBrokerFeed(
         ingestion_pb2.SetBrokerFeedRequest(broker="fxcm", state=ingestion_pb2.FEED_STATE_RUNNING)
     )
@@ -201,5 +230,6 @@ async def test_a_stopped_fxcm_fails_free_over_and_back(
     ]
     assert recoveries and all(list(s.to_brokers) == ["fxcm"] for s in recoveries)
     await free.stop()
+    await enterprise.stop()
     status = await ingestion.ListSourceSwitches(ingestion_pb2.ListSourceSwitchesRequest())
     assert status.failovers >= len(FREE_SYMBOLS) and status.recoveries >= len(FREE_SYMBOLS)

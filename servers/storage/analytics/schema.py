@@ -132,7 +132,8 @@ CREATE TABLE IF NOT EXISTS performance_stream_minutes (
     ticks_delivered UInt64,
     ticks_skipped UInt64,
     gaps UInt64,
-    live_sources_min UInt8
+    live_sources_min UInt8,
+    below_redundancy Bool
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(minute)
 ORDER BY (tier, company_id, minute)

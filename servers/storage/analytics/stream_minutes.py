@@ -3,8 +3,9 @@ reports them beside the latency samples (servers.storage.analytics.sla).
 
 Rows of the same company, tier and minute add up: a Bridge restarted within a minute
 sends the rest of it as another row, and two Bridges serving one tenant each send
-theirs. A minute is "below redundancy" when any row of it saw fewer live sources than
-the tier's target (mesh.tiers: free 1, pro 2, enterprise 3).
+theirs. A minute is "below redundancy" when any row of it says a view of the tenant's
+symbols used fewer sources than it should (the tier's redundancy, mesh.tiers: free 1,
+pro 2, enterprise 3, capped by how many of the tier's brokers quote the symbol).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from clickhouse_connect.driver.client import Client
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.errors import FieldViolation, InvalidArgument
-from mesh.tiers import Tier, limits
+from mesh.tiers import Tier
 from servers.storage.analytics.validation import (
     ACCEPT_WINDOW,
     COMPANY_ID,
@@ -38,7 +39,7 @@ MAX_TICKS = 10**10
 MAX_SOURCES = 64
 COLUMNS = (
     "company_id", "tier", "service", "minute", "stream_ms", "available_ms",
-    "ticks_delivered", "ticks_skipped", "gaps", "live_sources_min",
+    "ticks_delivered", "ticks_skipped", "gaps", "live_sources_min", "below_redundancy",
 )  # fmt: skip
 _EPOCH_US = timedelta(microseconds=1)
 
@@ -79,6 +80,7 @@ def minute_rows(minutes: Sequence[storage_pb2.StreamMinute], now: datetime) -> l
         values = (
             m.company_id, tier.value, m.service, m.minute_us // 1_000_000, m.stream_ms,
             m.available_ms, m.ticks_delivered, m.ticks_skipped, m.gaps, m.live_sources_min,
+            m.below_redundancy,
         )  # fmt: skip
         for column, value in zip(columns, values, strict=True):
             column.append(value)
@@ -118,18 +120,17 @@ def insert_minutes(client: Client, columns: list[list[object]]) -> None:
 # One row per (tier, company, minute) first (rows of a minute add up), then per (tier,
 # company); with no company asked for, GROUPING SETS add per-tier totals (company '')
 # in the inner query, which the outer one keeps apart by their company ''.
-# `minSourcesIf` ignores rows that did not know their sources (0).
+# `minIf(..., > 0)` ignores rows that did not know their sources (0).
 _FIGURES = """
 SELECT tier, company_id, count(), sum(delivered), sum(skipped), sum(open_ms), sum(served_ms),
-       countIf(sources_min > 0 AND sources_min < target), minIf(sources_min, sources_min > 0)
+       countIf(below), minIf(sources_min, sources_min > 0)
 FROM (
     SELECT tier, company_id, minute,
            sum(ticks_delivered) AS delivered, sum(ticks_skipped) AS skipped,
            sum(stream_ms) AS open_ms, sum(available_ms) AS served_ms,
            minIf(live_sources_min, live_sources_min > 0) AS sources_min,
-           any(target) AS target
-    FROM (SELECT *, transform(tier, {{tiers:Array(String)}}, {{targets:Array(UInt8)}}, 0) AS target
-          FROM performance_stream_minutes WHERE {where})
+           max(below_redundancy) AS below
+    FROM performance_stream_minutes WHERE {where}
     GROUP BY {minute_grouping}
 ) GROUP BY tier, company_id
 """
@@ -140,11 +141,7 @@ def query_minutes(
 ) -> dict[tuple[str, str], StreamFigures]:
     """Stream figures by (tier value, company id) for the month `month` (YYYYMM)."""
     where = "toYYYYMM(minute) = {m:UInt32}"
-    params: dict[str, object] = {
-        "m": month,
-        "tiers": [t.value for t in Tier],
-        "targets": [limits(t).broker_redundancy for t in Tier],
-    }
+    params: dict[str, object] = {"m": month}
     if company_id:
         where += " AND company_id = {c:String}"
         params["c"] = company_id

@@ -186,11 +186,12 @@ async def test_stream_minutes_add_up_per_minute_beside_the_latency_figures(
     enterprise, free_tier = tenancy_pb2.TIER_ENTERPRISE, tenancy_pb2.TIER_FREE
     minutes = [
         # Minute 0 in two rows (a Bridge restarted within it): they add up, and the
-        # fewer sources (2, below enterprise's 3) marks the minute.
+        # row that saw a view below its target marks the minute.
         _minute(ent, enterprise, start, stream_ms=30_000, available_ms=30_000,
                 ticks_delivered=900, live_sources_min=3),
         _minute(ent, enterprise, start, stream_ms=30_000, available_ms=20_000,
-                ticks_delivered=90, ticks_skipped=10, gaps=1, live_sources_min=2),
+                ticks_delivered=90, ticks_skipped=10, gaps=1, live_sources_min=2,
+                below_redundancy=True),
         _minute(ent, enterprise, start + timedelta(minutes=1), stream_ms=60_000,
                 available_ms=60_000, ticks_delivered=1000, live_sources_min=3),
         # A free tenant with stream minutes but no latency sample at all.

@@ -122,3 +122,21 @@ def test_policies_follow_the_catalog() -> None:
     assert free.choose(["lmax"], live) == ("fxcm",)
     assert pro.choose(["lmax"], live) == ("fxcm", "pepperstone")
     assert ent.choose(["lmax"], live) == ("pepperstone", "fxcm", "lmax")
+
+
+def test_view_sources_report_each_views_count_against_what_it_could_have() -> None:
+    mesh = Mesh()
+    mesh.all_quote()
+    counts = {(tier, symbol): (n, target) for tier, symbol, n, target in mesh.agg.view_sources()}
+    assert counts == {
+        (Tier.FREE, "EURUSD"): (1, 1),
+        (Tier.PRO, "EURUSD"): (2, 2),
+        (Tier.ENTERPRISE, "EURUSD"): (3, 3),
+    }
+    mesh.down.add("fxcm")
+    mesh.ticks += mesh.agg.reevaluate("fxcm", T0 + 10)
+    counts = {(tier, symbol): (n, target) for tier, symbol, n, target in mesh.agg.view_sources()}
+    # Free and pro fail over and keep their count; enterprise has nothing left to add.
+    assert counts[(Tier.FREE, "EURUSD")] == (1, 1)
+    assert counts[(Tier.PRO, "EURUSD")] == (2, 2)
+    assert counts[(Tier.ENTERPRISE, "EURUSD")] == (2, 3)

@@ -136,14 +136,28 @@ class BrokerStatus(_message.Message):
     def __init__(self, broker: _Optional[str] = ..., up: _Optional[bool] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., completeness: _Optional[float] = ..., quotes: _Optional[int] = ..., rejected: _Optional[int] = ..., disconnects: _Optional[int] = ...) -> None: ...
 
 class GetBrokerStatusResponse(_message.Message):
-    __slots__ = ("brokers", "last_seq", "oldest_buffered_seq")
+    __slots__ = ("brokers", "last_seq", "oldest_buffered_seq", "views")
     BROKERS_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     OLDEST_BUFFERED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    VIEWS_FIELD_NUMBER: _ClassVar[int]
     brokers: _containers.RepeatedCompositeFieldContainer[BrokerStatus]
     last_seq: int
     oldest_buffered_seq: int
-    def __init__(self, brokers: _Optional[_Iterable[_Union[BrokerStatus, _Mapping]]] = ..., last_seq: _Optional[int] = ..., oldest_buffered_seq: _Optional[int] = ...) -> None: ...
+    views: _containers.RepeatedCompositeFieldContainer[ViewSources]
+    def __init__(self, brokers: _Optional[_Iterable[_Union[BrokerStatus, _Mapping]]] = ..., last_seq: _Optional[int] = ..., oldest_buffered_seq: _Optional[int] = ..., views: _Optional[_Iterable[_Union[ViewSources, _Mapping]]] = ...) -> None: ...
+
+class ViewSources(_message.Message):
+    __slots__ = ("tier", "symbol", "sources", "target")
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    tier: _tenancy_pb2.Tier
+    symbol: str
+    sources: int
+    target: int
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., symbol: _Optional[str] = ..., sources: _Optional[int] = ..., target: _Optional[int] = ...) -> None: ...
 
 class ListSourceSwitchesRequest(_message.Message):
     __slots__ = ("since_us", "tier", "symbol")

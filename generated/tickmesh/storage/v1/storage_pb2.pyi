@@ -444,7 +444,7 @@ class SlaSample(_message.Message):
     def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., service: _Optional[str] = ..., latency_us: _Optional[int] = ..., within_target: _Optional[bool] = ..., time_us: _Optional[int] = ...) -> None: ...
 
 class StreamMinute(_message.Message):
-    __slots__ = ("company_id", "tier", "service", "minute_us", "stream_ms", "available_ms", "ticks_delivered", "ticks_skipped", "gaps", "live_sources_min")
+    __slots__ = ("company_id", "tier", "service", "minute_us", "stream_ms", "available_ms", "ticks_delivered", "ticks_skipped", "gaps", "live_sources_min", "below_redundancy")
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
@@ -455,6 +455,7 @@ class StreamMinute(_message.Message):
     TICKS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
     GAPS_FIELD_NUMBER: _ClassVar[int]
     LIVE_SOURCES_MIN_FIELD_NUMBER: _ClassVar[int]
+    BELOW_REDUNDANCY_FIELD_NUMBER: _ClassVar[int]
     company_id: str
     tier: _tenancy_pb2.Tier
     service: str
@@ -465,7 +466,8 @@ class StreamMinute(_message.Message):
     ticks_skipped: int
     gaps: int
     live_sources_min: int
-    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., service: _Optional[str] = ..., minute_us: _Optional[int] = ..., stream_ms: _Optional[int] = ..., available_ms: _Optional[int] = ..., ticks_delivered: _Optional[int] = ..., ticks_skipped: _Optional[int] = ..., gaps: _Optional[int] = ..., live_sources_min: _Optional[int] = ...) -> None: ...
+    below_redundancy: bool
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., service: _Optional[str] = ..., minute_us: _Optional[int] = ..., stream_ms: _Optional[int] = ..., available_ms: _Optional[int] = ..., ticks_delivered: _Optional[int] = ..., ticks_skipped: _Optional[int] = ..., gaps: _Optional[int] = ..., live_sources_min: _Optional[int] = ..., below_redundancy: _Optional[bool] = ...) -> None: ...
 
 class RecordSlaRequest(_message.Message):
     __slots__ = ("samples", "minutes")

@@ -24,6 +24,7 @@ __all__ = (
     "StreamTicksResponse",
     "SwitchKind",
     "SymbolInfo",
+    "ViewSources",
 )
 
 from collections.abc import Iterable, Iterator
@@ -202,6 +203,11 @@ class GetBrokerStatusResponse(betterproto2.Message):
     oldest_buffered_seq: "int" = betterproto2.field(3, betterproto2.TYPE_UINT64)
     """
     The oldest sequence still in the ring buffer.
+    """
+
+    views: "list[ViewSources]" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Every tier's view of every symbol it may see: how many sources it uses now.
     """
 
 
@@ -601,6 +607,39 @@ class SymbolInfo(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.ingestion.v1", "SymbolInfo", SymbolInfo)
+
+
+@dataclass(eq=False, repr=False)
+class ViewSources(betterproto2.Message):
+    """
+    How many brokers one tier's view of one symbol is computed from now.
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    The tier.
+    """
+
+    symbol: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The symbol.
+    """
+
+    sources: "int" = betterproto2.field(3, betterproto2.TYPE_UINT32)
+    """
+    Live brokers the view uses now.
+    """
+
+    target: "int" = betterproto2.field(4, betterproto2.TYPE_UINT32)
+    """
+    What the view should use: the tier's redundancy target, capped by how many of the
+    tier's brokers quote the symbol at all.
+    """
+
+
+default_message_pool.register_message("tickmesh.ingestion.v1", "ViewSources", ViewSources)
 
 
 class IngestionServiceStub:

@@ -2864,7 +2864,7 @@ class SlaFigures(betterproto2.Message):
 
     minutes_below_redundancy: "int" = betterproto2.field(13, betterproto2.TYPE_INT64)
     """
-    Of which the tier had fewer live sources than its redundancy target.
+    Of which some view of the tenant's symbols used fewer sources than it should.
     """
 
     live_sources_min: "int" = betterproto2.field(14, betterproto2.TYPE_INT32)
@@ -2976,7 +2976,14 @@ class StreamMinute(betterproto2.Message):
 
     live_sources_min: "int" = betterproto2.field(10, betterproto2.TYPE_INT32)
     """
-    The fewest brokers the tier's prices came from during the minute; 0 when unknown.
+    The fewest brokers the tier's prices of the tenant's symbols came from during the
+    minute; 0 when unknown.
+    """
+
+    below_redundancy: "bool" = betterproto2.field(11, betterproto2.TYPE_BOOL)
+    """
+    Whether a view of the tenant's symbols used fewer sources than it should (the
+    tier's redundancy, capped by how many of its brokers quote the symbol).
     """
 
 
