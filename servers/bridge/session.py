@@ -60,7 +60,7 @@ class SessionLimits:
 class SlaSink(Protocol):
     """Takes delivery-latency samples (servers.bridge.sla_sampler.SlaSampler)."""
 
-    def offer(self, session: Session, last_tick: bytes) -> None: ...
+    def offer(self, session: Session, last_tick: bytes, held: bool) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,8 +328,8 @@ class Session:
         self.ticks_delivered += out.ticks
         self.messages_delivered += 1
         self.metrics.delivered(out.ticks, out.last_tick)
-        if self._sla is not None and not out.held and out.last_tick:
-            self._sla.offer(self, out.last_tick)
+        if self._sla is not None and out.last_tick:
+            self._sla.offer(self, out.last_tick, out.held)
         if self._closed:
             self.meter()  # a write that completed after close: nobody sweeps us anymore
 

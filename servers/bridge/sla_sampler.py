@@ -3,9 +3,11 @@
 A sample is the processing latency of one delivered message: from its newest tick's
 acceptance at Ingestion (Tick.ingest_time_us) to the moment the Bridge's write of it
 completed, judged against the tier's latency target (mesh.tiers). A message whose newest
-tick waited by design (a throttle flush, a resume's catch-up) is not sampled: that hold
-is the tier's update interval, sold as such. A session is sampled at most once per
-SAMPLE_EVERY_S, so the cost stays bounded however many messages go out; Storage counts
+tick waited by design (a throttle flush, a resume's catch-up) is sampled apart, `held`:
+its latency includes the hold, which is the tier's update interval, sold as such, so it
+is reported (latency with the hold) but never judged against the target. A session is
+sampled at most once per SAMPLE_EVERY_S of each kind, so the cost stays bounded however
+many messages go out; Storage counts
 a minute available when at least half of its samples met the target (QuerySla), and
 Billing credits a tier whose availability missed its SLA.
 
@@ -66,17 +68,18 @@ class SlaSampler:
     ) -> None:
         self._clock = clock
         self._wall_us = wall_us
-        self._next_at: dict[str, float] = {}  # session id -> when it may be sampled again
+        # (session id, held) -> when it may be sampled again
+        self._next_at: dict[tuple[str, bool], float] = {}
         self._samples: list[storage_pb2.SlaSample] = []
 
-    def offer(self, session: Sampled, last_tick: bytes) -> None:
-        """A message whose newest tick is `last_tick` (a one-tick TickBatch) was written."""
+    def offer(self, session: Sampled, last_tick: bytes, held: bool = False) -> None:
+        """A message whose newest tick is `last_tick` (a one-tick TickBatch) was written;
+        `held`: that tick waited by design."""
         now = self._clock()
-        if now < self._next_at.get(session.session_id, 0.0) or (
-            len(self._samples) >= MAX_UNSPOOLED
-        ):
+        key = (session.session_id, held)
+        if now < self._next_at.get(key, 0.0) or len(self._samples) >= MAX_UNSPOOLED:
             return
-        self._next_at[session.session_id] = now + SAMPLE_EVERY_S
+        self._next_at[key] = now + SAMPLE_EVERY_S
         ingest_us = market_pb2.TickBatch.FromString(last_tick).ticks[0].ingest_time_us
         if ingest_us <= 0:
             return
@@ -89,8 +92,9 @@ class SlaSampler:
                 tier=tier_to_proto(tier),
                 service=SERVICE_NAME,
                 latency_us=latency_us,
-                within_target=latency_us <= limits(tier).latency_target_ms * 1000,
+                within_target=not held and latency_us <= limits(tier).latency_target_ms * 1000,
                 time_us=wall,
+                held=held,
             )
         )
 
@@ -98,7 +102,7 @@ class SlaSampler:
         """The samples since the last call; forgets sessions not sampled for a minute."""
         samples, self._samples = self._samples, []
         horizon = self._clock() - 60.0
-        self._next_at = {sid: at for sid, at in self._next_at.items() if at > horizon}
+        self._next_at = {key: at for key, at in self._next_at.items() if at > horizon}
         return samples
 
 

@@ -288,6 +288,9 @@ def sla_figures(record: SlaFigures) -> storage_pb2.SlaFigures:
         availability_percent=str(record.availability_percent),
         minutes=record.minutes,
         minutes_missed=record.minutes_missed,
+        held_samples=record.held_samples,
+        latency_with_hold_p50_us=record.latency_with_hold_p50_us,
+        latency_with_hold_p99_us=record.latency_with_hold_p99_us,
     )
     if (streams := record.streams) is not None:
         figures.completeness_percent = str(streams.completeness_percent)

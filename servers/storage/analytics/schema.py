@@ -111,7 +111,9 @@ CREATE TABLE IF NOT EXISTS performance_sla (
     service LowCardinality(String),
     latency_us UInt64,
     within_target Bool,
-    sample_time DateTime64(6, 'UTC')
+    sample_time DateTime64(6, 'UTC'),
+    -- Held by design (the tier's throttle): reported with the hold, never judged.
+    held Bool DEFAULT false
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(sample_time)
 ORDER BY (tier, company_id, sample_time)
@@ -150,6 +152,8 @@ STATEMENTS: tuple[str, ...] = (
     BILLING_MONTHLY,
     BILLING_MONTHLY_MV,
     PERFORMANCE_SLA,
+    # Stores made before held samples existed get the column (old rows: not held).
+    "ALTER TABLE performance_sla ADD COLUMN IF NOT EXISTS held Bool DEFAULT false",
     PERFORMANCE_STREAM_MINUTES,
 )
 

@@ -27,7 +27,9 @@ from servers.storage.analytics.validation import (
 
 # An hour of latency is no sample, it is a unit bug.
 MAX_LATENCY_US = 3_600_000_000
-SLA_COLUMNS = ("company_id", "tier", "service", "latency_us", "within_target", "sample_time")
+SLA_COLUMNS = (
+    "company_id", "tier", "service", "latency_us", "within_target", "sample_time", "held",
+)  # fmt: skip
 _EPOCH_US = timedelta(microseconds=1)
 
 
@@ -50,6 +52,11 @@ class SlaFigures:
     """Sampled minutes in which fewer than half the samples met the latency target."""
     streams: StreamFigures | None = None
     """Completeness, stream availability and live sources (None: no stream minutes)."""
+    held_samples: int = 0
+    """Samples of messages held by design, beside `samples` (the judged ones)."""
+    latency_with_hold_p50_us: int = 0
+    latency_with_hold_p99_us: int = 0
+    """Over every sample, the throttle's hold included."""
 
 
 def sla_rows(samples: Sequence[storage_pb2.SlaSample], now: datetime) -> list[list[object]]:
@@ -81,6 +88,8 @@ def sla_rows(samples: Sequence[storage_pb2.SlaSample], now: datetime) -> list[li
             problem = f"latency_us must be 0-{MAX_LATENCY_US}"
         elif not oldest <= sample.time_us <= newest:
             problem = f"time_us must be within the last {ACCEPT_WINDOW.days} days"
+        elif sample.held and sample.within_target:
+            problem = "a held sample is not judged against the target: within_target false"
         if problem is not None:
             bad.append(FieldViolation(f"samples[{index}]", problem))
             continue
@@ -93,6 +102,7 @@ def sla_rows(samples: Sequence[storage_pb2.SlaSample], now: datetime) -> list[li
                 sample.latency_us,
                 sample.within_target,
                 sample.time_us,
+                sample.held,
             ),
             strict=True,
         ):
@@ -110,9 +120,11 @@ def insert_samples(client: Client, columns: list[list[object]]) -> None:
         )
 
 
+# Judged samples are the ones not held by design; latency "with hold" spans them all.
 _SAMPLE_FIGURES = """
-SELECT tier, company_id, count(), countIf(within_target),
-       quantilesExactLow(0.5, 0.99)(latency_us)
+SELECT tier, company_id, countIf(NOT held), countIf(within_target),
+       quantilesExactLowIf(0.5, 0.99)(latency_us, NOT held),
+       countIf(held), quantilesExactLow(0.5, 0.99)(latency_us)
 FROM performance_sla WHERE {where} GROUP BY {grouping}
 """
 # A minute counts once per (tier, company) and once per tier total; GROUPING SETS fill
@@ -121,7 +133,7 @@ _MINUTE_FIGURES = """
 SELECT tier, company_id, count(), countIf(ok * 2 >= n) FROM (
     SELECT tier, company_id, toStartOfMinute(sample_time) AS minute,
            count() AS n, countIf(within_target) AS ok
-    FROM performance_sla WHERE {where} GROUP BY {minute_grouping}
+    FROM performance_sla WHERE {where} AND NOT held GROUP BY {minute_grouping}
 ) GROUP BY tier, company_id
 """
 
@@ -154,10 +166,13 @@ def query_sla(client: Client, period: str, company_id: str | None) -> list[SlaFi
     }
     streams = query_minutes(client, start.year * 100 + start.month, company_id)
     out = []
-    for tier, company, count, within, (p50, p99) in figures:
-        total, good = minutes[(str(tier), str(company))]
-        availability = (Decimal(100 * good) / Decimal(total)).quantize(
-            Decimal("0.0001"), rounding=ROUND_DOWN
+    for tier, company, count, within, (p50, p99), held, (h50, h99) in figures:
+        total, good = minutes.get((str(tier), str(company)), (0, 0))
+        # Nothing judged (every message held by design): nothing missed.
+        availability = (
+            (Decimal(100 * good) / Decimal(total)).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+            if total
+            else Decimal("100.0000")
         )
         out.append(
             SlaFigures(
@@ -171,6 +186,9 @@ def query_sla(client: Client, period: str, company_id: str | None) -> list[SlaFi
                 total,
                 total - good,
                 streams.pop((str(tier), str(company)), None),
+                int(held),
+                int(h50),
+                int(h99),
             )
         )
     # Streams without a latency sample (every message held by the tier's throttle, as

@@ -234,3 +234,39 @@ async def test_an_invalid_stream_minute_refuses_the_whole_request(
         await store.record_sla([good], bad)
     assert [v.field for v in caught.value.violations] == ["minutes[0]", "minutes[1]"]
     assert await store.query_sla(f"{now:%Y-%m}", a) == []
+
+
+async def test_held_samples_are_reported_with_their_hold_and_never_judged(
+    store: AnalyticsStore, company: Callable[[], str]
+) -> None:
+    a, b = company(), company()
+    start = month_start(3) + timedelta(days=3, hours=8)
+    judged = [_sample(a, tenancy_pb2.TIER_PRO, 5, True, start + timedelta(seconds=s))
+              for s in range(10)]  # fmt: skip
+    held = [
+        storage_pb2.SlaSample(
+            company_id=company_id, tier=tenancy_pb2.TIER_PRO, service="bridge",
+            latency_us=900_000, within_target=False, held=True,
+            time_us=unix_us(start + timedelta(seconds=s)),
+        )
+        for company_id in (a, b)
+        for s in range(10)
+    ]  # fmt: skip
+    with store_time(store, start + timedelta(hours=1)):
+        assert await store.record_sla(judged + held) == (30, 0)
+    figures = {(f.tier, f.company_id): f for f in await store.query_sla(period(start))}
+    fa = figures[(Tier.PRO, a)]
+    # The 900 ms holds are the throttle's interval, sold as such: availability stays 100.
+    assert (fa.samples, fa.within_target, fa.held_samples) == (10, 10, 10)
+    assert (fa.latency_p50_us, fa.latency_p99_us) == (5_000, 5_000)
+    assert fa.availability_percent == Decimal("100.0000") and fa.minutes_missed == 0
+    assert (fa.latency_with_hold_p50_us, fa.latency_with_hold_p99_us) == (5_000, 900_000)
+    fb = figures[(Tier.PRO, b)]  # held samples only: nothing judged, nothing missed
+    assert (fb.samples, fb.held_samples, fb.minutes) == (0, 10, 0)
+    assert fb.availability_percent == Decimal("100.0000")
+
+    with pytest.raises(InvalidArgument):  # a held sample claiming to meet the target
+        bad = storage_pb2.SlaSample()
+        bad.CopyFrom(held[0])
+        bad.within_target = True
+        await store.record_sla([bad])

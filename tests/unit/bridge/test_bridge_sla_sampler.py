@@ -33,6 +33,18 @@ class _Session:
         self.tier = tier
 
 
+def test_held_samples_are_kept_apart_and_never_within_target() -> None:
+    sampler = SlaSampler(clock=FakeClock(), wall_us=lambda: WALL)
+    pro = _Session(Tier.PRO)
+    sampler.offer(pro, _one_tick(WALL - 400_000), held=True)  # a throttle flush
+    sampler.offer(pro, _one_tick(WALL - 5_000))  # a message sent at once: its own slot
+    sampler.offer(pro, _one_tick(WALL - 300_000), held=True)  # same second: not sampled
+    assert [(s.held, s.latency_us, s.within_target) for s in sampler.take()] == [
+        (True, 400_000, False),
+        (False, 5_000, True),
+    ]
+
+
 def test_samples_latency_once_per_second_per_session_against_the_tier_target() -> None:
     clock = FakeClock()
     sampler = SlaSampler(clock=clock, wall_us=lambda: WALL)
@@ -54,15 +66,16 @@ def test_samples_latency_once_per_second_per_session_against_the_tier_target() -
     assert sampler.take() == []
 
 
-def test_only_ticks_that_did_not_wait_for_the_throttle_are_sampled() -> None:
+def test_ticks_that_waited_for_the_throttle_are_sampled_apart_as_held() -> None:
     clock = FakeClock()
-    sampled: list[str] = []
+    sampled: list[tuple[int, bool]] = []
 
     class Recorder:
-        def offer(self, session: object, last_tick: bytes) -> None:
-            sampled.append(market_pb2.TickBatch.FromString(last_tick).ticks[0].symbol)
+        def offer(self, session: object, last_tick: bytes, held: bool) -> None:
+            sampled.append((market_pb2.TickBatch.FromString(last_tick).ticks[0].sequence, held))
 
-    fanout = Fanout(UsageCounter(), clock=clock, schedule=FakeTimers(), sla=Recorder())
+    timers = FakeTimers()
+    fanout = Fanout(UsageCounter(), clock=clock, schedule=timers, sla=Recorder())
     fanout.on_universe(["EURUSD"])
     session = fanout.open("s1", tenant(), grant(Tier.ENTERPRISE, "EURUSD")).session
     clock.now += 1
@@ -70,7 +83,12 @@ def test_only_ticks_that_did_not_wait_for_the_throttle_are_sampled() -> None:
     fanout.on_batch([tick("EURUSD", 2)], 2, 2)  # within the interval: held for the flush
     while (out := session.take_message()) is not None:
         session.delivered(out)
-    assert sampled == ["EURUSD"]  # the held tick's message was not sampled
+    assert sampled == [(1, False)]
+    clock.now += 1
+    assert timers.fire_all()  # the tier's flush sends the held tick
+    while (out := session.take_message()) is not None:
+        session.delivered(out)
+    assert sampled == [(1, False), (2, True)]
     assert fanout.get("s1") is session
 
 

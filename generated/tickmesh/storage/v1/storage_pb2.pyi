@@ -428,20 +428,22 @@ class QueryUsageResponse(_message.Message):
     def __init__(self, company_id: _Optional[str] = ..., billing_period: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[UsageRow, _Mapping]]] = ...) -> None: ...
 
 class SlaSample(_message.Message):
-    __slots__ = ("company_id", "tier", "service", "latency_us", "within_target", "time_us")
+    __slots__ = ("company_id", "tier", "service", "latency_us", "within_target", "time_us", "held")
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     LATENCY_US_FIELD_NUMBER: _ClassVar[int]
     WITHIN_TARGET_FIELD_NUMBER: _ClassVar[int]
     TIME_US_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
     company_id: str
     tier: _tenancy_pb2.Tier
     service: str
     latency_us: int
     within_target: bool
     time_us: int
-    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., service: _Optional[str] = ..., latency_us: _Optional[int] = ..., within_target: _Optional[bool] = ..., time_us: _Optional[int] = ...) -> None: ...
+    held: bool
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., service: _Optional[str] = ..., latency_us: _Optional[int] = ..., within_target: _Optional[bool] = ..., time_us: _Optional[int] = ..., held: _Optional[bool] = ...) -> None: ...
 
 class StreamMinute(_message.Message):
     __slots__ = ("company_id", "tier", "service", "minute_us", "stream_ms", "available_ms", "ticks_delivered", "ticks_skipped", "gaps", "live_sources_min", "below_redundancy")
@@ -494,7 +496,7 @@ class QuerySlaRequest(_message.Message):
     def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ...) -> None: ...
 
 class SlaFigures(_message.Message):
-    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent", "minutes", "minutes_missed", "completeness_percent", "stream_availability_percent", "stream_minutes", "minutes_below_redundancy", "live_sources_min")
+    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent", "minutes", "minutes_missed", "completeness_percent", "stream_availability_percent", "stream_minutes", "minutes_below_redundancy", "live_sources_min", "held_samples", "latency_with_hold_p50_us", "latency_with_hold_p99_us")
     TIER_FIELD_NUMBER: _ClassVar[int]
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
@@ -509,6 +511,9 @@ class SlaFigures(_message.Message):
     STREAM_MINUTES_FIELD_NUMBER: _ClassVar[int]
     MINUTES_BELOW_REDUNDANCY_FIELD_NUMBER: _ClassVar[int]
     LIVE_SOURCES_MIN_FIELD_NUMBER: _ClassVar[int]
+    HELD_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_WITH_HOLD_P50_US_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_WITH_HOLD_P99_US_FIELD_NUMBER: _ClassVar[int]
     tier: _tenancy_pb2.Tier
     company_id: str
     samples: int
@@ -523,7 +528,10 @@ class SlaFigures(_message.Message):
     stream_minutes: int
     minutes_below_redundancy: int
     live_sources_min: int
-    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ..., minutes: _Optional[int] = ..., minutes_missed: _Optional[int] = ..., completeness_percent: _Optional[str] = ..., stream_availability_percent: _Optional[str] = ..., stream_minutes: _Optional[int] = ..., minutes_below_redundancy: _Optional[int] = ..., live_sources_min: _Optional[int] = ...) -> None: ...
+    held_samples: int
+    latency_with_hold_p50_us: int
+    latency_with_hold_p99_us: int
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ..., minutes: _Optional[int] = ..., minutes_missed: _Optional[int] = ..., completeness_percent: _Optional[str] = ..., stream_availability_percent: _Optional[str] = ..., stream_minutes: _Optional[int] = ..., minutes_below_redundancy: _Optional[int] = ..., live_sources_min: _Optional[int] = ..., held_samples: _Optional[int] = ..., latency_with_hold_p50_us: _Optional[int] = ..., latency_with_hold_p99_us: _Optional[int] = ...) -> None: ...
 
 class QuerySlaResponse(_message.Message):
     __slots__ = ("figures",)

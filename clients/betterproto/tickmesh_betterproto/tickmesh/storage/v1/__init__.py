@@ -2872,6 +2872,22 @@ class SlaFigures(betterproto2.Message):
     The fewest live sources seen in the period; 0 when unknown.
     """
 
+    held_samples: "int" = betterproto2.field(15, betterproto2.TYPE_INT64)
+    """
+    Samples of messages held by design (the tier's throttle, a catch-up), beside
+    `samples`, which are the ones judged against the target.
+    """
+
+    latency_with_hold_p50_us: "int" = betterproto2.field(16, betterproto2.TYPE_INT64)
+    """
+    Median latency over every sample, the throttle's hold included, microseconds.
+    """
+
+    latency_with_hold_p99_us: "int" = betterproto2.field(17, betterproto2.TYPE_INT64)
+    """
+    99th percentile latency over every sample, the hold included, microseconds.
+    """
+
 
 default_message_pool.register_message("tickmesh.storage.v1", "SlaFigures", SlaFigures)
 
@@ -2912,6 +2928,13 @@ class SlaSample(betterproto2.Message):
     time_us: "int" = betterproto2.field(6, betterproto2.TYPE_INT64)
     """
     When, unix microseconds.
+    """
+
+    held: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
+    """
+    The message's newest tick waited by design (the tier's throttle, a resume's
+    catch-up): its latency includes that hold, is reported apart and is not judged
+    against the target (within_target is false).
     """
 
 
