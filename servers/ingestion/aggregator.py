@@ -9,6 +9,7 @@ bits name them; a view whose price did not change gets nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -114,6 +115,9 @@ class Aggregator:
         self._rules = rules
         self._is_down = is_down
         self.switches = switches if switches is not None else SwitchLog()
+        self.best_prices_won: Counter[tuple[Tier, str]] = Counter()
+        """(tier, broker) -> best bids and asks the broker set in the tier's views; the
+        broker analytics' contribution figure (servers.ingestion.broker_samples)."""
         self._books: dict[str, _Book] = {}
         # Sequence numbers start at the current unix time in microseconds and count up by
         # one per tick. A restarted Ingestion therefore continues ABOVE every number its
@@ -273,6 +277,9 @@ class Aggregator:
             if view.best == key:
                 continue
             view.best = key
+            won, tier = self.best_prices_won, view.policy.tier
+            won[tier, key[2]] += 1
+            won[tier, key[3]] += 1
             identity = tuple(id(latest) for latest in quotes)
             group = groups.get(identity)
             bits = view.bit if group is None else group[0] | view.bit
