@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import grpc
 from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
+from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
@@ -343,7 +344,11 @@ def _per_tenant(entry: billing_pb2.BrokerAnalysis) -> str:
 
 def format_broker_report(reply: billing_pb2.BrokerReportResponse) -> list[str]:
     """A table of one line per broker, then each broker's recommendation and reasons."""
-    tiers = {1: "F", 2: "P", 3: "E"}  # the Tier enum's free, pro, enterprise
+    tiers = {
+        tenancy_pb2.TIER_FREE: "F",
+        tenancy_pb2.TIER_PRO: "P",
+        tenancy_pb2.TIER_ENTERPRISE: "E",
+    }
     header = (
         "broker", "cost/month", "uptime %", "complete %", "latency ms", "p99 ms",
         "outliers", "best prices won", "tenants x cost", "verdict",
