@@ -12,6 +12,7 @@ in progress, which in-memory counters could not survive anyway.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from tickmesh.storage.v1 import storage_pb2
 
@@ -25,7 +26,10 @@ class BrokerSampler:
     """Turns the board's running totals into one BrokerSample per broker and interval."""
 
     def __init__(
-        self, board: BrokerBoard, best_prices_won: Counter[tuple[Tier, str]], clock: Clock
+        self,
+        board: BrokerBoard,
+        best_prices_won: Callable[[], Counter[tuple[Tier, str]]],
+        clock: Clock,
     ) -> None:
         self._board = board
         self._won = best_prices_won
@@ -38,7 +42,7 @@ class BrokerSampler:
     def take(self) -> list[storage_pb2.BrokerSample]:
         """The samples of the interval since the previous call (none when nothing was seen)."""
         now = self._clock()
-        won = Counter(self._won)  # a copy: the aggregator keeps counting
+        won = self._won()  # running totals since start
         new_won = won - self._last_won
         samples = []
         for totals in self._board.totals(now):

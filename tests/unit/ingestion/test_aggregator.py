@@ -175,7 +175,7 @@ def test_best_prices_won_are_counted_per_tier_view_and_side() -> None:
         ],
         T0,
     )
-    won = agg.best_prices_won
+    won = agg.best_prices_won()
     # Each published best price credits its bid's and its ask's broker once. Free sees
     # fxcm alone; enterprise's last price is pepperstone's bid with fxcm's ask.
     assert won[Tier.FREE, "fxcm"] == 2

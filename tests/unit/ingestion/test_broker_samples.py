@@ -22,7 +22,7 @@ class FakeClock:
 
 def test_intervals_carry_uptime_quotes_latency_refusals_and_wins() -> None:
     clock, board, won = FakeClock(), BrokerBoard(), Counter[tuple[Tier, str]]()
-    sampler = BrokerSampler(board, won, clock)
+    sampler = BrokerSampler(board, lambda: Counter(won), clock)
     board.set_up("fxcm", True, clock.now, expected_rate=10.0)
     for latency in (1000, 3000):
         board.record("fxcm", clock.now, latency, accepted=True)
@@ -52,7 +52,7 @@ def test_intervals_carry_uptime_quotes_latency_refusals_and_wins() -> None:
 
 def test_a_broker_first_seen_mid_interval_is_sampled_from_then_and_a_publisher_by_silence() -> None:
     clock, board = FakeClock(), BrokerBoard()
-    sampler = BrokerSampler(board, Counter(), clock)
+    sampler = BrokerSampler(board, Counter, clock)
     clock.now += 7 * S
     board.record("sidecar_feed", clock.now, 500, accepted=True)  # no collector: a publisher
     clock.now += 3 * S
@@ -65,6 +65,6 @@ def test_a_broker_first_seen_mid_interval_is_sampled_from_then_and_a_publisher_b
 
 def test_nothing_seen_nothing_sent() -> None:
     clock = FakeClock()
-    sampler = BrokerSampler(BrokerBoard(), Counter(), clock)
+    sampler = BrokerSampler(BrokerBoard(), Counter, clock)
     clock.now += S
     assert sampler.take_request() is None

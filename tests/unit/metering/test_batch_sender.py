@@ -34,7 +34,7 @@ class _Storage:
 def _sampler() -> BrokerSampler:
     now = [10 * S]
     board = BrokerBoard()
-    sampler = BrokerSampler(board, Counter(), lambda: now[0])
+    sampler = BrokerSampler(board, Counter, lambda: now[0])
     board.set_up("fxcm", True, now[0], expected_rate=5.0)
     now[0] += 2 * S
     return sampler
