@@ -36,7 +36,7 @@ class BrokerTotals:
     since_us: int
     up: bool
     up_us: int
-    """Time connected since first seen (for a publisher: None, see `up`)."""
+    """Time connected since first seen (0 for a publisher: see judged_by_silence)."""
     expected_rate: float | None
     quotes: int
     invalid: int
