@@ -1,4 +1,4 @@
-"""The mesh's commands: `tickmesh up` (with its demo), `status` and `reconcile`."""
+"""The mesh's commands: `tickmesh up` (with its demo), `status`, `reconcile` and `brokers`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import grpc
 from tickmesh.billing.v1 import billing_pb2, billing_pb2_grpc
+from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
@@ -301,6 +302,76 @@ def format_reconciliation(reply: billing_pb2.ReconcileResponse) -> list[str]:
     return lines
 
 
+def _cmd_brokers(config: MeshConfig, args: argparse.Namespace) -> int:
+    """Billing.BrokerReport as the operator, as a table; 2 when it cannot be read."""
+    key = _operator_key(config)
+    if key is None:
+        print(
+            f"tickmesh brokers: no operator key in {operator_key_file(config)}: is the mesh "
+            "up? Start it with `make up`, or set TICKMESH_ADMIN_KEY",
+            file=sys.stderr,
+        )
+        return 2
+    address = config.address_of("billing")
+
+    async def call() -> billing_pb2.BrokerReportResponse:
+        async with aio_channel(address, config, interceptors=api_key_interceptors(key)) as ch:
+            return await billing_pb2_grpc.BillingServiceStub(ch).BrokerReport(
+                billing_pb2.BrokerReportRequest(billing_period=args.period or ""), timeout=60
+            )
+
+    try:
+        reply = asyncio.run(call())
+    except grpc.aio.AioRpcError as err:
+        print(rpc_failure(config, err, "billing", address, "tickmesh brokers: "), file=sys.stderr)
+        return 2
+    print("\n".join(format_broker_report(reply)))
+    return 0
+
+
+def _usd(money: Any) -> str:
+    return f"${money.minor_units / 100:,.2f}"
+
+
+def _per_tenant(entry: billing_pb2.BrokerAnalysis) -> str:
+    if not entry.cost_per_tenant:
+        return f"- (unallocated {_usd(entry.unallocated)})"
+    cents = sorted(c.cost.minor_units for c in entry.cost_per_tenant)
+    low, high = cents[0] / 100, cents[-1] / 100
+    each = f"${low:,.2f}" if low == high else f"${low:,.2f}-{high:,.2f}"
+    return f"{len(cents)} x {each}"
+
+
+def format_broker_report(reply: billing_pb2.BrokerReportResponse) -> list[str]:
+    """A table of one line per broker, then each broker's recommendation and reasons."""
+    tiers = {
+        tenancy_pb2.TIER_FREE: "F",
+        tenancy_pb2.TIER_PRO: "P",
+        tenancy_pb2.TIER_ENTERPRISE: "E",
+    }
+    header = (
+        "broker", "cost/month", "uptime %", "complete %", "latency ms", "p99 ms",
+        "outliers", "best prices won", "tenants x cost", "verdict",
+    )  # fmt: skip
+    rows = [header]
+    for b in reply.brokers:
+        won = " ".join(f"{tiers.get(s.tier, '?')}:{s.share_percent or '-'}%" for s in b.best_prices)
+        rows.append((
+            b.broker, _usd(b.monthly_cost), b.uptime_percent or "-",
+            b.completeness_percent or "-", f"{b.latency_mean_us / 1000:.1f}",
+            f"{b.latency_p99_us / 1000:.1f}", f"{b.outliers_rejected:,}", won or "-",
+            _per_tenant(b), b.recommendation.upper(),
+        ))  # fmt: skip
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+    lines = [f"broker report {reply.billing_period} (best prices: F free, P pro, E enterprise)"]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]  # fmt: skip
+    lines.append(f"total configured cost: {_usd(reply.total_cost)} a month")
+    for b in reply.brokers:
+        lines.append(f"{b.broker}: {b.recommendation}: " + "; ".join(b.reasons))
+    return lines
+
+
 def mesh_down(config: MeshConfig, service: str, command: str) -> str:
     """One line for a mesh that does not answer: where it was looked for, how to start it."""
     return (
@@ -351,7 +422,7 @@ def add_command(
 
 
 def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the mesh's commands (up, status, reconcile) to a `tickmesh` argument parser."""
+    """Add the mesh's commands (up, status, reconcile, brokers) to a `tickmesh` argument parser."""
     up = add_command(
         sub, "up", "start every service and run until Ctrl-C",
         "Starts the five services (and a shared Redis) as processes, waits until each is\n"
@@ -390,6 +461,15 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )  # fmt: skip
     reconcile.add_argument("--period", required=True, help="billing period YYYY-MM")
     reconcile.set_defaults(func=_cmd_reconcile)
+    brokers = add_command(
+        sub, "brokers", "print each broker's cost, service and verdict",
+        "Calls Billing.BrokerReport with the operator key: per broker its monthly cost,\n"
+        "uptime, completeness, latency, outliers rejected, share of best prices won per\n"
+        "tier, its cost split over the companies served, and keep / review / drop with\n"
+        "the reasons. Exits 2 when the report cannot be read.",
+    )  # fmt: skip
+    brokers.add_argument("--period", help="billing period YYYY-MM (default: the current one)")
+    brokers.set_defaults(func=_cmd_brokers)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ SECTIONS: Mapping[str, str] = {
     "ingestion": "servers.ingestion.settings:IngestionSettings",
     "bridge": "servers.bridge.settings:BridgeSettings",
     "storage": "servers.storage.settings:StorageSettings",
-    "billing": "",  # no settings of its own
+    "billing": "servers.billing.settings:BillingSettings",
     "workflow": "servers.workflow.settings:WorkflowSettings",
     "temporal": "mesh.temporal_server:TemporalSettings",
     "launcher": "mesh.supervisor:RestartPolicy",

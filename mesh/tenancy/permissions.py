@@ -124,7 +124,7 @@ company's). Every other RPC is for the operator or services only."""
 NOT_FOR_TENANTS = frozenset({
     f"/tickmesh.billing.v1.BillingService/{m}" for m in (
         "CloseBillingPeriod", "RevenueReport", "ChurnRisk", "UpsellCandidates", "SlaReport",
-        "CustomerHealth", "CollectPayments",
+        "CustomerHealth", "CollectPayments", "BrokerReport",
     )
 } | {
     f"/tickmesh.storage.v1.StorageService/{m}" for m in (
@@ -133,7 +133,8 @@ NOT_FOR_TENANTS = frozenset({
         "SaveInvoice", "AdvanceSubscriptions", "MarkPastDue", "RecordWebhookAttempt",
         "SavePaymentMethod", "RecordPayment", "SaveChainVersion", "ListChainVersions",
         "RecordTicks", "GetRecordedSequence", "QueryTicks", "QueryBars", "LatestTicks",
-        "EmitEvent", "ReportMissedResponses", "SetCompanyConfig",
+        "EmitEvent", "ReportMissedResponses", "SetCompanyConfig", "RecordBrokerSamples",
+        "QueryBrokerFigures",
     )
 } | {
     "/tickmesh.ingestion.v1.IngestionService/StreamTicks",

@@ -15,6 +15,7 @@ from mesh.errors import FieldViolation, InvalidArgument
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from servers.billing import analytics, customer_health, sla
 from servers.billing.analytics import CompanySlaFigures
+from servers.billing.broker_report import BrokerAnalysis
 from servers.billing.invoices import Invoice, InvoiceStatus
 from servers.billing.lines import InvoiceLine, LineKind
 from servers.billing.money import Money
@@ -179,3 +180,36 @@ def effect_from_pb(value: int) -> ChangeEffect:
             violations=[FieldViolation("effect", "IMMEDIATE or END_OF_TERM")],
         )
     return effect
+
+
+def _text(value: Decimal | None) -> str:
+    return "" if value is None else str(value)
+
+
+def broker_analysis_pb(a: BrokerAnalysis) -> billing_pb2.BrokerAnalysis:
+    return billing_pb2.BrokerAnalysis(
+        broker=a.broker,
+        monthly_cost=money_pb(a.monthly_cost),
+        uptime_percent=_text(a.uptime_percent),
+        completeness_percent=_text(a.completeness_percent),
+        latency_mean_us=a.latency_mean_us,
+        latency_p99_us=a.latency_p99_us,
+        quotes=a.quotes,
+        outliers_rejected=a.outliers,
+        invalid_rejected=a.invalid,
+        best_prices=[
+            billing_pb2.BestPriceShare(
+                tier=tier_to_proto(s.tier), won=s.won, total=s.total, share_percent=_text(s.percent)
+            )
+            for s in a.best_prices
+        ],
+        tiers=[tier_to_proto(t) for t in a.tiers],
+        cost_per_tenant=[
+            billing_pb2.TenantCost(company_id=c, tier=tier_to_proto(t), cost=money_pb(m))
+            for c, t, m in a.cost_per_tenant
+        ],
+        unallocated=money_pb(a.unallocated),
+        recommendation=a.recommendation,
+        reasons=list(a.reasons),
+        observed_seconds=a.observed_s,
+    )

@@ -43,6 +43,7 @@ from mesh.peer_errors import peer_error
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from mesh.tiers import Tier
 from servers.billing.analytics import CompanySlaFigures, TierSlaFigures
+from servers.billing.broker_report import BrokerFigures, Served
 from servers.billing.convert import invoice_from_pb
 from servers.billing.invoices import InvoiceInput, UsageSummary
 from servers.billing.lines import LineKind
@@ -221,6 +222,31 @@ class StorageSource:
             if f.company_id and _has_measure(f)
         ]
         return tiers, companies
+
+    async def broker_figures(
+        self, period: BillingPeriod
+    ) -> tuple[list[BrokerFigures], list[Served]]:
+        """Each broker's measured figures in the period, and the companies served in it."""
+        reply = await self._call(
+            "QueryBrokerFigures", storage_pb2.QueryBrokerFiguresRequest(billing_period=str(period))
+        )
+        figures = [
+            BrokerFigures(
+                broker=f.broker,
+                observed_us=f.observed_us,
+                up_us=f.up_us,
+                quotes=f.quotes,
+                expected_quotes=f.expected_quotes,
+                invalid=f.invalid,
+                outliers=f.outliers,
+                latency_mean_us=f.latency_mean_us,
+                latency_p99_us=f.latency_p99_us,
+                best_prices_won={tier_from_proto(w.tier): w.won for w in f.best_prices_won},
+            )
+            for f in reply.brokers
+        ]
+        served = [Served(s.company_id, tier_from_proto(s.tier)) for s in reply.served]
+        return figures, served
 
     async def invoices(
         self, company_id: str, period: BillingPeriod | None = None

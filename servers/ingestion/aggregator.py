@@ -9,6 +9,7 @@ bits name them; a view whose price did not change gets nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -77,6 +78,10 @@ class _View:
     sources: tuple[str, ...] = ()
     best: tuple[float, float, str, str] | None = None  # bid, ask and who set them
     used: set[str] = field(default_factory=set)  # every broker it ever used
+    # Broker -> best bids and asks it set here. Per view and keyed by the name alone: a
+    # Counter keyed (Tier, broker) took 176 ns an increment against 43 (the enum hashes in
+    # Python); about 1.9 increments per quote of ~30 us ingest.
+    won: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -182,6 +187,17 @@ class Aggregator:
             ticks += self._evaluate(book, now_us, None, only_switches=True)
         return ticks
 
+    def best_prices_won(self) -> Counter[tuple[Tier, str]]:
+        """(tier, broker) -> best bids and asks the broker set in the tier's views since
+        start: the broker analytics' contribution figure (servers.ingestion.broker_samples)."""
+        total: Counter[tuple[Tier, str]] = Counter()
+        for book in self._books.values():
+            for view in book.views:
+                tier = view.policy.tier
+                for broker, count in view.won.items():
+                    total[tier, broker] += count
+        return total
+
     def sources(self, symbol: str) -> dict[Tier, tuple[str, ...]]:
         """Each tier view's current sources for `symbol` (empty before its first quote)."""
         book = self._books.get(symbol)
@@ -285,6 +301,9 @@ class Aggregator:
             if view.best == key:
                 continue
             view.best = key
+            won = view.won
+            won[key[2]] = won.get(key[2], 0) + 1
+            won[key[3]] = won.get(key[3], 0) + 1
             identity = tuple(id(latest) for latest in quotes)
             group = groups.get(identity)
             bits = view.bit if group is None else group[0] | view.bit

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from tickmesh.storage.v1 import storage_pb2
+from tickmesh.storage.v1.storage_pb2_grpc import StorageServiceStub
+
 from mesh.binding import bind
 from mesh.contract import method_path
 from mesh.host import Assembly, Service, ServiceSpec
-from mesh.lifecycle import Part
+from mesh.lifecycle import Part, background
+from mesh.metering.batch_sender import SpooledBatches
+from mesh.metering.spool import Spool, spool_dir
+from servers.ingestion.broker_samples import BrokerSampler
 from servers.ingestion.clock import Clock, wall_clock_us
 from servers.ingestion.pipeline import IngestionPipeline
 from servers.ingestion.service import PRE_SERIALIZED, SERVICE, IngestionServicer
@@ -29,7 +35,8 @@ def ingestion_spec(
             batch_interval_s=settings.batch_ms / 1000,
         )
         collectors = build_collectors(settings, feed, clock)
-        await ctx.tenancy(public_methods=PUBLIC_METHODS)
+        tenancy = await ctx.tenancy(public_methods=PUBLIC_METHODS)
+        samples = _broker_samples(ctx, feed, clock, tenancy.instance)
 
         async def start() -> None:
             collectors.start()  # ready means the collectors run; the buffer fills from here
@@ -40,6 +47,7 @@ def ingestion_spec(
 
         # StreamTicks never ends by itself: it ends when a stop begins, not after the grace.
         ctx.add(Part("collectors", start=start, drain=feed.close, stop=stop))
+        ctx.add(background("broker-samples", samples.run))
         brokers = BROKERS if settings.synthetic_on else ()
         servicer = IngestionServicer(
             feed,
@@ -50,6 +58,28 @@ def ingestion_spec(
         return Service([bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)], handle=feed)
 
     return ServiceSpec("ingestion", build, IngestionSettings)
+
+
+def _broker_samples(
+    ctx: Assembly[IngestionSettings], feed: IngestionPipeline, clock: Clock, instance: str
+) -> SpooledBatches:
+    """Broker analytics samples, spooled and sent to Storage.RecordBrokerSamples."""
+    sampler = BrokerSampler(feed.board, feed.aggregator.best_prices_won, clock)
+    storage = StorageServiceStub(ctx.channels.service_channel(ctx.config.address_of("storage")))
+
+    async def send(payload: bytes) -> int:
+        request = storage_pb2.RecordBrokerSamplesRequest.FromString(payload)
+        response = await storage.RecordBrokerSamples(request, timeout=10)
+        return int(response.accepted)
+
+    spool = Spool(spool_dir(ctx.config.data_dir, "ingestion"), f"{instance}-brokers")
+    return SpooledBatches(
+        "broker samples",
+        sampler.take_request,
+        spool,
+        send,
+        flush_s=ctx.settings.broker_sample_seconds,
+    )
 
 
 SPEC = ingestion_spec()

@@ -28,6 +28,26 @@ class BrokerReport:
     disconnects: int
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerTotals:
+    """One broker's counters since it was first seen, for interval samples (broker_samples)."""
+
+    broker: str
+    since_us: int
+    up: bool
+    up_us: int
+    """Time connected since first seen (0 for a publisher: see judged_by_silence)."""
+    expected_rate: float | None
+    quotes: int
+    invalid: int
+    outliers: int
+    latency_sum_us: int
+    latency_count: int
+    latency_p99_us: int
+    judged_by_silence: bool
+    """No collector reports it: `up` is judged by silence, up_us is not tracked."""
+
+
 @dataclass(slots=True)
 class _Health:
     since_us: int
@@ -36,6 +56,10 @@ class _Health:
     quotes: int = 0
     rejected: int = 0
     disconnects: int = 0
+    outliers: int = 0
+    latency_sum_us: int = 0
+    up_us: int = 0  # connected time up to up_changed_us
+    up_changed_us: int = 0
     last_quote_us: int = 0
     latencies: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
     # Quotes received per wall-clock second, in a ring of slots stamped with their second so
@@ -61,6 +85,9 @@ class BrokerBoard:
         health = self._get(broker, now_us)
         if health.up and not up:
             health.disconnects += 1
+        if health.up:
+            health.up_us += now_us - health.up_changed_us
+        health.up_changed_us = now_us
         health.up = up
         health.expected_rate = expected_rate
 
@@ -76,6 +103,7 @@ class BrokerBoard:
         health.last_quote_us = now_us
         if accepted:
             health.latencies.append(latency_us)
+            health.latency_sum_us += latency_us
         else:
             health.rejected += 1
         second = now_us // 1_000_000
@@ -90,10 +118,37 @@ class BrokerBoard:
         health = self._brokers.get(broker)
         if health is not None:
             health.rejected += 1
+            health.outliers += 1
 
     def reports(self, now_us: int) -> list[BrokerReport]:
         """Every broker's status, sorted by name."""
         return [self._report(name, h, now_us) for name, h in sorted(self._brokers.items())]
+
+    def totals(self, now_us: int) -> list[BrokerTotals]:
+        """Every broker's counters since first seen, sorted by name."""
+        out = []
+        for name, h in sorted(self._brokers.items()):
+            up = h.up if h.up is not None else now_us - h.last_quote_us <= SILENT_AFTER_US
+            up_us = h.up_us + (now_us - h.up_changed_us if h.up else 0)
+            latencies = sorted(h.latencies)
+            out.append(
+                BrokerTotals(
+                    broker=name,
+                    since_us=h.since_us,
+                    up=up,
+                    up_us=up_us,
+                    expected_rate=h.expected_rate,
+                    quotes=h.quotes,
+                    invalid=h.rejected - h.outliers,
+                    outliers=h.outliers,
+                    latency_sum_us=h.latency_sum_us,
+                    # Accepted at validation: every quote received but the invalid ones.
+                    latency_count=h.quotes - (h.rejected - h.outliers),
+                    latency_p99_us=_percentile(latencies, 0.99),
+                    judged_by_silence=h.up is None,
+                )
+            )
+        return out
 
     def _report(self, name: str, h: _Health, now_us: int) -> BrokerReport:
         latencies = sorted(h.latencies)

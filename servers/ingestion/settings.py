@@ -41,6 +41,10 @@ class IngestionSettings:
     replay_speed: float = setting(1.0, cast=number_at_least(0))
     """Replay pace: 1.0 as recorded, 2.0 twice as fast, 0 as fast as possible."""
 
+    broker_sample_seconds: float = setting(10.0, cast=number_at_least(0.1))
+    """How often each broker's uptime, completeness, latency, outliers and best prices won
+    are sampled and sent to Storage (broker analytics, `tickmesh brokers`)."""
+
     heartbeat_seconds: float = setting(1.0, cast=number_at_least(0.01))
     """How often an idle StreamTicks stream gets a heartbeat."""
 

@@ -16,6 +16,7 @@ from mesh.errors import FieldViolation, InvalidArgument
 from mesh.protoconv import tier_to_proto
 from mesh.tiers import Tier
 from servers.storage.analytics import SlaFigures, UsageRow
+from servers.storage.analytics.brokers import BrokerFigures, ServedCompany
 from servers.storage.relational.api_keys import IssuedKey
 from servers.storage.relational.chains import ChainVersion
 from servers.storage.relational.companies import Company
@@ -299,6 +300,38 @@ def sla_figures(record: SlaFigures) -> storage_pb2.SlaFigures:
         figures.minutes_below_redundancy = streams.minutes_below_redundancy
         figures.live_sources_min = streams.live_sources_min
     return figures
+
+
+def broker_figures_response(
+    figures: list[BrokerFigures], served: list[ServedCompany]
+) -> storage_pb2.QueryBrokerFiguresResponse:
+    return storage_pb2.QueryBrokerFiguresResponse(
+        brokers=[
+            storage_pb2.BrokerFigures(
+                broker=f.broker,
+                samples=f.samples,
+                observed_us=f.observed_us,
+                up_us=f.up_us,
+                quotes=f.quotes,
+                expected_quotes=f.expected_quotes,
+                invalid=f.invalid,
+                outliers=f.outliers,
+                latency_mean_us=f.latency_mean_us,
+                latency_p99_us=f.latency_p99_us,
+                best_prices_won=[
+                    storage_pb2.BestPricesWon(tier=tier_to_proto(t), won=n)
+                    for t, n in sorted(f.best_prices_won.items(), key=lambda kv: kv[0].rank)
+                ],
+            )
+            for f in figures
+        ],
+        served=[
+            storage_pb2.ServedCompany(
+                company_id=s.company_id, tier=tier_to_proto(s.tier), ticks=s.ticks
+            )
+            for s in served
+        ],
+    )
 
 
 def _decimal(text: str, field: str) -> Decimal:

@@ -8,13 +8,15 @@ import grpc
 from tickmesh.billing.v1 import billing_pb2
 
 from mesh.errors import NotFound
-from servers.billing import analytics, convert, customer_health, reports
+from servers.billing import analytics, broker_report, convert, customer_health, reports
+from servers.billing.money import total
 from servers.billing.periods import BillingPeriod
 from servers.billing.rpc._base import BillingRpcs, require_staff
 
 
 class AnalyticsRpcs(BillingRpcs):
-    """RevenueReport, ChurnRisk, UpsellCandidates, SlaReport, CustomerHealth: staff only."""
+    """RevenueReport, ChurnRisk, UpsellCandidates, SlaReport, CustomerHealth, BrokerReport:
+    staff only."""
 
     async def RevenueReport(
         self, request: billing_pb2.RevenueReportRequest, context: grpc.aio.ServicerContext
@@ -71,3 +73,16 @@ class AnalyticsRpcs(BillingRpcs):
         inputs = await reports.health_inputs(self._storage, self._quota, companies, period)
         scores = customer_health.health_report(inputs)
         return billing_pb2.CustomerHealthResponse(companies=[convert.health_pb(h) for h in scores])
+
+    async def BrokerReport(
+        self, request: billing_pb2.BrokerReportRequest, context: grpc.aio.ServicerContext
+    ) -> billing_pb2.BrokerReportResponse:
+        require_staff()
+        period = self._period(request.billing_period)
+        figures, served = await self._storage.broker_figures(period)
+        report = broker_report.broker_report(self._broker_costs, figures, served)
+        return billing_pb2.BrokerReportResponse(
+            billing_period=str(period),
+            brokers=[convert.broker_analysis_pb(a) for a in report],
+            total_cost=convert.money_pb(total(self._broker_costs.values())),
+        )

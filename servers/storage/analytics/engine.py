@@ -18,7 +18,8 @@ from tickmesh.storage.v1 import storage_pb2
 
 from mesh.errors import FieldViolation, InvalidArgument
 from mesh.metering.vocabulary import TICK_SERVICE
-from servers.storage.analytics import queries, schema, sla, stream_minutes, usage
+from servers.storage.analytics import brokers, queries, schema, sla, stream_minutes, usage
+from servers.storage.analytics.brokers import BrokerFigures, ServedCompany
 from servers.storage.analytics.queries import DecliningUsage, MonthlyUsage, UsageRow
 from servers.storage.analytics.sla import SlaFigures
 from servers.storage.analytics.usage import RecordUsageResult
@@ -176,6 +177,16 @@ class AnalyticsStore:
     async def query_sla(self, period: str, company_id: str | None = None) -> list[SlaFigures]:
         """SLA figures per tier and company for a period (and tier totals without a company)."""
         return await self._call(sla.query_sla, self._client, period, company_id)
+
+    async def record_broker_samples(self, samples: Sequence[storage_pb2.BrokerSample]) -> int:
+        """Store Ingestion's per-broker samples; returns how many."""
+        columns = await asyncio.to_thread(brokers.broker_rows, samples, self.clock())
+        await self._call(brokers.insert_samples, self._client, columns)
+        return len(columns[0])
+
+    async def broker_figures(self, period: str) -> tuple[list[BrokerFigures], list[ServedCompany]]:
+        """Each broker's figures in a period, and the companies served in it."""
+        return await self._call(brokers.query_figures, self._client, period)
 
     async def aggregates_mismatch(self, period: str) -> list[str]:
         """Companies whose aggregates disagree with usage_tracking in a period."""

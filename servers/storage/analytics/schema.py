@@ -143,6 +143,31 @@ TTL minute + INTERVAL {SLA_TTL_DAYS} DAY
 SETTINGS ttl_only_drop_parts = 1
 """
 
+# Ingestion's per-broker samples back the broker report (keep / review / drop); a year
+# of them answers "how did this broker do last year" when its contract comes up.
+BROKER_SAMPLES = f"""
+CREATE TABLE IF NOT EXISTS broker_samples (
+    broker LowCardinality(String),
+    sample_time DateTime64(6, 'UTC'),
+    interval_us UInt64,
+    up_us UInt64,
+    quotes UInt64,
+    expected_quotes Float64,
+    invalid UInt64,
+    outliers UInt64,
+    latency_sum_us UInt64,
+    latency_count UInt64,
+    latency_p99_us UInt64,
+    -- Best prices won per tier view: parallel arrays, summed with sumMap.
+    won_tiers Array(LowCardinality(String)),
+    won_counts Array(UInt64)
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(sample_time)
+ORDER BY (broker, sample_time)
+TTL toDateTime(sample_time) + INTERVAL {SLA_TTL_DAYS} DAY
+SETTINGS ttl_only_drop_parts = 1
+"""
+
 # Order matters: a view's target must exist before the view, and every view must exist
 # before the first insert into usage_tracking or its blocks are never aggregated.
 STATEMENTS: tuple[str, ...] = (
@@ -155,6 +180,7 @@ STATEMENTS: tuple[str, ...] = (
     # Stores made before held samples existed get the column (old rows: not held).
     "ALTER TABLE performance_sla ADD COLUMN IF NOT EXISTS held Bool DEFAULT false",
     PERFORMANCE_STREAM_MINUTES,
+    BROKER_SAMPLES,
 )
 
 TABLES: tuple[str, ...] = (
@@ -165,6 +191,7 @@ TABLES: tuple[str, ...] = (
     "billing_monthly_mv",
     "performance_sla",
     "performance_stream_minutes",
+    "broker_samples",
 )
 
 

@@ -1,4 +1,5 @@
-"""Usage and SLA analytics: recorded by services; usage read by tenant or staff, SLA by staff."""
+"""Usage, SLA and broker analytics: recorded by services; usage read by tenant or staff,
+SLA and broker figures by staff."""
 
 from __future__ import annotations
 
@@ -51,3 +52,17 @@ class AnalyticsRpcs(StorageRpcs):
             request.billing_period, request.company_id or None
         )
         return storage_pb2.QuerySlaResponse(figures=[convert.sla_figures(f) for f in figures])
+
+    async def RecordBrokerSamples(
+        self, request: storage_pb2.RecordBrokerSamplesRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.RecordBrokerSamplesResponse:
+        require(SERVICE)
+        accepted = await self._analytics.record_broker_samples(request.samples)
+        return storage_pb2.RecordBrokerSamplesResponse(accepted=accepted)
+
+    async def QueryBrokerFigures(
+        self, request: storage_pb2.QueryBrokerFiguresRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.QueryBrokerFiguresResponse:
+        require(SERVICE, OPERATOR)
+        figures, served = await self._analytics.broker_figures(request.billing_period)
+        return convert.broker_figures_response(figures, served)

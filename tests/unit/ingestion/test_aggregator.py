@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mesh.tiers import Tier
 from servers.ingestion.aggregator import Aggregator, AggregatorRules
 from servers.ingestion.quote import RawQuote
 
@@ -162,3 +163,22 @@ def test_one_bad_broker_cannot_refuse_the_others_good_quotes() -> None:
     agg.ingest([q("fxcm", 1.08500, 1.08504, T0 + 30)], T0 + 30)
     result = agg.ingest([q("pepperstone", 1.09501, 1.09503, T0 + 40)], T0 + 40)
     assert "median" in result.rejections[0][1]
+
+
+def test_best_prices_won_are_counted_per_tier_view_and_side() -> None:
+    agg = Aggregator(clock=FakeClock())
+    agg.ingest(
+        [
+            q("fxcm", 1.08499, 1.08502),  # first, so free never falls back to another
+            q("ic_markets", 1.08500, 1.08503),
+            q("pepperstone", 1.08501, 1.08505),
+        ],
+        T0,
+    )
+    won = agg.best_prices_won()
+    # Each published best price credits its bid's and its ask's broker once. Free sees
+    # fxcm alone; enterprise's last price is pepperstone's bid with fxcm's ask.
+    assert won[Tier.FREE, "fxcm"] == 2
+    assert won[Tier.ENTERPRISE, "pepperstone"] >= 1 and won[Tier.ENTERPRISE, "fxcm"] >= 1
+    assert not any(won[Tier.FREE, b] for b in ("ic_markets", "pepperstone"))
+    assert sum(won.values()) % 2 == 0

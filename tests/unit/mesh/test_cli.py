@@ -1,4 +1,5 @@
-"""`tickmesh status` lines: health, restarts from the launcher's state file, the shared Redis."""
+"""`tickmesh status` lines (health, restarts from the launcher's state file, the shared Redis)
+and the `tickmesh brokers` table."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ import socket
 from pathlib import Path
 
 import pytest
+from tickmesh.billing.v1 import billing_pb2
+from tickmesh.common.v1 import money_pb2, tenancy_pb2
 
-from mesh.cli import StoreStatus, format_status, store_status, tickmesh_command
+from mesh.cli import (
+    StoreStatus,
+    format_broker_report,
+    format_status,
+    store_status,
+    tickmesh_command,
+)
 from mesh.config import load_config
 
 ROWS = [("hub", "127.0.0.1:50051", "SERVING"), ("storage", "127.0.0.1:50054", "UNREACHABLE")]
@@ -77,3 +86,48 @@ def test_banner_commands_use_a_path_that_works_in_a_fresh_shell(
     script.chmod(0o755)
     assert tickmesh_command(str(script)) == "tickmesh"
     assert tickmesh_command("/usr/lib/python3/mesh/cli.py") == ".venv/bin/tickmesh"
+
+
+def test_the_broker_report_is_a_table_then_the_reasons() -> None:
+    def usd(cents: int) -> money_pb2.Money:
+        return money_pb2.Money(currency="USD", minor_units=cents)
+
+    reply = billing_pb2.BrokerReportResponse(
+        billing_period="2026-12",
+        total_cost=usd(140_000),
+        brokers=[
+            billing_pb2.BrokerAnalysis(
+                broker="fxcm", monthly_cost=usd(70_000), uptime_percent="70.0000",
+                completeness_percent="69.5000", latency_mean_us=12_300, latency_p99_us=30_000,
+                outliers_rejected=4,
+                best_prices=[
+                    billing_pb2.BestPriceShare(
+                        tier=tenancy_pb2.TIER_FREE, won=7, total=10, share_percent="70.0000"
+                    )
+                ],
+                cost_per_tenant=[
+                    billing_pb2.TenantCost(company_id=c, cost=usd(cents))
+                    for c, cents in (("a", 23_334), ("b", 23_333), ("c", 23_333))
+                ],
+                unallocated=usd(0), recommendation="drop",
+                reasons=["uptime 70.0000 % is below even the free tier's 99 %"],
+            ),
+            billing_pb2.BrokerAnalysis(
+                broker="pepperstone", monthly_cost=usd(70_000), unallocated=usd(70_000),
+                recommendation="review", reasons=["not sampled in the period"],
+            ),
+        ],
+    )  # fmt: skip
+    lines = format_broker_report(reply)
+    assert lines[0] == "broker report 2026-12 (best prices: F free, P pro, E enterprise)"
+    assert lines[1].split()[:3] == ["broker", "cost/month", "uptime"]
+    assert lines[2].split() == [
+        "fxcm", "$700.00", "70.0000", "69.5000", "12.3", "30.0", "4", "F:70.0000%",
+        "3", "x", "$233.33-233.34", "DROP",
+    ]  # fmt: skip
+    assert "- (unallocated $700.00)" in lines[3] and lines[3].endswith("REVIEW")
+    assert lines[4:] == [
+        "total configured cost: $1,400.00 a month",
+        "fxcm: drop: uptime 70.0000 % is below even the free tier's 99 %",
+        "pepperstone: review: not sampled in the period",
+    ]

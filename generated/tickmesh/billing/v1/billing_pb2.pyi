@@ -370,3 +370,77 @@ class CollectPaymentsResponse(_message.Message):
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
     collections: _containers.RepeatedCompositeFieldContainer[Collection]
     def __init__(self, collections: _Optional[_Iterable[_Union[Collection, _Mapping]]] = ...) -> None: ...
+
+class BrokerReportRequest(_message.Message):
+    __slots__ = ("billing_period",)
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    billing_period: str
+    def __init__(self, billing_period: _Optional[str] = ...) -> None: ...
+
+class BestPriceShare(_message.Message):
+    __slots__ = ("tier", "won", "total", "share_percent")
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    WON_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    SHARE_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    tier: _tenancy_pb2.Tier
+    won: int
+    total: int
+    share_percent: str
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., won: _Optional[int] = ..., total: _Optional[int] = ..., share_percent: _Optional[str] = ...) -> None: ...
+
+class TenantCost(_message.Message):
+    __slots__ = ("company_id", "tier", "cost")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tier: _tenancy_pb2.Tier
+    cost: _money_pb2.Money
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class BrokerAnalysis(_message.Message):
+    __slots__ = ("broker", "monthly_cost", "uptime_percent", "completeness_percent", "latency_mean_us", "latency_p99_us", "quotes", "outliers_rejected", "invalid_rejected", "best_prices", "tiers", "cost_per_tenant", "unallocated", "recommendation", "reasons", "observed_seconds")
+    BROKER_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_COST_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETENESS_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MEAN_US_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_US_FIELD_NUMBER: _ClassVar[int]
+    QUOTES_FIELD_NUMBER: _ClassVar[int]
+    OUTLIERS_REJECTED_FIELD_NUMBER: _ClassVar[int]
+    INVALID_REJECTED_FIELD_NUMBER: _ClassVar[int]
+    BEST_PRICES_FIELD_NUMBER: _ClassVar[int]
+    TIERS_FIELD_NUMBER: _ClassVar[int]
+    COST_PER_TENANT_FIELD_NUMBER: _ClassVar[int]
+    UNALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    RECOMMENDATION_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    broker: str
+    monthly_cost: _money_pb2.Money
+    uptime_percent: str
+    completeness_percent: str
+    latency_mean_us: int
+    latency_p99_us: int
+    quotes: int
+    outliers_rejected: int
+    invalid_rejected: int
+    best_prices: _containers.RepeatedCompositeFieldContainer[BestPriceShare]
+    tiers: _containers.RepeatedScalarFieldContainer[_tenancy_pb2.Tier]
+    cost_per_tenant: _containers.RepeatedCompositeFieldContainer[TenantCost]
+    unallocated: _money_pb2.Money
+    recommendation: str
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    observed_seconds: int
+    def __init__(self, broker: _Optional[str] = ..., monthly_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., uptime_percent: _Optional[str] = ..., completeness_percent: _Optional[str] = ..., latency_mean_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., quotes: _Optional[int] = ..., outliers_rejected: _Optional[int] = ..., invalid_rejected: _Optional[int] = ..., best_prices: _Optional[_Iterable[_Union[BestPriceShare, _Mapping]]] = ..., tiers: _Optional[_Iterable[_Union[_tenancy_pb2.Tier, str]]] = ..., cost_per_tenant: _Optional[_Iterable[_Union[TenantCost, _Mapping]]] = ..., unallocated: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., recommendation: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., observed_seconds: _Optional[int] = ...) -> None: ...
+
+class BrokerReportResponse(_message.Message):
+    __slots__ = ("billing_period", "brokers", "total_cost")
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    BROKERS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
+    billing_period: str
+    brokers: _containers.RepeatedCompositeFieldContainer[BrokerAnalysis]
+    total_cost: _money_pb2.Money
+    def __init__(self, billing_period: _Optional[str] = ..., brokers: _Optional[_Iterable[_Union[BrokerAnalysis, _Mapping]]] = ..., total_cost: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...

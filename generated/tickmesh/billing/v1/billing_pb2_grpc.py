@@ -101,6 +101,11 @@ class BillingServiceStub:
                 request_serializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsResponse.FromString,
                 _registered_method=True)
+        self.BrokerReport = channel.unary_unary(
+                '/tickmesh.billing.v1.BillingService/BrokerReport',
+                request_serializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.BrokerReportRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.BrokerReportResponse.FromString,
+                _registered_method=True)
 
 
 class BillingServiceServicer:
@@ -204,6 +209,14 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BrokerReport(self, request, context):
+        """Operator or service: each broker's cost and measured service over a period, its
+        cost split over the companies served, and a keep / review / drop recommendation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BillingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -271,6 +284,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.CollectPayments,
                     request_deserializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsRequest.FromString,
                     response_serializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsResponse.SerializeToString,
+            ),
+            'BrokerReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.BrokerReport,
+                    request_deserializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.BrokerReportRequest.FromString,
+                    response_serializer=tickmesh_dot_billing_dot_v1_dot_billing__pb2.BrokerReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -626,6 +644,33 @@ class BillingService:
             '/tickmesh.billing.v1.BillingService/CollectPayments',
             tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsRequest.SerializeToString,
             tickmesh_dot_billing_dot_v1_dot_billing__pb2.CollectPaymentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BrokerReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.billing.v1.BillingService/BrokerReport',
+            tickmesh_dot_billing_dot_v1_dot_billing__pb2.BrokerReportRequest.SerializeToString,
+            tickmesh_dot_billing_dot_v1_dot_billing__pb2.BrokerReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -539,6 +539,104 @@ class QuerySlaResponse(_message.Message):
     figures: _containers.RepeatedCompositeFieldContainer[SlaFigures]
     def __init__(self, figures: _Optional[_Iterable[_Union[SlaFigures, _Mapping]]] = ...) -> None: ...
 
+class BestPricesWon(_message.Message):
+    __slots__ = ("tier", "won")
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    WON_FIELD_NUMBER: _ClassVar[int]
+    tier: _tenancy_pb2.Tier
+    won: int
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., won: _Optional[int] = ...) -> None: ...
+
+class BrokerSample(_message.Message):
+    __slots__ = ("broker", "time_us", "interval_us", "up_us", "quotes", "expected_quotes", "invalid", "outliers", "latency_sum_us", "latency_count", "latency_p99_us", "best_prices_won")
+    BROKER_FIELD_NUMBER: _ClassVar[int]
+    TIME_US_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_US_FIELD_NUMBER: _ClassVar[int]
+    UP_US_FIELD_NUMBER: _ClassVar[int]
+    QUOTES_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_QUOTES_FIELD_NUMBER: _ClassVar[int]
+    INVALID_FIELD_NUMBER: _ClassVar[int]
+    OUTLIERS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_SUM_US_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_US_FIELD_NUMBER: _ClassVar[int]
+    BEST_PRICES_WON_FIELD_NUMBER: _ClassVar[int]
+    broker: str
+    time_us: int
+    interval_us: int
+    up_us: int
+    quotes: int
+    expected_quotes: float
+    invalid: int
+    outliers: int
+    latency_sum_us: int
+    latency_count: int
+    latency_p99_us: int
+    best_prices_won: _containers.RepeatedCompositeFieldContainer[BestPricesWon]
+    def __init__(self, broker: _Optional[str] = ..., time_us: _Optional[int] = ..., interval_us: _Optional[int] = ..., up_us: _Optional[int] = ..., quotes: _Optional[int] = ..., expected_quotes: _Optional[float] = ..., invalid: _Optional[int] = ..., outliers: _Optional[int] = ..., latency_sum_us: _Optional[int] = ..., latency_count: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., best_prices_won: _Optional[_Iterable[_Union[BestPricesWon, _Mapping]]] = ...) -> None: ...
+
+class RecordBrokerSamplesRequest(_message.Message):
+    __slots__ = ("samples",)
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    samples: _containers.RepeatedCompositeFieldContainer[BrokerSample]
+    def __init__(self, samples: _Optional[_Iterable[_Union[BrokerSample, _Mapping]]] = ...) -> None: ...
+
+class RecordBrokerSamplesResponse(_message.Message):
+    __slots__ = ("accepted",)
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    accepted: int
+    def __init__(self, accepted: _Optional[int] = ...) -> None: ...
+
+class QueryBrokerFiguresRequest(_message.Message):
+    __slots__ = ("billing_period",)
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    billing_period: str
+    def __init__(self, billing_period: _Optional[str] = ...) -> None: ...
+
+class BrokerFigures(_message.Message):
+    __slots__ = ("broker", "samples", "observed_us", "up_us", "quotes", "expected_quotes", "invalid", "outliers", "latency_mean_us", "latency_p99_us", "best_prices_won")
+    BROKER_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_US_FIELD_NUMBER: _ClassVar[int]
+    UP_US_FIELD_NUMBER: _ClassVar[int]
+    QUOTES_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_QUOTES_FIELD_NUMBER: _ClassVar[int]
+    INVALID_FIELD_NUMBER: _ClassVar[int]
+    OUTLIERS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MEAN_US_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_US_FIELD_NUMBER: _ClassVar[int]
+    BEST_PRICES_WON_FIELD_NUMBER: _ClassVar[int]
+    broker: str
+    samples: int
+    observed_us: int
+    up_us: int
+    quotes: int
+    expected_quotes: float
+    invalid: int
+    outliers: int
+    latency_mean_us: int
+    latency_p99_us: int
+    best_prices_won: _containers.RepeatedCompositeFieldContainer[BestPricesWon]
+    def __init__(self, broker: _Optional[str] = ..., samples: _Optional[int] = ..., observed_us: _Optional[int] = ..., up_us: _Optional[int] = ..., quotes: _Optional[int] = ..., expected_quotes: _Optional[float] = ..., invalid: _Optional[int] = ..., outliers: _Optional[int] = ..., latency_mean_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., best_prices_won: _Optional[_Iterable[_Union[BestPricesWon, _Mapping]]] = ...) -> None: ...
+
+class ServedCompany(_message.Message):
+    __slots__ = ("company_id", "tier", "ticks")
+    COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    TICKS_FIELD_NUMBER: _ClassVar[int]
+    company_id: str
+    tier: _tenancy_pb2.Tier
+    ticks: int
+    def __init__(self, company_id: _Optional[str] = ..., tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., ticks: _Optional[int] = ...) -> None: ...
+
+class QueryBrokerFiguresResponse(_message.Message):
+    __slots__ = ("brokers", "served")
+    BROKERS_FIELD_NUMBER: _ClassVar[int]
+    SERVED_FIELD_NUMBER: _ClassVar[int]
+    brokers: _containers.RepeatedCompositeFieldContainer[BrokerFigures]
+    served: _containers.RepeatedCompositeFieldContainer[ServedCompany]
+    def __init__(self, brokers: _Optional[_Iterable[_Union[BrokerFigures, _Mapping]]] = ..., served: _Optional[_Iterable[_Union[ServedCompany, _Mapping]]] = ...) -> None: ...
+
 class SaveInvoiceRequest(_message.Message):
     __slots__ = ("invoice",)
     INVOICE_FIELD_NUMBER: _ClassVar[int]

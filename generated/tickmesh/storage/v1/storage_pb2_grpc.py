@@ -141,6 +141,16 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QuerySlaRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QuerySlaResponse.FromString,
                 _registered_method=True)
+        self.RecordBrokerSamples = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/RecordBrokerSamples',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordBrokerSamplesRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordBrokerSamplesResponse.FromString,
+                _registered_method=True)
+        self.QueryBrokerFigures = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/QueryBrokerFigures',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBrokerFiguresRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBrokerFiguresResponse.FromString,
+                _registered_method=True)
         self.SaveInvoice = channel.unary_unary(
                 '/tickmesh.storage.v1.StorageService/SaveInvoice',
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.SaveInvoiceRequest.SerializeToString,
@@ -452,6 +462,22 @@ class StorageServiceServicer:
 
     def QuerySla(self, request, context):
         """Service: SLA figures per tier (and company) for a period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordBrokerSamples(self, request, context):
+        """Service (Ingestion): records per-broker samples (uptime, completeness, latency,
+        outliers, best prices won per tier) for broker analytics.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryBrokerFigures(self, request, context):
+        """Service or operator: each broker's figures for a period, and the companies the
+        Bridge delivered ticks to in it (whom the brokers' costs are split over).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -807,6 +833,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.QuerySla,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QuerySlaRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QuerySlaResponse.SerializeToString,
+            ),
+            'RecordBrokerSamples': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordBrokerSamples,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordBrokerSamplesRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordBrokerSamplesResponse.SerializeToString,
+            ),
+            'QueryBrokerFigures': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryBrokerFigures,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBrokerFiguresRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBrokerFiguresResponse.SerializeToString,
             ),
             'SaveInvoice': grpc.unary_unary_rpc_method_handler(
                     servicer.SaveInvoice,
@@ -1516,6 +1552,60 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/QuerySla',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.QuerySlaRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.QuerySlaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordBrokerSamples(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/RecordBrokerSamples',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordBrokerSamplesRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.RecordBrokerSamplesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryBrokerFigures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/QueryBrokerFigures',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBrokerFiguresRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.QueryBrokerFiguresResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,7 +4,11 @@
 # This file has been @generated
 
 __all__ = (
+    "BestPriceShare",
     "BillingServiceStub",
+    "BrokerAnalysis",
+    "BrokerReportRequest",
+    "BrokerReportResponse",
     "ChangeTierRequest",
     "ChangeTierResponse",
     "ChurnRiskEntry",
@@ -34,6 +38,7 @@ __all__ = (
     "SetPaymentMethodResponse",
     "SlaReportRequest",
     "SlaReportResponse",
+    "TenantCost",
     "TierOffer",
     "TierSla",
     "UpsellCandidate",
@@ -51,6 +56,187 @@ from ....message_pool import default_message_pool
 
 _COMPILER_VERSION = "0.10.1"
 betterproto2.check_compiler_version(_COMPILER_VERSION)
+
+
+@dataclass(eq=False, repr=False)
+class BestPriceShare(betterproto2.Message):
+    """
+    One tier view's best prices and this broker's share of them.
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    The tier.
+    """
+
+    won: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    Best prices this broker set in the tier's view.
+    """
+
+    total: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    Best prices the tier's view published.
+    """
+
+    share_percent: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    won / total, percent (exact decimal string; empty when total is 0).
+    """
+
+
+default_message_pool.register_message("tickmesh.billing.v1", "BestPriceShare", BestPriceShare)
+
+
+@dataclass(eq=False, repr=False)
+class BrokerAnalysis(betterproto2.Message):
+    """
+    One broker over the period.
+    """
+
+    broker: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The broker.
+    """
+
+    monthly_cost: "__common__v1__.Money | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Its configured monthly cost.
+    """
+
+    uptime_percent: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Share of the sampled time its feed was connected, percent (exact decimal string).
+    """
+
+    completeness_percent: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Quotes received / quotes its feed's rate promised, percent; empty when unknown.
+    """
+
+    latency_mean_us: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
+    """
+    Mean latency of accepted quotes, microseconds.
+    """
+
+    latency_p99_us: "int" = betterproto2.field(6, betterproto2.TYPE_INT64)
+    """
+    99th percentile latency, microseconds.
+    """
+
+    quotes: "int" = betterproto2.field(7, betterproto2.TYPE_INT64)
+    """
+    Quotes received.
+    """
+
+    outliers_rejected: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
+    """
+    Quotes refused as outliers.
+    """
+
+    invalid_rejected: "int" = betterproto2.field(9, betterproto2.TYPE_INT64)
+    """
+    Quotes refused by validation.
+    """
+
+    best_prices: "list[BestPriceShare]" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Share of best prices won, per tier view that published any.
+    """
+
+    tiers: "list[__common__v1__.Tier]" = betterproto2.field(
+        11, betterproto2.TYPE_ENUM, repeated=True
+    )
+    """
+    The tiers whose catalog includes this broker.
+    """
+
+    cost_per_tenant: "list[TenantCost]" = betterproto2.field(
+        12, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The cost split over the companies served at those tiers; the shares sum to
+    monthly_cost, or unallocated holds it when no such company was served.
+    """
+
+    unallocated: "__common__v1__.Money | None" = betterproto2.field(
+        13, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Cost no served company carries.
+    """
+
+    recommendation: "str" = betterproto2.field(14, betterproto2.TYPE_STRING)
+    """
+    "keep", "review" or "drop".
+    """
+
+    reasons: "list[str]" = betterproto2.field(15, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Why, one sentence per rule that fired (or that every rule passed).
+    """
+
+    observed_seconds: "int" = betterproto2.field(16, betterproto2.TYPE_INT64)
+    """
+    Time sampled, seconds.
+    """
+
+
+default_message_pool.register_message("tickmesh.billing.v1", "BrokerAnalysis", BrokerAnalysis)
+
+
+@dataclass(eq=False, repr=False)
+class BrokerReportRequest(betterproto2.Message):
+    """
+    Asks for the broker report.
+    """
+
+    billing_period: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Period "YYYY-MM"; empty for the current one.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.billing.v1", "BrokerReportRequest", BrokerReportRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class BrokerReportResponse(betterproto2.Message):
+    """
+    The report.
+    """
+
+    billing_period: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The period "YYYY-MM".
+    """
+
+    brokers: "list[BrokerAnalysis]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    One entry per broker (configured or sampled), by name.
+    """
+
+    total_cost: "__common__v1__.Money | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Sum of the configured monthly costs.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.billing.v1", "BrokerReportResponse", BrokerReportResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -775,6 +961,35 @@ default_message_pool.register_message("tickmesh.billing.v1", "SlaReportResponse"
 
 
 @dataclass(eq=False, repr=False)
+class TenantCost(betterproto2.Message):
+    """
+    One company's share of a broker's cost.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    The tier it was served at (the highest, when several).
+    """
+
+    cost: "__common__v1__.Money | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Its share.
+    """
+
+
+default_message_pool.register_message("tickmesh.billing.v1", "TenantCost", TenantCost)
+
+
+@dataclass(eq=False, repr=False)
 class TierOffer(betterproto2.Message):
     """
     What one tier buys. A limit of -1 means unlimited.
@@ -1176,6 +1391,18 @@ class BillingServiceStub:
             "/tickmesh.billing.v1.BillingService/CollectPayments",
             CollectPaymentsRequest.SerializeToString,
             CollectPaymentsResponse.FromString,
+        )(message)
+
+    def broker_report(self, message: "BrokerReportRequest") -> "BrokerReportResponse":
+        """
+        Operator or service: each broker's cost and measured service over a period, its
+        cost split over the companies served, and a keep / review / drop recommendation.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.billing.v1.BillingService/BrokerReport",
+            BrokerReportRequest.SerializeToString,
+            BrokerReportResponse.FromString,
         )(message)
 
 

@@ -11,7 +11,10 @@ __all__ = (
     "AuditEvent",
     "AuthenticateKeyRequest",
     "AuthenticateKeyResponse",
+    "BestPricesWon",
     "BrokerAccount",
+    "BrokerFigures",
+    "BrokerSample",
     "ChainVersion",
     "ChangeTierRequest",
     "ChangeTierResponse",
@@ -81,12 +84,16 @@ __all__ = (
     "Position",
     "QueryBarsRequest",
     "QueryBarsResponse",
+    "QueryBrokerFiguresRequest",
+    "QueryBrokerFiguresResponse",
     "QuerySlaRequest",
     "QuerySlaResponse",
     "QueryTicksRequest",
     "QueryTicksResponse",
     "QueryUsageRequest",
     "QueryUsageResponse",
+    "RecordBrokerSamplesRequest",
+    "RecordBrokerSamplesResponse",
     "RecordPaymentRequest",
     "RecordPaymentResponse",
     "RecordPositionsRequest",
@@ -112,6 +119,7 @@ __all__ = (
     "SaveInvoiceResponse",
     "SavePaymentMethodRequest",
     "SavePaymentMethodResponse",
+    "ServedCompany",
     "SetCompanyConfigRequest",
     "SetCompanyConfigResponse",
     "SignUpRequest",
@@ -328,6 +336,28 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class BestPricesWon(betterproto2.Message):
+    """
+    Best prices one broker set in one tier's view (a bid or an ask counts one each).
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    The tier whose view published the price.
+    """
+
+    won: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    How many.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "BestPricesWon", BestPricesWon)
+
+
+@dataclass(eq=False, repr=False)
 class BrokerAccount(betterproto2.Message):
     """
     A broker (MT5) account of a user.
@@ -355,6 +385,145 @@ class BrokerAccount(betterproto2.Message):
 
 
 default_message_pool.register_message("tickmesh.storage.v1", "BrokerAccount", BrokerAccount)
+
+
+@dataclass(eq=False, repr=False)
+class BrokerFigures(betterproto2.Message):
+    """
+    One broker's figures over a period: the sums of its samples.
+    """
+
+    broker: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The broker.
+    """
+
+    samples: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    Samples.
+    """
+
+    observed_us: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    Time sampled, microseconds.
+    """
+
+    up_us: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
+    """
+    Of which connected, microseconds.
+    """
+
+    quotes: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
+    """
+    Quotes received.
+    """
+
+    expected_quotes: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
+    """
+    Quotes expected by the feeds' known rates (0: unknown).
+    """
+
+    invalid: "int" = betterproto2.field(7, betterproto2.TYPE_INT64)
+    """
+    Quotes refused by validation.
+    """
+
+    outliers: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
+    """
+    Quotes refused as outliers.
+    """
+
+    latency_mean_us: "int" = betterproto2.field(9, betterproto2.TYPE_INT64)
+    """
+    Mean latency of accepted quotes, microseconds.
+    """
+
+    latency_p99_us: "int" = betterproto2.field(10, betterproto2.TYPE_INT64)
+    """
+    The 99th percentile of the samples' p99 latencies, microseconds.
+    """
+
+    best_prices_won: "list[BestPricesWon]" = betterproto2.field(
+        11, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Best prices won, per tier view.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "BrokerFigures", BrokerFigures)
+
+
+@dataclass(eq=False, repr=False)
+class BrokerSample(betterproto2.Message):
+    """
+    One broker over one sampling interval, as Ingestion measured it.
+    """
+
+    broker: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The broker, e.g. "fxcm".
+    """
+
+    time_us: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    End of the interval, unix microseconds.
+    """
+
+    interval_us: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    Length of the interval, microseconds.
+    """
+
+    up_us: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
+    """
+    Of which the broker's feed was connected, microseconds.
+    """
+
+    quotes: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
+    """
+    Quotes received.
+    """
+
+    expected_quotes: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
+    """
+    Quotes the feed's known rate promised over the interval; 0 when it is unknown.
+    """
+
+    invalid: "int" = betterproto2.field(7, betterproto2.TYPE_INT64)
+    """
+    Quotes refused by validation.
+    """
+
+    outliers: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
+    """
+    Quotes refused by the aggregator as outliers.
+    """
+
+    latency_sum_us: "int" = betterproto2.field(9, betterproto2.TYPE_INT64)
+    """
+    Sum of accepted quotes' latencies (broker clock to arrival), microseconds.
+    """
+
+    latency_count: "int" = betterproto2.field(10, betterproto2.TYPE_INT64)
+    """
+    Accepted quotes whose latency the sum covers.
+    """
+
+    latency_p99_us: "int" = betterproto2.field(11, betterproto2.TYPE_INT64)
+    """
+    99th percentile latency of recent quotes at the interval's end, microseconds.
+    """
+
+    best_prices_won: "list[BestPricesWon]" = betterproto2.field(
+        12, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Best prices won, per tier view.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "BrokerSample", BrokerSample)
 
 
 @dataclass(eq=False, repr=False)
@@ -2027,6 +2196,45 @@ default_message_pool.register_message("tickmesh.storage.v1", "QueryBarsResponse"
 
 
 @dataclass(eq=False, repr=False)
+class QueryBrokerFiguresRequest(betterproto2.Message):
+    """
+    Queries broker figures.
+    """
+
+    billing_period: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Period "YYYY-MM".
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "QueryBrokerFiguresRequest", QueryBrokerFiguresRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class QueryBrokerFiguresResponse(betterproto2.Message):
+    """
+    The broker figures.
+    """
+
+    brokers: "list[BrokerFigures]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    One entry per broker sampled in the period.
+    """
+
+    served: "list[ServedCompany]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The companies served, one entry per company and tier.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "QueryBrokerFiguresResponse", QueryBrokerFiguresResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class QuerySlaRequest(betterproto2.Message):
     """
     Queries SLA figures.
@@ -2171,6 +2379,40 @@ class QueryUsageResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "QueryUsageResponse", QueryUsageResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class RecordBrokerSamplesRequest(betterproto2.Message):
+    """
+    Records broker samples.
+    """
+
+    samples: "list[BrokerSample]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The samples.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "RecordBrokerSamplesRequest", RecordBrokerSamplesRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class RecordBrokerSamplesResponse(betterproto2.Message):
+    """
+    Samples stored.
+    """
+
+    accepted: "int" = betterproto2.field(1, betterproto2.TYPE_UINT32)
+    """
+    How many.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "RecordBrokerSamplesResponse", RecordBrokerSamplesResponse
 )
 
 
@@ -2684,6 +2926,33 @@ class SavePaymentMethodResponse(betterproto2.Message):
 default_message_pool.register_message(
     "tickmesh.storage.v1", "SavePaymentMethodResponse", SavePaymentMethodResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class ServedCompany(betterproto2.Message):
+    """
+    A company the Bridge delivered ticks to in the period, at one tier.
+    """
+
+    company_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The company.
+    """
+
+    tier: "__common__v1__.Tier" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: __common__v1__.Tier(0)
+    )
+    """
+    The tier it was served at.
+    """
+
+    ticks: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    Ticks delivered at that tier.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "ServedCompany", ServedCompany)
 
 
 @dataclass(eq=False, repr=False)
@@ -3773,6 +4042,34 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/QuerySla",
             QuerySlaRequest.SerializeToString,
             QuerySlaResponse.FromString,
+        )(message)
+
+    def record_broker_samples(
+        self, message: "RecordBrokerSamplesRequest"
+    ) -> "RecordBrokerSamplesResponse":
+        """
+        Service (Ingestion): records per-broker samples (uptime, completeness, latency,
+        outliers, best prices won per tier) for broker analytics.
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/RecordBrokerSamples",
+            RecordBrokerSamplesRequest.SerializeToString,
+            RecordBrokerSamplesResponse.FromString,
+        )(message)
+
+    def query_broker_figures(
+        self, message: "QueryBrokerFiguresRequest"
+    ) -> "QueryBrokerFiguresResponse":
+        """
+        Service or operator: each broker's figures for a period, and the companies the
+        Bridge delivered ticks to in it (whom the brokers' costs are split over).
+        """
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/QueryBrokerFigures",
+            QueryBrokerFiguresRequest.SerializeToString,
+            QueryBrokerFiguresResponse.FromString,
         )(message)
 
     def save_invoice(self, message: "SaveInvoiceRequest") -> "SaveInvoiceResponse":
