@@ -1,8 +1,8 @@
 """Periodic batches through a spool to a Storage RPC: spooled (fsynced), sent oldest first,
 acknowledged only once Storage answered, resent by the next run when it did not.
 
-The shape the Bridge's SLA samples take (servers.bridge.sla_sampler.SlaSender), for any
-producer whose batch is one serialized request: the producer's `take` returns the next
+For any producer whose batch is one serialized request (Ingestion's broker samples, the
+Bridge's SLA samples and stream minutes): the producer's `take` returns the next
 payload (or None), `send` delivers one and returns how many items Storage accepted. A
 batch Storage refuses as invalid (INVALID_ARGUMENT) is dead-lettered, not retried.
 """
@@ -36,9 +36,12 @@ class SpooledBatches:
         *,
         flush_s: float,
         backoff: Backoff | None = None,
+        take_last: Take | None = None,
     ) -> None:
         self._what = what
         self._take = take
+        self._take_last = take_last or take
+        """What is taken when stopping (a producer may hand over more then)."""
         self.spool = spool
         self._send = send
         self._flush_s = flush_s
@@ -90,7 +93,7 @@ class SpooledBatches:
         finally:
             # Stopping: what was measured since the last flush waits in the spool for the
             # next run, and the spool's lock is released for it.
-            payload = self._take()
+            payload = self._take_last()
             if payload is not None:
                 self.spool.append(payload)
             self.spool.close()

@@ -21,7 +21,7 @@ from servers.bridge.parts import BridgeParts
 from servers.bridge.revalidation import StreamRevalidator
 from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
 from servers.bridge.settings import BridgeSettings, BridgeTuning
-from servers.bridge.sla_sampler import SlaSampler, SlaSender
+from servers.bridge.sla_sampler import SlaSampler, sla_sender
 from servers.bridge.source_watch import SourceWatch
 from servers.bridge.stream_minutes import OBSERVE_S, StreamMinutes
 from servers.bridge.upstream import Upstream
@@ -60,7 +60,7 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         minutes = StreamMinutes(fanout.sessions, lambda: upstream.connected, sources.sources)
         storage = StorageServiceStub(ctx.channels.service_channel(ctx.config.address_of("storage")))
         sla_spool = Spool(spool_dir(ctx.config.data_dir, "bridge"), f"{tenancy.instance}-sla")
-        sla_sender = SlaSender(
+        sla_delivery = sla_sender(
             sla, sla_spool, lambda r: storage.RecordSla(r, timeout=10), minutes=minutes.take
         )
         holder = holder_identity(ctx.config.data_dir, tenancy.instance)
@@ -73,7 +73,7 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         ctx.add(Part("fanout", drain=fanout.close_all, stop=fanout.close_all))
         ctx.add(background("heartbeats", fanout.run_heartbeats))
         ctx.add(background("leases", leases.run))
-        ctx.add(background("sla", sla_sender.run))
+        ctx.add(background("sla", sla_delivery.run))
         ctx.add(background("sources", sources.run))
         ctx.add(background("stream-minutes", lambda: every(OBSERVE_S, minutes.observe)))
         ctx.add(Part("upstream", start=upstream.open, stop=upstream.stop))

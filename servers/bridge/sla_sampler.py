@@ -12,24 +12,23 @@ a minute available when at least half of its samples met the target (QuerySla), 
 Billing credits a tier whose availability missed its SLA.
 
 Durable as usage is: every FLUSH_S the new samples become one RecordSlaRequest appended
-(fsynced) to the Bridge's SLA spool (mesh.metering.spool), sent oldest first, and
+(fsynced) to the Bridge's SLA spool (mesh.metering.batch_sender), sent oldest first, and
 acknowledged only after Storage answered; a restarted Bridge resends what is pending. A
 batch Storage refuses as invalid (INVALID_ARGUMENT) is dead-lettered, not retried.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-import grpc
 from tickmesh.common.v1 import market_pb2
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.backoff import Backoff
+from mesh.metering.batch_sender import SpooledBatches
 from mesh.metering.spool import Spool
 from mesh.protoconv import tier_to_proto
 from mesh.tenancy.context import TenantContext
@@ -106,81 +105,32 @@ class SlaSampler:
         return samples
 
 
-class SlaSender:
-    """Spools the sampler's samples and delivers them to Storage.RecordSla."""
+def sla_sender(
+    sampler: SlaSampler,
+    spool: Spool,
+    send: Sender,
+    *,
+    flush_s: float = FLUSH_S,
+    backoff: Backoff | None = None,
+    minutes: Callable[[bool], list[storage_pb2.StreamMinute]] = lambda finish: [],
+) -> SpooledBatches:
+    """The sampler's samples and the finished stream minutes (`minutes(finish)`,
+    servers.bridge.stream_minutes; all of them when stopping) as RecordSla batches."""
 
-    def __init__(
-        self,
-        sampler: SlaSampler,
-        spool: Spool,
-        send: Sender,
-        *,
-        flush_s: float = FLUSH_S,
-        backoff: Backoff | None = None,
-        minutes: Callable[[bool], list[storage_pb2.StreamMinute]] = lambda finish: [],
-    ) -> None:
-        self._sampler = sampler
-        self._minutes = minutes
-        """The finished stream minutes (servers.bridge.stream_minutes); True: all."""
-        self.spool = spool
-        self._send = send
-        self._flush_s = flush_s
-        self._backoff = backoff or Backoff(initial_s=0.5, max_s=5.0, jitter=0.5)
-        self.sent = 0
-        """Samples Storage accepted (this run)."""
+    def take(finish: bool) -> bytes | None:
+        request = storage_pb2.RecordSlaRequest(samples=sampler.take(), minutes=minutes(finish))
+        return request.SerializeToString() if request.samples or request.minutes else None
 
-    async def flush(self) -> None:
-        """Spool the samples taken since the last flush (fsynced off the event loop)."""
-        request = self._take(finish=False)
-        if request.samples or request.minutes:
-            await asyncio.to_thread(self.spool.append, request.SerializeToString())
+    async def deliver(payload: bytes) -> int:
+        response = await send(storage_pb2.RecordSlaRequest.FromString(payload))
+        return int(response.accepted + response.minutes_accepted)
 
-    def _take(self, finish: bool) -> storage_pb2.RecordSlaRequest:
-        return storage_pb2.RecordSlaRequest(
-            samples=self._sampler.take(), minutes=self._minutes(finish)
-        )
-
-    async def deliver(self) -> None:
-        """Send every pending batch, oldest first; raises while Storage is unreachable."""
-        for batch_id, payload in list(self.spool.pending()):
-            request = storage_pb2.RecordSlaRequest.FromString(payload)
-            try:
-                response = await self._send(request)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
-                    raise
-                path = await asyncio.to_thread(
-                    self.spool.dead_letter, batch_id, (exc.details() or "").encode()
-                )
-                log.error("Storage refused %d SLA samples and %d stream minutes; kept in %s",
-                          len(request.samples), len(request.minutes), path)  # fmt: skip
-                continue
-            await asyncio.to_thread(self.spool.ack, batch_id)
-            self.sent += response.accepted
-
-    async def run(self) -> None:
-        """Flush and deliver every flush_s until cancelled, backing off while Storage is down."""
-        failures = 0
-        try:
-            while True:
-                await asyncio.sleep(
-                    self._flush_s if not failures else self._backoff.delay(failures)
-                )
-                await self.flush()
-                try:
-                    await self.deliver()
-                except grpc.aio.AioRpcError as exc:
-                    if not failures:
-                        log.warning("SLA samples wait in the spool: Storage %s", exc.code().name)
-                    failures += 1
-                    continue
-                if failures:
-                    log.info("SLA samples delivered again after %d failed attempts", failures)
-                failures = 0
-        finally:
-            # Stopping: what was sampled since the last flush waits in the spool for the
-            # next run, and the spool's lock is released for it.
-            request = self._take(finish=True)
-            if request.samples or request.minutes:
-                self.spool.append(request.SerializeToString())
-            self.spool.close()
+    return SpooledBatches(
+        "SLA samples",
+        lambda: take(False),
+        spool,
+        deliver,
+        flush_s=flush_s,
+        backoff=backoff,
+        take_last=lambda: take(True),
+    )

@@ -13,7 +13,7 @@ from mesh.backoff import Backoff
 from mesh.metering.spool import Spool
 from mesh.tiers import Tier
 from servers.bridge.fanout import Fanout
-from servers.bridge.sla_sampler import SlaSampler, SlaSender
+from servers.bridge.sla_sampler import SlaSampler, sla_sender
 from servers.bridge.usage_counter import UsageCounter
 from tests.unit.bridge.helpers import FakeClock, FakeTimers, grant, tenant, tick
 
@@ -109,7 +109,7 @@ class _Storage:
 async def test_samples_are_spooled_until_storage_takes_them(tmp_path: Path) -> None:
     sampler = SlaSampler(clock=FakeClock(), wall_us=lambda: WALL)
     storage = _Storage()
-    sender = SlaSender(sampler, Spool(tmp_path, "sla"), storage, backoff=Backoff())
+    sender = sla_sender(sampler, Spool(tmp_path, "sla"), storage, backoff=Backoff())
     sampler.offer(_Session(Tier.PRO), _one_tick(WALL - 5_000))
     await sender.flush()
     storage.fail = grpc.StatusCode.UNAVAILABLE
@@ -118,7 +118,7 @@ async def test_samples_are_spooled_until_storage_takes_them(tmp_path: Path) -> N
     assert len(sender.spool) == 1  # kept for the next attempt
     sender.spool.close()
 
-    reopened = SlaSender(sampler, Spool(tmp_path, "sla"), storage)  # a restarted Bridge
+    reopened = sla_sender(sampler, Spool(tmp_path, "sla"), storage)  # a restarted Bridge
     storage.fail = None
     await reopened.deliver()
     assert [len(r.samples) for r in storage.requests] == [1] and len(reopened.spool) == 0
@@ -128,7 +128,7 @@ async def test_samples_are_spooled_until_storage_takes_them(tmp_path: Path) -> N
 async def test_a_batch_storage_refuses_is_dead_lettered_not_retried(tmp_path: Path) -> None:
     sampler = SlaSampler(clock=FakeClock(), wall_us=lambda: WALL)
     storage = _Storage()
-    sender = SlaSender(sampler, Spool(tmp_path, "sla"), storage)
+    sender = sla_sender(sampler, Spool(tmp_path, "sla"), storage)
     sampler.offer(_Session(Tier.PRO), _one_tick(WALL - 5_000))
     await sender.flush()
     storage.fail = grpc.StatusCode.INVALID_ARGUMENT
