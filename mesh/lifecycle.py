@@ -119,10 +119,3 @@ async def _call(hook: Hook) -> None:
     result = hook()
     if inspect.isawaitable(result):
         await result
-
-
-async def every(period_s: float, step: Callable[[], None]) -> None:
-    """Call `step` every `period_s` until cancelled (a background part's loop)."""
-    while True:
-        await asyncio.sleep(period_s)  # periodic by design
-        step()

@@ -8,7 +8,7 @@ from tickmesh.storage.v1.storage_pb2_grpc import StorageServiceStub
 
 from mesh.binding import bind
 from mesh.host import Assembly, Service, ServiceSpec
-from mesh.lifecycle import Part, background, every
+from mesh.lifecycle import Part, background
 from mesh.metering.spool import Spool, spool_dir
 from mesh.metering.tally import TallyCounter
 from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
@@ -23,7 +23,7 @@ from servers.bridge.service import PRE_SERIALIZED, SERVICE, BridgeServicer
 from servers.bridge.settings import BridgeSettings, BridgeTuning
 from servers.bridge.sla_sampler import SlaSampler, sla_sender
 from servers.bridge.source_watch import SourceWatch
-from servers.bridge.stream_minutes import OBSERVE_S, StreamMinutes
+from servers.bridge.stream_minutes import StreamMinutes
 from servers.bridge.upstream import Upstream
 from servers.bridge.usage_counter import UsageCounter, UsageKey
 
@@ -75,7 +75,7 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         ctx.add(background("leases", leases.run))
         ctx.add(background("sla", sla_delivery.run))
         ctx.add(background("sources", sources.run))
-        ctx.add(background("stream-minutes", lambda: every(OBSERVE_S, minutes.observe)))
+        ctx.add(background("stream-minutes", minutes.run))
         ctx.add(Part("upstream", start=upstream.open, stop=upstream.stop))
         # Open streams are re-checked when their company's keys or tier change.
         revalidator = StreamRevalidator(tenancy.authenticate_key)

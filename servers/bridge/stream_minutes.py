@@ -23,8 +23,9 @@ seeing that outage needs a prober from outside.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +38,8 @@ from servers.bridge.source_watch import Sources
 
 OBSERVE_S = 1.0
 """How often the open streams are looked at."""
+SLICE = 500
+"""Sessions looked at between two yields to the event loop."""
 MAX_STEP_S = OBSERVE_S + 0.25
 """The longest step counted as served: a look a quarter second late means the loop did
 not run (paused, starved), and an enterprise stream promised 10 ms was not served."""
@@ -60,6 +63,9 @@ class Observed(Protocol):
 
     @property
     def symbols(self) -> Sequence[str]: ...
+
+    @property
+    def closed(self) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -87,49 +93,66 @@ class StreamMinutes:
         self._feed_live = feed_live
         self._sources = sources
         self._wall_us = wall_us
-        self._minute_us = 0
+        self._minute_us = 0  # the minute of the last look
         self._last_us = 0
         self._sent_us = 0  # when the current minute was last sent, as far as it went
-        self._tallies: dict[tuple[str, Tier], _Tally] = {}
+        self._tallies: dict[tuple[int, str, Tier], _Tally] = {}  # (minute, company, tier)
         self._seen: dict[str, tuple[int, int, int]] = {}  # session -> counters last added
-        self._done: list[storage_pb2.StreamMinute] = []
 
     def observe(self) -> None:
         """Add the time since the last observation, and every stream's new counts."""
+        for _ in self._look(slice_size=0):
+            pass
+
+    async def run(self, period_s: float = OBSERVE_S) -> None:
+        """Observe every `period_s` until cancelled, SLICE sessions at a time with the
+        loop's writes between (5,000 sessions take ~12 ms: one block would stall them)."""
+        while True:
+            await asyncio.sleep(period_s)  # periodic by design
+            for _ in self._look(SLICE):
+                await asyncio.sleep(0)
+
+    def _look(self, slice_size: int) -> Iterator[None]:
         now = self._wall_us()
         last = self._last_us or now
         self._last_us = now
         self._sent_us = self._sent_us or now
-        sessions = list(self._sessions())
         live = self._feed_live()
-        found = {id(s): self._sources(s.tier, s.symbols) for s in sessions}
-        # Only the first MAX_STEP_S after the last look can have been served: a longer
-        # step means nothing ran here (paused, starved) for the rest of it.
-        served_until = last + int(MAX_STEP_S * 1e6)
+        # The step, split at minute boundaries (a long pause spans several).
+        pieces = []
         start = last
-        while True:  # the step, split at minute boundaries (a long pause spans several)
+        while True:
             minute = start - start % MINUTE_US
-            if minute != self._minute_us:
-                self._finish()
-                self._minute_us = minute
             end = min(now, minute + MINUTE_US)
-            for session in sessions:
-                opened = max(start, session.opened_at_us)
-                open_us = max(0, end - opened)
-                if not open_us:
-                    continue
-                tally = self._tally(session)
-                tally.stream_us += open_us
-                behind = found[id(session)]
-                if live and (behind is None or behind.most > 0):
-                    tally.served_us += max(0, min(end, served_until) - opened)
+            pieces.append((minute, start, end))
             if end >= now:
                 break
             start = end
+        self._minute_us = pieces[-1][0]
+        # Only the first MAX_STEP_S after the last look can have been served: a longer
+        # step means nothing ran here (paused, starved) for the rest of it.
+        served_until = last + int(MAX_STEP_S * 1e6)
+        # Sessions of a tier mostly share their symbol lists: each list is looked up once.
+        by_list: dict[tuple[Tier, Sequence[str]], Sources | None] = {}
         seen = {}
-        for session in sessions:
-            tally = self._tally(session)
-            behind = found[id(session)]
+        for index, session in enumerate(list(self._sessions())):
+            if slice_size and index and not index % slice_size:
+                yield
+            if session.closed:  # ended meanwhile: closed() took its last counts
+                continue
+            key = (session.tier, session.symbols)
+            if key not in by_list:
+                by_list[key] = self._sources(session.tier, session.symbols)
+            behind = by_list[key]
+            served = live and (behind is None or behind.most > 0)
+            for minute, begin, end in pieces:
+                opened = max(begin, session.opened_at_us)
+                if end > opened:
+                    tally = self._tally(session, minute)
+                    tally.stream_us += end - opened
+                    if served:
+                        tally.served_us += max(0, min(end, served_until) - opened)
+            tally = self._tally(session, self._minute_us)
             if behind is not None:
                 if behind.fewest:
                     tally.sources_min = min(tally.sources_min or behind.fewest, behind.fewest)
@@ -141,21 +164,42 @@ class StreamMinutes:
     def closed(self, session: Observed) -> None:
         """A stream ended: add what it delivered since the last observation."""
         if session.session_id in self._seen:
-            self._add_counts(session, self._tally(session))
+            self._add_counts(session, self._tally(session, self._minute_us))
             del self._seen[session.session_id]
 
     def take(self, finish: bool = False) -> list[storage_pb2.StreamMinute]:
         """The finished minutes since the last call, and the current one as far as it
         went when PARTIAL_S passed or with `finish` (stopping): rows of one minute add up
         in Storage."""
-        if finish or self._last_us - self._sent_us >= PARTIAL_S * 1e6:
-            self._finish()
+        current = finish or self._last_us - self._sent_us >= PARTIAL_S * 1e6
+        if current:
             self._sent_us = self._last_us
-        done, self._done = self._done, []
+        done = []
+        for key in sorted(self._tallies):
+            minute, company_id, tier = key
+            if minute == self._minute_us and not current:
+                continue
+            t = self._tallies.pop(key)
+            if t.stream_us or t.delivered or t.skipped or t.gaps:
+                done.append(
+                    storage_pb2.StreamMinute(
+                        company_id=company_id,
+                        tier=tier_to_proto(tier),
+                        service=SERVICE_NAME,
+                        minute_us=minute,
+                        stream_ms=t.stream_us // 1000,
+                        available_ms=t.served_us // 1000,
+                        ticks_delivered=t.delivered,
+                        ticks_skipped=t.skipped,
+                        gaps=t.gaps,
+                        live_sources_min=t.sources_min,
+                        below_redundancy=t.below_target,
+                    )
+                )
         return done
 
-    def _tally(self, session: Observed) -> _Tally:
-        key = (session.tenant.company_id, session.tier)
+    def _tally(self, session: Observed, minute: int) -> _Tally:
+        key = (minute, session.tenant.company_id, session.tier)
         tally = self._tallies.get(key)
         if tally is None:
             tally = self._tallies[key] = _Tally()
@@ -168,24 +212,3 @@ class StreamMinutes:
         tally.skipped += counts[1] - skipped
         tally.gaps += counts[2] - gaps
         self._seen[session.session_id] = counts
-
-    def _finish(self) -> None:
-        for (company_id, tier), t in self._tallies.items():
-            if not (t.stream_us or t.delivered or t.skipped or t.gaps):
-                continue
-            self._done.append(
-                storage_pb2.StreamMinute(
-                    company_id=company_id,
-                    tier=tier_to_proto(tier),
-                    service=SERVICE_NAME,
-                    minute_us=self._minute_us,
-                    stream_ms=t.stream_us // 1000,
-                    available_ms=t.served_us // 1000,
-                    ticks_delivered=t.delivered,
-                    ticks_skipped=t.skipped,
-                    gaps=t.gaps,
-                    live_sources_min=t.sources_min,
-                    below_redundancy=t.below_target,
-                )
-            )
-        self._tallies = {}

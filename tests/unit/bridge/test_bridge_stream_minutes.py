@@ -10,7 +10,7 @@ from tickmesh.ingestion.v1 import ingestion_pb2
 from mesh.tenancy.context import TenantContext
 from mesh.tiers import Tier
 from servers.bridge.source_watch import STALE_S, Sources, SourceWatch
-from servers.bridge.stream_minutes import MINUTE_US, StreamMinutes
+from servers.bridge.stream_minutes import MINUTE_US, SLICE, StreamMinutes
 
 T0 = 1_780_000_040_000_000  # 20 s into a minute
 SECOND = 1_000_000
@@ -26,6 +26,7 @@ class FakeSession:
     skipped_total: int = 0
     gaps_total: int = 0
     symbols: tuple[str, ...] = ("EURUSD",)
+    closed: bool = False
     tenant: TenantContext = field(init=False)
 
     def __post_init__(self) -> None:
@@ -120,7 +121,7 @@ def test_a_closed_session_hands_over_its_last_counts_once() -> None:
     minutes = _minutes(sessions, clock, [True], {})
     minutes.observe()
     a.ticks_delivered = 7
-    sessions.clear()
+    a.closed = True  # still in the list a look took before it ended: not counted again
     minutes.closed(a)
     minutes.closed(a)  # told twice: counted once
     clock.now += SECOND
@@ -150,3 +151,34 @@ def test_sources_cover_the_sessions_symbols_and_go_stale() -> None:
     assert watch.sources(Tier.PRO, ["EURUSD"]) is None  # no pro view reported
     now[0] += STALE_S + 1
     assert watch.sources(Tier.ENTERPRISE, ["EURUSD"]) is None
+
+
+def test_the_current_minute_goes_out_every_ten_seconds_in_rows_that_add_up() -> None:
+    clock = Clock()
+    a = FakeSession("s1", "aaaaaaaaaaaa", Tier.PRO, T0)
+    minutes = _minutes([a], clock, [True], {Tier.PRO: _n(2)})
+    minutes.observe()
+    sent = []
+    for _ in range(25):
+        clock.now += SECOND
+        a.ticks_delivered += 1
+        minutes.observe()
+        sent += minutes.take()
+    assert [(r.minute_us, r.stream_ms, r.ticks_delivered) for r in sent] == [
+        (T0 - T0 % MINUTE_US, 10_000, 10),
+        (T0 - T0 % MINUTE_US, 10_000, 10),
+    ]
+    [rest] = minutes.take(finish=True)
+    assert (rest.stream_ms, rest.ticks_delivered) == (5_000, 5)
+
+
+def test_a_look_goes_in_slices_that_yield_between_them() -> None:
+    clock = Clock()
+    sessions = [FakeSession(f"s{n}", "aaaaaaaaaaaa", Tier.FREE, T0) for n in range(1200)]
+    minutes = _minutes(sessions, clock, [True], {Tier.FREE: _n(1)})
+    minutes.observe()
+    clock.now += SECOND
+    slices = sum(1 for _ in minutes._look(SLICE))
+    assert slices == 2  # 1,200 sessions: yields after 500 and 1,000
+    [row] = minutes.take(finish=True)
+    assert row.stream_ms == 1200 * 1000
