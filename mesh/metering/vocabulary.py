@@ -29,3 +29,13 @@ metered under (data points = rows: ticks, bars or quotes), billed like delivered
 
 HISTORY_KEY = endpoint_key(TICK_SERVICE, HISTORY_ENDPOINT)
 """QueryUsage's endpoint key for history rows."""
+
+SERVER_ERRORS_ENDPOINT = "server_errors"
+"""The endpoint each service meters a tenant's calls under that ended in a server-side
+error (SERVER_ERROR_CODES), one data point each, beside the call itself: customer health
+reads their share of the tenant's calls."""
+
+
+def is_server_errors_key(key: str) -> bool:
+    """Whether a QueryUsage endpoint key counts server-side errors (of any service)."""
+    return key.endswith(f"/{SERVER_ERRORS_ENDPOINT}")

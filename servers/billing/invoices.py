@@ -39,6 +39,8 @@ class UsageSummary:
     api_calls: int = 0
     # Market-data history rows returned (ticks, bars, quotes), billed like delivered ticks.
     history_rows: int = 0
+    # Of api_calls, those that ended in a server-side error (customer health).
+    server_errors: int = 0
 
 
 @dataclass(frozen=True, slots=True)

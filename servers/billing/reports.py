@@ -4,8 +4,7 @@ What is measured: usage (data points per service and month) and SLA figures from
 Storage; daily API calls from the quota counters every service's quota check shares
 (on the embedded default, without a shared Redis, only the Billing process's own).
 Not measured here: concurrent streams (stream leases have no read API) and storage
-bytes (GetStorageUsage is tenant-only), so those quotas read 0; nor errors (usage
-events carry no status), so the health errors factor is always full.
+bytes (GetStorageUsage is tenant-only), so those quotas read 0.
 """
 
 from __future__ import annotations
@@ -91,7 +90,13 @@ async def health_inputs(
             storage.availability(c.company_id, period),
         )
         return HealthInput(
-            c.company_id, c.tier, months, quota_used, usage.api_calls, 0, availability.get(c.tier)
+            c.company_id,
+            c.tier,
+            months,
+            quota_used,
+            usage.api_calls,
+            usage.server_errors,
+            availability.get(c.tier),
         )
 
     return await each(companies, inputs)

@@ -8,8 +8,9 @@ own account (a service principal), so it may read any company. Mappings:
   Expiry arrives as an "expired" event, so InvoiceInput.expires_at stays None (Storage's
   Subscription has no expires_at and GetSubscription is tenant-only).
 - usage: QueryUsage(group_by="endpoint"): ticks delivered = data points of the Bridge's
-  tick endpoint (mesh.metering.vocabulary); API calls = events of every other endpoint
-  (the metering interceptor records one event per tenant call).
+  tick endpoint (mesh.metering.vocabulary); API calls = data points of every other
+  endpoint (the metering interceptor counts one per tenant call) but the server_errors
+  ones, which count the calls that ended in a server-side error.
 - availability: QuerySla(company), per tier the company was on: the lower of the latency
   availability (minutes in which most samples met the target) and the stream
   availability (stream time served of open), each when measured.
@@ -38,7 +39,7 @@ from mesh.errors import (
     MeshError,
     NotFound,
 )
-from mesh.metering.vocabulary import HISTORY_KEY, TICKS_KEY
+from mesh.metering.vocabulary import HISTORY_KEY, TICKS_KEY, is_server_errors_key
 from mesh.peer_errors import peer_error
 from mesh.protoconv import tier_from_proto, tier_to_proto
 from mesh.tiers import Tier
@@ -168,8 +169,17 @@ class StorageSource:
         rows = await self.usage(company_id, period, "endpoint")
         ticks = rows[TICKS_KEY].data_points if TICKS_KEY in rows else 0
         history = rows[HISTORY_KEY].data_points if HISTORY_KEY in rows else 0
-        calls = sum(row.events for key, row in rows.items() if key not in (TICKS_KEY, HISTORY_KEY))
-        return UsageSummary(ticks_delivered=ticks, api_calls=calls, history_rows=history)
+        # A call is one data point of its method's endpoint (an event is one meter flush
+        # of many calls); server errors are counted apart, beside the calls they ended.
+        calls = errors = 0
+        for key, row in rows.items():
+            if is_server_errors_key(key):
+                errors += row.data_points
+            elif key not in (TICKS_KEY, HISTORY_KEY):
+                calls += row.data_points
+        return UsageSummary(
+            ticks_delivered=ticks, api_calls=calls, history_rows=history, server_errors=errors
+        )
 
     async def usage_by_service(self, company_id: str, period: BillingPeriod) -> dict[str, int]:
         """Data points per service in the period."""
