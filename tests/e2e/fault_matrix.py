@@ -31,6 +31,7 @@ from mesh.channel_options import RECONNECT_OPTIONS
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import SERVICES
 from mesh.launcher import health_of
+from mesh.metering.vocabulary import is_server_errors_key
 from mesh.tiers import Tier
 from tests.e2e.conftest import RunningMesh, start_mesh
 from tests.support.backing import POSTGRES_URL, REDIS_URL, delete_redis_prefix
@@ -675,6 +676,17 @@ class Harness:
                 sub = subs_of[company]
                 ok = Counter(caller.ok if caller else {})
                 failed = Counter(caller.failed if caller else {})
+                # Server errors are metered beside the calls they ended, not as calls: a
+                # service cannot have more of them than its calls the client saw fail.
+                for key in [k for k in billed if is_server_errors_key(k)]:
+                    service = key.split("/", 1)[0]
+                    errors = billed.pop(key)
+                    could = sum(n for k, n in failed.items() if k.startswith(f"{service}/"))
+                    if errors > could:
+                        usage.double += errors - could
+                        usage.details.append(
+                            f"{by_company[company].label} {key}: {errors} > {could} failed"
+                        )
                 # Each Subscribe stream is metered when it ends: the last one ended
                 # cleanly here; the broken ones may or may not have reached the meter.
                 ok["bridge/Subscribe"] += 1 if sub.streaming else 0
