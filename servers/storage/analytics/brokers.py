@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 from tickmesh.storage.v1 import storage_pb2
@@ -15,11 +15,10 @@ from mesh.metering.vocabulary import TICK_ENDPOINT, TICK_SERVICE
 from mesh.tiers import Tier
 from servers.storage.analytics.validation import (
     ACCEPT_WINDOW,
-    MAX_BATCH_EVENTS,
-    MAX_FUTURE_SKEW,
     TIER_BY_PROTO,
+    accepted_times_us,
+    check_batch_size,
     period_bounds,
-    unix_us,
 )
 
 # The shape validation.is_broker_name accepts at Ingestion.
@@ -42,7 +41,6 @@ BROKER_COLUMNS = (
     "won_tiers",
     "won_counts",
 )
-_EPOCH_US = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +92,8 @@ def _problem(sample: storage_pb2.BrokerSample, oldest: int, newest: int) -> str 
 def broker_rows(samples: Sequence[storage_pb2.BrokerSample], now: datetime) -> list[list[object]]:
     """Column-oriented rows of a valid request; INVALID_ARGUMENT naming every bad sample
     (samples are telemetry, as SLA samples are: a bad one refuses the batch)."""
-    if len(samples) > MAX_BATCH_EVENTS:
-        raise InvalidArgument(
-            f"samples: {len(samples)} exceeds the limit of {MAX_BATCH_EVENTS} per request",
-            violations=[FieldViolation("samples", f"at most {MAX_BATCH_EVENTS}")],
-        )
-    now_us = unix_us(now)
-    oldest = now_us - ACCEPT_WINDOW // _EPOCH_US
-    newest = now_us + MAX_FUTURE_SKEW // _EPOCH_US
+    check_batch_size(len(samples), "samples")
+    oldest, newest = accepted_times_us(now)
     columns: list[list[object]] = [[] for _ in BROKER_COLUMNS]
     bad: list[FieldViolation] = []
     for index, s in enumerate(samples):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from clickhouse_connect.driver.client import Client
@@ -17,12 +17,11 @@ from servers.storage.analytics.stream_minutes import StreamFigures, query_minute
 from servers.storage.analytics.validation import (
     ACCEPT_WINDOW,
     COMPANY_ID,
-    MAX_BATCH_EVENTS,
-    MAX_FUTURE_SKEW,
     NAME,
     TIER_BY_PROTO,
+    accepted_times_us,
+    check_batch_size,
     period_bounds,
-    unix_us,
 )
 
 # An hour of latency is no sample, it is a unit bug.
@@ -30,7 +29,6 @@ MAX_LATENCY_US = 3_600_000_000
 SLA_COLUMNS = (
     "company_id", "tier", "service", "latency_us", "within_target", "sample_time", "held",
 )  # fmt: skip
-_EPOCH_US = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +63,8 @@ def sla_rows(samples: Sequence[storage_pb2.SlaSample], now: datetime) -> list[li
     RecordSlaResponse has no per-sample rejection list, so a bad sample refuses the
     request (samples are telemetry: the producer fixes its bug and nothing is billed).
     """
-    if len(samples) > MAX_BATCH_EVENTS:
-        raise InvalidArgument(
-            f"samples: {len(samples)} exceeds the limit of {MAX_BATCH_EVENTS} per request",
-            violations=[FieldViolation("samples", f"at most {MAX_BATCH_EVENTS}")],
-        )
-    now_us = unix_us(now)
-    oldest = now_us - ACCEPT_WINDOW // _EPOCH_US
-    newest = now_us + MAX_FUTURE_SKEW // _EPOCH_US
+    check_batch_size(len(samples), "samples")
+    oldest, newest = accepted_times_us(now)
     columns: list[list[object]] = [[] for _ in SLA_COLUMNS]
     bad: list[FieldViolation] = []
     for index, sample in enumerate(samples):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from clickhouse_connect.driver.client import Client
@@ -23,11 +23,10 @@ from mesh.tiers import Tier
 from servers.storage.analytics.validation import (
     ACCEPT_WINDOW,
     COMPANY_ID,
-    MAX_BATCH_EVENTS,
-    MAX_FUTURE_SKEW,
     NAME,
     TIER_BY_PROTO,
-    unix_us,
+    accepted_times_us,
+    check_batch_size,
 )
 
 TABLE = "performance_stream_minutes"
@@ -41,7 +40,6 @@ COLUMNS = (
     "company_id", "tier", "service", "minute", "stream_ms", "available_ms",
     "ticks_delivered", "ticks_skipped", "gaps", "live_sources_min", "below_redundancy",
 )  # fmt: skip
-_EPOCH_US = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +58,8 @@ class StreamFigures:
 def minute_rows(minutes: Sequence[storage_pb2.StreamMinute], now: datetime) -> list[list[object]]:
     """Column-oriented rows of a valid request; INVALID_ARGUMENT naming every bad row
     (telemetry, as latency samples are: the producer fixes its bug, nothing is billed)."""
-    if len(minutes) > MAX_BATCH_EVENTS:
-        raise InvalidArgument(
-            f"minutes: {len(minutes)} exceeds the limit of {MAX_BATCH_EVENTS} per request",
-            violations=[FieldViolation("minutes", f"at most {MAX_BATCH_EVENTS}")],
-        )
-    now_us = unix_us(now)
-    oldest = now_us - ACCEPT_WINDOW // _EPOCH_US
-    newest = now_us + MAX_FUTURE_SKEW // _EPOCH_US
+    check_batch_size(len(minutes), "minutes")
+    oldest, newest = accepted_times_us(now)
     columns: list[list[object]] = [[] for _ in COLUMNS]
     bad: list[FieldViolation] = []
     for index, m in enumerate(minutes):

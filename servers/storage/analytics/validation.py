@@ -237,3 +237,19 @@ def previous_periods(end_period: str, count: int) -> list[str]:
     start, _ = period_bounds(end_period, "end_period")
     index = start.year * 12 + start.month - 1 - (count - 1)
     return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index, index + count)]
+
+
+def check_batch_size(count: int, field: str) -> None:
+    """INVALID_ARGUMENT when a request carries more than MAX_BATCH_EVENTS `field` items."""
+    if count > MAX_BATCH_EVENTS:
+        raise InvalidArgument(
+            f"{field}: {count} exceeds the limit of {MAX_BATCH_EVENTS} per request",
+            violations=[FieldViolation(field, f"at most {MAX_BATCH_EVENTS}")],
+        )
+
+
+def accepted_times_us(now: datetime) -> tuple[int, int]:
+    """The oldest and newest time (unix microseconds) an item may carry at `now`."""
+    now_us = unix_us(now)
+    tick = timedelta(microseconds=1)
+    return now_us - ACCEPT_WINDOW // tick, now_us + MAX_FUTURE_SKEW // tick
