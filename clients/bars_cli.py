@@ -9,10 +9,12 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from tickmesh.common.v1 import history_pb2
 
+from clients import tls
 from clients.errors import TickmeshError
 from clients.subscriber import BAR_INTERVALS, bars
 from mesh.config import MeshConfig
@@ -39,23 +41,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmd.add_argument("--interval", default="1m", choices=list(BAR_INTERVALS))
     cmd.add_argument("--since", default="2h", type=parse_since, help="how far back, e.g. 2h")
     cmd.add_argument("--target", help="Bridge address (default: the configured Bridge)")
+    cmd.add_argument(
+        "--ca",
+        type=Path,
+        help="the mesh CA to trust (default: $TICKMESH_CA, else <data dir>/certs/ca.pem)",
+    )
     cmd.set_defaults(func=_cmd_bars)
 
 
 def _cmd_bars(config: MeshConfig, args: argparse.Namespace) -> int:
     target = args.target or config.address_of("bridge")
+    ca = args.ca or tls.default_ca(config)
     return asyncio.run(
-        run_bars(target, args.key, args.symbol, args.interval, args.since, sys.stdout)
+        run_bars(target, args.key, args.symbol, args.interval, args.since, sys.stdout, ca=ca)
     )
 
 
 async def run_bars(
-    target: str, key: str, symbol: str, interval: str, since_s: int, out: TextIO
+    target: str,
+    key: str,
+    symbol: str,
+    interval: str,
+    since_s: int,
+    out: TextIO,
+    *,
+    ca: Path | None = None,
 ) -> int:
     """Print the bars; 0, or 1 with the refusal on one line."""
     start_us = int((time.time() - since_s) * 1_000_000)
     try:
-        found = await bars(target, key, symbol, interval, start_us)
+        found = await bars(target, key, symbol, interval, start_us, ca=ca)
     except TickmeshError as exc:
         print(f"tickmesh bars: {exc}", file=out)
         return 1

@@ -212,3 +212,20 @@ async def test_a_rotated_certificate_is_served_without_a_restart(mesh: RunningMe
     # Services now prove their identity with the new certificates, and are accepted.
     assert await _authenticate_as(mesh, "bridge", "bridge") is None
     await test_a_subscription_authenticates_across_the_mesh(mesh)
+
+
+def test_tickmesh_bars_trusts_the_ca_it_is_given(mesh: RunningMesh, tmp_path: Path) -> None:
+    key = demo_keys(mesh.log())["free"]
+    foreign = CertsDir(tmp_path / "foreign")
+    foreign.ensure()
+    runs = {}
+    for name, ca in (("mesh", certs(mesh).ca), ("foreign", foreign.ca)):
+        runs[name] = subprocess.run(
+            [sys.executable, "-m", "tickmesh_cli.main", "bars", "--key", key,
+             "--symbol", "EURUSD", "--since", "5m", "--ca", str(ca)],
+            env=mesh.env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert runs["mesh"].returncode == 0, runs["mesh"].stdout + runs["mesh"].stderr
+    assert runs["mesh"].stdout.startswith("EURUSD 1m: "), runs["mesh"].stdout
+    assert runs["foreign"].returncode == 1
+    assert "certificate" in runs["foreign"].stdout + runs["foreign"].stderr, runs["foreign"]
