@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -34,6 +35,8 @@ CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key"
 CA_DAYS = 3650
 LEAF_DAYS = 365
+RENEW_WITHIN = datetime.timedelta(days=30)
+"""`tickmesh doctor` warns when a certificate expires sooner than this."""
 
 
 def spiffe_id(name: str) -> str:
@@ -167,6 +170,33 @@ class CertsDir:
             raise ValueError(f"{self.path / CA_KEY_FILE}: expected an EC private key")
         return cert, key
 
+    def problems(
+        self, now: datetime.datetime | None = None, soon: datetime.timedelta = RENEW_WITHIN
+    ) -> list[str]:
+        """What is wrong with the certificates, one line each (none: all good): missing
+        files, a leaf not signed by this CA, expired or expiring within `soon`, a key
+        other users can read. For `tickmesh doctor`."""
+        now = now or datetime.datetime.now(datetime.UTC)
+        if not self.ca.exists():
+            return [f"{self.ca} missing"]
+        found = []
+        ca = x509.load_pem_x509_certificate(self.ca.read_bytes())
+        found += _expiry(self.ca, ca, now, soon)
+        for name in self.names():
+            paths = self.leaf(name)
+            if not paths.cert.exists() or not paths.key.exists():
+                found.append(f"{paths.cert if not paths.cert.exists() else paths.key} missing")
+                continue
+            cert = x509.load_pem_x509_certificate(paths.cert.read_bytes())
+            try:
+                cert.verify_directly_issued_by(ca)
+            except (ValueError, TypeError, InvalidSignature):
+                found.append(f"{paths.cert} is not signed by {self.ca}")
+            found += _expiry(paths.cert, cert, now, soon)
+            if paths.key.stat().st_mode & 0o077:
+                found.append(f"{paths.key} is readable by others (want 0600)")
+        return found
+
     def describe(self) -> list[str]:
         """One line per certificate: file, identity, expiry (for `tickmesh certs show`)."""
         lines = []
@@ -179,6 +209,17 @@ class CertsDir:
             expires = cert.not_valid_after_utc.strftime("%Y-%m-%d")
             lines.append(f"{path}: {who}, expires {expires}")
         return lines
+
+
+def _expiry(
+    path: Path, cert: x509.Certificate, now: datetime.datetime, soon: datetime.timedelta
+) -> list[str]:
+    ends = cert.not_valid_after_utc
+    if ends <= now:
+        return [f"{path} expired {ends:%Y-%m-%d}"]
+    if ends - now <= soon:
+        return [f"{path} expires {ends:%Y-%m-%d}, within {soon.days} days"]
+    return []
 
 
 _CA_KEY_USAGE = x509.KeyUsage(

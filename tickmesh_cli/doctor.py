@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mesh.config import SERVICES, MeshConfig
+from mesh.transport import certs_dir
 from tickmesh_cli.backing_hints import postgres_fix, redis_fix
 
 TEST_POSTGRES_URL = os.environ.get(
@@ -145,6 +146,19 @@ def check_chdb() -> Check:
     return Check("chdb", True, f"loads (ClickHouse {version})")
 
 
+def check_certs(config: MeshConfig) -> Check:
+    """The mesh's certificates, when `up` has made them (before that, nothing to check)."""
+    certs = certs_dir(config)
+    if not certs.ca.exists():
+        return Check("certs", True, f"none yet in {certs.path} (`tickmesh up` creates them)")
+    found = certs.problems()
+    if found:
+        more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        fix = "`tickmesh certs rotate` (new leaves, same CA); `tickmesh certs show` lists them"
+        return Check("certs", False, found[0] + more, fix)
+    return Check("certs", True, f"CA and {len(certs.names())} leaves valid in {certs.path}")
+
+
 def run_checks(config: MeshConfig) -> list[Check]:
     """Every check, in the order a new user would fix them."""
     return [
@@ -154,6 +168,7 @@ def run_checks(config: MeshConfig) -> list[Check]:
         check_postgres(),
         check_redis(config.redis_url or TEST_REDIS_URL),
         check_data_dir(config),
+        check_certs(config),
         check_chdb(),
     ]
 

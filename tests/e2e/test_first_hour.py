@@ -206,7 +206,8 @@ def test_doctor_names_each_check_and_fails_with_the_fix(mesh_down_env: dict[str,
     assert ok.returncode == 0, ok.stdout
     names = [line.split(":")[0] for line in ok.stdout.splitlines()[:-1]]
     assert names[:2] == ["ok   python", "ok   node"]
-    assert {"ok   postgresql (tests)", "ok   redis", "ok   data dir", "ok   chdb"} <= set(names)
+    assert {"ok   postgresql (tests)", "ok   redis", "ok   data dir", "ok   certs",
+            "ok   chdb"} <= set(names)  # fmt: skip
     # Redis at a dead port, and a data dir that cannot be created: two FAIL lines with fixes.
     env["TICKMESH_REDIS_URL"] = f"redis://127.0.0.1:{free_ports(1)[0]}/0"
     env["TICKMESH_DATA_DIR"] = "/proc/tickmesh-data"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from mesh.certs import CertsDir, identity_of, spiffe_id
+from mesh.certs import LEAF_DAYS, CertsDir, identity_of, spiffe_id
 from mesh.config import ConfigError, MeshConfig
 from mesh.errors import Unauthenticated
 from mesh.peer_identity import ServiceProver, ServiceVerifier
@@ -94,3 +95,25 @@ def test_plaintext_is_refused_off_loopback() -> None:
     with pytest.raises(ConfigError, match="only on loopback"):
         check_insecure_allowed(MeshConfig(tls_insecure=True, host="0.0.0.0"))
     assert is_loopback("::1") and is_loopback("localhost") and not is_loopback("10.0.0.1")
+
+
+def test_problems_name_expiry_a_foreign_leaf_and_an_open_key(
+    certs: CertsDir, tmp_path: Path
+) -> None:
+    assert certs.problems() == []
+    # A year on, every leaf has expired; eleven months on, they expire within 30 days.
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=LEAF_DAYS + 1)
+    assert all("expired" in p for p in certs.problems(now=later))
+    assert len(certs.problems(now=later)) == len(certs.names())
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=LEAF_DAYS - 10)
+    assert "within 30 days" in certs.problems(now=soon)[0]
+    # A leaf from another mesh's CA, and a key others can read.
+    other = CertsDir(tmp_path / "other")
+    other.ensure()
+    hub = certs.leaf("hub")
+    hub.cert.write_bytes(other.leaf("hub").cert.read_bytes())
+    certs.leaf("bridge").key.chmod(0o644)
+    assert certs.problems() == [
+        f"{hub.cert} is not signed by {certs.ca}",
+        f"{certs.leaf('bridge').key} is readable by others (want 0600)",
+    ]
