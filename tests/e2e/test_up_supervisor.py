@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mesh.launcher import health_of
+from mesh.mesh_state import state_file
 from tests.e2e.conftest import RunningMesh, start_mesh
 from tests.waiting import eventually
 
@@ -40,9 +41,12 @@ def test_a_second_up_on_the_data_dir_exits_at_once_and_touches_nothing(
     key = (running_mesh.data_dir / "operator.key").read_text()
     launcher = running_mesh.process.pid
 
+    # "At once" is shown by what it did, not by a wall-clock bound (the interpreter's own
+    # start-up alone passes 2 s on a loaded machine): one line, nothing started, nothing
+    # printed to stdout. The time is reported (-rP), and up() bounds it at 30 s.
     second, took = up(running_mesh.env)
     print(f"the second up gave up in {took:.2f} s")  # shown with -rP
-    assert second.returncode == 1 and took < 2, (took, second.stdout, second.stderr)
+    assert second.returncode == 1, (took, second.stdout, second.stderr)
     assert second.stdout == ""
     assert second.stderr.count("\n") == 1, second.stderr
     assert f"a mesh already runs on data dir {running_mesh.data_dir} (pid {launcher}," in (
@@ -52,8 +56,10 @@ def test_a_second_up_on_the_data_dir_exits_at_once_and_touches_nothing(
     # The same ports from another data dir: the first busy port and how to move it.
     elsewhere = {**running_mesh.env, "TICKMESH_DATA_DIR": str(running_mesh.data_dir / "other")}
     third, took = up(elsewhere)
+    print(f"the third up gave up in {took:.2f} s")
     hub = running_mesh.ports["hub"]
-    assert third.returncode == 1 and took < 2, (took, third.stderr)
+    assert third.returncode == 1, (took, third.stderr)
+    assert not state_file(running_mesh.data_dir / "other").exists()  # nothing started
     assert third.stderr.count("\n") == 1, third.stderr
     assert third.stderr == (
         f"tickmesh up: hub: cannot bind 127.0.0.1:{hub} (in use by another program): "
