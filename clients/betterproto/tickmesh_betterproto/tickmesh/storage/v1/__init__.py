@@ -6,6 +6,7 @@
 __all__ = (
     "AdvanceSubscriptionsRequest",
     "AdvanceSubscriptionsResponse",
+    "ApiKeyInfo",
     "ApplyRetentionRequest",
     "ApplyRetentionResponse",
     "AuditEvent",
@@ -53,6 +54,8 @@ __all__ = (
     "IssueApiKeyResponse",
     "LatestTicksRequest",
     "LatestTicksResponse",
+    "ListApiKeysRequest",
+    "ListApiKeysResponse",
     "ListAuditEventsRequest",
     "ListAuditEventsResponse",
     "ListChainVersionsRequest",
@@ -196,6 +199,64 @@ class AdvanceSubscriptionsResponse(betterproto2.Message):
 default_message_pool.register_message(
     "tickmesh.storage.v1", "AdvanceSubscriptionsResponse", AdvanceSubscriptionsResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class ApiKeyInfo(betterproto2.Message):
+    """
+    One key's public record: never its secret or hash.
+    """
+
+    key_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Public id of the key.
+    """
+
+    prefix: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The key's visible start, "tm_<key_id>".
+    """
+
+    user_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The user the key acts as.
+    """
+
+    scopes: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    """
+    What the key may do; empty: every scope of its user's role.
+    """
+
+    created_at: "datetime.datetime | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was created.
+    """
+
+    expires_at: "datetime.datetime | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it expires; unset: never.
+    """
+
+    revoked_at: "datetime.datetime | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was revoked; unset: not revoked.
+    """
+
+    last_used_at: "datetime.datetime | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it last authenticated (to the minute); unset: never used.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "ApiKeyInfo", ApiKeyInfo)
 
 
 @dataclass(eq=False, repr=False)
@@ -1420,6 +1481,37 @@ class LatestTicksResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "LatestTicksResponse", LatestTicksResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListApiKeysRequest(betterproto2.Message):
+    """
+    Lists the caller's company's API keys.
+    """
+
+    pass
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListApiKeysRequest", ListApiKeysRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListApiKeysResponse(betterproto2.Message):
+    """
+    The keys, oldest first.
+    """
+
+    keys: "list[ApiKeyInfo]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The keys.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListApiKeysResponse", ListApiKeysResponse
 )
 
 
@@ -3883,6 +3975,20 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/RevokeApiKey",
             RevokeApiKeyRequest.SerializeToString,
             RevokeApiKeyResponse.FromString,
+        )(message)
+
+    def list_api_keys(self, message: "ListApiKeysRequest | None" = None) -> "ListApiKeysResponse":
+        """
+        Tenant: the company's keys (revoked ones too), never their secrets.
+        """
+
+        if message is None:
+            message = ListApiKeysRequest()
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/ListApiKeys",
+            ListApiKeysRequest.SerializeToString,
+            ListApiKeysResponse.FromString,
         )(message)
 
     def authenticate_key(self, message: "AuthenticateKeyRequest") -> "AuthenticateKeyResponse":
