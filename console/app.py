@@ -26,6 +26,7 @@ from tickmesh.hub.v1 import hub_pb2
 
 from console.mesh_reader import MeshReader, as_dict, tier_name
 from console.pages import layout, login_page, not_found_page, operator_page, tenant_page
+from console.prices import PriceBoard
 from console.rates import TIERS, RateMeter
 from console.sessions import COOKIE, Session, Sessions, csrf_ok, login_csrf
 from console.settings import ConsoleSettings
@@ -34,6 +35,8 @@ from mesh.config import MeshConfig
 HERE = Path(__file__).resolve().parent
 LOGIN_CSRF_COOKIE = "tickmesh_login_csrf"
 COMPANIES_TTL_S = 10.0
+PRICE_STREAMS_PER_SESSION = 2  # a page and its reload; more is refused (429)
+PRICE_PUSH_S = 0.25  # the browser gets at most this many price events a second, batched
 
 
 def uplot_dir() -> Path:
@@ -53,6 +56,7 @@ class Console:
         self.operator_key = config.admin_key or ""
         self.temporal_ui = os.environ.get("TICKMESH_TEMPORAL_UI_URL", "")
         self._companies: tuple[float, dict[str, str]] = (0.0, {})
+        self.price_streams: dict[str, int] = {}  # session id -> open price streams
 
     def session(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(COOKIE))
@@ -232,6 +236,56 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
 
         return live(request, sample)
 
+    async def tenant_prices(request: Request) -> Response:
+        # Live prices through the Bridge with the session's own key, so the tier decides
+        # the symbols, fields and rate. One Subscribe per open page, closed when the page
+        # goes away (Starlette cancels the stream on disconnect), at most a few a session.
+        session = console.session(request)
+        company_id = request.path_params["company_id"]
+        if (
+            session is None
+            or session.is_operator
+            or await visible_company(session, company_id) is None
+        ):
+            return HTMLResponse(not_found_page(session), 404)
+        sid = request.cookies.get(COOKIE, "")
+        if console.price_streams.get(sid, 0) >= PRICE_STREAMS_PER_SESSION:
+            return Response("too many price streams open", 429)
+        try:
+            symbols = await console.reader.symbols(session.key)
+            bridge = (await console.bridges() or [console.config.address_of("bridge")])[0]
+        except grpc.aio.AioRpcError as err:
+            return Response(f"{err.code().name}: {err.details()}", 503)
+        console.price_streams[sid] = console.price_streams.get(sid, 0) + 1
+
+        async def events() -> AsyncIterator[str]:
+            call = console.reader.subscribe(session.key, bridge, symbols)
+            board = PriceBoard()
+            pushed = 0.0
+            try:
+                async for message in call:
+                    board.apply(message)
+                    if time.monotonic() - pushed < PRICE_PUSH_S:
+                        continue
+                    event = board.event()
+                    if event is not None:
+                        pushed = time.monotonic()
+                        yield f"data: {json.dumps(event)}\n\n"
+            except grpc.aio.AioRpcError as err:
+                error = {"error": f"{err.code().name}: {err.details()}"}
+                yield f"data: {json.dumps(error)}\n\n"
+            finally:
+                call.cancel()
+                left = console.price_streams.get(sid, 1) - 1
+                if left > 0:
+                    console.price_streams[sid] = left
+                else:
+                    console.price_streams.pop(sid, None)
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
+
     def live(request: Request, sample: Any) -> Response:
         async def events() -> AsyncIterator[str]:
             meter = RateMeter()
@@ -265,6 +319,7 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
         Route("/operator/live", operator_live),
         Route("/tenant/{company_id}", tenant),
         Route("/tenant/{company_id}/live", tenant_live),
+        Route("/tenant/{company_id}/prices", tenant_prices),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         Mount("/vendor/uplot", StaticFiles(directory=uplot_dir(), check_dir=False), name="uplot"),
     ]

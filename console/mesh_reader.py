@@ -24,6 +24,7 @@ from mesh.client_interceptors import api_key_interceptors
 from mesh.config import MeshConfig
 
 TIMEOUT_S = 3.0
+MAX_SYMBOLS = 500  # what one Subscribe accepts
 
 _TIER_NAMES = {1: "free", 2: "pro", 3: "enterprise"}
 
@@ -139,12 +140,19 @@ class MeshReader:
         return {p: r for p, r in zip(pairs, replies, strict=True) if r is not None}
 
     async def tenant_panels(self, key: str, company_id: str) -> dict[str, Any]:
-        """A company's invoices, stored data, subscription and SLA report, read with the
-        caller's key (all but the invoices are the caller's own: an operator sees those
-        as errors)."""
+        """A company's keys, webhooks and their deliveries, invoices, stored data,
+        subscription and SLA report, read with the caller's key (all but the invoices are
+        the caller's own: an operator sees those as errors)."""
         billing = billing_pb2_grpc.BillingServiceStub(self._at("billing", key))
         storage = storage_pb2_grpc.StorageServiceStub(self._at("storage", key))
         calls: dict[str, Awaitable[Message]] = {
+            "keys": storage.ListApiKeys(storage_pb2.ListApiKeysRequest(), timeout=TIMEOUT_S),
+            "webhooks": storage.ListWebhookEndpoints(
+                storage_pb2.ListWebhookEndpointsRequest(), timeout=TIMEOUT_S
+            ),
+            "deliveries": storage.ListWebhookAttempts(
+                storage_pb2.ListWebhookAttemptsRequest(), timeout=TIMEOUT_S
+            ),
             "invoices": billing.ListInvoices(
                 billing_pb2.ListInvoicesRequest(company_id=company_id), timeout=TIMEOUT_S
             ),
@@ -158,6 +166,24 @@ class MeshReader:
         }
         results = await asyncio.gather(*calls.values(), return_exceptions=True)
         return {name: _panel(result) for name, result in zip(calls, results, strict=True)}
+
+    async def symbols(self, key: str) -> list[str]:
+        """Every symbol the aggregator knows (the Bridge then keeps the key's tier's)."""
+        stub = ingestion_pb2_grpc.IngestionServiceStub(self._at("ingestion", key))
+        reply = await stub.ListSymbols(ingestion_pb2.ListSymbolsRequest(), timeout=TIMEOUT_S)
+        return [s.symbol for s in reply.symbols][:MAX_SYMBOLS]
+
+    def subscribe(
+        self, key: str, bridge: str, symbols: list[str]
+    ) -> grpc.aio.UnaryStreamCall[bridge_pb2.SubscribeRequest, bridge_pb2.SubscribeResponse]:
+        """A live subscription with the caller's key, best effort: the Bridge grants the
+        key's tier's symbols, fields and rate, and leaves the others out (the ack says)."""
+        stub = bridge_pb2_grpc.BridgeServiceStub(self.channel(bridge, key))
+        return stub.Subscribe(
+            bridge_pb2.SubscribeRequest(
+                symbols=symbols, options=bridge_pb2.SubscribeOptions(best_effort=True)
+            )
+        )
 
     async def company(self, key: str, company_id: str) -> storage_pb2.Company:
         """One company as `key` may see it: NOT_FOUND for a tenant asking for another."""

@@ -77,11 +77,18 @@ def tenant_page(session: Session, company: dict[str, Any], panels: dict[str, Any
  · company <code>{escape(cid)}</code></p></section>
 <section><h2>Usage: ticks/s</h2><div id="usage-chart" class="chart"></div>
 <table id="usage"></table></section>
+<section><h2>Live prices</h2><p id="prices-info"></p><table id="prices"></table></section>
+<section><h2>API keys</h2><table id="keys"></table></section>
+<section><h2>Webhook endpoints</h2><table id="webhooks"></table>
+<h3>Recent deliveries</h3><table id="deliveries"></table></section>
 <section><h2>Subscription</h2><div id="subscription" class="panel"></div></section>
 <section><h2>Stored data</h2><div id="storage" class="panel"></div></section>
 <section><h2>Invoices</h2><div id="invoices" class="panel"></div></section>
 <section><h2>SLA report</h2><div id="sla" class="panel"></div></section>"""
-    data = {"view": "tenant", "live": f"/tenant/{cid}/live", "company": company, **panels}
+    data = {
+        "view": "tenant", "live": f"/tenant/{cid}/live", "prices": f"/tenant/{cid}/prices",
+        "company": company, **panels,
+    }  # fmt: skip
     return layout(str(company.get("name", "Tenant")), body, session, data)
 
 

@@ -86,6 +86,29 @@
   } else if (data.view === "tenant") {
     const push = chart("usage-chart", ["ticks/s"]);
     ["subscription", "storage", "invoices", "sla"].forEach((k) => panel(k, data[k]));
+    const listed = (id, reply, field, map, columns) => {
+      if (reply && reply.error) { table(id, [{ error: reply.error }], ["error"]); return; }
+      table(id, ((reply || {})[field] || []).map(map), columns);
+    };
+    listed("keys", data.keys, "keys", (k) => ({ prefix: k.prefix, scopes: (k.scopes || []).join(" ") || "all of its role", created: k.created_at, expires: k.expires_at || "never", revoked: k.revoked_at || "", "last used": k.last_used_at || "" }), ["prefix", "scopes", "created", "expires", "revoked", "last used"]);
+    listed("webhooks", data.webhooks, "endpoints", (w) => ({ id: w.endpoint_id, url: w.url, events: (w.event_types || []).join(" ") || "all", status: w.status, "failing since": w.failing_since || "" }), ["id", "url", "events", "status", "failing since"]);
+    listed("deliveries", data.deliveries, "attempts", (a) => ({ endpoint: a.endpoint_id, event: a.event_id, attempt: a.attempt || 1, status: a.succeeded ? "delivered" : "failed", http: a.status_code || "", error: a.error || "", at: a.attempted_at }), ["endpoint", "event", "attempt", "status", "http", "error", "at"]);
+    // Live prices: the Bridge's stream for this tenant's key, relayed by the console.
+    const prices = {};
+    const priceState = { rows: 0, updates: 0 };
+    window.consolePrices = priceState;
+    const priceSource = new EventSource(data.prices);
+    window.addEventListener("pagehide", () => priceSource.close());
+    priceSource.onmessage = (e) => {
+      const s = JSON.parse(e.data);
+      if (s.error) { document.getElementById("prices-info").textContent = s.error; priceSource.close(); return; }
+      s.prices.forEach((p) => { prices[p.symbol] = p; });
+      const rows = Object.keys(prices).sort().map((k) => prices[k]);
+      const cols = ["symbol", "bid", "ask"].concat(["spread_pips", "quality_score", "liquidity_score", "brokers"].filter((c) => rows.some((r) => c in r)));
+      table("prices", rows, cols);
+      priceState.rows = rows.length; priceState.updates = s.updates;
+      document.getElementById("prices-info").textContent = s.tier + " tier: " + s.symbols + " symbols, one update per symbol every " + s.interval_ms + " ms at most (" + s.refused + " not in the tier)";
+    };
     live(data.live, (s) => {
       if (s.error) return;
       push(s.t, [s.rates.ticks]);

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from playwright.sync_api import sync_playwright
+from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.demo import DEMO_SYMBOLS
 from tests.e2e.conftest import RunningMesh, mesh_up
@@ -25,6 +27,7 @@ from tests.e2e.console_browser import (
     screenshot,
     wait_chart_drawn,
 )
+from tests.support.webhook_receiver import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +43,7 @@ class ConsoleMesh:
     operator_key: str
     companies: dict[str, str]  # tier -> company id
     keys: dict[str, str]  # tier -> API key
+    receiver: Receiver  # the pro tenant's webhook endpoint
 
 
 # Module scope, not session: Playwright's sync API keeps an asyncio loop running on this
@@ -56,7 +60,12 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def console_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleMesh]:
     """One mesh for the module, with one subscriber per demo tier streaming."""
-    with mesh_up(tmp_path_factory.mktemp("console") / "data") as mesh:
+    # The webhook dispatcher polls often, so the pro tenant's delivery shows up quickly.
+    fast = {"TICKMESH_WORKFLOW_WEBHOOK_POLL_SECONDS": "0.2"}
+    with (
+        mesh_up(tmp_path_factory.mktemp("console") / "data", fast) as mesh,
+        webhook_receiver() as receiver,
+    ):
         log = mesh.log()
         found = DEMO_LINE.findall(log)
         url = CONSOLE_LINE.search(log)
@@ -87,11 +96,31 @@ def console_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleMe
                 (mesh.data_dir / "operator.key").read_text().strip(),
                 {tier: company for tier, company, _ in found},
                 {tier: key for tier, _, key in found},
+                receiver,
             )
         finally:
             for sub in subscribers:
                 sub.kill()
                 sub.wait()
+
+
+def webhook_and_spare_key(console_mesh: ConsoleMesh, tier: str) -> str:
+    """Gives the tier's company a webhook endpoint and a revoked spare key (whose
+    key.revoked event is delivered to the endpoint); the spare key's id."""
+    auth = (("authorization", f"Bearer {console_mesh.keys[tier]}"),)
+    with grpc.insecure_channel(console_mesh.mesh.address("storage")) as channel:
+        storage = storage_pb2_grpc.StorageServiceStub(channel)
+        storage.CreateWebhookEndpoint(
+            storage_pb2.CreateWebhookEndpointRequest(url=console_mesh.receiver.url),
+            metadata=auth,
+        )
+        users = storage.ListUsers(storage_pb2.ListUsersRequest(), metadata=auth)
+        spare = storage.IssueApiKey(
+            storage_pb2.IssueApiKeyRequest(user_id=users.users[0].user_id, scopes=["market_data"]),
+            metadata=auth,
+        )
+        storage.RevokeApiKey(storage_pb2.RevokeApiKeyRequest(key_id=spare.key_id), metadata=auth)
+    return str(spare.key_id)
 
 
 def login(browser: Any, base: str, key: str) -> Any:
@@ -167,6 +196,52 @@ def test_a_tenant_sees_its_own_usage_and_no_other_company(
     assert reply is not None and reply.status == 404
     page.goto("/operator/live")
     assert "rates" not in page.content()
+    page.context.close()
+
+
+def test_a_tenant_sees_its_keys_webhooks_and_live_prices_only(
+    browser: Any, console_mesh: ConsoleMesh
+) -> None:
+    own = console_mesh.companies["pro"]
+    spare = webhook_and_spare_key(console_mesh, "pro")
+    page = login(browser, console_mesh.url, console_mesh.keys["pro"])
+
+    # The page's embedded data, fetched (no new price stream) until the dispatcher has
+    # delivered the key.revoked event; bounded by the timeout.
+    page.wait_for_function(
+        "async (url) => (await (await fetch(url)).text()).includes('\"succeeded\": true')",
+        arg=f"/tenant/{own}",
+        timeout=60_000,
+        polling=500,
+    )
+    page.reload()
+    # Keys: prefixes and scopes, the revoked one marked, never a secret.
+    spare_row = page.locator("#keys tr", has_text=f"tm_{spare}")
+    spare_row.wait_for(timeout=10_000)
+    assert spare_row.locator("td").nth(1).inner_text() == "market_data"
+    assert spare_row.locator("td").nth(4).inner_text() != ""  # revoked at
+    secret = console_mesh.keys["pro"].rsplit("_", 1)[1]
+    assert secret not in page.content()
+    assert page.locator("#webhooks tr", has_text=console_mesh.receiver.url).count() == 1
+    assert page.locator("#deliveries tr", has_text="delivered").count() >= 1
+    # Live prices at the pro tier: rows with pro's fields (spread, quality), not enterprise's.
+    page.wait_for_function(
+        "() => window.consolePrices && window.consolePrices.rows > 0"
+        " && window.consolePrices.updates > 0",
+        timeout=30_000,
+    )
+    headers = page.locator("#prices th").all_inner_texts()
+    assert "spread_pips" in headers and "liquidity_score" not in headers, headers
+    assert "pro tier" in page.locator("#prices-info").inner_text()
+    screenshot(page, "tenant-keys-webhooks-prices")
+    # Another company's pages and price stream are refused, and nothing of it shows.
+    for tier, other in console_mesh.companies.items():
+        if tier == "pro":
+            continue
+        reply = page.context.request.get(f"/tenant/{other}/prices")
+        assert reply.status == 404, (other, reply.status)
+        assert other not in reply.text()
+    assert own in page.url
     page.context.close()
 
 
