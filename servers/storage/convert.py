@@ -300,6 +300,9 @@ def sla_figures(record: SlaFigures) -> storage_pb2.SlaFigures:
         held_samples=record.held_samples,
         latency_with_hold_p50_us=record.latency_with_hold_p50_us,
         latency_with_hold_p99_us=record.latency_with_hold_p99_us,
+        latency_histogram=[
+            storage_pb2.LatencyBucket(below_us=bound, samples=n) for bound, n in record.histogram
+        ],
     )
     if (streams := record.streams) is not None:
         figures.completeness_percent = str(streams.completeness_percent)

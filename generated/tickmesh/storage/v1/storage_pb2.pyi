@@ -526,7 +526,7 @@ class QuerySlaRequest(_message.Message):
     def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ...) -> None: ...
 
 class SlaFigures(_message.Message):
-    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent", "minutes", "minutes_missed", "completeness_percent", "stream_availability_percent", "stream_minutes", "minutes_below_redundancy", "live_sources_min", "held_samples", "latency_with_hold_p50_us", "latency_with_hold_p99_us")
+    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent", "minutes", "minutes_missed", "completeness_percent", "stream_availability_percent", "stream_minutes", "minutes_below_redundancy", "live_sources_min", "held_samples", "latency_with_hold_p50_us", "latency_with_hold_p99_us", "latency_histogram")
     TIER_FIELD_NUMBER: _ClassVar[int]
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
@@ -544,6 +544,7 @@ class SlaFigures(_message.Message):
     HELD_SAMPLES_FIELD_NUMBER: _ClassVar[int]
     LATENCY_WITH_HOLD_P50_US_FIELD_NUMBER: _ClassVar[int]
     LATENCY_WITH_HOLD_P99_US_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
     tier: _tenancy_pb2.Tier
     company_id: str
     samples: int
@@ -561,7 +562,16 @@ class SlaFigures(_message.Message):
     held_samples: int
     latency_with_hold_p50_us: int
     latency_with_hold_p99_us: int
-    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ..., minutes: _Optional[int] = ..., minutes_missed: _Optional[int] = ..., completeness_percent: _Optional[str] = ..., stream_availability_percent: _Optional[str] = ..., stream_minutes: _Optional[int] = ..., minutes_below_redundancy: _Optional[int] = ..., live_sources_min: _Optional[int] = ..., held_samples: _Optional[int] = ..., latency_with_hold_p50_us: _Optional[int] = ..., latency_with_hold_p99_us: _Optional[int] = ...) -> None: ...
+    latency_histogram: _containers.RepeatedCompositeFieldContainer[LatencyBucket]
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ..., minutes: _Optional[int] = ..., minutes_missed: _Optional[int] = ..., completeness_percent: _Optional[str] = ..., stream_availability_percent: _Optional[str] = ..., stream_minutes: _Optional[int] = ..., minutes_below_redundancy: _Optional[int] = ..., live_sources_min: _Optional[int] = ..., held_samples: _Optional[int] = ..., latency_with_hold_p50_us: _Optional[int] = ..., latency_with_hold_p99_us: _Optional[int] = ..., latency_histogram: _Optional[_Iterable[_Union[LatencyBucket, _Mapping]]] = ...) -> None: ...
+
+class LatencyBucket(_message.Message):
+    __slots__ = ("below_us", "samples")
+    BELOW_US_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    below_us: int
+    samples: int
+    def __init__(self, below_us: _Optional[int] = ..., samples: _Optional[int] = ...) -> None: ...
 
 class QuerySlaResponse(_message.Message):
     __slots__ = ("figures",)

@@ -52,6 +52,7 @@ __all__ = (
     "GetTicketResponse",
     "IssueApiKeyRequest",
     "IssueApiKeyResponse",
+    "LatencyBucket",
     "LatestTicksRequest",
     "LatestTicksResponse",
     "ListApiKeysRequest",
@@ -1446,6 +1447,27 @@ class IssueApiKeyResponse(betterproto2.Message):
 default_message_pool.register_message(
     "tickmesh.storage.v1", "IssueApiKeyResponse", IssueApiKeyResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class LatencyBucket(betterproto2.Message):
+    """
+    One bar of a latency histogram.
+    """
+
+    below_us: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    Samples below this latency, and at or above the previous bucket's bound,
+    microseconds; 0 for the last bucket (every slower sample).
+    """
+
+    samples: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    How many samples.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "LatencyBucket", LatencyBucket)
 
 
 @dataclass(eq=False, repr=False)
@@ -3247,6 +3269,14 @@ class SlaFigures(betterproto2.Message):
     latency_with_hold_p99_us: "int" = betterproto2.field(17, betterproto2.TYPE_INT64)
     """
     99th percentile latency over every sample, the hold included, microseconds.
+    """
+
+    latency_histogram: "list[LatencyBucket]" = betterproto2.field(
+        18, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The judged samples (not held) by delivery latency, in fixed log-scale buckets
+    from the fastest up; empty without judged samples.
     """
 
 
