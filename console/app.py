@@ -30,7 +30,10 @@ from console.prices import PriceBoard
 from console.rates import TIERS, RateMeter
 from console.sessions import COOKIE, Session, Sessions, csrf_ok, login_csrf
 from console.settings import ConsoleSettings
-from mesh.config import MeshConfig
+from console.sla import chain_runs, latency_panel
+from mesh.config import MeshConfig, load_settings
+from mesh.temporal_server import SECTION as TEMPORAL
+from mesh.temporal_server import TemporalSettings
 
 HERE = Path(__file__).resolve().parent
 LOGIN_CSRF_COOKIE = "tickmesh_login_csrf"
@@ -54,7 +57,9 @@ class Console:
         self.reader = MeshReader(config)
         self.sessions = Sessions(settings.session_hours * 3600)
         self.operator_key = config.admin_key or ""
-        self.temporal_ui = os.environ.get("TICKMESH_TEMPORAL_UI_URL", "")
+        temporal = load_settings(TemporalSettings, config, TEMPORAL)
+        self.temporal_ui = temporal.ui_url
+        self.temporal_namespace = temporal.namespace
         self._companies: tuple[float, dict[str, str]] = (0.0, {})
         self.price_streams: dict[str, int] = {}  # session id -> open price streams
 
@@ -161,6 +166,13 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
         except grpc.aio.AioRpcError as err:
             companies = [{"error": f"{err.code().name}: {err.details()}"}]
         panels["companies"] = companies
+        panels["latency"] = latency_panel(
+            panels.pop("sla_figures"), panels.pop("catalog"), panels.pop("sla_report")
+        )
+        runs = panels.pop("runs")
+        panels["runs"] = runs if "error" in runs else {
+            "runs": chain_runs(runs, console.temporal_ui, console.temporal_namespace)
+        }  # fmt: skip
         return HTMLResponse(operator_page(session, panels, console.temporal_ui))
 
     async def tenant(request: Request) -> Response:
@@ -208,6 +220,7 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
             lost = [i for i in instances if i.health == UNREACHABLE]
             return {
                 "rates": rates,
+                "bridges": meter.by_instance,
                 "streams": streams,
                 "instances": [_instance_row(i) for i in reachable],
                 "lost": [_instance_row(i) for i in lost],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -17,7 +18,7 @@ from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
-from tickmesh.workflow.v1 import lifecycle_pb2, lifecycle_pb2_grpc
+from tickmesh.workflow.v1 import chains_pb2, chains_pb2_grpc, lifecycle_pb2, lifecycle_pb2_grpc
 
 from clients import tls
 from mesh.client_interceptors import api_key_interceptors
@@ -101,7 +102,18 @@ class MeshReader:
         billing = billing_pb2_grpc.BillingServiceStub(self._at("billing", key))
         workflow = lifecycle_pb2_grpc.LifecycleServiceStub(self._at("workflow", key))
         ingestion = ingestion_pb2_grpc.IngestionServiceStub(self._at("ingestion", key))
+        storage = storage_pb2_grpc.StorageServiceStub(self._at("storage", key))
+        chains = chains_pb2_grpc.ChainServiceStub(self._at("workflow", key))
+        period = datetime.now(UTC).strftime("%Y-%m")
         calls: dict[str, Awaitable[Message]] = {
+            "sla_figures": storage.QuerySla(
+                storage_pb2.QuerySlaRequest(billing_period=period), timeout=TIMEOUT_S
+            ),
+            "catalog": billing.GetTierCatalog(
+                billing_pb2.GetTierCatalogRequest(), timeout=TIMEOUT_S
+            ),
+            "sla_report": billing.SlaReport(billing_pb2.SlaReportRequest(), timeout=TIMEOUT_S),
+            "runs": chains.ListRuns(chains_pb2.ListRunsRequest(), timeout=TIMEOUT_S),
             "metrics": hub.GetMeshMetrics(hub_pb2.GetMeshMetricsRequest(), timeout=TIMEOUT_S),
             "revenue": billing.RevenueReport(billing_pb2.RevenueReportRequest(), timeout=TIMEOUT_S),
             "schedules": workflow.ListSchedules(

@@ -56,6 +56,12 @@ def operator_page(session: Session, panels: dict[str, Any], temporal_ui: str) ->
     body = """
 <section><h2>Live ticks/s per tier</h2><div id="rates-chart" class="chart"></div>
 <table id="rates"></table></section>
+<section><h2>Live ticks/s per Bridge</h2><div id="bridges-chart" class="chart"></div>
+<table id="bridges"></table></section>
+<section><h2>Delivery latency per tier (this month, share of samples)</h2>
+<div id="latency-chart" class="chart"></div><table id="latency"></table></section>
+<section><h2>SLA compliance per tier</h2><table id="compliance"></table></section>
+<section><h2>Chain runs</h2><table id="runs"></table></section>
 <section><h2>Mesh map</h2><table id="instances"></table>
 <h3>Lost (unreachable; gone once their lease lapses)</h3><table id="lost"></table></section>
 <section><h2>Revenue</h2><div id="revenue" class="panel"></div></section>

@@ -4,6 +4,7 @@ leaving the mesh map, a tenant seeing only its own company, and CSRF on every fo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ import grpc
 import pytest
 from playwright.sync_api import sync_playwright
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
+from tickmesh.workflow.v1 import chains_pb2, chains_pb2_grpc
 
 from mesh.demo import DEMO_SYMBOLS
 from tests.e2e.conftest import RunningMesh, mesh_up
@@ -26,6 +28,7 @@ from tests.e2e.console_browser import (
     launch_chromium,
     screenshot,
     wait_chart_drawn,
+    wait_until,
 )
 from tests.support.webhook_receiver import Receiver, webhook_receiver
 
@@ -154,6 +157,74 @@ def test_operator_sees_live_rates_for_each_tier(browser: Any, console_mesh: Cons
     page.context.close()
 
 
+def page_data(html: str) -> Any:
+    """The JSON a console page embeds for its script."""
+    found = re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S)
+    assert found, "no data in the page"
+    return json.loads(found.group(1))
+
+
+def run_a_chain(console_mesh: ConsoleMesh) -> str:
+    """Registers a one-step chain (as the operator) and runs it for the enterprise demo
+    company; the run's id."""
+    with grpc.insecure_channel(console_mesh.mesh.address("hub")) as channel:
+        chains = chains_pb2_grpc.ChainServiceStub(channel)
+        chains.RegisterChain(
+            chains_pb2.RegisterChainRequest(
+                chain=chains_pb2.ChainDefinition(
+                    name="console-check",
+                    steps=[
+                        chains_pb2.ChainStep(
+                            name="company", service="tickmesh.storage.v1.StorageService",
+                            method="GetCompany", request_template="{}",
+                        )
+                    ],
+                )
+            ),
+            metadata=(("authorization", f"Bearer {console_mesh.operator_key}"),),
+            timeout=30,
+        )  # fmt: skip
+        run = chains.RunChain(
+            chains_pb2.RunChainRequest(name="console-check"),
+            metadata=(("authorization", f"Bearer {console_mesh.keys['enterprise']}"),),
+            timeout=30,
+        )
+    return str(run.run_id)
+
+
+def test_operator_sees_latency_sla_chain_runs_and_bridge_rates(
+    browser: Any, console_mesh: ConsoleMesh
+) -> None:
+    run_id = run_a_chain(console_mesh)
+    page = login(browser, console_mesh.url, console_mesh.operator_key)
+
+    # The page's data is read when it loads: fetch it (bounded) until the Bridges' SLA
+    # samples have reached Storage for every tier and the run is listed, then reload.
+    def ready() -> bool:
+        data = page_data(page.context.request.get("/operator").text())
+        return all(t["samples"] > 0 for t in data["latency"]["tiers"]) and any(
+            r["run"] == run_id for r in data["runs"].get("runs", [])
+        )
+
+    wait_until(page, ready, "SLA samples of every tier and the chain run", within_s=90)
+    page.reload()
+    seen = wait_chart_drawn(page, "latency-chart")
+    assert seen["points"] == len(page.evaluate("JSON.parse(data.textContent).latency.labels"))
+    wait_chart_drawn(page, "bridges-chart")
+    for tier in TIERS:
+        row = page.locator("#latency tr", has_text=tier).locator("td")
+        assert int(row.nth(1).inner_text()) > 0, f"{tier} has no latency target"
+        assert int(row.nth(2).inner_text()) > 0, f"{tier} has no samples"
+        assert page.locator("#compliance tr", has_text=tier).count() == 1
+    run_row = page.locator("#runs tr", has_text=run_id)
+    assert run_row.count() == 1
+    link = run_row.locator("a").get_attribute("href") or ""
+    assert link.endswith(f"/workflows/{run_id}"), link
+    assert float(page.locator("#bridges tr td").nth(1).inner_text()) >= 0
+    screenshot(page, "operator-sla-runs")
+    page.context.close()
+
+
 def test_a_killed_bridge_leaves_the_mesh_map(browser: Any, console_mesh: ConsoleMesh) -> None:
     page = login(browser, console_mesh.url, console_mesh.operator_key)
     row = page.locator("#instances tr", has_text="bridge").first
@@ -192,6 +263,7 @@ def test_a_tenant_sees_its_own_usage_and_no_other_company(
             reply = page.goto(path)
             assert reply is not None and reply.status == 404, path
             assert other not in page.content()
+    screenshot(page, "not-found")
     reply = page.goto("/operator")
     assert reply is not None and reply.status == 404
     page.goto("/operator/live")
@@ -207,12 +279,12 @@ def test_a_tenant_sees_its_keys_webhooks_and_live_prices_only(
     page = login(browser, console_mesh.url, console_mesh.keys["pro"])
 
     # The page's embedded data, fetched (no new price stream) until the dispatcher has
-    # delivered the key.revoked event; bounded by the timeout.
-    page.wait_for_function(
-        "async (url) => (await (await fetch(url)).text()).includes('\"succeeded\": true')",
-        arg=f"/tenant/{own}",
-        timeout=60_000,
-        polling=500,
+    # delivered the key.revoked event.
+    wait_until(
+        page,
+        lambda: '"succeeded": true' in page.context.request.get(f"/tenant/{own}").text(),
+        "the key.revoked event's delivery listed",
+        within_s=60,
     )
     page.reload()
     # Keys: prefixes and scopes, the revoked one marked, never a secret.
@@ -262,4 +334,7 @@ def test_forms_without_their_csrf_token_are_refused(
     token = page.locator("form.logout input[name=csrf]").get_attribute("value")
     accepted = api.post("/logout", form={"csrf": token or ""}, max_redirects=0)
     assert accepted.status == 303
+    page.goto("/login")
+    assert page.locator("input[name=key]").count() == 1
+    screenshot(page, "login")
     page.context.close()
