@@ -269,13 +269,20 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
             bridge = (await console.bridges() or [console.config.address_of("bridge")])[0]
         except grpc.aio.AioRpcError as err:
             return Response(f"{err.code().name}: {err.details()}", 503)
-        console.price_streams[sid] = console.price_streams.get(sid, 0) + 1
 
         async def events() -> AsyncIterator[str]:
-            call = console.reader.subscribe(session.key, bridge, symbols)
+            # Counted here, not in the route: a client gone before the body starts never
+            # runs this generator, so nothing would uncount it. Check and count with no
+            # await between them, so concurrent opens cannot pass the bound together.
+            if console.price_streams.get(sid, 0) >= PRICE_STREAMS_PER_SESSION:
+                yield f"data: {json.dumps({'error': 'too many price streams open'})}\n\n"
+                return
             board = PriceBoard()
             pushed = 0.0
+            console.price_streams[sid] = console.price_streams.get(sid, 0) + 1
+            call = None
             try:
+                call = console.reader.subscribe(session.key, bridge, symbols)
                 async for message in call:
                     board.apply(message)
                     if time.monotonic() - pushed < PRICE_PUSH_S:
@@ -288,7 +295,8 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
                 error = {"error": f"{err.code().name}: {err.details()}"}
                 yield f"data: {json.dumps(error)}\n\n"
             finally:
-                call.cancel()
+                if call is not None:
+                    call.cancel()
                 left = console.price_streams.get(sid, 1) - 1
                 if left > 0:
                     console.price_streams[sid] = left
