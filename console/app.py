@@ -208,10 +208,11 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
                 i.spec.address for i in instances if i.spec.service == "bridge" and i.health == 1
             ]
             totals = await console.reader.bridge_totals(session.key, bridges, list(tiers))
-            streams = dict.fromkeys(TIERS, 0)
-            for (_, company_id), (_, open_streams) in totals.items():
+            streams, refused = dict.fromkeys(TIERS, 0), dict.fromkeys(TIERS, 0)
+            for (_, company_id), (_, open_streams, refusals) in totals.items():
                 if tiers.get(company_id) in streams:
                     streams[tiers[company_id]] += open_streams
+                    refused[tiers[company_id]] += refusals
             rates = meter.update(time.monotonic(), {k: v[0] for k, v in totals.items()}, tiers)
             # The map shows what the Hub can reach; an instance its checks cannot reach
             # (killed, partitioned) leaves it at once and is listed as lost until its
@@ -222,6 +223,7 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
                 "rates": rates,
                 "bridges": meter.by_instance,
                 "streams": streams,
+                "refused": refused,
                 "instances": [_instance_row(i) for i in reachable],
                 "lost": [_instance_row(i) for i in lost],
             }

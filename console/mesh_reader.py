@@ -134,10 +134,11 @@ class MeshReader:
 
     async def bridge_totals(
         self, key: str, bridges: list[str], company_ids: list[str]
-    ) -> dict[tuple[str, str], tuple[int, int]]:
-        """(ticks delivered this period, open streams) per (bridge address, company)."""
+    ) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """(ticks delivered this period, open streams, streams refused at the quota since
+        the Bridge started) per (bridge address, company)."""
 
-        async def one(address: str, company_id: str) -> tuple[int, int] | None:
+        async def one(address: str, company_id: str) -> tuple[int, int, int] | None:
             stub = bridge_pb2_grpc.BridgeServiceStub(self.channel(address, key))
             try:
                 reply = await stub.GetUsage(
@@ -145,7 +146,7 @@ class MeshReader:
                 )
             except grpc.aio.AioRpcError:
                 return None  # a Bridge going away: it leaves the rates, not the page
-            return reply.ticks_delivered, reply.open_streams
+            return reply.ticks_delivered, reply.open_streams, reply.streams_refused
 
         pairs = [(a, c) for a in bridges for c in company_ids]
         replies = await asyncio.gather(*(one(a, c) for a, c in pairs))

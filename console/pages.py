@@ -54,7 +54,8 @@ def login_page(csrf: str, error: str = "") -> str:
 
 def operator_page(session: Session, panels: dict[str, Any], temporal_ui: str) -> str:
     body = """
-<section><h2>Live ticks/s per tier</h2><div id="rates-chart" class="chart"></div>
+<section><h2>Live ticks/s, open streams and quota refusals per tier</h2>
+<div id="rates-chart" class="chart"></div>
 <table id="rates"></table></section>
 <section><h2>Live ticks/s per Bridge</h2><div id="bridges-chart" class="chart"></div>
 <table id="bridges"></table></section>

@@ -118,7 +118,7 @@
       if (!pushBridge && names.length) { bridgeNames = names; pushBridge = chart("bridges-chart", names); }
       if (pushBridge) pushBridge(s.t, bridgeNames.map((b) => (s.bridges[b] || 0)));
       table("bridges", names.map((b) => ({ bridge: b, "ticks/s": s.bridges[b].toFixed(1) })), ["bridge", "ticks/s"]);
-      table("rates", tiers.map((t) => ({ tier: t, "ticks/s": s.rates[t].toFixed(1), "open streams": s.streams[t] })), ["tier", "ticks/s", "open streams"]);
+      table("rates", tiers.map((t) => ({ tier: t, "ticks/s": s.rates[t].toFixed(1), "open streams": s.streams[t], "streams refused (quota)": s.refused[t] })), ["tier", "ticks/s", "open streams", "streams refused (quota)"]);
       table("instances", s.instances, ["service", "instance_id", "address", "health", "sessions", "score"]);
       table("lost", s.lost || [], ["service", "instance_id", "address", "health"]);
     });

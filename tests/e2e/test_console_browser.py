@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 import pytest
 from playwright.sync_api import sync_playwright
+from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 from tickmesh.workflow.v1 import chains_pb2, chains_pb2_grpc
 
@@ -216,6 +217,22 @@ def test_operator_sees_latency_sla_chain_runs_and_bridge_rates(
         assert int(row.nth(1).inner_text()) > 0, f"{tier} has no latency target"
         assert int(row.nth(2).inner_text()) > 0, f"{tier} has no samples"
         assert page.locator("#compliance tr", has_text=tier).count() == 1
+    # A second free stream is refused at the quota (the demo subscriber holds free's one):
+    # the operator's table counts it for the free tier.
+    with grpc.insecure_channel(console_mesh.mesh.address("bridge")) as channel:
+        stream = bridge_pb2_grpc.BridgeServiceStub(channel).Subscribe(
+            bridge_pb2.SubscribeRequest(symbols=["EURUSD"]),
+            metadata=(("authorization", f"Bearer {console_mesh.keys['free']}"),),
+            timeout=30,
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            next(iter(stream))
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+    page.wait_for_function(
+        "() => { const r = [...document.querySelectorAll('#rates tr')].find(tr =>"
+        " tr.cells[0].textContent === 'free'); return r && parseInt(r.cells[3].textContent) > 0; }",
+        timeout=30_000,
+    )
     run_row = page.locator("#runs tr", has_text=run_id)
     assert run_row.count() == 1
     link = run_row.locator("a").get_attribute("href") or ""
