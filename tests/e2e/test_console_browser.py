@@ -323,6 +323,28 @@ def test_a_tenant_sees_its_keys_webhooks_and_live_prices_only(
     assert "spread_pips" in headers and "liquidity_score" not in headers, headers
     assert "pro tier" in page.locator("#prices-info").inner_text()
     screenshot(page, "tenant-keys-webhooks-prices")
+    # Price streams are bounded per login: the page holds one, a second opens, a third is
+    # refused (429 before the stream, or an error event); each outcome within 20 s. The
+    # stream of the page before the reload above has closed: still counted, it would
+    # have taken the second's place.
+    outcomes = page.evaluate(
+        """async (url) => {
+          const one = () => new Promise((done) => {
+            const es = new EventSource(url);
+            const timer = setTimeout(() => done('silent'), 20000);
+            es.onmessage = (e) => { clearTimeout(timer);
+              done(JSON.parse(e.data).error ? 'refused' : 'prices'); };
+            es.onerror = () => { clearTimeout(timer); es.close(); done('refused'); };
+            window.extraPriceStreams = (window.extraPriceStreams || []).concat([es]);
+          });
+          const second = await one();
+          const third = await one();
+          window.extraPriceStreams.forEach((es) => es.close());
+          return [second, third];
+        }""",
+        f"/tenant/{own}/prices",
+    )
+    assert outcomes == ["prices", "refused"], outcomes
     # Another company's pages and price stream are refused, and nothing of it shows.
     for tier, other in console_mesh.companies.items():
         if tier == "pro":
