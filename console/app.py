@@ -26,14 +26,20 @@ from tickmesh.hub.v1 import hub_pb2
 
 from console.mesh_reader import MeshReader, as_dict, tier_name
 from console.pages import layout, login_page, not_found_page, operator_page, tenant_page
+from console.prices import PriceBoard
 from console.rates import TIERS, RateMeter
 from console.sessions import COOKIE, Session, Sessions, csrf_ok, login_csrf
 from console.settings import ConsoleSettings
-from mesh.config import MeshConfig
+from console.sla import chain_runs, latency_panel
+from mesh.config import MeshConfig, load_settings
+from mesh.temporal_server import SECTION as TEMPORAL
+from mesh.temporal_server import TemporalSettings
 
 HERE = Path(__file__).resolve().parent
 LOGIN_CSRF_COOKIE = "tickmesh_login_csrf"
 COMPANIES_TTL_S = 10.0
+PRICE_STREAMS_PER_SESSION = 2  # a page and its reload; more is refused (429)
+PRICE_PUSH_S = 0.25  # the browser gets at most this many price events a second, batched
 
 
 def uplot_dir() -> Path:
@@ -51,8 +57,11 @@ class Console:
         self.reader = MeshReader(config)
         self.sessions = Sessions(settings.session_hours * 3600)
         self.operator_key = config.admin_key or ""
-        self.temporal_ui = os.environ.get("TICKMESH_TEMPORAL_UI_URL", "")
+        temporal = load_settings(TemporalSettings, config, TEMPORAL)
+        self.temporal_ui = temporal.ui_url
+        self.temporal_namespace = temporal.namespace
         self._companies: tuple[float, dict[str, str]] = (0.0, {})
+        self.price_streams: dict[str, int] = {}  # session id -> open price streams
 
     def session(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(COOKIE))
@@ -157,6 +166,13 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
         except grpc.aio.AioRpcError as err:
             companies = [{"error": f"{err.code().name}: {err.details()}"}]
         panels["companies"] = companies
+        panels["latency"] = latency_panel(
+            panels.pop("sla_figures"), panels.pop("catalog"), panels.pop("sla_report")
+        )
+        runs = panels.pop("runs")
+        panels["runs"] = runs if "error" in runs else {
+            "runs": chain_runs(runs, console.temporal_ui, console.temporal_namespace)
+        }  # fmt: skip
         return HTMLResponse(operator_page(session, panels, console.temporal_ui))
 
     async def tenant(request: Request) -> Response:
@@ -192,10 +208,11 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
                 i.spec.address for i in instances if i.spec.service == "bridge" and i.health == 1
             ]
             totals = await console.reader.bridge_totals(session.key, bridges, list(tiers))
-            streams = dict.fromkeys(TIERS, 0)
-            for (_, company_id), (_, open_streams) in totals.items():
+            streams, refused = dict.fromkeys(TIERS, 0), dict.fromkeys(TIERS, 0)
+            for (_, company_id), (_, open_streams, refusals) in totals.items():
                 if tiers.get(company_id) in streams:
                     streams[tiers[company_id]] += open_streams
+                    refused[tiers[company_id]] += refusals
             rates = meter.update(time.monotonic(), {k: v[0] for k, v in totals.items()}, tiers)
             # The map shows what the Hub can reach; an instance its checks cannot reach
             # (killed, partitioned) leaves it at once and is listed as lost until its
@@ -204,7 +221,9 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
             lost = [i for i in instances if i.health == UNREACHABLE]
             return {
                 "rates": rates,
+                "bridges": meter.by_instance,
                 "streams": streams,
+                "refused": refused,
                 "instances": [_instance_row(i) for i in reachable],
                 "lost": [_instance_row(i) for i in lost],
             }
@@ -231,6 +250,64 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
             }
 
         return live(request, sample)
+
+    async def tenant_prices(request: Request) -> Response:
+        # Live prices through the Bridge with the session's own key, so the tier decides
+        # the symbols, fields and rate. One Subscribe per open page, closed when the page
+        # goes away (Starlette cancels the stream on disconnect), at most a few a session.
+        session = console.session(request)
+        company_id = request.path_params["company_id"]
+        if (
+            session is None
+            or session.is_operator
+            or await visible_company(session, company_id) is None
+        ):
+            return HTMLResponse(not_found_page(session), 404)
+        sid = request.cookies.get(COOKIE, "")
+        if console.price_streams.get(sid, 0) >= PRICE_STREAMS_PER_SESSION:
+            return Response("too many price streams open", 429)
+        try:
+            symbols = await console.reader.symbols(session.key)
+            bridge = (await console.bridges() or [console.config.address_of("bridge")])[0]
+        except grpc.aio.AioRpcError as err:
+            return Response(f"{err.code().name}: {err.details()}", 503)
+
+        async def events() -> AsyncIterator[str]:
+            # Counted here, not in the route: a client gone before the body starts never
+            # runs this generator, so nothing would uncount it. Check and count with no
+            # await between them, so concurrent opens cannot pass the bound together.
+            if console.price_streams.get(sid, 0) >= PRICE_STREAMS_PER_SESSION:
+                yield f"data: {json.dumps({'error': 'too many price streams open'})}\n\n"
+                return
+            board = PriceBoard()
+            pushed = 0.0
+            console.price_streams[sid] = console.price_streams.get(sid, 0) + 1
+            call = None
+            try:
+                call = console.reader.subscribe(session.key, bridge, symbols)
+                async for message in call:
+                    board.apply(message)
+                    if time.monotonic() - pushed < PRICE_PUSH_S:
+                        continue
+                    event = board.event()
+                    if event is not None:
+                        pushed = time.monotonic()
+                        yield f"data: {json.dumps(event)}\n\n"
+            except grpc.aio.AioRpcError as err:
+                error = {"error": f"{err.code().name}: {err.details()}"}
+                yield f"data: {json.dumps(error)}\n\n"
+            finally:
+                if call is not None:
+                    call.cancel()
+                left = console.price_streams.get(sid, 1) - 1
+                if left > 0:
+                    console.price_streams[sid] = left
+                else:
+                    console.price_streams.pop(sid, None)
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
 
     def live(request: Request, sample: Any) -> Response:
         async def events() -> AsyncIterator[str]:
@@ -265,6 +342,7 @@ def create_app(config: MeshConfig, settings: ConsoleSettings) -> Starlette:
         Route("/operator/live", operator_live),
         Route("/tenant/{company_id}", tenant),
         Route("/tenant/{company_id}/live", tenant_live),
+        Route("/tenant/{company_id}/prices", tenant_prices),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         Mount("/vendor/uplot", StaticFiles(directory=uplot_dir(), check_dir=False), name="uplot"),
     ]

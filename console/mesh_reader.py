@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -17,13 +18,14 @@ from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
-from tickmesh.workflow.v1 import lifecycle_pb2, lifecycle_pb2_grpc
+from tickmesh.workflow.v1 import chains_pb2, chains_pb2_grpc, lifecycle_pb2, lifecycle_pb2_grpc
 
 from clients import tls
 from mesh.client_interceptors import api_key_interceptors
 from mesh.config import MeshConfig
 
 TIMEOUT_S = 3.0
+MAX_SYMBOLS = 500  # what one Subscribe accepts
 
 _TIER_NAMES = {1: "free", 2: "pro", 3: "enterprise"}
 
@@ -100,7 +102,18 @@ class MeshReader:
         billing = billing_pb2_grpc.BillingServiceStub(self._at("billing", key))
         workflow = lifecycle_pb2_grpc.LifecycleServiceStub(self._at("workflow", key))
         ingestion = ingestion_pb2_grpc.IngestionServiceStub(self._at("ingestion", key))
+        storage = storage_pb2_grpc.StorageServiceStub(self._at("storage", key))
+        chains = chains_pb2_grpc.ChainServiceStub(self._at("workflow", key))
+        period = datetime.now(UTC).strftime("%Y-%m")
         calls: dict[str, Awaitable[Message]] = {
+            "sla_figures": storage.QuerySla(
+                storage_pb2.QuerySlaRequest(billing_period=period), timeout=TIMEOUT_S
+            ),
+            "catalog": billing.GetTierCatalog(
+                billing_pb2.GetTierCatalogRequest(), timeout=TIMEOUT_S
+            ),
+            "sla_report": billing.SlaReport(billing_pb2.SlaReportRequest(), timeout=TIMEOUT_S),
+            "runs": chains.ListRuns(chains_pb2.ListRunsRequest(), timeout=TIMEOUT_S),
             "metrics": hub.GetMeshMetrics(hub_pb2.GetMeshMetricsRequest(), timeout=TIMEOUT_S),
             "revenue": billing.RevenueReport(billing_pb2.RevenueReportRequest(), timeout=TIMEOUT_S),
             "schedules": workflow.ListSchedules(
@@ -121,10 +134,11 @@ class MeshReader:
 
     async def bridge_totals(
         self, key: str, bridges: list[str], company_ids: list[str]
-    ) -> dict[tuple[str, str], tuple[int, int]]:
-        """(ticks delivered this period, open streams) per (bridge address, company)."""
+    ) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """(ticks delivered this period, open streams, streams refused at the quota since
+        the Bridge started) per (bridge address, company)."""
 
-        async def one(address: str, company_id: str) -> tuple[int, int] | None:
+        async def one(address: str, company_id: str) -> tuple[int, int, int] | None:
             stub = bridge_pb2_grpc.BridgeServiceStub(self.channel(address, key))
             try:
                 reply = await stub.GetUsage(
@@ -132,19 +146,26 @@ class MeshReader:
                 )
             except grpc.aio.AioRpcError:
                 return None  # a Bridge going away: it leaves the rates, not the page
-            return reply.ticks_delivered, reply.open_streams
+            return reply.ticks_delivered, reply.open_streams, reply.streams_refused
 
         pairs = [(a, c) for a in bridges for c in company_ids]
         replies = await asyncio.gather(*(one(a, c) for a, c in pairs))
         return {p: r for p, r in zip(pairs, replies, strict=True) if r is not None}
 
     async def tenant_panels(self, key: str, company_id: str) -> dict[str, Any]:
-        """A company's invoices, stored data, subscription and SLA report, read with the
-        caller's key (all but the invoices are the caller's own: an operator sees those
-        as errors)."""
+        """A company's keys, webhooks and their deliveries, invoices, stored data,
+        subscription and SLA report, read with the caller's key (all but the invoices are
+        the caller's own: an operator sees those as errors)."""
         billing = billing_pb2_grpc.BillingServiceStub(self._at("billing", key))
         storage = storage_pb2_grpc.StorageServiceStub(self._at("storage", key))
         calls: dict[str, Awaitable[Message]] = {
+            "keys": storage.ListApiKeys(storage_pb2.ListApiKeysRequest(), timeout=TIMEOUT_S),
+            "webhooks": storage.ListWebhookEndpoints(
+                storage_pb2.ListWebhookEndpointsRequest(), timeout=TIMEOUT_S
+            ),
+            "deliveries": storage.ListWebhookAttempts(
+                storage_pb2.ListWebhookAttemptsRequest(), timeout=TIMEOUT_S
+            ),
             "invoices": billing.ListInvoices(
                 billing_pb2.ListInvoicesRequest(company_id=company_id), timeout=TIMEOUT_S
             ),
@@ -158,6 +179,24 @@ class MeshReader:
         }
         results = await asyncio.gather(*calls.values(), return_exceptions=True)
         return {name: _panel(result) for name, result in zip(calls, results, strict=True)}
+
+    async def symbols(self, key: str) -> list[str]:
+        """Every symbol the aggregator knows (the Bridge then keeps the key's tier's)."""
+        stub = ingestion_pb2_grpc.IngestionServiceStub(self._at("ingestion", key))
+        reply = await stub.ListSymbols(ingestion_pb2.ListSymbolsRequest(), timeout=TIMEOUT_S)
+        return [s.symbol for s in reply.symbols][:MAX_SYMBOLS]
+
+    def subscribe(
+        self, key: str, bridge: str, symbols: list[str]
+    ) -> grpc.aio.UnaryStreamCall[bridge_pb2.SubscribeRequest, bridge_pb2.SubscribeResponse]:
+        """A live subscription with the caller's key, best effort: the Bridge grants the
+        key's tier's symbols, fields and rate, and leaves the others out (the ack says)."""
+        stub = bridge_pb2_grpc.BridgeServiceStub(self.channel(bridge, key))
+        return stub.Subscribe(
+            bridge_pb2.SubscribeRequest(
+                symbols=symbols, options=bridge_pb2.SubscribeOptions(best_effort=True)
+            )
+        )
 
     async def company(self, key: str, company_id: str) -> storage_pb2.Company:
         """One company as `key` may see it: NOT_FOUND for a tenant asking for another."""

@@ -54,8 +54,15 @@ def login_page(csrf: str, error: str = "") -> str:
 
 def operator_page(session: Session, panels: dict[str, Any], temporal_ui: str) -> str:
     body = """
-<section><h2>Live ticks/s per tier</h2><div id="rates-chart" class="chart"></div>
+<section><h2>Live ticks/s, open streams and quota refusals per tier</h2>
+<div id="rates-chart" class="chart"></div>
 <table id="rates"></table></section>
+<section><h2>Live ticks/s per Bridge</h2><div id="bridges-chart" class="chart"></div>
+<table id="bridges"></table></section>
+<section><h2>Delivery latency per tier (this month, share of samples)</h2>
+<div id="latency-chart" class="chart"></div><table id="latency"></table></section>
+<section><h2>SLA compliance per tier</h2><table id="compliance"></table></section>
+<section><h2>Chain runs</h2><table id="runs"></table></section>
 <section><h2>Mesh map</h2><table id="instances"></table>
 <h3>Lost (unreachable; gone once their lease lapses)</h3><table id="lost"></table></section>
 <section><h2>Revenue</h2><div id="revenue" class="panel"></div></section>
@@ -77,11 +84,18 @@ def tenant_page(session: Session, company: dict[str, Any], panels: dict[str, Any
  · company <code>{escape(cid)}</code></p></section>
 <section><h2>Usage: ticks/s</h2><div id="usage-chart" class="chart"></div>
 <table id="usage"></table></section>
+<section><h2>Live prices</h2><p id="prices-info"></p><table id="prices"></table></section>
+<section><h2>API keys</h2><table id="keys"></table></section>
+<section><h2>Webhook endpoints</h2><table id="webhooks"></table>
+<h3>Recent deliveries</h3><table id="deliveries"></table></section>
 <section><h2>Subscription</h2><div id="subscription" class="panel"></div></section>
 <section><h2>Stored data</h2><div id="storage" class="panel"></div></section>
 <section><h2>Invoices</h2><div id="invoices" class="panel"></div></section>
 <section><h2>SLA report</h2><div id="sla" class="panel"></div></section>"""
-    data = {"view": "tenant", "live": f"/tenant/{cid}/live", "company": company, **panels}
+    data = {
+        "view": "tenant", "live": f"/tenant/{cid}/live", "prices": f"/tenant/{cid}/prices",
+        "company": company, **panels,
+    }  # fmt: skip
     return layout(str(company.get("name", "Tenant")), body, session, data)
 
 

@@ -65,6 +65,7 @@ TENANT_RPCS: dict[str, Scope | None] = {
     "/tickmesh.storage.v1.StorageService/ListUsers": Scope.USER_ADMIN,
     "/tickmesh.storage.v1.StorageService/IssueApiKey": Scope.USER_ADMIN,
     "/tickmesh.storage.v1.StorageService/RevokeApiKey": Scope.USER_ADMIN,
+    "/tickmesh.storage.v1.StorageService/ListApiKeys": Scope.USER_ADMIN,
     # And the owner role, which the RPC itself requires.
     "/tickmesh.storage.v1.StorageService/ListAuditEvents": Scope.USER_ADMIN,
     "/tickmesh.storage.v1.StorageService/CreateBrokerAccount": Scope.TRADING,

@@ -86,4 +86,5 @@ class BridgeServicer(bridge_pb2_grpc.BridgeServiceServicer):
             ticks_delivered=delivered,
             ticks_recorded=recorded,
             open_streams=len(self._fanout.sessions_of(company_id)),
+            streams_refused=self._streams.refused[company_id],
         )

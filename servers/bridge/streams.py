@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import Counter
 
 import grpc
 from tickmesh.bridge.v1 import bridge_pb2
@@ -42,6 +43,9 @@ class Streams:
         self._quota = quota
         self._leases = leases
         self._revalidator = revalidator
+        # Streams refused at the concurrent-stream quota, per company, since start (for
+        # GetUsage: the console's quota-refusal panel). Bounded by the companies seen.
+        self.refused: Counter[str] = Counter()
 
     async def run(
         self,
@@ -56,6 +60,7 @@ class Streams:
         decision = await self._leases.acquire(tenant, session_id)
         if decision.lease is None:
             quota_refused(tenant.tier, STREAMS_QUOTA)
+            self.refused[tenant.company_id] += 1
             raise streams_exhausted(decision)
         try:
             calls = await self._quota.call_usage(tenant.company_id, tenant.tier)

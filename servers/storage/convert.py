@@ -17,7 +17,7 @@ from mesh.protoconv import tier_to_proto
 from mesh.tiers import Tier
 from servers.storage.analytics import SlaFigures, UsageRow
 from servers.storage.analytics.brokers import BrokerFigures, ServedCompany
-from servers.storage.relational.api_keys import IssuedKey
+from servers.storage.relational.api_keys import ApiKey, IssuedKey
 from servers.storage.relational.chains import ChainVersion
 from servers.storage.relational.companies import Company
 from servers.storage.relational.events import Event
@@ -99,6 +99,14 @@ def issued_key(key: IssuedKey, created_at: datetime) -> storage_pb2.IssueApiKeyR
     return storage_pb2.IssueApiKeyResponse(
         key_id=key.key_id, api_key=key.plaintext, created_at=timestamp(created_at),
         expires_at=timestamp(key.expires_at),
+    )  # fmt: skip
+
+
+def api_key(key: ApiKey) -> storage_pb2.ApiKeyInfo:
+    return storage_pb2.ApiKeyInfo(
+        key_id=key.id, prefix=key.prefix, user_id=key.user_id, scopes=sorted(key.scopes),
+        created_at=timestamp(key.created_at), expires_at=timestamp(key.expires_at),
+        revoked_at=timestamp(key.revoked_at), last_used_at=timestamp(key.last_used_at),
     )  # fmt: skip
 
 
@@ -292,6 +300,9 @@ def sla_figures(record: SlaFigures) -> storage_pb2.SlaFigures:
         held_samples=record.held_samples,
         latency_with_hold_p50_us=record.latency_with_hold_p50_us,
         latency_with_hold_p99_us=record.latency_with_hold_p99_us,
+        latency_histogram=[
+            storage_pb2.LatencyBucket(below_us=bound, samples=n) for bound, n in record.histogram
+        ],
     )
     if (streams := record.streams) is not None:
         figures.completeness_percent = str(streams.completeness_percent)

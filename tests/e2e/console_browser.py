@@ -3,6 +3,8 @@ screenshots CI keeps, and the check that a chart really drew something."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +61,14 @@ def wait_chart_drawn(page: Any, chart_id: str, timeout_ms: float = 30_000) -> di
     assert seen["points"] >= 2 and seen["max"] > 0, f"chart {chart_id} has no data: {seen}"
     assert seen["painted"] > 0, f"chart {chart_id} drew nothing on its canvas: {seen}"
     return seen
+
+
+def wait_until(page: Any, condition: Callable[[], bool], what: str, within_s: float) -> None:
+    """Poll a Python-side condition (e.g. a page fetched with the session's cookie) every
+    half second, bounded; fails naming what never held. (An async predicate given to
+    page.wait_for_function would not do: its promise counts as true at once.)"""
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within_s:g} s waiting for {what}")
+        page.wait_for_timeout(500)

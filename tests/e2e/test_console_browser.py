@@ -4,6 +4,7 @@ leaving the mesh map, a tenant seeing only its own company, and CSRF on every fo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -14,8 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from playwright.sync_api import sync_playwright
+from tickmesh.bridge.v1 import bridge_pb2, bridge_pb2_grpc
+from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
+from tickmesh.workflow.v1 import chains_pb2, chains_pb2_grpc
 
 from mesh.demo import DEMO_SYMBOLS
 from tests.e2e.conftest import RunningMesh, mesh_up
@@ -24,7 +29,9 @@ from tests.e2e.console_browser import (
     launch_chromium,
     screenshot,
     wait_chart_drawn,
+    wait_until,
 )
+from tests.support.webhook_receiver import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +47,7 @@ class ConsoleMesh:
     operator_key: str
     companies: dict[str, str]  # tier -> company id
     keys: dict[str, str]  # tier -> API key
+    receiver: Receiver  # the pro tenant's webhook endpoint
 
 
 # Module scope, not session: Playwright's sync API keeps an asyncio loop running on this
@@ -56,7 +64,12 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def console_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleMesh]:
     """One mesh for the module, with one subscriber per demo tier streaming."""
-    with mesh_up(tmp_path_factory.mktemp("console") / "data") as mesh:
+    # The webhook dispatcher polls often, so the pro tenant's delivery shows up quickly.
+    fast = {"TICKMESH_WORKFLOW_WEBHOOK_POLL_SECONDS": "0.2"}
+    with (
+        mesh_up(tmp_path_factory.mktemp("console") / "data", fast) as mesh,
+        webhook_receiver() as receiver,
+    ):
         log = mesh.log()
         found = DEMO_LINE.findall(log)
         url = CONSOLE_LINE.search(log)
@@ -87,11 +100,31 @@ def console_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleMe
                 (mesh.data_dir / "operator.key").read_text().strip(),
                 {tier: company for tier, company, _ in found},
                 {tier: key for tier, _, key in found},
+                receiver,
             )
         finally:
             for sub in subscribers:
                 sub.kill()
                 sub.wait()
+
+
+def webhook_and_spare_key(console_mesh: ConsoleMesh, tier: str) -> str:
+    """Gives the tier's company a webhook endpoint and a revoked spare key (whose
+    key.revoked event is delivered to the endpoint); the spare key's id."""
+    auth = (("authorization", f"Bearer {console_mesh.keys[tier]}"),)
+    with grpc.insecure_channel(console_mesh.mesh.address("storage")) as channel:
+        storage = storage_pb2_grpc.StorageServiceStub(channel)
+        storage.CreateWebhookEndpoint(
+            storage_pb2.CreateWebhookEndpointRequest(url=console_mesh.receiver.url),
+            metadata=auth,
+        )
+        users = storage.ListUsers(storage_pb2.ListUsersRequest(), metadata=auth)
+        spare = storage.IssueApiKey(
+            storage_pb2.IssueApiKeyRequest(user_id=users.users[0].user_id, scopes=["market_data"]),
+            metadata=auth,
+        )
+        storage.RevokeApiKey(storage_pb2.RevokeApiKeyRequest(key_id=spare.key_id), metadata=auth)
+    return str(spare.key_id)
 
 
 def login(browser: Any, base: str, key: str) -> Any:
@@ -122,6 +155,90 @@ def test_operator_sees_live_rates_for_each_tier(browser: Any, console_mesh: Cons
     wait_chart_drawn(page, "rates-chart")
     assert page.locator("#instances tr", has_text="bridge").count() >= 1
     screenshot(page, "operator")
+    page.context.close()
+
+
+def page_data(html: str) -> Any:
+    """The JSON a console page embeds for its script."""
+    found = re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S)
+    assert found, "no data in the page"
+    return json.loads(found.group(1))
+
+
+def run_a_chain(console_mesh: ConsoleMesh) -> str:
+    """Registers a one-step chain (as the operator) and runs it for the enterprise demo
+    company; the run's id."""
+    with grpc.insecure_channel(console_mesh.mesh.address("hub")) as channel:
+        chains = chains_pb2_grpc.ChainServiceStub(channel)
+        chains.RegisterChain(
+            chains_pb2.RegisterChainRequest(
+                chain=chains_pb2.ChainDefinition(
+                    name="console-check",
+                    steps=[
+                        chains_pb2.ChainStep(
+                            name="company", service="tickmesh.storage.v1.StorageService",
+                            method="GetCompany", request_template="{}",
+                        )
+                    ],
+                )
+            ),
+            metadata=(("authorization", f"Bearer {console_mesh.operator_key}"),),
+            timeout=30,
+        )  # fmt: skip
+        run = chains.RunChain(
+            chains_pb2.RunChainRequest(name="console-check"),
+            metadata=(("authorization", f"Bearer {console_mesh.keys['enterprise']}"),),
+            timeout=30,
+        )
+    return str(run.run_id)
+
+
+def test_operator_sees_latency_sla_chain_runs_and_bridge_rates(
+    browser: Any, console_mesh: ConsoleMesh
+) -> None:
+    run_id = run_a_chain(console_mesh)
+    page = login(browser, console_mesh.url, console_mesh.operator_key)
+
+    # The page's data is read when it loads: fetch it (bounded) until the Bridges' SLA
+    # samples have reached Storage for every tier and the run is listed, then reload.
+    def ready() -> bool:
+        data = page_data(page.context.request.get("/operator").text())
+        return all(t["samples"] > 0 for t in data["latency"]["tiers"]) and any(
+            r["run"] == run_id for r in data["runs"].get("runs", [])
+        )
+
+    wait_until(page, ready, "SLA samples of every tier and the chain run", within_s=90)
+    page.reload()
+    seen = wait_chart_drawn(page, "latency-chart")
+    assert seen["points"] == len(page.evaluate("JSON.parse(data.textContent).latency.labels"))
+    wait_chart_drawn(page, "bridges-chart")
+    for tier in TIERS:
+        row = page.locator("#latency tr", has_text=tier).locator("td")
+        assert int(row.nth(1).inner_text()) > 0, f"{tier} has no latency target"
+        assert int(row.nth(2).inner_text()) > 0, f"{tier} has no samples"
+        assert page.locator("#compliance tr", has_text=tier).count() == 1
+    # A second free stream is refused at the quota (the demo subscriber holds free's one):
+    # the operator's table counts it for the free tier.
+    with grpc.insecure_channel(console_mesh.mesh.address("bridge")) as channel:
+        stream = bridge_pb2_grpc.BridgeServiceStub(channel).Subscribe(
+            bridge_pb2.SubscribeRequest(symbols=["EURUSD"]),
+            metadata=(("authorization", f"Bearer {console_mesh.keys['free']}"),),
+            timeout=30,
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            next(iter(stream))
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
+    page.wait_for_function(
+        "() => { const r = [...document.querySelectorAll('#rates tr')].find(tr =>"
+        " tr.cells[0].textContent === 'free'); return r && parseInt(r.cells[3].textContent) > 0; }",
+        timeout=30_000,
+    )
+    run_row = page.locator("#runs tr", has_text=run_id)
+    assert run_row.count() == 1
+    link = run_row.locator("a").get_attribute("href") or ""
+    assert link.endswith(f"/workflows/{run_id}"), link
+    assert float(page.locator("#bridges tr td").nth(1).inner_text()) >= 0
+    screenshot(page, "operator-sla-runs")
     page.context.close()
 
 
@@ -163,10 +280,79 @@ def test_a_tenant_sees_its_own_usage_and_no_other_company(
             reply = page.goto(path)
             assert reply is not None and reply.status == 404, path
             assert other not in page.content()
+    screenshot(page, "not-found")
     reply = page.goto("/operator")
     assert reply is not None and reply.status == 404
     page.goto("/operator/live")
     assert "rates" not in page.content()
+    page.context.close()
+
+
+def test_a_tenant_sees_its_keys_webhooks_and_live_prices_only(
+    browser: Any, console_mesh: ConsoleMesh
+) -> None:
+    own = console_mesh.companies["pro"]
+    spare = webhook_and_spare_key(console_mesh, "pro")
+    page = login(browser, console_mesh.url, console_mesh.keys["pro"])
+
+    # The page's embedded data, fetched (no new price stream) until the dispatcher has
+    # delivered the key.revoked event.
+    wait_until(
+        page,
+        lambda: '"succeeded": true' in page.context.request.get(f"/tenant/{own}").text(),
+        "the key.revoked event's delivery listed",
+        within_s=60,
+    )
+    page.reload()
+    # Keys: prefixes and scopes, the revoked one marked, never a secret.
+    spare_row = page.locator("#keys tr", has_text=f"tm_{spare}")
+    spare_row.wait_for(timeout=10_000)
+    assert spare_row.locator("td").nth(1).inner_text() == "market_data"
+    assert spare_row.locator("td").nth(4).inner_text() != ""  # revoked at
+    secret = console_mesh.keys["pro"].rsplit("_", 1)[1]
+    assert secret not in page.content()
+    assert page.locator("#webhooks tr", has_text=console_mesh.receiver.url).count() == 1
+    assert page.locator("#deliveries tr", has_text="delivered").count() >= 1
+    # Live prices at the pro tier: rows with pro's fields (spread, quality), not enterprise's.
+    page.wait_for_function(
+        "() => window.consolePrices && window.consolePrices.rows > 0"
+        " && window.consolePrices.updates > 0",
+        timeout=30_000,
+    )
+    headers = page.locator("#prices th").all_inner_texts()
+    assert "spread_pips" in headers and "liquidity_score" not in headers, headers
+    assert "pro tier" in page.locator("#prices-info").inner_text()
+    screenshot(page, "tenant-keys-webhooks-prices")
+    # Price streams are bounded per login: the page holds one, a second opens, a third is
+    # refused (429 before the stream, or an error event); each outcome within 20 s. The
+    # stream of the page before the reload above has closed: still counted, it would
+    # have taken the second's place.
+    outcomes = page.evaluate(
+        """async (url) => {
+          const one = () => new Promise((done) => {
+            const es = new EventSource(url);
+            const timer = setTimeout(() => done('silent'), 20000);
+            es.onmessage = (e) => { clearTimeout(timer);
+              done(JSON.parse(e.data).error ? 'refused' : 'prices'); };
+            es.onerror = () => { clearTimeout(timer); es.close(); done('refused'); };
+            window.extraPriceStreams = (window.extraPriceStreams || []).concat([es]);
+          });
+          const second = await one();
+          const third = await one();
+          window.extraPriceStreams.forEach((es) => es.close());
+          return [second, third];
+        }""",
+        f"/tenant/{own}/prices",
+    )
+    assert outcomes == ["prices", "refused"], outcomes
+    # Another company's pages and price stream are refused, and nothing of it shows.
+    for tier, other in console_mesh.companies.items():
+        if tier == "pro":
+            continue
+        reply = page.context.request.get(f"/tenant/{other}/prices")
+        assert reply.status == 404, (other, reply.status)
+        assert other not in reply.text()
+    assert own in page.url
     page.context.close()
 
 
@@ -187,4 +373,7 @@ def test_forms_without_their_csrf_token_are_refused(
     token = page.locator("form.logout input[name=csrf]").get_attribute("value")
     accepted = api.post("/logout", form={"csrf": token or ""}, max_redirects=0)
     assert accepted.status == 303
+    page.goto("/login")
+    assert page.locator("input[name=key]").count() == 1
+    screenshot(page, "login")
     page.context.close()

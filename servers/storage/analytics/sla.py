@@ -29,6 +29,9 @@ MAX_LATENCY_US = 3_600_000_000
 SLA_COLUMNS = (
     "company_id", "tier", "service", "latency_us", "within_target", "sample_time", "held",
 )  # fmt: skip
+# Latency histogram bucket bounds, microseconds (1-2-5 steps, 1 ms to 10 s); a sample at
+# or above the last bound falls in a last, open bucket.
+HISTOGRAM_BOUNDS_US = (*(m * 10**e for e in range(3, 7) for m in (1, 2, 5)), 10**7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,24 @@ class SlaFigures:
     latency_with_hold_p50_us: int = 0
     latency_with_hold_p99_us: int = 0
     """Over every sample, the throttle's hold included."""
+    histogram: tuple[tuple[int, int], ...] = ()
+    """Judged samples per latency bucket: (upper bound in µs, 0 for the open last one;
+    samples), every bucket from the fastest up; empty without judged samples."""
+
+
+# arrayFirstIndex is 1-based and 0 when no bound is above the latency: the open bucket.
+_HISTOGRAM = """
+SELECT tier, company_id, arrayFirstIndex(b -> latency_us < b, [{bounds}]) AS bucket, count()
+FROM performance_sla WHERE {where} AND NOT held GROUP BY {bucket_grouping}
+"""
+
+
+def histogram(counts: dict[int, int]) -> tuple[tuple[int, int], ...]:
+    """Every bucket, fastest first, from counts by arrayFirstIndex (0: the open one)."""
+    if not counts:
+        return ()
+    bounded = [(bound, counts.get(i + 1, 0)) for i, bound in enumerate(HISTOGRAM_BOUNDS_US)]
+    return (*bounded, (0, counts.get(0, 0)))
 
 
 def sla_rows(samples: Sequence[storage_pb2.SlaSample], now: datetime) -> list[list[object]]:
@@ -143,9 +164,11 @@ def query_sla(client: Client, period: str, company_id: str | None) -> list[SlaFi
         where += " AND company_id = {c:String}"
         params["c"] = company_id = check_company(company_id)
         grouping, minute_grouping = "tier, company_id", "tier, company_id, minute"
+        bucket_grouping = "tier, company_id, bucket"
     else:
         grouping = "GROUPING SETS ((tier, company_id), (tier))"
         minute_grouping = "GROUPING SETS ((tier, company_id, minute), (tier, minute))"
+        bucket_grouping = "GROUPING SETS ((tier, company_id, bucket), (tier, bucket))"
     figures = client.query(
         _SAMPLE_FIGURES.format(where=where, grouping=grouping), parameters=params
     ).result_rows
@@ -156,6 +179,16 @@ def query_sla(client: Client, period: str, company_id: str | None) -> list[SlaFi
             parameters=params,
         ).result_rows
     }
+    buckets: dict[tuple[str, str], dict[int, int]] = {}
+    for t, c, bucket, n in client.query(
+        _HISTOGRAM.format(
+            bounds=",".join(map(str, HISTOGRAM_BOUNDS_US)),
+            where=where,
+            bucket_grouping=bucket_grouping,
+        ),
+        parameters=params,
+    ).result_rows:
+        buckets.setdefault((str(t), str(c)), {})[int(bucket)] = int(n)
     streams = query_minutes(client, start.year * 100 + start.month, company_id)
     out = []
     for tier, company, count, within, (p50, p99), held, (h50, h99) in figures:
@@ -181,6 +214,7 @@ def query_sla(client: Client, period: str, company_id: str | None) -> list[SlaFi
                 int(held),
                 int(h50),
                 int(h99),
+                histogram(buckets.get((str(tier), str(company)), {})),
             )
         )
     # Streams without a latency sample (every message held by the tier's throttle, as

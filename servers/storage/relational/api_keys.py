@@ -60,6 +60,7 @@ class ApiKey:
     revoked_at: datetime | None
     last_used_at: datetime | None
     expires_at: datetime | None = None
+    scopes: frozenset[str] = frozenset()  # empty: every scope of the user's role
 
 
 class IssuedKey(NamedTuple):
@@ -98,6 +99,7 @@ def _from_row(row: sa.RowMapping) -> ApiKey:
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
         expires_at=row["expires_at"],
+        scopes=frozenset(row["scopes"] or ()),
     )
 
 

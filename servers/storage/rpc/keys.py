@@ -42,6 +42,12 @@ class KeyRpcs(StorageRpcs):
         await self._tenancy.invalidate_company(scope.company_id)
         return storage_pb2.RevokeApiKeyResponse(revoked_at=convert.timestamp(record.revoked_at))
 
+    async def ListApiKeys(
+        self, request: storage_pb2.ListApiKeysRequest, context: grpc.aio.ServicerContext
+    ) -> storage_pb2.ListApiKeysResponse:
+        records = await api_keys.list_api_keys(self._store, tenant_scope())
+        return storage_pb2.ListApiKeysResponse(keys=[convert.api_key(k) for k in records])
+
     async def AuthenticateKey(
         self, request: storage_pb2.AuthenticateKeyRequest, context: grpc.aio.ServicerContext
     ) -> storage_pb2.AuthenticateKeyResponse:

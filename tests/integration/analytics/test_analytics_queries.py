@@ -13,6 +13,7 @@ from tickmesh.storage.v1 import storage_pb2
 from mesh.errors import InvalidArgument
 from mesh.tiers import Tier
 from servers.storage.analytics import AnalyticsStore, MonthlyUsage
+from servers.storage.analytics.sla import HISTOGRAM_BOUNDS_US
 from servers.storage.analytics.validation import unix_us
 from tests.integration.analytics.conftest import make_event, store_time
 
@@ -137,9 +138,17 @@ async def test_sla_figures_per_tier_and_company(
     assert (fa.samples, fa.within_target) == (100, 80)
     assert (fa.latency_p50_us, fa.latency_p99_us) == (50_000, 100_000)
     assert fa.availability_percent == Decimal("75.0000")
+    # 1..100 ms in 1-2-5 buckets: every bucket listed, the last one open (bound 0).
+    hist = dict(fa.histogram)
+    assert [b for b, _ in fa.histogram] == [*HISTOGRAM_BOUNDS_US, 0]
+    assert (hist[1000], hist[2000], hist[5000], hist[10_000]) == (0, 1, 3, 5)
+    assert (hist[20_000], hist[50_000], hist[100_000], hist[200_000]) == (10, 30, 50, 1)
+    assert sum(hist.values()) == fa.samples
     fb = figures[(Tier.ENTERPRISE, b)]
     assert (fb.samples, fb.latency_p50_us, fb.latency_p99_us) == (10, 5000, 5000)
     assert fb.availability_percent == Decimal("100.0000")
+    assert [n for b, n in fb.histogram if n] == [10] and dict(fb.histogram)[10_000] == 10
+    assert sum(n for _, n in figures[(Tier.PRO, "")].histogram) == 200  # a's and c's
     pro = figures[(Tier.PRO, "")]
     assert (pro.samples, pro.within_target) == (200, 180)
     assert (pro.latency_p50_us, pro.latency_p99_us) == (1000, 99_000)
@@ -264,6 +273,7 @@ async def test_held_samples_are_reported_with_their_hold_and_never_judged(
     fb = figures[(Tier.PRO, b)]  # held samples only: nothing judged, nothing missed
     assert (fb.samples, fb.held_samples, fb.minutes) == (0, 10, 0)
     assert fb.availability_percent == Decimal("100.0000")
+    assert fb.histogram == ()  # held samples are not judged, so not in the histogram
 
     with pytest.raises(InvalidArgument):  # a held sample claiming to meet the target
         bad = storage_pb2.SlaSample()

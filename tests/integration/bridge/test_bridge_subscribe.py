@@ -143,6 +143,7 @@ async def test_free_tier_gets_one_stream_and_the_slot_comes_back(bridge: Bridge)
     (quota,) = [d for d in _details(error) if isinstance(d, error_details_pb2.QuotaFailure)]
     assert quota.violations[0].subject == f"company:{client.company}"
     assert "1 concurrent streams on the free tier" in quota.violations[0].description
+    assert (await client.usage()).streams_refused == 1  # counted for GetUsage
     # Another company is not affected.
     other = bridge.client(Tier.FREE).subscribe("EURUSD")
     await next_message(other)
@@ -196,6 +197,7 @@ async def test_session_stats_and_usage_cover_only_the_callers_company(bridge: Br
     assert (usage.company_id, usage.ticks_delivered, usage.open_streams) == ("acme", 4, 2)
     assert usage.billing_period == bridge.parts.usage.current_period()
     assert (await stranger.usage()).ticks_delivered == 2
+    assert usage.streams_refused == 0
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await mine.usage("2030-13")
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -21,6 +21,7 @@ def test_rates_are_summed_per_tier_across_bridges_and_companies() -> None:
     meter.update(10.0, {("br1", "a"): 0, ("br1", "b"): 0, ("br2", "b"): 100}, TIERS)
     rates = meter.update(12.0, {("br1", "a"): 10, ("br1", "b"): 200, ("br2", "b"): 300}, TIERS)
     assert rates == {"free": 5.0, "pro": 200.0, "enterprise": 0.0}
+    assert meter.by_instance == {"br1": 105.0, "br2": 100.0}  # per Bridge, every tier
 
 
 def test_a_restarted_bridge_counts_from_zero_not_negative() -> None:

@@ -122,15 +122,17 @@ class GetUsageRequest(_message.Message):
     def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ...) -> None: ...
 
 class GetUsageResponse(_message.Message):
-    __slots__ = ("company_id", "billing_period", "ticks_delivered", "ticks_recorded", "open_streams")
+    __slots__ = ("company_id", "billing_period", "ticks_delivered", "ticks_recorded", "open_streams", "streams_refused")
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
     TICKS_DELIVERED_FIELD_NUMBER: _ClassVar[int]
     TICKS_RECORDED_FIELD_NUMBER: _ClassVar[int]
     OPEN_STREAMS_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_REFUSED_FIELD_NUMBER: _ClassVar[int]
     company_id: str
     billing_period: str
     ticks_delivered: int
     ticks_recorded: int
     open_streams: int
-    def __init__(self, company_id: _Optional[str] = ..., billing_period: _Optional[str] = ..., ticks_delivered: _Optional[int] = ..., ticks_recorded: _Optional[int] = ..., open_streams: _Optional[int] = ...) -> None: ...
+    streams_refused: int
+    def __init__(self, company_id: _Optional[str] = ..., billing_period: _Optional[str] = ..., ticks_delivered: _Optional[int] = ..., ticks_recorded: _Optional[int] = ..., open_streams: _Optional[int] = ..., streams_refused: _Optional[int] = ...) -> None: ...

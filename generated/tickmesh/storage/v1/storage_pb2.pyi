@@ -157,6 +157,36 @@ class RevokeApiKeyResponse(_message.Message):
     revoked_at: _timestamp_pb2.Timestamp
     def __init__(self, revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class ListApiKeysRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ApiKeyInfo(_message.Message):
+    __slots__ = ("key_id", "prefix", "user_id", "scopes", "created_at", "expires_at", "revoked_at", "last_used_at")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    prefix: str
+    user_id: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    revoked_at: _timestamp_pb2.Timestamp
+    last_used_at: _timestamp_pb2.Timestamp
+    def __init__(self, key_id: _Optional[str] = ..., prefix: _Optional[str] = ..., user_id: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListApiKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[ApiKeyInfo]
+    def __init__(self, keys: _Optional[_Iterable[_Union[ApiKeyInfo, _Mapping]]] = ...) -> None: ...
+
 class AuthenticateKeyRequest(_message.Message):
     __slots__ = ("api_key",)
     API_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -496,7 +526,7 @@ class QuerySlaRequest(_message.Message):
     def __init__(self, billing_period: _Optional[str] = ..., company_id: _Optional[str] = ...) -> None: ...
 
 class SlaFigures(_message.Message):
-    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent", "minutes", "minutes_missed", "completeness_percent", "stream_availability_percent", "stream_minutes", "minutes_below_redundancy", "live_sources_min", "held_samples", "latency_with_hold_p50_us", "latency_with_hold_p99_us")
+    __slots__ = ("tier", "company_id", "samples", "within_target", "latency_p50_us", "latency_p99_us", "availability_percent", "minutes", "minutes_missed", "completeness_percent", "stream_availability_percent", "stream_minutes", "minutes_below_redundancy", "live_sources_min", "held_samples", "latency_with_hold_p50_us", "latency_with_hold_p99_us", "latency_histogram")
     TIER_FIELD_NUMBER: _ClassVar[int]
     COMPANY_ID_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
@@ -514,6 +544,7 @@ class SlaFigures(_message.Message):
     HELD_SAMPLES_FIELD_NUMBER: _ClassVar[int]
     LATENCY_WITH_HOLD_P50_US_FIELD_NUMBER: _ClassVar[int]
     LATENCY_WITH_HOLD_P99_US_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
     tier: _tenancy_pb2.Tier
     company_id: str
     samples: int
@@ -531,7 +562,16 @@ class SlaFigures(_message.Message):
     held_samples: int
     latency_with_hold_p50_us: int
     latency_with_hold_p99_us: int
-    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ..., minutes: _Optional[int] = ..., minutes_missed: _Optional[int] = ..., completeness_percent: _Optional[str] = ..., stream_availability_percent: _Optional[str] = ..., stream_minutes: _Optional[int] = ..., minutes_below_redundancy: _Optional[int] = ..., live_sources_min: _Optional[int] = ..., held_samples: _Optional[int] = ..., latency_with_hold_p50_us: _Optional[int] = ..., latency_with_hold_p99_us: _Optional[int] = ...) -> None: ...
+    latency_histogram: _containers.RepeatedCompositeFieldContainer[LatencyBucket]
+    def __init__(self, tier: _Optional[_Union[_tenancy_pb2.Tier, str]] = ..., company_id: _Optional[str] = ..., samples: _Optional[int] = ..., within_target: _Optional[int] = ..., latency_p50_us: _Optional[int] = ..., latency_p99_us: _Optional[int] = ..., availability_percent: _Optional[str] = ..., minutes: _Optional[int] = ..., minutes_missed: _Optional[int] = ..., completeness_percent: _Optional[str] = ..., stream_availability_percent: _Optional[str] = ..., stream_minutes: _Optional[int] = ..., minutes_below_redundancy: _Optional[int] = ..., live_sources_min: _Optional[int] = ..., held_samples: _Optional[int] = ..., latency_with_hold_p50_us: _Optional[int] = ..., latency_with_hold_p99_us: _Optional[int] = ..., latency_histogram: _Optional[_Iterable[_Union[LatencyBucket, _Mapping]]] = ...) -> None: ...
+
+class LatencyBucket(_message.Message):
+    __slots__ = ("below_us", "samples")
+    BELOW_US_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    below_us: int
+    samples: int
+    def __init__(self, below_us: _Optional[int] = ..., samples: _Optional[int] = ...) -> None: ...
 
 class QuerySlaResponse(_message.Message):
     __slots__ = ("figures",)

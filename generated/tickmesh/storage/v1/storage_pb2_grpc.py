@@ -76,6 +76,11 @@ class StorageServiceStub:
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RevokeApiKeyRequest.SerializeToString,
                 response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RevokeApiKeyResponse.FromString,
                 _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/tickmesh.storage.v1.StorageService/ListApiKeys',
+                request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
         self.AuthenticateKey = channel.unary_unary(
                 '/tickmesh.storage.v1.StorageService/AuthenticateKey',
                 request_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.AuthenticateKeyRequest.SerializeToString,
@@ -369,6 +374,13 @@ class StorageServiceServicer:
 
     def RevokeApiKey(self, request, context):
         """Tenant: revokes one of the company's keys; honoured mesh-wide within 1 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Tenant: the company's keys (revoked ones too), never their secrets.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -768,6 +780,11 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.RevokeApiKey,
                     request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RevokeApiKeyRequest.FromString,
                     response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.RevokeApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListApiKeysResponse.SerializeToString,
             ),
             'AuthenticateKey': grpc.unary_unary_rpc_method_handler(
                     servicer.AuthenticateKey,
@@ -1201,6 +1218,33 @@ class StorageService:
             '/tickmesh.storage.v1.StorageService/RevokeApiKey',
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.RevokeApiKeyRequest.SerializeToString,
             tickmesh_dot_storage_dot_v1_dot_storage__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tickmesh.storage.v1.StorageService/ListApiKeys',
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListApiKeysRequest.SerializeToString,
+            tickmesh_dot_storage_dot_v1_dot_storage__pb2.ListApiKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

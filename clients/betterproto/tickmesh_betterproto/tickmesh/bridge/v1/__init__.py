@@ -225,6 +225,12 @@ class GetUsageResponse(betterproto2.Message):
     Open streams of the company on this instance.
     """
 
+    streams_refused: "int" = betterproto2.field(6, betterproto2.TYPE_UINT64)
+    """
+    Streams of the company this instance refused at its tier's concurrent-stream
+    quota (RESOURCE_EXHAUSTED) since the instance started.
+    """
+
 
 default_message_pool.register_message("tickmesh.bridge.v1", "GetUsageResponse", GetUsageResponse)
 

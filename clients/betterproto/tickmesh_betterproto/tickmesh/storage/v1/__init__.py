@@ -6,6 +6,7 @@
 __all__ = (
     "AdvanceSubscriptionsRequest",
     "AdvanceSubscriptionsResponse",
+    "ApiKeyInfo",
     "ApplyRetentionRequest",
     "ApplyRetentionResponse",
     "AuditEvent",
@@ -51,8 +52,11 @@ __all__ = (
     "GetTicketResponse",
     "IssueApiKeyRequest",
     "IssueApiKeyResponse",
+    "LatencyBucket",
     "LatestTicksRequest",
     "LatestTicksResponse",
+    "ListApiKeysRequest",
+    "ListApiKeysResponse",
     "ListAuditEventsRequest",
     "ListAuditEventsResponse",
     "ListChainVersionsRequest",
@@ -196,6 +200,64 @@ class AdvanceSubscriptionsResponse(betterproto2.Message):
 default_message_pool.register_message(
     "tickmesh.storage.v1", "AdvanceSubscriptionsResponse", AdvanceSubscriptionsResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class ApiKeyInfo(betterproto2.Message):
+    """
+    One key's public record: never its secret or hash.
+    """
+
+    key_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Public id of the key.
+    """
+
+    prefix: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The key's visible start, "tm_<key_id>".
+    """
+
+    user_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The user the key acts as.
+    """
+
+    scopes: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    """
+    What the key may do; empty: every scope of its user's role.
+    """
+
+    created_at: "datetime.datetime | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was created.
+    """
+
+    expires_at: "datetime.datetime | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it expires; unset: never.
+    """
+
+    revoked_at: "datetime.datetime | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was revoked; unset: not revoked.
+    """
+
+    last_used_at: "datetime.datetime | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it last authenticated (to the minute); unset: never used.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "ApiKeyInfo", ApiKeyInfo)
 
 
 @dataclass(eq=False, repr=False)
@@ -1388,6 +1450,27 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class LatencyBucket(betterproto2.Message):
+    """
+    One bar of a latency histogram.
+    """
+
+    below_us: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    Samples below this latency, and at or above the previous bucket's bound,
+    microseconds; 0 for the last bucket (every slower sample).
+    """
+
+    samples: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    How many samples.
+    """
+
+
+default_message_pool.register_message("tickmesh.storage.v1", "LatencyBucket", LatencyBucket)
+
+
+@dataclass(eq=False, repr=False)
 class LatestTicksRequest(betterproto2.Message):
     """
     The latest recorded tick of some symbols.
@@ -1420,6 +1503,37 @@ class LatestTicksResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "tickmesh.storage.v1", "LatestTicksResponse", LatestTicksResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListApiKeysRequest(betterproto2.Message):
+    """
+    Lists the caller's company's API keys.
+    """
+
+    pass
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListApiKeysRequest", ListApiKeysRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class ListApiKeysResponse(betterproto2.Message):
+    """
+    The keys, oldest first.
+    """
+
+    keys: "list[ApiKeyInfo]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The keys.
+    """
+
+
+default_message_pool.register_message(
+    "tickmesh.storage.v1", "ListApiKeysResponse", ListApiKeysResponse
 )
 
 
@@ -3157,6 +3271,14 @@ class SlaFigures(betterproto2.Message):
     99th percentile latency over every sample, the hold included, microseconds.
     """
 
+    latency_histogram: "list[LatencyBucket]" = betterproto2.field(
+        18, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The judged samples (not held) by delivery latency, in fixed log-scale buckets
+    from the fastest up; empty without judged samples.
+    """
+
 
 default_message_pool.register_message("tickmesh.storage.v1", "SlaFigures", SlaFigures)
 
@@ -3883,6 +4005,20 @@ class StorageServiceStub:
             "/tickmesh.storage.v1.StorageService/RevokeApiKey",
             RevokeApiKeyRequest.SerializeToString,
             RevokeApiKeyResponse.FromString,
+        )(message)
+
+    def list_api_keys(self, message: "ListApiKeysRequest | None" = None) -> "ListApiKeysResponse":
+        """
+        Tenant: the company's keys (revoked ones too), never their secrets.
+        """
+
+        if message is None:
+            message = ListApiKeysRequest()
+
+        return self._channel.unary_unary(
+            "/tickmesh.storage.v1.StorageService/ListApiKeys",
+            ListApiKeysRequest.SerializeToString,
+            ListApiKeysResponse.FromString,
         )(message)
 
     def authenticate_key(self, message: "AuthenticateKeyRequest") -> "AuthenticateKeyResponse":
