@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,16 +24,36 @@ from mesh.config import SERVICES
 READY_LINE = "Press Ctrl-C to stop."
 
 
-def free_ports(count: int) -> list[int]:
-    """`count` distinct loopback ports that were free a moment ago."""
-    sockets = [socket.socket() for _ in range(count)]
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (bind(0) and outgoing connections
+    take their ports from it)."""
     try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PICKS = random.Random()
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports that were free a moment ago, from below the
+    kernel's ephemeral range: a port picked by bind(0) and released could be handed out
+    again to any process's bind(0) or outgoing connection before the mesh binds it (it
+    happened: the Temporal UI took the Hub's, and once Ingestion's was taken)."""
+    low = min(_ephemeral_low(), 32768)
+    picked: list[int] = []
+    while len(picked) < count:
+        port = _PICKS.randrange(10_000, low)
+        if port in picked:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use: pick another
+        picked.append(port)
+    return picked
 
 
 @dataclass
