@@ -73,6 +73,7 @@ async def _build(ctx: Assembly[WorkflowSettings], temporal: TemporalSettings) ->
         temporal,
         wait_s=settings.temporal_wait_seconds,
         schedules_paused=settings.test_clock,
+        grace_s=ctx.config.grace_seconds,
         workflows=[*WORKFLOWS, DeliverWebhook, ChainRun],
         activities=[
             activities.business_now,

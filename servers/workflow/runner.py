@@ -21,11 +21,12 @@ from servers.workflow.schedules import ensure_schedules
 
 log = logging.getLogger(__name__)
 
-GRACEFUL_SHUTDOWN = timedelta(seconds=10)
-"""How long a stopping worker lets running activities finish before cancelling them
-(Temporal retries a cancelled one on another worker)."""
-SHUTDOWN_MARGIN_S = 5.0
-"""Past the graceful timeout, how long cancelled activities get to end."""
+GRACEFUL_SHARE = 0.6
+"""Of the service's stop grace (TICKMESH_GRACE_SECONDS, 5 s), how long a stopping worker
+lets running activities finish before cancelling them (Temporal retries a cancelled one
+on another worker); the rest is the bound on shutdown below, inside the grace, so the
+launcher never has to SIGKILL the service for it."""
+SHUTDOWN_SHARE = 0.8
 
 
 class TemporalRunner:
@@ -39,8 +40,10 @@ class TemporalRunner:
         workflows: Sequence[type],
         activities: Sequence[Any],
         schedules_paused: bool = False,
+        grace_s: float = 5.0,
     ) -> None:
         self.settings = settings
+        self._grace_s = grace_s
         self._schedules_paused = schedules_paused
         self._wait_s = wait_s
         self._workflows = workflows
@@ -78,7 +81,7 @@ class TemporalRunner:
             task_queue=self.task_queue,
             workflows=list(self._workflows),
             activities=list(self._activities),
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            graceful_shutdown_timeout=timedelta(seconds=self._grace_s * GRACEFUL_SHARE),
         )
         self._task = asyncio.create_task(self._worker.run(), name="temporal-worker")
         log.info("temporal worker polling %s on %s (namespace %s)",
@@ -88,10 +91,11 @@ class TemporalRunner:
         """Stop polling; let running activities finish within the graceful timeout.
 
         Bounded: an activity that ignores its cancellation would hold shutdown() forever
-        (seen once, a test mesh's teardown hanging until pytest's timeout); past the
-        bound the worker task is cancelled and Temporal retries the activity elsewhere."""
+        (seen once, a test mesh's teardown hanging until pytest's timeout), and a stop
+        past the service's grace gets it SIGKILLed; past the bound the worker task is
+        cancelled and Temporal retries the activity elsewhere."""
         if self._worker is not None and self._task is not None and not self._task.done():
-            bound = GRACEFUL_SHUTDOWN.total_seconds() + SHUTDOWN_MARGIN_S
+            bound = self._grace_s * SHUTDOWN_SHARE
             try:
                 await asyncio.wait_for(self._worker.shutdown(), bound)
             except TimeoutError:

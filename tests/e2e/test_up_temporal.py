@@ -58,7 +58,7 @@ async def test_up_runs_temporal_and_the_lifecycle_and_stops_them(tmp_path: Path)
             assert len(invoices.invoices) == 1
         status = mesh.tickmesh("status")
         assert "month-end-close" in status.stdout and "(test clock)" in status.stdout
-        assert mesh.stop() == 0
+        assert mesh.stop() == 0, mesh.log()[-4000:]
     assert not _alive(temporal["pid"])
 
 
