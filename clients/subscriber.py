@@ -119,6 +119,18 @@ def _retryable(error: TickmeshError) -> bool:
     )
 
 
+MAX_POOL_MOVES = 3
+"""Refusals by a Bridge of another tier pool followed in a row before giving up."""
+
+
+def pool_address(error: TickmeshError) -> str | None:
+    """Where a Bridge that serves another tier pool (WRONG_POOL) says this key's tier is
+    served, if it knows (mesh.tier_pools)."""
+    if error.reason != "WRONG_POOL":
+        return None
+    return error.metadata.get("address") or None
+
+
 async def subscribe(
     target: str,
     api_key: str,
@@ -141,13 +153,9 @@ async def subscribe(
     backoff = backoff or SUBSCRIBE_BACKOFF
     own_channel = channel is None
     if channel is None:
-        # The mesh's reconnect options, or gRPC's own back-off (up to two minutes) would
-        # outlast the delays above while the server is back.
-        channel = tls.channel(
-            target, ca, options=RECONNECT_OPTIONS, interceptors=api_key_interceptors(api_key)
-        )
+        channel = _key_channel(target, api_key, ca)
     stub = bridge_pb2_grpc.BridgeServiceStub(channel)
-    last_seq, attempt = resume_from, 0
+    last_seq, attempt, moves = resume_from, 0, 0
     newest = NewestTicks()
     try:
         while True:
@@ -161,7 +169,7 @@ async def subscribe(
                 async for message in call:
                     kind = message.WhichOneof("payload")
                     if kind == "ack":
-                        attempt = 0  # connected: the next failure starts backing off afresh
+                        attempt = moves = 0  # connected: the next failure backs off afresh
                         newest.fresh(message.ack.snapshot)
                         yield Ack(message.ack, resumed=last_seq > 0)
                     elif kind == "batch":
@@ -177,6 +185,15 @@ async def subscribe(
                 error = TickmeshError(grpc.StatusCode.UNAVAILABLE, "the server ended the stream")
             except grpc.aio.AioRpcError as err:
                 error = TickmeshError.from_rpc_error(err)
+            moved = pool_address(error)
+            if moved and own_channel and moves < MAX_POOL_MOVES:
+                # A Bridge of another tier pool: go where it says this key's tier is served.
+                await channel.close()
+                channel = _key_channel(moved, api_key, ca)
+                stub = bridge_pb2_grpc.BridgeServiceStub(channel)
+                moves += 1
+                yield Reconnecting(error, attempt + 1, 0.0, last_seq)
+                continue
             if not _retryable(error):
                 raise error
             if max_attempts is not None and attempt >= max_attempts:
@@ -216,7 +233,9 @@ def _us(moment: TimeLike | None) -> int:
     return moment
 
 
-def _history_channel(target: str, api_key: str, ca: Path | None) -> grpc.aio.Channel:
+def _key_channel(target: str, api_key: str, ca: Path | None) -> grpc.aio.Channel:
+    # The mesh's reconnect options, or gRPC's own back-off (up to two minutes) would
+    # outlast subscribe()'s delays while the server is back.
     return tls.channel(
         target, ca, options=RECONNECT_OPTIONS, interceptors=api_key_interceptors(api_key)
     )
@@ -238,15 +257,33 @@ async def history(
     key's tier. Refusals raise TickmeshError:
     PERMISSION_DENIED (a symbol outside the tier), OUT_OF_RANGE (past the tier's window;
     `metadata["required_tier"]` names the tier that reaches), INVALID_ARGUMENT."""
-    own = channel is None
-    channel = channel or _history_channel(target, api_key, ca)
-    stub = history_pb2_grpc.HistoryServiceStub(channel)
     request = history_pb2.StreamHistoryRequest(
         symbols=list(symbols), start_time_us=_us(start), end_time_us=_us(end),
         max_batch_ticks=max_batch_ticks,
     )  # fmt: skip
+    sent = False
     try:
-        async for message in stub.StreamHistory(request):
+        async for batch in _history(target, api_key, request, channel, ca):
+            sent = True
+            yield batch
+    except TickmeshError as error:
+        if sent or channel is not None or not (moved := pool_address(error)):
+            raise
+        async for batch in _history(moved, api_key, request, None, ca):
+            yield batch
+
+
+async def _history(
+    target: str,
+    api_key: str,
+    request: history_pb2.StreamHistoryRequest,
+    channel: grpc.aio.Channel | None,
+    ca: Path | None,
+) -> AsyncGenerator[market_pb2.TickBatch, None]:
+    own = channel is None
+    channel = channel or _key_channel(target, api_key, ca)
+    try:
+        async for message in history_pb2_grpc.HistoryServiceStub(channel).StreamHistory(request):
             yield message.batch
     except grpc.aio.AioRpcError as err:
         raise TickmeshError.from_rpc_error(err) from None
@@ -271,8 +308,27 @@ async def bars(
     `end` (default now), oldest first, following the pages. Refusals as for history()."""
     if interval not in BAR_INTERVALS:
         raise ValueError(f"unknown interval {interval!r}; one of {', '.join(BAR_INTERVALS)}")
+    try:
+        return await _bars(target, api_key, symbol, interval, start, end, page_size, channel, ca)
+    except TickmeshError as error:
+        if channel is not None or not (moved := pool_address(error)):
+            raise
+        return await _bars(moved, api_key, symbol, interval, start, end, page_size, None, ca)
+
+
+async def _bars(
+    target: str,
+    api_key: str,
+    symbol: str,
+    interval: str,
+    start: TimeLike,
+    end: TimeLike | None,
+    page_size: int,
+    channel: grpc.aio.Channel | None,
+    ca: Path | None,
+) -> list[history_common_pb2.Bar]:
     own = channel is None
-    channel = channel or _history_channel(target, api_key, ca)
+    channel = channel or _key_channel(target, api_key, ca)
     stub = history_pb2_grpc.HistoryServiceStub(channel)
     # A fixed end, so the pages of one call describe one range even while time moves on.
     end_us = _us(end) or int(time.time() * 1_000_000)
@@ -306,8 +362,23 @@ async def quotes(
     ca: Path | None = None,
 ) -> list[market_pb2.Tick]:
     """The latest recorded tick of each of `symbols`, with the fields of the key's tier."""
+    try:
+        return await _quotes(target, api_key, symbols, channel, ca)
+    except TickmeshError as error:
+        if channel is not None or not (moved := pool_address(error)):
+            raise
+        return await _quotes(moved, api_key, symbols, None, ca)
+
+
+async def _quotes(
+    target: str,
+    api_key: str,
+    symbols: Sequence[str],
+    channel: grpc.aio.Channel | None,
+    ca: Path | None,
+) -> list[market_pb2.Tick]:
     own = channel is None
-    channel = channel or _history_channel(target, api_key, ca)
+    channel = channel or _key_channel(target, api_key, ca)
     try:
         reply = await history_pb2_grpc.HistoryServiceStub(channel).GetQuote(
             history_pb2.GetQuoteRequest(symbols=list(symbols))

@@ -19,7 +19,15 @@ from tickmesh.common.v1 import tenancy_pb2
 from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 
 from mesh.client_interceptors import api_key_interceptors
-from mesh.config import SERVICES, ConfigError, MeshConfig, env_key, load_config
+from mesh.config import (
+    SERVICES,
+    ConfigError,
+    Invalid,
+    MeshConfig,
+    bridge_pools,
+    env_key,
+    load_config,
+)
 from mesh.demo import create_demo_tenants, demo_instructions
 from mesh.known_settings import check_known
 from mesh.launcher import Mesh, health_of, operator_key_file, run_up
@@ -89,6 +97,12 @@ def _cmd_up(config: MeshConfig, args: argparse.Namespace) -> int:
     if args.insecure:  # the children read it from the environment, like every setting
         os.environ[env_key("tls_insecure")] = "true"
         config = dataclasses.replace(config, tls_insecure=True)
+    if args.bridges is not None:
+        try:
+            config = dataclasses.replace(config, bridges=bridge_pools(args.bridges))
+        except Invalid as exc:
+            print(f"tickmesh up: configuration error: --bridges: {exc}", file=sys.stderr)
+            return 2
     services = args.services or list(SERVICES)
     demo = args.demo and set(services) == set(SERVICES)
     with own_foreground():  # Ctrl-C under `make up` reaches up alone: make exits 0 too
@@ -122,16 +136,23 @@ def _cmd_status(config: MeshConfig, args: argparse.Namespace) -> int:
     the Hub; 0 only when every service is SERVING, the Redis answers and the metrics
     could be read."""
 
+    launched = read_state(config.data_dir)
+    # The services at their configured addresses, then what else the launcher runs here
+    # (further Bridge processes, `bridge-2`), at theirs.
+    children: dict[str, Any] = (launched or {}).get("services", {})
+    names = [*SERVICES, *(n for n in children if n not in SERVICES)]
+
     async def collect() -> list[tuple[str, str, str]]:
-        addresses = [config.address_of(s) for s in SERVICES]
+        addresses = [
+            config.address_of(n) if n in SERVICES else children[n]["address"] for n in names
+        ]
         states = await asyncio.gather(*(health_of(a, config=config) for a in addresses))
-        return list(zip(SERVICES, addresses, states, strict=True))
+        return list(zip(names, addresses, states, strict=True))
 
     rows = asyncio.run(collect())
     if all(state == "UNREACHABLE" for _, _, state in rows):
         print(mesh_down(config, "hub", "status"), file=sys.stderr)
         return 1
-    launched = read_state(config.data_dir)
     print("\n".join(format_status(rows, launched)))
     ok = all(state == "SERVING" for _, _, state in rows)
     store = asyncio.run(store_status(config, launched))
@@ -436,6 +457,12 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--insecure",
         action="store_true",
         help="plaintext instead of TLS (refused unless TICKMESH_HOST is a loopback address)",
+    )
+    up.add_argument(
+        "--bridges",
+        metavar="SPEC",
+        help="Bridge processes: a count (2) or tier pools, e.g. enterprise+pro,free*2 "
+        "(TICKMESH_BRIDGES)",
     )
     up.set_defaults(func=_cmd_up)
     certs = add_command(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mesh.tenancy.signing import MIN_SECRET_BYTES
+from mesh.tier_pools import Pool, PoolSpecError, parse_pools
 
 ENV_PREFIX = "TICKMESH_"
 CONFIG_ENV = "TICKMESH_CONFIG"
@@ -201,6 +202,13 @@ def tier_names(raw: object) -> tuple[str, ...]:
     return tuple(names)
 
 
+def bridge_pools(raw: object) -> tuple[Pool, ...]:
+    try:
+        return parse_pools(str(raw) if isinstance(raw, int) else as_str(raw))
+    except PoolSpecError as exc:
+        raise Invalid(str(exc)) from None
+
+
 def percent(raw: object) -> float:
     value = number_at_least(0)(raw)
     if value > 100:
@@ -261,6 +269,15 @@ class MeshConfig:
     billing_port: int = setting(50055, cast=as_port)
     """The Billing service's port; 0 binds an ephemeral port."""
 
+    bridges: tuple[Pool, ...] = setting((Pool(frozenset()),), cast=bridge_pools)
+    """Bridge processes `up` starts: a count (`2`), or tier pools, comma-separated, tiers
+    joined by `+`, `*N` for N processes: `enterprise+pro,free*2` (mesh.tier_pools). The
+    first listens on bridge_port, the others on free ports; the Hub routes to them."""
+
+    bridge_pool_nice: int = setting(10, cast=int_at_least(0))
+    """Niceness `up` gives Bridges whose pool serves no enterprise tenant, so the enterprise
+    pool gets the CPU first on a busy machine; 0: the same priority as the rest."""
+
     workflow_port: int = setting(50056, cast=as_port)
     """The Workflow service's port (lifecycle schedules, test clock); 0 binds an ephemeral port."""
 
@@ -319,6 +336,11 @@ class MeshConfig:
 
     instance_tiers: tuple[str, ...] = setting((), cast=tier_names)
     """Tiers this server is meant for (comma-separated); empty means every tier."""
+
+    instance_pool: tuple[str, ...] = setting((), cast=tier_names)
+    """Tiers this server alone serves (comma-separated), refusing every other tier: a tier
+    pool (mesh.tier_pools), e.g. `enterprise,pro`; empty: no pool. When set it is also the
+    instance's tiers, and free tenants may come only if `free` is in it."""
 
     instance_capacity: int = setting(1000, cast=int_at_least(0))
     """Concurrent sessions this server can take (the Hub's load = sessions / capacity)."""

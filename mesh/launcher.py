@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import secrets
@@ -37,7 +38,7 @@ from console.process import HOST as CONSOLE_HOST
 from console.process import ConsoleFailed, ConsoleProcess, console_process
 from console.settings import SECTION as CONSOLE_SECTION
 from console.settings import ConsoleSettings
-from mesh.config import SERVICES, ConfigError, MeshConfig, env_key, load_settings
+from mesh.config import SERVICES, ConfigError, MeshConfig, env_key, join_host_port, load_settings
 from mesh.mesh_lock import (
     MeshLock,
     MeshLocked,
@@ -47,6 +48,7 @@ from mesh.mesh_lock import (
     service_claims,
 )
 from mesh.mesh_state import remove_state, state_file, write_state
+from mesh.ports import claim_port, service_ports
 from mesh.shared_store import HOST as STORE_HOST
 from mesh.shared_store import SECTION as STORE_SECTION
 from mesh.shared_store import (
@@ -68,6 +70,7 @@ from mesh.temporal_server import (
     temporal_environment,
     temporal_server,
 )
+from mesh.tiers import Tier
 from mesh.transport import CA_ENV, aio_channel, certs_dir, check_insecure_allowed
 
 log = logging.getLogger("tickmesh.launcher")
@@ -79,6 +82,37 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
     # Linux only: the kernel sends SIGTERM to the child when the launcher dies.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _child_setup(nice: int) -> None:  # pragma: no cover - runs in the child
+    _die_with_parent()
+    if nice:
+        os.nice(nice)
+
+
+def bridge_children(config: MeshConfig) -> list[Child]:
+    """One child per Bridge process of `config.bridges` (mesh.tier_pools): the first on
+    bridge_port (the address the other services and the demo use), the others on free
+    ports, each registering with the Hub, which routes every tenant to its tier's pool."""
+    children: list[Child] = []
+    avoid = service_ports(config)
+    host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+    for pool in config.bridges:
+        for _ in range(pool.processes):
+            env: dict[str, str] = {}
+            if pool.pooled:
+                ranked = sorted(pool.tiers, key=lambda t: t.rank, reverse=True)
+                env[env_key("instance_pool")] = ",".join(t.value for t in ranked)
+            nice = config.bridge_pool_nice if Tier.ENTERPRISE not in pool.tiers else 0
+            if not children:
+                address = config.address_of("bridge")
+            else:
+                port = claim_port(config.host, 0, avoid)
+                env[env_key("bridge_port")] = str(port)
+                address = join_host_port(host, port)
+            name = f"bridge-{len(children) + 1}" if children else "bridge"
+            children.append(Child(name, address, "bridge", env, nice if pool.pooled else 0))
+    return children
 
 
 _TAIL_LINES = 20
@@ -99,7 +133,14 @@ class Child:
     """One service process (the latest, after a restart) and its record."""
 
     service: str
+    """Its name in the mesh: the service, or `bridge-2` for a further Bridge process."""
     address: str
+    module: str = ""
+    """The service it runs (`python -m servers.<module>`); empty: `service`."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Settings of its own over the mesh's environment (a further Bridge's port and pool)."""
+    nice: int = 0
+    """Niceness it starts with (a Bridge pool serving no enterprise tenant)."""
     process: subprocess.Popen[bytes] | None = None
     exit_code: int | None = None
     started_at: float = 0.0
@@ -150,9 +191,13 @@ class Mesh:
         self.env = env
         self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         for service in services:
-            child = Child(service, self.config.address_of(service))
-            self.spawn(child)
-            self.children.append(child)
+            if service == "bridge":
+                children = bridge_children(self.config)
+            else:
+                children = [Child(service, self.config.address_of(service))]
+            for child in children:
+                self.spawn(child)
+                self.children.append(child)
         self.write_state()
 
     def spawn(self, child: Child) -> None:
@@ -161,11 +206,12 @@ class Mesh:
         Must run on the launcher's main thread: PR_SET_PDEATHSIG fires when the
         thread that forked the child ends, not the process.
         """
+        module = child.module or child.service
         child.process = subprocess.Popen(
-            [sys.executable, "-m", f"servers.{child.service}"],
-            env={**self.env, "TICKMESH_COMPONENT": child.service},
+            [sys.executable, "-m", f"servers.{module}"],
+            env={**self.env, **child.env, "TICKMESH_COMPONENT": module},
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(_child_setup, child.nice),
             # Own session: Ctrl-C in a terminal (or `timeout`) signals the launcher's
             # process group only, and the launcher signals each child exactly once.
             start_new_session=True,

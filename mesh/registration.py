@@ -52,16 +52,21 @@ def advertised_address(config: MeshConfig, port: int) -> str:
 def instance_spec(
     config: MeshConfig, component: str, instance_id: str, address: str
 ) -> hub_pb2.InstanceSpec:
-    """What this server declares about itself, from the `instance_*` settings."""
+    """What this server declares about itself, from the `instance_*` settings; a pooled
+    server (instance_pool) declares its pool's tiers and takes free tenants only if free
+    is one of them."""
+    pool = config.instance_pool
+    tiers = pool or config.instance_tiers
     return hub_pb2.InstanceSpec(
         instance_id=instance_id,
         service=component,
         address=address,
         zone=config.instance_zone,
-        tiers=[tier_to_proto(Tier(name)) for name in config.instance_tiers],
+        tiers=[tier_to_proto(Tier(name)) for name in tiers],
         capacity=config.instance_capacity,
-        free_tier_allowed=config.instance_free_tier,
+        free_tier_allowed="free" in pool if pool else config.instance_free_tier,
         cost_per_request_micros=config.instance_cost_micros,
+        tier_pool=bool(pool),
     )
 
 

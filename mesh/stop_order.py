@@ -43,12 +43,18 @@ class Stoppable(Protocol):
 
 def stop_stages(services: Iterable[str]) -> list[list[str]]:
     """`services` grouped as STOP_STAGES, in stop order, empty stages left out. A service
-    no stage names stops first, with the entry points: nothing is known to depend on it."""
+    no stage names stops first, with the entry points: nothing is known to depend on it;
+    a further process of a service (`bridge-2`) stops with the service."""
     services = list(services)
     known = {name for stage in STOP_STAGES for name in stage}
-    stages = [[s for s in services if s not in known]]
-    stages += [[s for s in services if s in stage] for stage in STOP_STAGES]
+    stages = [[s for s in services if _service(s) not in known]]
+    stages += [[s for s in services if _service(s) in stage] for stage in STOP_STAGES]
     return [stage for stage in stages if stage]
+
+
+def _service(name: str) -> str:
+    # A further process of a service (`bridge-2`) stops with it.
+    return name.partition("-")[0]
 
 
 def stop_in_order(children: Sequence[Stoppable], grace_s: float) -> None:

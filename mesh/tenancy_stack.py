@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from tickmesh.hub.v1 import hub_pb2, hub_pb2_grpc
 from tickmesh.storage.v1 import storage_pb2, storage_pb2_grpc
 
 from mesh.channels import MeshChannels
@@ -29,15 +30,18 @@ from mesh.interceptors.idempotency import IdempotencyInterceptor
 from mesh.interceptors.metering import MeteringInterceptor
 from mesh.interceptors.permissions import PermissionInterceptor
 from mesh.interceptors.quota import QuotaInterceptor
+from mesh.interceptors.tier_pool import TierPoolInterceptor
 from mesh.metering.meter import Sender, UsageMeter
 from mesh.metering.spool import Spool, spool_dir
 from mesh.peer_identity import ServiceVerifier
+from mesh.pool_directory import PoolDirectory
 from mesh.tenancy.auth_cache import AuthCache, Resolver
 from mesh.tenancy.authenticator import Authenticator, KeyAuthenticator, tenant_from_proto
 from mesh.tenancy.context import TenantContext
 from mesh.tenancy.permissions import Scope
 from mesh.tenancy.quota import QuotaStore
 from mesh.tenancy.quota_events import QuotaEvents
+from mesh.tiers import Tier
 from mesh.transport import certs_dir
 
 METER_DRAIN_S = 5.0
@@ -171,6 +175,7 @@ async def open_tenancy(
     quota_events = QuotaEvents(lambda request: events_stub.EmitEvent(request, timeout=5))
     interceptors: list[grpc.aio.ServerInterceptor] = [
         AuthInterceptor(authenticator, options.public_methods),
+        *_pool_guard(config, channels),
         PermissionInterceptor(options.tenant_rpcs).scoped_to(options.own_services),
         QuotaInterceptor(quota, quota_events).scoped_to(options.own_services),
         MeteringInterceptor(meter, component).scoped_to(options.own_services),
@@ -178,6 +183,20 @@ async def open_tenancy(
         IdempotencyInterceptor(quota.redis, config.redis_prefix),
     ]
     return Tenancy(quota, cache, meter, interceptors, instance, authenticate_key, quota_events)
+
+
+def _pool_guard(config: MeshConfig, channels: MeshChannels) -> list[TierPoolInterceptor]:
+    """For a server in a tier pool (instance_pool), the interceptor that turns other tiers
+    away, naming from the Hub's registry where their pool is."""
+    if not config.instance_pool:
+        return []
+    directory = None
+    if config.hub_address:
+        hub = hub_pb2_grpc.HubServiceStub(channels.service_channel(config.hub_address))
+        request = hub_pb2.ListInstancesRequest(service=channels.component)
+        directory = PoolDirectory(lambda: hub.ListInstances(request, timeout=1))
+    tiers = [Tier(name) for name in config.instance_pool]
+    return [TierPoolInterceptor(channels.component, tiers, directory)]
 
 
 def _as_resolver(authenticate: KeyAuthenticator) -> Resolver:

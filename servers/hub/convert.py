@@ -54,6 +54,7 @@ def spec_from_proto(spec: hub_pb2.InstanceSpec) -> InstanceSpec:
         free_tier_allowed=spec.free_tier_allowed,
         cost_per_request_micros=spec.cost_per_request_micros,
         labels=dict(spec.labels),
+        tier_pool=spec.tier_pool,
     )
 
 
@@ -92,6 +93,7 @@ def instance_to_proto(
             free_tier_allowed=spec.free_tier_allowed,
             cost_per_request_micros=spec.cost_per_request_micros,
             labels=dict(spec.labels),
+            tier_pool=spec.tier_pool,
         ),
         health=health,
         lease_id="",  # never shown: whoever holds a lease can deregister the instance

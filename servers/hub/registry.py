@@ -70,6 +70,12 @@ class InstanceSpec:
     free_tier_allowed: bool = False
     cost_per_request_micros: int = 0
     labels: Mapping[str, str] = field(default_factory=dict)
+    tier_pool: bool = False
+    """It serves only `tiers` and refuses the rest (mesh.tier_pools)."""
+
+    def refuses(self, tier: Tier) -> bool:
+        """Whether it turns tenants of `tier` away (a pool that does not serve it)."""
+        return self.tier_pool and tier not in self.tiers
 
 
 @dataclass(slots=True)
@@ -174,6 +180,17 @@ def validate_spec(spec: InstanceSpec) -> None:
             reason="UNKNOWN_SERVICE",
         )
     parse_address(spec.address)
+    if spec.tier_pool and not spec.tiers:
+        raise InvalidArgument(
+            "spec.tier_pool: a pool serves some tiers: name them in spec.tiers",
+            violations=[FieldViolation("spec.tiers", "required when tier_pool is set")],
+        )
+    if spec.tier_pool and spec.free_tier_allowed != (Tier.FREE in spec.tiers):
+        raise InvalidArgument(
+            "spec.free_tier_allowed: a pool takes free tenants exactly when free is one of "
+            "its tiers",
+            violations=[FieldViolation("spec.free_tier_allowed", "must match spec.tiers")],
+        )
     for name in ("capacity", "cost_per_request_micros"):
         if getattr(spec, name) < 0:
             raise InvalidArgument(

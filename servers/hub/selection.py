@@ -5,7 +5,8 @@ not ejected. When fewer than `panic_percent` of a service's instances are
 healthy, the Hub panics and routes to every instance that has not said
 NOT_SERVING, rather than pile everything onto the few (or none).
 
-Eligibility by the tenant's tier:
+Eligibility by the tenant's tier (an instance in a tier pool, mesh.tier_pools, is never
+eligible for a tier outside its pool: it would refuse the call):
 - enterprise: every instance in rotation; the best score wins;
 - pro: instances meant for pro or enterprise (or every tier), best score;
   with none, the best of the rest (better served than refused);
@@ -199,6 +200,8 @@ def select(
 def _eligible(
     pool: list[Instance], live: list[Instance], tier: Tier, service: str
 ) -> tuple[list[Instance], str]:
+    if tier is not Tier.FREE:  # free's own rule (free_tier_allowed) covers its pools
+        pool = _not_refusing(pool, live, tier, service)
     if tier is Tier.ENTERPRISE:
         return pool, "best score"
     if tier is Tier.PRO:
@@ -219,6 +222,25 @@ def _eligible(
         reason="FREE_TIER_NOT_SERVED",
         metadata={"service": service, "tier": tier.value, "required_tier": Tier.PRO.value},
     )
+
+
+def _not_refusing(
+    pool: list[Instance], live: list[Instance], tier: Tier, service: str
+) -> list[Instance]:
+    # A pooled instance refuses every other tier (mesh.tier_pools): never route one there.
+    serving = [i for i in pool if not i.spec.refuses(tier)]
+    if serving:
+        return serving
+    metadata = {"service": service, "tier": tier.value}
+    if any(not i.spec.refuses(tier) for i in live):
+        raise Unavailable(
+            f"every {service} instance that serves {tier.value} tenants is down; retry later",
+            reason="NO_HEALTHY_INSTANCE", metadata=metadata,
+        )  # fmt: skip
+    raise FailedPrecondition(
+        f"no {service} instance serves {tier.value} tenants: each is in a pool for other tiers",
+        reason="NO_POOL_FOR_TIER", metadata=metadata,
+    )  # fmt: skip
 
 
 class Attribution:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mesh.errors import AlreadyExists, InvalidArgument, NotFound, ResourceExhausted
+from mesh.tiers import Tier
 from servers.hub.registry import (
     Event,
     EventType,
@@ -16,6 +18,7 @@ from servers.hub.registry import (
     LeasePolicy,
     Registry,
     parse_address,
+    validate_spec,
 )
 
 
@@ -211,3 +214,21 @@ def test_events_carry_copies(registry: Registry) -> None:
     registry.heartbeat(instance.lease_id, active_sessions=7)
     assert events[0].instance is not None and events[0].instance.active_sessions == 0
     assert events[1].instance is not None and events[1].instance.active_sessions == 7
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"tier_pool": True}, "spec.tier_pool"),
+        (
+            {"tier_pool": True, "tiers": frozenset({Tier.FREE}), "free_tier_allowed": False},
+            "spec.free_tier_allowed",
+        ),
+    ],
+)
+def test_a_pool_must_name_its_tiers_and_take_free_exactly_when_free_is_one(
+    changes: dict[str, object], field: str
+) -> None:
+    spec = dataclasses.replace(InstanceSpec("b-1", "bridge", "127.0.0.1:1"), **changes)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match=field):
+        validate_spec(spec)

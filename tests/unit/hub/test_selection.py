@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -170,3 +171,38 @@ def test_resolver_spreads_sessions_and_attributes_them() -> None:
         "resolutions.bridge.free": 1.0,
         "resolutions.bridge.pro": 4.0,
     }
+
+
+def pooled(instance_id: str, *tiers: Tier, **kwargs: object) -> Instance:
+    """An instance of a tier pool (mesh.tier_pools): it refuses every other tier."""
+    made = inst(instance_id, tiers=tiers, free=Tier.FREE in tiers, **kwargs)  # type: ignore[arg-type]
+    made.spec = dataclasses.replace(made.spec, tier_pool=True)
+    return made
+
+
+def test_a_tier_never_goes_to_a_pool_that_refuses_it() -> None:
+    # The free pool is idle and cheap, the paid pool loaded: each tier still goes home.
+    paid = pooled("paid", Tier.ENTERPRISE, Tier.PRO, sessions=95)
+    free = pooled("free", Tier.FREE, capacity=10_000)
+    for _ in range(10):
+        assert pick([paid, free], Tier.ENTERPRISE) == "paid"
+        assert pick([paid, free], Tier.PRO) == "paid"
+        assert pick([paid, free], Tier.FREE) == "free"
+
+
+def test_an_unpooled_instance_still_takes_any_tier_beside_pools() -> None:
+    free = pooled("free", Tier.FREE)
+    shared = inst("shared", sessions=50)
+    assert pick([free, shared], Tier.PRO) == "shared"
+
+
+def test_a_tier_no_pool_serves_is_a_failed_precondition_and_a_down_pool_unavailable() -> None:
+    free = pooled("free", Tier.FREE)
+    with pytest.raises(FailedPrecondition) as refused:
+        select([free], Tier.PRO, service="bridge")
+    assert refused.value.reason == "NO_POOL_FOR_TIER"
+    paid = pooled("paid", Tier.ENTERPRISE, Tier.PRO, health=Health.NOT_SERVING)
+    others = [pooled(f"free{i}", Tier.FREE) for i in range(3)]  # no panic: 3 of 4 healthy
+    with pytest.raises(Unavailable) as down:
+        select([paid, *others], Tier.ENTERPRISE, service="bridge")
+    assert down.value.reason == "NO_HEALTHY_INSTANCE"

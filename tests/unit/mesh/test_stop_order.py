@@ -100,3 +100,8 @@ def test_a_child_outliving_its_grace_is_killed_before_the_next_stage(
     stop_in_order(mesh.children, grace_s=0.0)  # type: ignore[arg-type]
     assert mesh.events == ["term bridge", "kill bridge", "term storage", "exit storage"]
     assert mesh.children[0].exit_code == -signal.SIGKILL
+
+
+def test_a_further_bridge_process_stops_with_the_bridge() -> None:
+    stages = stop_stages(["storage", "bridge-2", "hub", "bridge", "ingestion"])
+    assert stages == [["bridge-2", "hub", "bridge"], ["ingestion"], ["storage"]]

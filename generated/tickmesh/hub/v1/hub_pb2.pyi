@@ -25,7 +25,7 @@ INSTANCE_HEALTH_UNREACHABLE: InstanceHealth
 INSTANCE_HEALTH_EJECTED: InstanceHealth
 
 class InstanceSpec(_message.Message):
-    __slots__ = ("instance_id", "service", "address", "zone", "tiers", "capacity", "free_tier_allowed", "cost_per_request_micros", "labels")
+    __slots__ = ("instance_id", "service", "address", "zone", "tiers", "capacity", "free_tier_allowed", "cost_per_request_micros", "labels", "tier_pool")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class InstanceSpec(_message.Message):
     FREE_TIER_ALLOWED_FIELD_NUMBER: _ClassVar[int]
     COST_PER_REQUEST_MICROS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    TIER_POOL_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     service: str
     address: str
@@ -51,7 +52,8 @@ class InstanceSpec(_message.Message):
     free_tier_allowed: bool
     cost_per_request_micros: int
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, instance_id: _Optional[str] = ..., service: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[_tenancy_pb2.Tier, str]]] = ..., capacity: _Optional[int] = ..., free_tier_allowed: _Optional[bool] = ..., cost_per_request_micros: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    tier_pool: bool
+    def __init__(self, instance_id: _Optional[str] = ..., service: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[_tenancy_pb2.Tier, str]]] = ..., capacity: _Optional[int] = ..., free_tier_allowed: _Optional[bool] = ..., cost_per_request_micros: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., tier_pool: _Optional[bool] = ...) -> None: ...
 
 class Instance(_message.Message):
     __slots__ = ("spec", "health", "lease_id", "lease_expires_at", "active_sessions", "score", "registered_at")

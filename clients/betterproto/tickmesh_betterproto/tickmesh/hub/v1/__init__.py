@@ -494,6 +494,12 @@ class InstanceSpec(betterproto2.Message):
     Free-form labels, e.g. version.
     """
 
+    tier_pool: "bool" = betterproto2.field(10, betterproto2.TYPE_BOOL)
+    """
+    It serves only `tiers` and refuses tenants of any other tier (a tier pool, e.g. the
+    Bridges kept for enterprise and pro); the Hub routes no other tier to it.
+    """
+
 
 default_message_pool.register_message("tickmesh.hub.v1", "InstanceSpec", InstanceSpec)
 
