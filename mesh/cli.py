@@ -77,7 +77,8 @@ def _pastable(line: str) -> str:
 def _print_endpoints(mesh: Mesh) -> None:
     print("tickmesh is up; every service reports SERVING:")
     for child in mesh.children:
-        print(f"  {child.service:<10} {child.address}")
+        pool = child.env.get(env_key("instance_pool"))
+        print(f"  {child.service:<10} {child.address}" + (f" (pool {pool})" if pool else ""))
     if mesh.store is not None:
         store = mesh.store
         print(f"  {store.service:<10} {store.address} ({store.server}, files in {store.directory})")

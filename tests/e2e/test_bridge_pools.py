@@ -71,6 +71,9 @@ def test_up_starts_one_bridge_per_pool_the_free_one_at_lower_priority(
 ) -> None:
     paid, free = bridges(pooled_mesh)
     assert paid["address"] == pooled_mesh.address("bridge")
+    log = pooled_mesh.log()
+    assert f"bridge     {paid['address']} (pool enterprise,pro)" in log
+    assert f"bridge-2   {free['address']} (pool free)" in log
     assert os.getpriority(os.PRIO_PROCESS, int(paid["pid"])) == 0  # type: ignore[call-overload]
     assert os.getpriority(os.PRIO_PROCESS, int(free["pid"])) == 10  # type: ignore[call-overload]
     status = pooled_mesh.tickmesh("status")
