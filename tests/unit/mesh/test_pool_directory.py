@@ -16,10 +16,10 @@ SERVING = hub_pb2.INSTANCE_HEALTH_SERVING
 
 def instance(
     address: str,
-    *tiers: tenancy_pb2.Tier.ValueType,
+    *tiers: tenancy_pb2.Tier,
     pool: bool = True,
     sessions: int = 0,
-    health: hub_pb2.InstanceHealth.ValueType = SERVING,
+    health: hub_pb2.InstanceHealth = SERVING,
 ) -> hub_pb2.Instance:
     spec = hub_pb2.InstanceSpec(
         instance_id=address, service="bridge", address=address, tiers=list(tiers),
