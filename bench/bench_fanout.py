@@ -206,10 +206,9 @@ def bridge_plans(pools: list[Pool], nice: int) -> list[ServerPlan]:
 
 async def publish(
     address: str, admin_key: str, symbols: list[str], rate: float, step_s: float,
-    stop: asyncio.Event, counts: dict[str, int], paused: asyncio.Event | None = None,
+    stop: asyncio.Event, counts: dict[str, int],
 ) -> None:  # fmt: skip
-    """Feed Ingestion at `rate` updates per symbol per second until `stop`, sending
-    nothing while `paused` is set."""
+    """Feed Ingestion at `rate` updates per symbol per second until `stop`."""
     quote = QuoteMaker(symbols).quote
     loop = asyncio.get_running_loop()
 
@@ -218,12 +217,7 @@ async def publish(
         pacer = Pacer(symbols, rate, start)
         tick_at = start
         while not stop.is_set():
-            now = loop.time()
-            if paused is not None and paused.is_set():
-                pacer.skip(now)  # another variant (the NATS peer) has the machine
-                quotes = []
-            else:
-                quotes = [quote(s, i) for i, s in pacer.take(now)]
+            quotes = [quote(s, i) for i, s in pacer.take(loop.time())]
             if quotes:
                 counts["quotes"] += len(quotes)
                 yield ingestion_pb2.PublishTicksRequest(quotes=quotes)
@@ -497,12 +491,14 @@ async def wait_port(port: int, within: float = 30.0) -> None:
 
 
 def spawn(
-    cmd: list[str], env: dict[str, str], stderr: Any = None, nice: int = 0
+    cmd: list[str], env: dict[str, str], stderr: Any = None, nice: int = 0, stdout: Any = None
 ) -> subprocess.Popen[bytes]:
     """A server process (started at once; the caller waits for it to serve), at niceness
     `nice` (raised in the child, before it runs anything)."""
     preexec = (lambda: os.nice(nice) and None) if nice else None
-    return subprocess.Popen(cmd, env=env, cwd=REPO, stderr=stderr, preexec_fn=preexec)
+    return subprocess.Popen(
+        cmd, env=env, cwd=REPO, stderr=stderr, stdout=stdout, preexec_fn=preexec
+    )
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
@@ -825,12 +821,12 @@ async def measure(
 
 async def measure_nats(
     server: NatsServer, specs: list[tuple[str, str, list[str]]], symbols: list[str],
-    args: argparse.Namespace, probe: Any, feed_paused: asyncio.Event,
+    args: argparse.Namespace, probe: Any,
 ) -> RunResult:  # fmt: skip
     """The NATS peer over one window: its own publisher process, NATS core, nats-py
-    subscribers in the client processes. The PublishTicks feed into Ingestion pauses
-    meanwhile, so the machine carries the NATS pipeline only (Ingestion idles)."""
-    feed_paused.set()
+    subscribers in the client processes. Ingestion and its PublishTicks feed go on
+    meanwhile, as in the bare run (pausing them would make Ingestion fail its brokers
+    over as stale, and change the next Bridge run)."""
     background = await wait_quiet(args, probe)
     load = competing_load.start(args.competing_load, run_bound_s(args) + 30)
     prefix = f"bench{secrets.token_hex(4)}"  # no other run's subjects on a shared server
@@ -840,9 +836,14 @@ async def measure_nats(
          "--symbols", ",".join(symbols), "--rate", str(args.rate),
          "--step-ms", str(args.publish_ms), "--tiers", ",".join(tiers),
          "--deadline-s", str(run_bound_s(args) + 30)],
-        dict(os.environ),
+        dict(os.environ), stdout=subprocess.PIPE,
     )  # fmt: skip
     try:
+        # Its RSS "before subscribing" once it is connected and publishing.
+        assert publisher.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(publisher.stdout.readline), 30)
+        if not line.startswith(b"publishing"):
+            raise RuntimeError("the NATS publisher did not start")
         sprocs = [psutil.Process(publisher.pid)]
         labels = ["publisher"]
         if server.pid is not None:
@@ -869,7 +870,6 @@ async def measure_nats(
     finally:
         competing_load.stop(load)
         await asyncio.to_thread(stop_process, publisher)
-        feed_paused.clear()
 
 
 @dataclass
@@ -1375,7 +1375,7 @@ async def main() -> None:
             [sys.executable, str(HELPER), "ingestion", "--port", str(ingestion_port)],
             {**base_env, "BENCH_PROBE_FILE": str(args.ingestion_probe)},
         )
-    stop, feed_paused = asyncio.Event(), asyncio.Event()
+    stop = asyncio.Event()
     counts = collections.Counter[str]()
     publisher: asyncio.Task[None] | None = None
     lines: list[str] = []
@@ -1385,7 +1385,7 @@ async def main() -> None:
             if not args.synthetic_feed:
                 publisher = asyncio.create_task(
                     publish(f"127.0.0.1:{ingestion_port}", admin_key, symbols, args.rate,
-                            args.publish_ms / 1000, stop, counts, feed_paused)
+                            args.publish_ms / 1000, stop, counts)
                 )  # fmt: skip
         iproc = psutil.Process(ingestion.pid) if ingestion is not None else None
         me = psutil.Process()
@@ -1416,9 +1416,7 @@ async def main() -> None:
                 )  # fmt: skip
                 runs.append(await measure("bare", [plan], base_env, specs, args, probe))
             if nats_server is not None:
-                runs.append(
-                    await measure_nats(nats_server, specs, symbols, args, probe, feed_paused)
-                )
+                runs.append(await measure_nats(nats_server, specs, symbols, args, probe))
             block = [HEADER, *report(runs, args.competing_load)]
             if bridge is not None:
                 feed, ing, _ = bridge.feed
@@ -1428,8 +1426,10 @@ async def main() -> None:
                 if bridge.profile:
                     block.append(bridge.profile)
             if nats_server is not None:
-                block.append(f"    nats feed: {args.rate * len(symbols):,.0f} quotes/s from "
-                             "its publisher; the feed into Ingestion paused meanwhile")  # fmt: skip
+                block.append(
+                    f"    nats feed: {args.rate * len(symbols):,.0f} quotes/s from its "
+                    "publisher (Ingestion and its feed go on, as for the bare)"
+                )
             block += summary(runs)
             print("\n".join(block), flush=True)
             lines += block

@@ -23,14 +23,18 @@ PERIOD_S = 0.010  # busy 5 ms of every 10 ms for half a core: finer than a sched
 
 
 def burn(fraction: float, deadline_s: float, period_s: float = PERIOD_S) -> None:
-    """Busy `fraction` of every `period_s` until the deadline or the parent's exit."""
+    """Busy `fraction` of every `period_s` until the deadline or the parent's exit.
+
+    Busy counts in CPU time, not wall time: on a busy machine the loop waits for a core
+    too, and a wall-clock duty cycle would then burn less than asked; it still never
+    spins past its period, so it takes at most `fraction` of a core."""
     parent = os.getppid()
-    clock = time.monotonic
+    clock, cpu = time.monotonic, time.thread_time
     end = clock() + deadline_s
     busy = min(max(fraction, 0.0), 1.0) * period_s
     while clock() < end and os.getppid() == parent:
-        start = clock()
-        while clock() - start < busy:
+        start, spent = clock(), cpu()
+        while cpu() - spent < busy and clock() - start < period_s:
             pass
         idle = period_s - (clock() - start)
         if idle > 0:

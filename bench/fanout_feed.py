@@ -51,11 +51,3 @@ class Pacer:
                 due[s] = max(due[s] + period, now)  # never a burst after a stall
                 out.append((i, s))
         return out
-
-    def skip(self, now: float) -> None:
-        """Let `now` pass with nothing sent (a pause), each symbol keeping its phase, so
-        the feed resumes spread out rather than with every symbol at once."""
-        due, period = self.due, self.period
-        for s, at in due.items():
-            if at <= now:
-                due[s] = at + period * (1 + (now - at) // period)

@@ -217,7 +217,13 @@ async def run_bridge(port: int) -> None:
         time_the_upstream(probe)
         time_the_writes(probe)
     configure_logging(config.log_level, config.log_format, service="bridge")
-    tenancy = TenancyOptions(authenticate_key=resolve_bench_key, usage_sender=acknowledge_usage)
+    # The instance (its spools, its lease holder) named by the port it serves, as
+    # `python -m servers.bridge` names it by its configured port: several Bridges in one
+    # data directory (--bridges) then each have their own.
+    tenancy = TenancyOptions(
+        authenticate_key=resolve_bench_key, usage_sender=acknowledge_usage,
+        instance=f"bridge-{port}",
+    )  # fmt: skip
     try:
         await serve(await BRIDGE.create(config, port=port, tenancy=tenancy))
     finally:

@@ -216,6 +216,7 @@ async def run_publisher(
     start = loop.time()
     pacer = Pacer(symbols, rate, start)
     tick_at, seq = start, 0
+    print("publishing", flush=True)  # the benchmark waits for this line
 
     while not stop.is_set():
         now = loop.time()
