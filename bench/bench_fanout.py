@@ -1089,6 +1089,8 @@ def report(runs: list[RunResult], asked_load: float = 0.0) -> list[str]:
         rt = bridge.us_per_tick() / bare.us_per_tick()
         ratio = (f"  Bridge / bare CPU per message: {r:.2f}x (target <= 1.3x); "
                  f"per tick: {rt:.2f}x")  # fmt: skip
+        if len(bridge.servers) > 1:  # each Bridge reads and sorts the whole upstream
+            ratio += f" ({len(bridge.servers)} Bridge processes against one bare)"
     lines = [*rows, ratio] if ratio else rows
     for run in runs:
         parts = []
@@ -1427,8 +1429,8 @@ async def main() -> None:
                     block.append(bridge.profile)
             if nats_server is not None:
                 block.append(
-                    f"    nats feed: {args.rate * len(symbols):,.0f} quotes/s from its "
-                    "publisher (Ingestion and its feed go on, as for the bare)"
+                    f"    nats feed: {args.rate * len(symbols):,.0f} quotes/s from its publisher"
+                    + (" (Ingestion and its feed go on, as for the bare)" if ingestion else "")
                 )
             block += summary(runs)
             print("\n".join(block), flush=True)
