@@ -2,6 +2,8 @@
 
 Usage: .venv/bin/python bench/bench_fanout.py [--subscribers 100 1000 5000] [--window 20]
            [--warmup 5] [--rate 20] [--symbols 40] [--client-procs 2] [--profile DIR]
+           [--bridges N|POOLS] [--bridge-nice N] [--competing-load CORES]
+           [--workload mix|enterprise] [--peer nats [--no-bridge]]
 
 Topology, all on loopback, every part in its own process so CPU is measured per process:
   - a real Ingestion server (`python -m servers.ingestion`, synthetic feeds off), fed by
@@ -38,6 +40,22 @@ experiment: the launcher calls gc.set_threshold in the Bridge process before it 
 --bridge-switch-interval S likewise calls sys.setswitchinterval (the GIL hand-off);
 --pin puts the measured server alone on the last core and every other process
 on the rest.
+
+Issue 22's variants, each a flag (without them a run is as before, plus a summary table):
+  --bridges SPEC: several Bridge processes, each on its own port: a count (`2`, each
+    serving every tier, subscribers round-robin) or tier pools (`enterprise+pro,free*2`:
+    each started with TICKMESH_INSTANCE_POOL, each subscriber sent to a Bridge of its
+    tier's pool, round-robin within it); reported per process (CPU, messages/s, us/msg,
+    subscribers) and as subscribers per core of Bridge CPU. --bridge-nice N starts the
+    pools that serve no enterprise tier at that niceness.
+  --competing-load CORES: a process of this benchmark busy that share of a core in every
+    measured run (bench/competing_load.py: a duty-cycle busy loop with its own deadline),
+    its measured CPU shown beside the foreign load.
+  --workload enterprise: every subscriber enterprise, all on the same 10 majors.
+  --peer nats: the same feed (bench/fanout_feed.py) through NATS core to nats-py
+    subscribers in the client processes, with the same tier mix, the publisher applying
+    each tier's interval with the Bridge's Throttle (bench/nats_peer.py); --no-bridge
+    runs the peer alone.
 
 The Bridge and Ingestion run with a probe (fanout_servers.Probe) that splits the latency
 before the Bridge's send, per upstream batch: ingest -> Ingestion's publish stamp (its
@@ -491,14 +509,10 @@ async def wait_port(port: int, within: float = 30.0) -> None:
 
 
 def spawn(
-    cmd: list[str], env: dict[str, str], stderr: Any = None, nice: int = 0, stdout: Any = None
+    cmd: list[str], env: dict[str, str], stderr: Any = None, stdout: Any = None
 ) -> subprocess.Popen[bytes]:
-    """A server process (started at once; the caller waits for it to serve), at niceness
-    `nice` (raised in the child, before it runs anything)."""
-    preexec = (lambda: os.nice(nice) and None) if nice else None
-    return subprocess.Popen(
-        cmd, env=env, cwd=REPO, stderr=stderr, stdout=stdout, preexec_fn=preexec
-    )
+    """A server process (started at once; the caller waits for it to serve)."""
+    return subprocess.Popen(cmd, env=env, cwd=REPO, stderr=stderr, stdout=stdout)
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
@@ -604,7 +618,7 @@ class ServerPlan:
     port: int
     tiers: frozenset[Tier]  # the tiers its subscribers have
     env: dict[str, str] = field(default_factory=dict)
-    nice: int = 0  # os.nice in the child before it starts
+    nice: int = 0  # the process's niceness (fanout_servers applies BENCH_NICE first thing)
 
 
 @dataclass
@@ -751,8 +765,13 @@ async def measure(
                 penv["BENCH_GC_THRESHOLD"] = args.bridge_gc_threshold
             if args.bridge_switch_interval:
                 penv["BENCH_SWITCH_INTERVAL"] = str(args.bridge_switch_interval)
+            if plan.nice:
+                # The launcher calls os.nice before anything else, so every thread (grpc's
+                # included) inherits it; not a preexec_fn: forking this process, which has
+                # grpc threads of its own, is unsafe.
+                penv["BENCH_NICE"] = str(plan.nice)
             with log_path.open("wb") as log_file:
-                servers.append(spawn(plan.cmd, penv, stderr=log_file, nice=plan.nice))
+                servers.append(spawn(plan.cmd, penv, stderr=log_file))
         for plan in plans:
             if kind == "bridge":
                 await wait_serving(f"127.0.0.1:{plan.port}")
