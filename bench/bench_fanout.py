@@ -47,7 +47,8 @@ Issue 22's variants, each a flag (without them a run is as before, plus a summar
     each started with TICKMESH_INSTANCE_POOL, each subscriber sent to a Bridge of its
     tier's pool, round-robin within it); reported per process (CPU, messages/s, us/msg,
     subscribers) and as subscribers per core of Bridge CPU. --bridge-nice N starts the
-    pools that serve no enterprise tier at that niceness.
+    pools that serve no enterprise tier at that niceness. --profile follows the first
+    Bridge; --pin puts every Bridge on the last core.
   --competing-load CORES: a process of this benchmark busy that share of a core in every
     measured run (bench/competing_load.py: a duty-cycle busy loop with its own deadline),
     its measured CPU shown beside the foreign load.

@@ -191,6 +191,7 @@ async def run_publisher(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.call_later(deadline_s, stop.set)  # bounded even if the benchmark is gone
+    parent = os.getppid()
     pending: list[tuple[str, bytes]] = []
     ready = asyncio.Event()
 
@@ -218,7 +219,7 @@ async def run_publisher(
     tick_at, seq = start, 0
     print("publishing", flush=True)  # the benchmark waits for this line
 
-    while not stop.is_set():
+    while not stop.is_set() and os.getppid() == parent:  # ends with the benchmark
         now = loop.time()
         now_us = time.time_ns() // 1000
         for i, symbol in pacer.take(now):
