@@ -2,6 +2,8 @@
 
 Usage: .venv/bin/python bench/bench_fanout.py [--subscribers 100 1000 5000] [--window 20]
            [--warmup 5] [--rate 20] [--symbols 40] [--client-procs 2] [--profile DIR]
+           [--bridges N|POOLS] [--bridge-nice N] [--competing-load CORES]
+           [--workload mix|enterprise] [--peer nats [--no-bridge]]
 
 Topology, all on loopback, every part in its own process so CPU is measured per process:
   - a real Ingestion server (`python -m servers.ingestion`, synthetic feeds off), fed by
@@ -39,6 +41,23 @@ experiment: the launcher calls gc.set_threshold in the Bridge process before it 
 --pin puts the measured server alone on the last core and every other process
 on the rest.
 
+Issue 22's variants, each a flag (without them a run is as before, plus a summary table):
+  --bridges SPEC: several Bridge processes, each on its own port: a count (`2`, each
+    serving every tier, subscribers round-robin) or tier pools (`enterprise+pro,free*2`:
+    each started with TICKMESH_INSTANCE_POOL, each subscriber sent to a Bridge of its
+    tier's pool, round-robin within it); reported per process (CPU, messages/s, us/msg,
+    subscribers) and as subscribers per core of Bridge CPU. --bridge-nice N starts the
+    pools that serve no enterprise tier at that niceness. --profile follows the first
+    Bridge; --pin puts every Bridge on the last core.
+  --competing-load CORES: a process of this benchmark busy that share of a core in every
+    measured run (bench/competing_load.py: a duty-cycle busy loop with its own deadline),
+    its measured CPU shown beside the foreign load.
+  --workload enterprise: every subscriber enterprise, all on the same 10 majors.
+  --peer nats: the same feed (bench/fanout_feed.py) through NATS core to nats-py
+    subscribers in the client processes, with the same tier mix, the publisher applying
+    each tier's interval with the Bridge's Throttle (bench/nats_peer.py); --no-bridge
+    runs the peer alone.
+
 The Bridge and Ingestion run with a probe (fanout_servers.Probe) that splits the latency
 before the Bridge's send, per upstream batch: ingest -> Ingestion's publish stamp (its
 batching), -> the moment Ingestion's stream yields it, the write in Ingestion,
@@ -72,20 +91,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# competing_load, fanout_*, nats_peer: the script's own directory (bench/), on sys.path.
+import competing_load
 import grpc
+import nats_peer
 import psutil
-from fanout_servers import BINS_PER_E  # the script's own directory (bench/) is on sys.path
+from fanout_feed import Pacer, QuoteMaker
+from fanout_servers import BINS_PER_E
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nats_peer import NatsServer
 from tickmesh.bridge.v1 import bridge_pb2
-from tickmesh.common.v1 import market_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 from mesh.certs import CertsDir
 from mesh.tiers import FREE_SYMBOLS, MAJOR_PAIRS, Tier
-from servers.ingestion.symbols import BROKERS, UNIVERSE
+from servers.ingestion.symbols import UNIVERSE
 
 REPO = Path(__file__).resolve().parent.parent
 HELPER = Path(__file__).resolve().parent / "fanout_servers.py"
+NATS_PEER = Path(__file__).resolve().parent / "nats_peer.py"
 SUBSCRIBE_PATH = "/tickmesh.bridge.v1.BridgeService/Subscribe"
 TIERS = (Tier.FREE, Tier.PRO, Tier.ENTERPRISE)
 TARGET_P99_MS = {Tier.FREE: 1000.0, Tier.PRO: 100.0, Tier.ENTERPRISE: 10.0}
@@ -107,21 +131,29 @@ def published_symbols(count: int) -> list[str]:
     return [*MAJOR_PAIRS, *others][:count]
 
 
-def tier_counts(n: int) -> dict[Tier, int]:
+def tier_counts(n: int, workload: str = "mix") -> dict[Tier, int]:
+    if workload == "enterprise":
+        return {Tier.ENTERPRISE: n}
     enterprise = round(n * 0.02)
     pro = round(n * 0.18)
     return {Tier.FREE: n - pro - enterprise, Tier.PRO: pro, Tier.ENTERPRISE: enterprise}
 
 
-def subscriber_specs(n: int, symbols: list[str], run: str) -> list[tuple[str, str, list[str]]]:
-    """(company, tier, symbols) per subscriber; pro and enterprise sets rotate."""
+def subscriber_specs(
+    n: int, symbols: list[str], run: str, workload: str = "mix"
+) -> list[tuple[str, str, list[str]]]:
+    """(company, tier, symbols) per subscriber; pro and enterprise sets rotate. The
+    enterprise workload: every subscriber enterprise, all on the same 10 majors (a buyer
+    of many enterprise streams)."""
     majors = [s for s in symbols if s in MAJOR_PAIRS]
     others = [s for s in symbols if s not in MAJOR_PAIRS]
     specs = []
     index = 0
-    for tier, count in tier_counts(n).items():
+    for tier, count in tier_counts(n, workload).items():
         for k in range(count):
-            if tier is Tier.FREE:
+            if workload == "enterprise":
+                chosen = majors[:10]
+            elif tier is Tier.FREE:
                 chosen = list(FREE_SYMBOLS)
             elif tier is Tier.PRO:
                 chosen = [majors[(3 * k + j) % len(majors)] for j in range(10)]
@@ -134,6 +166,60 @@ def subscriber_specs(n: int, symbols: list[str], run: str) -> list[tuple[str, st
     return specs
 
 
+@dataclass(frozen=True)
+class Pool:
+    """Bridge processes serving some tiers (--bridges)."""
+
+    tiers: tuple[Tier, ...]
+    count: int
+    pooled: bool  # started with TICKMESH_INSTANCE_POOL (else it serves every tier)
+
+    @property
+    def name(self) -> str:
+        return "+".join(t.value for t in self.tiers) if self.pooled else "all"
+
+
+def parse_bridges(spec: str) -> list[Pool]:
+    """`2` (two Bridges, each every tier) or `enterprise+pro,free*2` (tier pools)."""
+    spec = spec.strip()
+    if spec.isdigit():
+        if int(spec) < 1:
+            raise argparse.ArgumentTypeError("--bridges: at least one Bridge")
+        return [Pool(TIERS, int(spec), pooled=False)]
+    pools = []
+    for part in spec.split(","):
+        names, _, count = part.strip().partition("*")
+        try:
+            tiers = tuple(Tier.parse(name) for name in names.split("+"))
+            n = int(count) if count else 1
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"--bridges {spec!r}: {exc}") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"--bridges {spec!r}: a pool needs a process")
+        pools.append(Pool(tiers, n, pooled=True))
+    return pools
+
+
+def bridge_plans(pools: list[Pool], nice: int) -> list[ServerPlan]:
+    """A Bridge process per pool member, each on its own port; a pool serving no
+    enterprise tier runs at niceness `nice` (the enterprise pool keeps the default)."""
+    plans = []
+    single = len(pools) == 1 and pools[0].count == 1 and not pools[0].pooled
+    for pool in pools:
+        for k in range(pool.count):
+            port = free_port()
+            env = {"TICKMESH_INSTANCE_POOL": ",".join(t.value for t in pool.tiers)}
+            niced = nice if Tier.ENTERPRISE not in pool.tiers else 0
+            plans.append(
+                ServerPlan(
+                    "bridge" if single else f"bridge[{pool.name}]#{k + 1}",
+                    [sys.executable, str(HELPER), "bridge", "--port", str(port)],
+                    port, frozenset(pool.tiers), env if pool.pooled else {}, niced,
+                )
+            )  # fmt: skip
+    return plans
+
+
 # -- the publisher (PublishTicks into Ingestion) --------------------------------------
 
 
@@ -142,35 +228,15 @@ async def publish(
     stop: asyncio.Event, counts: dict[str, int],
 ) -> None:  # fmt: skip
     """Feed Ingestion at `rate` updates per symbol per second until `stop`."""
-    rng = random.Random(1)
-    mids = {s: UNIVERSE[s].mid for s in symbols}
-    period = 1.0 / rate
+    quote = QuoteMaker(symbols).quote
     loop = asyncio.get_running_loop()
-
-    def quote(symbol: str, index: int) -> market_pb2.Quote:
-        spec = UNIVERSE[symbol]
-        point = 10.0**-spec.digits
-        spread = max(spec.typical_spread, 2 * point)
-        move = max(point, rng.uniform(0.2, 0.6) * spread)
-        mids[symbol] += move if rng.random() < 0.5 else -move
-        bid = round(mids[symbol] - spread / 2, spec.digits)
-        ask = round(max(mids[symbol] + spread / 2, bid + point), spec.digits)
-        return market_pb2.Quote(
-            symbol=symbol, bid=bid, ask=ask, broker=BROKERS[index % len(BROKERS)],
-            broker_time_us=time.time_ns() // 1000, bid_size=1e6, ask_size=1e6,
-        )  # fmt: skip
 
     async def requests() -> Any:
         start = loop.time()
-        due = {s: start + i * period / len(symbols) for i, s in enumerate(symbols)}
+        pacer = Pacer(symbols, rate, start)
         tick_at = start
         while not stop.is_set():
-            now = loop.time()
-            quotes = []
-            for i, s in enumerate(symbols):
-                if due[s] <= now:
-                    due[s] = max(due[s] + period, now)  # never a burst after a stall
-                    quotes.append(quote(s, i))
+            quotes = [quote(s, i) for i, s in pacer.take(loop.time())]
             if quotes:
                 counts["quotes"] += len(quotes)
                 yield ingestion_pb2.PublishTicksRequest(quotes=quotes)
@@ -215,25 +281,35 @@ class TierStats:
         self.to_send.update(other.to_send)
 
 
-def client_process(
-    target: str, specs: list[tuple[str, str, list[str]]], per_channel: int,
-    commands: Any, results: Any,
-) -> None:  # fmt: skip
+Routed = tuple[str, str, list[str], str]
+"""(company, tier, symbols, the address of the server it subscribes to)."""
+
+
+def client_process(specs: list[Routed], per_channel: int, commands: Any, results: Any) -> None:
     """Runs in its own process: one Subscribe stream per spec, reporting to `results`."""
-    asyncio.run(_clients(target, specs, per_channel, commands, results))
+    asyncio.run(_clients(specs, per_channel, commands, results))
 
 
-async def _clients(
-    target: str, specs: list[tuple[str, str, list[str]]], per_channel: int,
-    commands: Any, results: Any,
-) -> None:  # fmt: skip
-    n_channels = max(1, math.ceil(len(specs) / per_channel))
+async def _clients(specs: list[Routed], per_channel: int, commands: Any, results: Any) -> None:
     options = [("grpc.use_local_subchannel_pool", 1)]  # a connection per channel
-    channels = [mesh_channel(target, options) for _ in range(n_channels)]
-    methods = [
-        ch.unary_stream(SUBSCRIBE_PATH, bridge_pb2.SubscribeRequest.SerializeToString, None)
-        for ch in channels
-    ]
+    channels = []
+    methods: dict[str, list[Any]] = {}  # per server, its channels' Subscribe
+    place = []  # per spec: its server, its position among that server's specs
+    by_server = collections.Counter(spec[3] for spec in specs)
+    for target, count in by_server.items():
+        ours = [
+            mesh_channel(target, options) for _ in range(max(1, math.ceil(count / per_channel)))
+        ]
+        channels += ours
+        methods[target] = [
+            ch.unary_stream(SUBSCRIBE_PATH, bridge_pb2.SubscribeRequest.SerializeToString, None)
+            for ch in ours
+        ]
+    seen = collections.Counter[str]()
+    for spec in specs:
+        place.append((spec[3], seen[spec[3]]))
+        seen[spec[3]] += 1
+    delivered = collections.Counter[str]()  # messages in the window, per server
     stats = {tier.value: TierStats() for tier in TIERS}
     errors: collections.Counter[str] = collections.Counter()
     window = [math.inf, math.inf]  # receive-time window, unix microseconds
@@ -255,10 +331,12 @@ async def _clients(
     async def one(i: int, company: str, tier: str, symbols: list[str]) -> None:
         request = bridge_pb2.SubscribeRequest(symbols=symbols)
         metadata = (("authorization", f"Bearer bench.{company}.u.{tier}"),)
+        target, j = place[i]
+        ours = methods[target]
         for attempt in range(RETRIES + 1):
-            call = methods[i % n_channels](request, metadata=metadata)
+            call = ours[j % len(ours)](request, metadata=metadata)
             calls.append(call)
-            code = await stream(call, stats[tier])
+            code = await stream(call, stats[tier], target)
             if code is None:
                 return
             if code in RETRYABLE and attempt < RETRIES:
@@ -271,7 +349,7 @@ async def _clients(
             settle(opened=False)
             return
 
-    async def stream(call: Any, st: TierStats) -> str | None:
+    async def stream(call: Any, st: TierStats, target: str) -> str | None:
         """Read one stream to its end; None once it was acked, else why it failed first."""
         first = True
         try:
@@ -285,6 +363,7 @@ async def _clients(
                 if not window[0] <= now < window[1]:
                     continue
                 message = parse(raw)
+                delivered[target] += 1
                 st.messages += 1
                 st.bytes += len(raw)
                 st.skipped += message.skipped
@@ -320,7 +399,7 @@ async def _clients(
         return None
 
     tasks = []
-    for i, (company, tier, symbols) in enumerate(specs):
+    for i, (company, tier, symbols, _) in enumerate(specs):
         tasks.append(asyncio.create_task(one(i, company, tier, symbols)))
         if i % 50 == 49:
             await asyncio.sleep(0.05)  # a ramp (1,000 streams/s per process), not a herd
@@ -344,7 +423,9 @@ async def _clients(
     await asyncio.gather(*tasks, return_exceptions=True)
     for ch in channels:
         await ch.close()
-    results.put(("done", os.getpid(), {k: vars(v) for k, v in stats.items()}, report()))
+    results.put(
+        ("done", os.getpid(), {k: vars(v) for k, v in stats.items()}, report(), dict(delivered))
+    )
 
 
 # -- processes ------------------------------------------------------------------------
@@ -428,9 +509,11 @@ async def wait_port(port: int, within: float = 30.0) -> None:
             await asyncio.sleep(0.1)
 
 
-def spawn(cmd: list[str], env: dict[str, str], stderr: Any = None) -> subprocess.Popen[bytes]:
+def spawn(
+    cmd: list[str], env: dict[str, str], stderr: Any = None, stdout: Any = None
+) -> subprocess.Popen[bytes]:
     """A server process (started at once; the caller waits for it to serve)."""
-    return subprocess.Popen(cmd, env=env, cwd=REPO, stderr=stderr)
+    return subprocess.Popen(cmd, env=env, cwd=REPO, stderr=stderr, stdout=stdout)
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
@@ -467,6 +550,8 @@ class RunResult:
     hist: dict[str, collections.Counter[int]] = field(default_factory=dict)  # probes, window
     steal: float = 0.0  # cores' worth of time the hypervisor ran something else
     written: int = 0  # messages the server says it wrote in the window (baseline only)
+    servers: list[ServerShare] = field(default_factory=list)  # per process, when several
+    load_cpu_s: float = 0.0  # the competing load's CPU over the window (--competing-load)
 
     @property
     def messages(self) -> int:
@@ -525,44 +610,81 @@ def percentile(hist: collections.Counter[int], q: float) -> float:
     return math.nan
 
 
-async def measure(
-    kind: str, server_cmd: list[str], env: dict[str, str], port: int,
-    specs: list[tuple[str, str, list[str]]], args: argparse.Namespace,
-    probe: Any,
-) -> RunResult:  # fmt: skip
-    address = f"127.0.0.1:{port}"
-    background = await wait_quiet(args, probe)
-    log_path = Path(env["TICKMESH_DATA_DIR"]) / f"{kind}-{len(specs)}.log"
-    probe_path = Path(env["TICKMESH_DATA_DIR"]) / f"{kind}-{len(specs)}.probe.json"
-    count_path = Path(env["TICKMESH_DATA_DIR"]) / f"{kind}-{len(specs)}.count.json"
-    env = {**env, "BENCH_PROBE_FILE": str(probe_path), "BENCH_COUNT_FILE": str(count_path)}
-    if args.bridge_gc_threshold:
-        env["BENCH_GC_THRESHOLD"] = args.bridge_gc_threshold
-    if args.bridge_switch_interval:
-        env["BENCH_SWITCH_INTERVAL"] = str(args.bridge_switch_interval)
-    with log_path.open("wb") as log_file:
-        server = spawn(server_cmd, env, stderr=log_file)
+@dataclass
+class ServerPlan:
+    """One server process of a measured variant."""
+
+    label: str
+    cmd: list[str]
+    port: int
+    tiers: frozenset[Tier]  # the tiers its subscribers have
+    env: dict[str, str] = field(default_factory=dict)
+    nice: int = 0  # the process's niceness (fanout_servers applies BENCH_NICE first thing)
+
+
+@dataclass
+class ServerShare:
+    """One server process's part of a run (several Bridges, or the NATS peer's parts)."""
+
+    label: str
+    subscribers: int
+    cpu_s: float
+    messages: int = 0
+
+
+@dataclass
+class Drive:
+    """What the clients and the CPU counters saw over one window."""
+
+    opened: int
+    errors: dict[str, int]
+    tiers: dict[str, TierStats]
+    delivered: collections.Counter[str]  # messages per server address
+    cpu: list[float]  # per server process, seconds
+    client_cpu_s: float
+    busy: float
+    feed: list[float]
+    others: float
+    load_cpu_s: float
+    steal: float
+
+
+def run_bound_s(args: argparse.Namespace) -> float:
+    """The longest one measured run can take (its server start, ramp, warm-up, window and
+    the clients' reports): what bounds the competing load and the NATS publisher."""
+    return 30 + 1 + 240 + args.warmup + 1.2 + args.window + 120 + args.quiet_wait
+
+
+def route(specs: list[tuple[str, str, list[str]]], plans: list[ServerPlan]) -> list[Routed]:
+    """Each subscriber to a server of its tier, round-robin among those (a tier pool)."""
+    pools = {t: [p for p in plans if Tier.parse(t) in p.tiers] for t in {s[1] for s in specs}}
+    turn = collections.Counter[str]()
+    out = []
+    for company, tier, symbols in specs:
+        pool = pools[tier]
+        if not pool:
+            raise SystemExit(f"no Bridge serves the {tier} tier")
+        plan = pool[turn[tier] % len(pool)]
+        turn[tier] += 1
+        out.append((company, tier, symbols, f"127.0.0.1:{plan.port}"))
+    return out
+
+
+async def drive(
+    kind: str, start_client: Any, shares: list[Any], sprocs: list[psutil.Process],
+    args: argparse.Namespace, probe: Any, load: list[subprocess.Popen[bytes]],
+    on_start: Any = None, on_end: Any = None,
+) -> Drive:  # fmt: skip
+    """Start a client process per share (`start_client(share, commands, results)` gives
+    the Process), wait for their streams, warm up, and measure one window."""
     ctx = mp.get_context("spawn")
     clients: list[Any] = []
+    total = sum(len(share) for share in shares)
     try:
-        if kind == "bridge":
-            await wait_serving(address)
-        else:
-            await wait_port(port)
-        sproc = psutil.Process(server.pid)
-        if args.pin:
-            pin_all_threads(server.pid, [CORES - 1])
-        await asyncio.sleep(1.0)  # the upstream flows; the baseline is idle
-        rss_before = rss_mb(sproc)
         results = ctx.Queue()
-        shares = [specs[i :: args.client_procs] for i in range(args.client_procs)]
         commands = [ctx.Queue() for _ in shares]
         for share, queue in zip(shares, commands, strict=True):
-            p = ctx.Process(
-                target=client_process,
-                args=(address, share, args.streams_per_channel, queue, results),
-                daemon=True,
-            )
+            p = start_client(ctx, share, queue, results)
             p.start()
             clients.append(p)
         opened, errors = 0, collections.Counter[str]()
@@ -572,58 +694,202 @@ async def measure(
             opened += acked
             errors.update(errs)
         ramp = time.monotonic() - t_ramp
-        print(f"  {kind}: {opened}/{len(specs)} streams open after {ramp:.1f} s"
+        print(f"  {kind}: {opened}/{total} streams open after {ramp:.1f} s"
               + (f", errors {dict(errors)}" if errors else ""), flush=True)  # fmt: skip
         await asyncio.sleep(args.warmup)
         cprocs = [psutil.Process(p.pid) for p in clients]
+        lprocs = [psutil.Process(p.pid) for p in load]
         start = time.time() + 0.5
         end = start + args.window
         for queue in commands:
             queue.put((int(start * 1e6), int(end * 1e6)))
         await asyncio.sleep(start - time.time())
-        probe0, written0 = read_probes(probe_path, args.ingestion_probe), read_written(count_path)
-        cpu0, ccpu0, sys0, feed0 = (
-            cpu_s(sproc), sum(map(cpu_s, cprocs)), psutil.cpu_times(), probe()
+        if on_start is not None:
+            on_start()
+        cpu0, ccpu0, lcpu0, sys0, feed0 = (
+            [cpu_s(p) for p in sprocs], sum(map(cpu_s, cprocs)), sum(map(cpu_s, lprocs)),
+            psutil.cpu_times(), probe(),
         )  # fmt: skip
-        profiler = None
-        if args.profile and kind == "bridge":
-            profiler = start_profiler(server.pid, args)
         await asyncio.sleep(end - time.time())
-        cpu1, ccpu1, sys1, feed1 = (
-            cpu_s(sproc), sum(map(cpu_s, cprocs)), psutil.cpu_times(), probe()
+        cpu1, ccpu1, lcpu1, sys1, feed1 = (
+            [cpu_s(p) for p in sprocs], sum(map(cpu_s, cprocs)), sum(map(cpu_s, lprocs)),
+            psutil.cpu_times(), probe(),
         )  # fmt: skip
-        rss_after = rss_mb(sproc)
-        await asyncio.sleep(0.6)  # the next probe files
-        probe1, written1 = read_probes(probe_path, args.ingestion_probe), read_written(count_path)
+        if on_end is not None:
+            on_end()
         busy = _busy(sys0, sys1)
         feed = [(b - a) / args.window for a, b in zip(feed0, feed1, strict=True)]
-        mine = (cpu1 - cpu0 + ccpu1 - ccpu0) / args.window + feed[1] + feed[2]
-        others = busy * CORES - mine
+        cpu = [b - a for a, b in zip(cpu0, cpu1, strict=True)]
+        mine = (sum(cpu) + ccpu1 - ccpu0) / args.window + feed[1] + feed[2]
+        load_cpu = lcpu1 - lcpu0
+        others = busy * CORES - mine - load_cpu / args.window
         tiers = {tier.value: TierStats() for tier in TIERS}
         errors = collections.Counter[str]()  # the clients report them cumulatively
+        delivered = collections.Counter[str]()
         for _ in clients:
-            _, _, stats, errs = await asyncio.to_thread(results.get, True, 120)
+            _, _, stats, errs, per_server = await asyncio.to_thread(results.get, True, 120)
             for name, st in stats.items():
                 tiers[name].merge(TierStats(**st))
             errors.update(errs)
-        profile = finish_profiler(profiler) if profiler else ""
-        return RunResult(
-            kind, len(specs), opened, dict(errors), args.window, cpu1 - cpu0, ccpu1 - ccpu0,
-            busy, rss_before, rss_after, tiers, profile,
-            feed=feed, others=others, background=background,
-            gc=probe1.gc_minus(probe0),
-            hist=probe1.hist_minus(probe0),
-            steal=(sys1.steal - sys0.steal) / args.window if hasattr(sys1, "steal") else 0.0,
-            written=written1 - written0,
+            delivered.update(per_server)
+        return Drive(
+            opened, dict(errors), tiers, delivered, cpu, ccpu1 - ccpu0, busy, feed, others,
+            load_cpu, (sys1.steal - sys0.steal) / args.window if hasattr(sys1, "steal") else 0.0,
         )  # fmt: skip
     finally:
         for p in clients:
             await asyncio.to_thread(p.join, 10)
             if p.is_alive():
                 p.kill()
-        await asyncio.to_thread(stop_process, server)  # the publisher keeps its pace
-        for line in summarize_log(log_path):
-            print(f"  {kind} log: {line}", flush=True)
+
+
+async def measure(
+    kind: str, plans: list[ServerPlan], env: dict[str, str],
+    specs: list[tuple[str, str, list[str]]], args: argparse.Namespace, probe: Any,
+) -> RunResult:  # fmt: skip
+    background = await wait_quiet(args, probe)
+    # The competing load starts once the machine is quiet (else the wait would never end).
+    load = competing_load.start(args.competing_load, run_bound_s(args) + 30)
+    data = Path(env["TICKMESH_DATA_DIR"])
+    names = [
+        f"{kind}-{len(specs)}" + (f"-{i}" if len(plans) > 1 else "") for i in range(len(plans))
+    ]
+    logs = [data / f"{name}.log" for name in names]
+    probes = [data / f"{name}.probe.json" for name in names]
+    count_path = data / f"{names[0]}.count.json"
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        for plan, name, log_path, probe_path in zip(plans, names, logs, probes, strict=True):
+            penv = {**env, **plan.env, "BENCH_PROBE_FILE": str(probe_path),
+                    "BENCH_COUNT_FILE": str(data / f"{name}.count.json")}  # fmt: skip
+            if args.bridge_gc_threshold:
+                penv["BENCH_GC_THRESHOLD"] = args.bridge_gc_threshold
+            if args.bridge_switch_interval:
+                penv["BENCH_SWITCH_INTERVAL"] = str(args.bridge_switch_interval)
+            if plan.nice:
+                # The launcher calls os.nice before anything else, so every thread (grpc's
+                # included) inherits it; not a preexec_fn: forking this process, which has
+                # grpc threads of its own, is unsafe.
+                penv["BENCH_NICE"] = str(plan.nice)
+            with log_path.open("wb") as log_file:
+                servers.append(spawn(plan.cmd, penv, stderr=log_file))
+        for plan in plans:
+            if kind == "bridge":
+                await wait_serving(f"127.0.0.1:{plan.port}")
+            else:
+                await wait_port(plan.port)
+        sprocs = [psutil.Process(server.pid) for server in servers]
+        if args.pin:
+            for server in servers:
+                pin_all_threads(server.pid, [CORES - 1])
+        await asyncio.sleep(1.0)  # the upstream flows; the baseline is idle
+        rss_before = sum(map(rss_mb, sprocs))
+        routed = route(specs, plans)
+        shares = [routed[i :: args.client_procs] for i in range(args.client_procs)]
+
+        def start_client(ctx: Any, share: list[Routed], queue: Any, results: Any) -> Any:
+            return ctx.Process(target=client_process, daemon=True,
+                               args=(share, args.streams_per_channel, queue, results))  # fmt: skip
+
+        readings: dict[str, Any] = {}
+
+        def on_start() -> None:
+            readings["probe0"] = [read_probes(p, args.ingestion_probe) for p in probes]
+            readings["written0"] = read_written(count_path)
+            if args.profile and kind == "bridge":
+                readings["profiler"] = start_profiler(servers[0].pid, args)
+
+        def on_end() -> None:
+            readings["rss_after"] = sum(map(rss_mb, sprocs))
+
+        seen = await drive(kind, start_client, shares, sprocs, args, probe, load, on_start, on_end)
+        await asyncio.sleep(0.6)  # the next probe files
+        probe1 = [read_probes(p, args.ingestion_probe) for p in probes]
+        gc = [0.0] * 6
+        hist: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
+        for before, after in zip(readings["probe0"], probe1, strict=True):
+            gc = [a + b for a, b in zip(gc, after.gc_minus(before), strict=True)]
+            for name, h in after.hist_minus(before).items():
+                if not name.startswith("ingestion ") or not hist.get(name):
+                    hist[name].update(h)  # Ingestion's own: once, not once per Bridge
+        profiler = readings.get("profiler")
+        profile = finish_profiler(profiler) if profiler else ""
+        addresses = [f"127.0.0.1:{plan.port}" for plan in plans]
+        assigned = collections.Counter(spec[3] for spec in routed)
+        parts = [
+            ServerShare(plan.label, assigned[a], c, seen.delivered[a])
+            for plan, a, c in zip(plans, addresses, seen.cpu, strict=True)
+        ]
+        return RunResult(
+            kind, len(specs), seen.opened, seen.errors, args.window, sum(seen.cpu),
+            seen.client_cpu_s, seen.busy, rss_before, readings["rss_after"], seen.tiers,
+            profile, feed=seen.feed, others=seen.others, background=background, gc=gc,
+            hist=dict(hist), steal=seen.steal,
+            written=read_written(count_path) - readings["written0"],
+            servers=parts, load_cpu_s=seen.load_cpu_s,
+        )  # fmt: skip
+    finally:
+        competing_load.stop(load)
+        for server in servers:
+            await asyncio.to_thread(stop_process, server)  # the publisher keeps its pace
+        for name, log_path in zip(names, logs, strict=True):
+            if log_path.exists():
+                for line in summarize_log(log_path):
+                    label = kind if len(plans) == 1 else name
+                    print(f"  {label} log: {line}", flush=True)
+
+
+async def measure_nats(
+    server: NatsServer, specs: list[tuple[str, str, list[str]]], symbols: list[str],
+    args: argparse.Namespace, probe: Any,
+) -> RunResult:  # fmt: skip
+    """The NATS peer over one window: its own publisher process, NATS core, nats-py
+    subscribers in the client processes. Ingestion and its PublishTicks feed go on
+    meanwhile, as in the bare run (pausing them would make Ingestion fail its brokers
+    over as stale, and change the next Bridge run)."""
+    background = await wait_quiet(args, probe)
+    load = competing_load.start(args.competing_load, run_bound_s(args) + 30)
+    prefix = f"bench{secrets.token_hex(4)}"  # no other run's subjects on a shared server
+    tiers = sorted({s[1] for s in specs}, key=lambda t: [x.value for x in TIERS].index(t))
+    publisher = spawn(
+        [sys.executable, str(NATS_PEER), "publish", "--url", server.url, "--prefix", prefix,
+         "--symbols", ",".join(symbols), "--rate", str(args.rate),
+         "--step-ms", str(args.publish_ms), "--tiers", ",".join(tiers),
+         "--deadline-s", str(run_bound_s(args) + 30)],
+        dict(os.environ), stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        # Its RSS "before subscribing" once it is connected and publishing.
+        assert publisher.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(publisher.stdout.readline), 30)
+        if not line.startswith(b"publishing"):
+            raise RuntimeError("the NATS publisher did not start")
+        sprocs = [psutil.Process(publisher.pid)]
+        labels = ["publisher"]
+        if server.pid is not None:
+            sprocs.insert(0, psutil.Process(server.pid))
+            labels.insert(0, "nats-server" + (" (shared)" if server.shared else ""))
+        rss_before = sum(map(rss_mb, sprocs))
+        shares = [specs[i :: args.client_procs] for i in range(args.client_procs)]
+
+        def start_client(ctx: Any, share: Any, queue: Any, results: Any) -> Any:
+            return ctx.Process(target=nats_peer.client_process, daemon=True,
+                               args=(server.url, prefix, share, args.streams_per_channel,
+                                     queue, results))  # fmt: skip
+
+        rss: dict[str, float] = {}
+        seen = await drive("nats", start_client, shares, sprocs, args, probe, load,
+                           on_end=lambda: rss.update(after=sum(map(rss_mb, sprocs))))  # fmt: skip
+        parts = [ServerShare(label, 0, c) for label, c in zip(labels, seen.cpu, strict=True)]
+        return RunResult(
+            "nats", len(specs), seen.opened, seen.errors, args.window, sum(seen.cpu),
+            seen.client_cpu_s, seen.busy, rss_before, rss["after"], seen.tiers,
+            feed=seen.feed, others=seen.others, background=background, steal=seen.steal,
+            servers=parts, load_cpu_s=seen.load_cpu_s,
+        )  # fmt: skip
+    finally:
+        competing_load.stop(load)
+        await asyncio.to_thread(stop_process, publisher)
 
 
 @dataclass
@@ -823,11 +1089,12 @@ def schedule_from(run: RunResult, counts: dict[Tier, int]) -> dict[str, dict[str
     return out
 
 
-def report(bridge: RunResult, bare: RunResult | None, counts: dict[Tier, int]) -> list[str]:
+def report(runs: list[RunResult], asked_load: float = 0.0) -> list[str]:
+    """The rows of HEADER, one per variant, then each variant's details."""
     rows = []
-    for run in (bridge, bare):
-        if run is None:
-            continue
+    bridge = next((run for run in runs if run.kind == "bridge"), None)
+    bare = next((run for run in runs if run.kind == "bare"), None)
+    for run in runs:
         w = run.window
         rows.append(
             f"{run.n:>6} {run.kind:<6} {run.opened:>6} {run.ticks / w:>10,.0f} "
@@ -837,15 +1104,15 @@ def report(bridge: RunResult, bare: RunResult | None, counts: dict[Tier, int]) -
             f"{run.client_cpu_s / w:>6.0%} {run.machine_busy:>5.0%} {run.others:>5.2f}"
         )
     ratio = ""
-    if bare is not None and bare.messages:
+    if bridge is not None and bare is not None and bare.messages:
         r = bridge.us_per_message() / bare.us_per_message()
         rt = bridge.us_per_tick() / bare.us_per_tick()
         ratio = (f"  Bridge / bare CPU per message: {r:.2f}x (target <= 1.3x); "
                  f"per tick: {rt:.2f}x")  # fmt: skip
+        if len(bridge.servers) > 1:  # each Bridge reads and sorts the whole upstream
+            ratio += f" ({len(bridge.servers)} Bridge processes against one bare)"
     lines = [*rows, ratio] if ratio else rows
-    for run in (bridge, bare):
-        if run is None:
-            continue
+    for run in runs:
         parts = []
         for tier in TIERS:
             st = run.tiers[tier.value]
@@ -857,15 +1124,20 @@ def report(bridge: RunResult, bare: RunResult | None, counts: dict[Tier, int]) -
             per = st.data_messages / n / run.window
             tpm = st.ticks / max(st.data_messages, 1)
             size = st.bytes / max(st.messages, 1)
-            parts.append(
+            line = (
                 f"    {run.kind:<6} {tier.value:<10} n={n:<5} {per:7.1f} msg/s/stream "
                 f"{tpm:5.2f} ticks/msg {size:6.0f} B/msg  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms "
-                f"[{ok} <= {TARGET_P99_MS[tier]:g}]  to send p50/p99 "
-                f"{percentile(st.to_send, 0.5):.2f}/{percentile(st.to_send, 0.99):.2f} ms"
-                f"  skipped {st.skipped}"
-                + (f" gaps {st.gaps}" if st.gaps else "")
-                + (f" heartbeats {st.heartbeats}" if st.heartbeats else "")
+                f"[{ok} <= {TARGET_P99_MS[tier]:g}]"
             )
+            if run.kind != "nats":  # NATS messages carry no send stamp and never skip
+                line += (
+                    f"  to send p50/p99 "
+                    f"{percentile(st.to_send, 0.5):.2f}/{percentile(st.to_send, 0.99):.2f} ms"
+                    f"  skipped {st.skipped}"
+                    + (f" gaps {st.gaps}" if st.gaps else "")
+                    + (f" heartbeats {st.heartbeats}" if st.heartbeats else "")
+                )
+            parts.append(line)
         lines += parts
         if run.errors:
             lines.append(f"    {run.kind} stream errors: {run.errors}")
@@ -883,6 +1155,68 @@ def report(bridge: RunResult, bare: RunResult | None, counts: dict[Tier, int]) -
                 f"{sum(g[:3]) / run.cpu_s:.0%} of the Bridge's CPU; in {run.window:g} s: "
                 + ", ".join(f"gen{i} {g[i]:.2f} s in {g[i + 3]:.0f} runs" for i in range(3))
             )
+        lines += server_parts(run)
+        if asked_load:
+            lines.append(
+                f"    {run.kind} competing load: {run.load_cpu_s / run.window:.2f} cores measured "
+                f"(asked {asked_load:g}); other load {run.others:.2f} cores"
+            )
+    return lines
+
+
+def server_parts(run: RunResult) -> list[str]:
+    """Per server process, when a variant has several (Bridges, or NATS's parts)."""
+    w = run.window
+    if run.kind == "nats":
+        parts = " + ".join(f"{p.label} {p.cpu_s / w:.2f}" for p in run.servers)
+        return [f"    nats server CPU (cores): {parts} = {run.cpu_s / w:.2f}"]
+    if len(run.servers) < 2:
+        return []
+    lines = []
+    for p in run.servers:
+        lines.append(
+            f"    {p.label:<26} {p.subscribers:>6} subscribers  CPU {p.cpu_s / w:5.2f} cores  "
+            f"{p.messages / w:>9,.0f} msgs/s  {p.cpu_s * 1e6 / max(p.messages, 1):7.1f} us/msg"
+        )
+    cores = run.cpu_s / w
+    lines.append(
+        f"    {run.kind} x{len(run.servers)}: {run.opened} subscribers on {cores:.2f} cores of "
+        f"{run.kind} CPU = {run.opened / max(cores, 1e-9):,.0f} subscribers per core"
+    )
+    return lines
+
+
+def variant(run: RunResult) -> str:
+    if run.kind == "bridge" and len(run.servers) > 1:
+        return f"bridge x{len(run.servers)}"
+    return run.kind
+
+
+def summary(runs: list[RunResult]) -> list[str]:
+    """One row per variant: what to compare at a glance."""
+    head = (
+        f"  {'variant':<10} {'subs':>6}"
+        + "".join(f" {t.value + ' p50/p99 ms':>22}" for t in TIERS)
+        + f" {'ticks/s':>9} {'msgs/s':>9} {'CPU cores':>9} {'us/msg':>7} {'other load':>11}"
+    )
+    lines = ["  summary:", head]
+    for run in runs:
+        w = run.window
+        cells = []
+        for tier in TIERS:
+            st = run.tiers[tier.value]
+            if not st.streams:
+                cells.append(f" {'-':>22}")
+                continue
+            p50, p99 = percentile(st.latency, 0.5), percentile(st.latency, 0.99)
+            cells.append(f" {f'{p50:.1f} / {p99:.1f}':>22}")
+        load = run.load_cpu_s / w
+        other = f"{run.others:.2f}" + (f"+{load:.2f}" if load else "")
+        lines.append(
+            f"  {variant(run):<10} {run.opened:>6}" + "".join(cells)
+            + f" {run.ticks / w:>9,.0f} {run.messages / w:>9,.0f} {run.cpu_s / w:>9.2f}"
+            f" {run.us_per_message():>7.1f} {other:>11}"
+        )  # fmt: skip
     return lines
 
 
@@ -937,6 +1271,37 @@ async def main() -> None:
     )  # fmt: skip
     parser.add_argument("--no-bare", action="store_true", help="skip the baseline")
     parser.add_argument(
+        "--bridges", metavar="SPEC", type=parse_bridges,
+        help="several Bridge processes: a count (2: each serves every tier, subscribers "
+        "round-robin) or tier pools, e.g. enterprise+pro,free*2 (TICKMESH_INSTANCE_POOL)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bridge-nice", type=int, default=0, metavar="N",
+        help="niceness of the Bridge pools that serve no enterprise tier",
+    )  # fmt: skip
+    parser.add_argument(
+        "--competing-load", type=float, default=0.0, metavar="CORES",
+        help="a process of this benchmark busy this share of a core (a duty cycle) in "
+        "every measured run: other work on the machine",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workload", choices=("mix", "enterprise"), default="mix",
+        help="mix: 80/18/2 free/pro/enterprise; enterprise: every subscriber enterprise, "
+        "all on the same 10 majors",
+    )  # fmt: skip
+    parser.add_argument(
+        "--peer", choices=("nats",),
+        help="also the same feed through NATS core to nats-py subscribers",
+    )  # fmt: skip
+    parser.add_argument(
+        "--nats-url", default=nats_peer.DEFAULT_URL,
+        help="the NATS server (--peer nats); when it does not answer, one is started",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-bridge", action="store_true",
+        help="skip the Bridge and the baseline (with --peer: the peer alone)",
+    )  # fmt: skip
+    parser.add_argument(
         "--tls", action="store_true",
         help="Ingestion and the Bridge on TLS (the mesh's default) instead of plaintext; "
         "implies --no-bare (the bare baseline is plaintext)",
@@ -945,6 +1310,12 @@ async def main() -> None:
     parser.add_argument("--native", action="store_true", help="py-spy --native (pauses)")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
     args = parser.parse_args()
+    if args.no_bridge and not args.peer:
+        parser.error("--no-bridge needs --peer")
+    if args.no_bridge:
+        args.no_bare = True  # the baseline follows the Bridge's schedule
+    if args.peer and args.synthetic_feed:
+        parser.error("--peer publishes the PublishTicks feed (--rate, --symbols) itself")
 
     symbols = published_symbols(args.symbols)
     if args.pin:
@@ -999,53 +1370,89 @@ async def main() -> None:
         f"{os.environ.get('TICKMESH_INGESTION_BATCH_MS', 'the default')} ms"
     )
 
+    pools = args.bridges or [Pool(TIERS, 1, pooled=False)]
+    if args.bridges:
+        print("bridges: " + ", ".join(
+            f"{p.count} x {p.name}" + (f" (nice {args.bridge_nice})"
+                                        if args.bridge_nice and Tier.ENTERPRISE not in p.tiers
+                                        else "")
+            for p in pools))  # fmt: skip
+    if args.workload != "mix":
+        print("workload: every subscriber enterprise, all on the same 10 majors")
+    if args.competing_load:
+        print(f"competing load: {args.competing_load:g} of a core, started by this benchmark in "
+              "every measured run (a busy loop on a 10 ms duty cycle)")  # fmt: skip
+    nats_server = None
+    if args.peer == "nats":
+        nats_server = NatsServer.ensure(args.nats_url)
+        print(f"peer: NATS core at {nats_server.url} ("
+              + ("the machine's, shared: its CPU includes any other traffic" if nats_server.shared
+                 else "started by this benchmark") + "), nats-py subscribers")  # fmt: skip
+
     # The real Ingestion, as `python -m servers.ingestion`, with the probe of its loop.
     args.ingestion_probe = workdir / "ingestion.probe.json"
-    ingestion = spawn(
-        [sys.executable, str(HELPER), "ingestion", "--port", str(ingestion_port)],
-        {**base_env, "BENCH_PROBE_FILE": str(args.ingestion_probe)},
-    )
+    ingestion = None
+    if not args.no_bridge:
+        ingestion = spawn(
+            [sys.executable, str(HELPER), "ingestion", "--port", str(ingestion_port)],
+            {**base_env, "BENCH_PROBE_FILE": str(args.ingestion_probe)},
+        )
     stop = asyncio.Event()
     counts = collections.Counter[str]()
     publisher: asyncio.Task[None] | None = None
     lines: list[str] = []
     try:
-        await wait_serving(f"127.0.0.1:{ingestion_port}")
-        if not args.synthetic_feed:
-            publisher = asyncio.create_task(
-                publish(f"127.0.0.1:{ingestion_port}", admin_key, symbols, args.rate,
-                        args.publish_ms / 1000, stop, counts)
-            )  # fmt: skip
-        iproc, me = psutil.Process(ingestion.pid), psutil.Process()
+        if ingestion is not None:
+            await wait_serving(f"127.0.0.1:{ingestion_port}")
+            if not args.synthetic_feed:
+                publisher = asyncio.create_task(
+                    publish(f"127.0.0.1:{ingestion_port}", admin_key, symbols, args.rate,
+                            args.publish_ms / 1000, stop, counts)
+                )  # fmt: skip
+        iproc = psutil.Process(ingestion.pid) if ingestion is not None else None
+        me = psutil.Process()
         for n in args.subscribers:
             args._n = n
-            specs = subscriber_specs(n, symbols, run=f"b{n}x")
-            tiers = tier_counts(n)
+            specs = subscriber_specs(n, symbols, run=f"b{n}x", workload=args.workload)
+            tiers = tier_counts(n, args.workload)
             print(f"{n} subscribers ({', '.join(f'{v} {k.value}' for k, v in tiers.items())})",
                   flush=True)  # fmt: skip
-            port = free_port()
-            probe = lambda: (counts["quotes"], cpu_s(iproc), cpu_s(me))  # noqa: E731
-            bridge = await measure(
-                "bridge", [sys.executable, str(HELPER), "bridge", "--port", str(port)],
-                base_env, port, specs, args, probe,
-            )  # fmt: skip
-            feed, ing, _ = bridge.feed
-            bare = None
-            if not args.no_bare:
+
+            def probe() -> tuple[float, float, float]:
+                return counts["quotes"], cpu_s(iproc) if iproc else 0.0, cpu_s(me)
+
+            runs: list[RunResult] = []
+            bridge = None
+            if not args.no_bridge:
+                plans = bridge_plans(pools, args.bridge_nice)
+                bridge = await measure("bridge", plans, base_env, specs, args, probe)
+                runs.append(bridge)
+            if bridge is not None and not args.no_bare:
                 schedule = schedule_from(bridge, tiers)
                 port = free_port()
-                bare = await measure(
+                plan = ServerPlan(
                     "bare",
                     [sys.executable, str(HELPER), "bare", "--port", str(port),
                      "--schedule", json.dumps(schedule)],
-                    base_env, port, specs, args, probe,
+                    port, frozenset(TIERS),
                 )  # fmt: skip
-            block = [HEADER, *report(bridge, bare, tiers)]
-            fed = "synthetic" if args.synthetic_feed else f"{feed:,.0f} quotes/s"
-            block.append(f"    feed {fed}; Ingestion CPU {ing:.0%} over the "
-                         f"Bridge window")  # fmt: skip
-            if bridge.profile:
-                block.append(bridge.profile)
+                runs.append(await measure("bare", [plan], base_env, specs, args, probe))
+            if nats_server is not None:
+                runs.append(await measure_nats(nats_server, specs, symbols, args, probe))
+            block = [HEADER, *report(runs, args.competing_load)]
+            if bridge is not None:
+                feed, ing, _ = bridge.feed
+                fed = "synthetic" if args.synthetic_feed else f"{feed:,.0f} quotes/s"
+                block.append(f"    feed {fed}; Ingestion CPU {ing:.0%} over the "
+                             f"Bridge window")  # fmt: skip
+                if bridge.profile:
+                    block.append(bridge.profile)
+            if nats_server is not None:
+                block.append(
+                    f"    nats feed: {args.rate * len(symbols):,.0f} quotes/s from its publisher"
+                    + (" (Ingestion and its feed go on, as for the bare)" if ingestion else "")
+                )
+            block += summary(runs)
             print("\n".join(block), flush=True)
             lines += block
     finally:
@@ -1053,7 +1460,10 @@ async def main() -> None:
         if publisher is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(publisher, 10)
-        stop_process(ingestion)
+        if ingestion is not None:
+            stop_process(ingestion)
+        if nats_server is not None:
+            nats_server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     if counts["rejected"]:
         print(f"publisher: {counts['rejected']} quotes rejected by Ingestion")
@@ -1062,7 +1472,9 @@ async def main() -> None:
     print("us/tick divide it by what the clients received; KiB/sub = server RSS growth from")
     print("before subscribing to the end of the window, per subscriber; cliCPU = all client")
     print("processes; busy = whole machine; other = cores used by processes foreign to this")
-    print("benchmark. All processes share the machine's cores.")
+    print("benchmark. All processes share the machine's cores. Summary: CPU cores = the")
+    print("variant's server processes (every Bridge; nats-server + its publisher); other load =")
+    print("foreign processes + the competing load this benchmark started (--competing-load).")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ python bench/fanout_servers.py bare --port P --schedule JSON
 python bench/fanout_servers.py ingestion --port P
     The real Ingestion server, as `python -m servers.ingestion` runs it.
 
-With BENCH_PROBE_FILE set, the Bridge, the bare fan-out and Ingestion keep a `Probe` in
+With BENCH_NICE set, the process first raises its niceness by that much (a lower
+scheduling priority for the Bridge pools that serve no enterprise tier). With
+BENCH_PROBE_FILE set, the Bridge, the bare fan-out and Ingestion keep a `Probe` in
 that file: time in the garbage collector, event-loop lag, write completion times per
 tier and, in the Bridge, the two parts of the Ingestion -> Bridge hop per upstream
 batch. The bare carries the same instrumentation as the Bridge, so the CPU ratio
@@ -217,7 +219,13 @@ async def run_bridge(port: int) -> None:
         time_the_upstream(probe)
         time_the_writes(probe)
     configure_logging(config.log_level, config.log_format, service="bridge")
-    tenancy = TenancyOptions(authenticate_key=resolve_bench_key, usage_sender=acknowledge_usage)
+    # The instance (its spools, its lease holder) named by the port it serves, as
+    # `python -m servers.bridge` names it by its configured port: several Bridges in one
+    # data directory (--bridges) then each have their own.
+    tenancy = TenancyOptions(
+        authenticate_key=resolve_bench_key, usage_sender=acknowledge_usage,
+        instance=f"bridge-{port}",
+    )  # fmt: skip
     try:
         await serve(await BRIDGE.create(config, port=port, tenancy=tenancy))
     finally:
@@ -404,6 +412,9 @@ async def _write_counts(fanout: BareFanout, path: str) -> None:
 
 
 def main() -> None:
+    if os.environ.get("BENCH_NICE"):
+        # bench_fanout --bridge-nice: before any thread exists, so all of them inherit it.
+        os.nice(int(os.environ["BENCH_NICE"]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=("bridge", "bare", "ingestion"))
     parser.add_argument("--port", type=int, required=True)
