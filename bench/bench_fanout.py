@@ -104,6 +104,7 @@ from tickmesh.bridge.v1 import bridge_pb2
 from tickmesh.ingestion.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 from mesh.certs import CertsDir
+from mesh.tier_pools import Pool, PoolSpecError, parse_pools
 from mesh.tiers import FREE_SYMBOLS, MAJOR_PAIRS, Tier
 from servers.ingestion.symbols import UNIVERSE
 
@@ -166,55 +167,39 @@ def subscriber_specs(
     return specs
 
 
-@dataclass(frozen=True)
-class Pool:
-    """Bridge processes serving some tiers (--bridges)."""
-
-    tiers: tuple[Tier, ...]
-    count: int
-    pooled: bool  # started with TICKMESH_INSTANCE_POOL (else it serves every tier)
-
-    @property
-    def name(self) -> str:
-        return "+".join(t.value for t in self.tiers) if self.pooled else "all"
-
-
 def parse_bridges(spec: str) -> list[Pool]:
-    """`2` (two Bridges, each every tier) or `enterprise+pro,free*2` (tier pools)."""
-    spec = spec.strip()
-    if spec.isdigit():
-        if int(spec) < 1:
-            raise argparse.ArgumentTypeError("--bridges: at least one Bridge")
-        return [Pool(TIERS, int(spec), pooled=False)]
-    pools = []
-    for part in spec.split(","):
-        names, _, count = part.strip().partition("*")
-        try:
-            tiers = tuple(Tier.parse(name) for name in names.split("+"))
-            n = int(count) if count else 1
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"--bridges {spec!r}: {exc}") from None
-        if n < 1:
-            raise argparse.ArgumentTypeError(f"--bridges {spec!r}: a pool needs a process")
-        pools.append(Pool(tiers, n, pooled=True))
-    return pools
+    """`2` (two Bridges, each every tier) or `enterprise+pro,free*2` (tier pools), as
+    `tickmesh up --bridges` reads it (mesh.tier_pools)."""
+    try:
+        return list(parse_pools(spec))
+    except PoolSpecError as exc:
+        raise argparse.ArgumentTypeError(f"--bridges: {exc}") from None
 
 
-def bridge_plans(pools: list[Pool], nice: int) -> list[ServerPlan]:
+def pool_nice(pool: Pool, free_nice: int, enterprise_nice: int) -> int:
+    """By the pool's richest tier: enterprise at `enterprise_nice`, pro at 0, free-only at
+    `free_nice` (as `tickmesh up` starts its pools)."""
+    if pool.serves(Tier.ENTERPRISE):
+        return enterprise_nice
+    return 0 if pool.serves(Tier.PRO) else free_nice
+
+
+def bridge_plans(pools: list[Pool], nice: int, enterprise_nice: int = 0) -> list[ServerPlan]:
     """A Bridge process per pool member, each on its own port; a pool serving no
-    enterprise tier runs at niceness `nice` (the enterprise pool keeps the default)."""
+    enterprise tier runs at niceness `nice`, the others at `enterprise_nice`."""
     plans = []
-    single = len(pools) == 1 and pools[0].count == 1 and not pools[0].pooled
+    single = len(pools) == 1 and pools[0].processes == 1 and not pools[0].pooled
     for pool in pools:
-        for k in range(pool.count):
+        for k in range(pool.processes):
             port = free_port()
-            env = {"TICKMESH_INSTANCE_POOL": ",".join(t.value for t in pool.tiers)}
-            niced = nice if Tier.ENTERPRISE not in pool.tiers else 0
+            ranked = sorted(pool.tiers, key=lambda t: t.rank, reverse=True)
+            env = {"TICKMESH_INSTANCE_POOL": ",".join(t.value for t in ranked)}
+            niced = pool_nice(pool, nice, enterprise_nice)
             plans.append(
                 ServerPlan(
                     "bridge" if single else f"bridge[{pool.name}]#{k + 1}",
                     [sys.executable, str(HELPER), "bridge", "--port", str(port)],
-                    port, frozenset(pool.tiers), env if pool.pooled else {}, niced,
+                    port, pool.tiers or frozenset(TIERS), env if pool.pooled else {}, niced,
                 )
             )  # fmt: skip
     return plans
@@ -1277,7 +1262,12 @@ async def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--bridge-nice", type=int, default=0, metavar="N",
-        help="niceness of the Bridge pools that serve no enterprise tier",
+        help="niceness of the Bridge pools that serve free only (a pro pool runs at 0)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--enterprise-nice", type=int, default=0, metavar="N",
+        help="niceness of the pools that serve enterprise (negative: a higher priority; "
+        "needs root or CAP_SYS_NICE)",
     )  # fmt: skip
     parser.add_argument(
         "--competing-load", type=float, default=0.0, metavar="CORES",
@@ -1370,12 +1360,11 @@ async def main() -> None:
         f"{os.environ.get('TICKMESH_INGESTION_BATCH_MS', 'the default')} ms"
     )
 
-    pools = args.bridges or [Pool(TIERS, 1, pooled=False)]
+    pools = args.bridges or [Pool(frozenset())]
     if args.bridges:
         print("bridges: " + ", ".join(
-            f"{p.count} x {p.name}" + (f" (nice {args.bridge_nice})"
-                                        if args.bridge_nice and Tier.ENTERPRISE not in p.tiers
-                                        else "")
+            f"{p.processes} x {p.name} (nice "
+            f"{pool_nice(p, args.bridge_nice, args.enterprise_nice)})"
             for p in pools))  # fmt: skip
     if args.workload != "mix":
         print("workload: every subscriber enterprise, all on the same 10 majors")
@@ -1424,7 +1413,7 @@ async def main() -> None:
             runs: list[RunResult] = []
             bridge = None
             if not args.no_bridge:
-                plans = bridge_plans(pools, args.bridge_nice)
+                plans = bridge_plans(pools, args.bridge_nice, args.enterprise_nice)
                 bridge = await measure("bridge", plans, base_env, specs, args, probe)
                 runs.append(bridge)
             if bridge is not None and not args.no_bare:

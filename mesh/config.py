@@ -143,6 +143,13 @@ def as_optional_int(raw: object) -> int | None:
     return int_at_least(-(2**63))(raw)
 
 
+def niceness(raw: object) -> int:
+    value = int_at_least(-20)(raw)
+    if value > 19:
+        raise Invalid(f"expected a niceness from -20 to 19, got {raw!r}")
+    return value
+
+
 def number_at_least(minimum: float) -> Callable[[object], float]:
     def cast(raw: object) -> float:
         expected = f"expected a finite number >= {minimum:g}, got {raw!r}"
@@ -275,8 +282,12 @@ class MeshConfig:
     first listens on bridge_port, the others on free ports; the Hub routes to them."""
 
     bridge_pool_nice: int = setting(10, cast=int_at_least(0))
-    """Niceness `up` gives Bridges whose pool serves no enterprise tenant, so the enterprise
-    pool gets the CPU first on a busy machine; 0: the same priority as the rest."""
+    """Niceness `up` gives Bridges whose pool serves free tenants only, so the paying
+    tiers' pools get the CPU first on a busy machine; 0: the same priority as the rest."""
+
+    bridge_enterprise_nice: int = setting(0, cast=niceness)
+    """Niceness `up` gives Bridges whose pool serves enterprise; negative (a higher
+    priority than everything else on the machine) needs root or CAP_SYS_NICE."""
 
     workflow_port: int = setting(50056, cast=as_port)
     """The Workflow service's port (lifecycle schedules, test clock); 0 binds an ephemeral port."""

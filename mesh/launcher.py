@@ -19,6 +19,7 @@ import ctypes
 import functools
 import logging
 import os
+import resource
 import secrets
 import signal
 import subprocess
@@ -70,7 +71,6 @@ from mesh.temporal_server import (
     temporal_environment,
     temporal_server,
 )
-from mesh.tiers import Tier
 from mesh.transport import CA_ENV, aio_channel, certs_dir, check_insecure_allowed
 
 log = logging.getLogger("tickmesh.launcher")
@@ -90,10 +90,27 @@ def _child_setup(nice: int) -> None:  # pragma: no cover - runs in the child
         os.nice(nice)
 
 
+def check_niceness(config: MeshConfig) -> None:
+    """Refuse a negative Bridge niceness this process may not give (ConfigError): only
+    root, or RLIMIT_NICE, allows a priority above the default (CAP_SYS_NICE without
+    either is not recognised here)."""
+    nice = config.bridge_enterprise_nice
+    if nice >= 0 or os.geteuid() == 0:
+        return
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NICE)
+    if soft != resource.RLIM_INFINITY and 20 - nice > soft:
+        raise ConfigError(
+            f"{env_key('bridge_enterprise_nice')}={nice}: a negative niceness needs root, "
+            f"CAP_SYS_NICE or an RLIMIT_NICE of at least {20 - nice} (it is {soft})"
+        )
+
+
 def bridge_children(config: MeshConfig) -> list[Child]:
     """One child per Bridge process of `config.bridges` (mesh.tier_pools): the first on
     bridge_port (the address the other services and the demo use), the others on free
-    ports, each registering with the Hub, which routes every tenant to its tier's pool."""
+    ports, each registering with the Hub, which routes every tenant to its tier's pool.
+    Pools run at a niceness by their richest tier (Pool.niceness): on a busy machine the
+    enterprise pool gets the CPU first and free-only pools last."""
     children: list[Child] = []
     avoid = service_ports(config)
     host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
@@ -103,7 +120,7 @@ def bridge_children(config: MeshConfig) -> list[Child]:
             if pool.pooled:
                 ranked = sorted(pool.tiers, key=lambda t: t.rank, reverse=True)
                 env[env_key("instance_pool")] = ",".join(t.value for t in ranked)
-            nice = config.bridge_pool_nice if Tier.ENTERPRISE not in pool.tiers else 0
+            nice = pool.niceness(config.bridge_pool_nice, config.bridge_enterprise_nice)
             if not children:
                 address = config.address_of("bridge")
             else:
@@ -111,7 +128,7 @@ def bridge_children(config: MeshConfig) -> list[Child]:
                 env[env_key("bridge_port")] = str(port)
                 address = join_host_port(host, port)
             name = f"bridge-{len(children) + 1}" if children else "bridge"
-            children.append(Child(name, address, "bridge", env, nice if pool.pooled else 0))
+            children.append(Child(name, address, "bridge", env, nice))
     return children
 
 
@@ -349,6 +366,7 @@ async def run_up(
             policy = load_settings(RestartPolicy, config, SUPERVISOR_SECTION)
             store_settings = load_settings(StoreSettings, config, STORE_SECTION)
             claims = port_claims(config, services, store_settings)
+            check_niceness(config)
         except ConfigError as exc:
             print(f"tickmesh up: configuration error: {exc}", file=sys.stderr)
             return 2

@@ -47,6 +47,13 @@ class Pool:
     def serves(self, tier: Tier) -> bool:
         return serves(self.tiers, tier)
 
+    def niceness(self, free_only: int, enterprise: int) -> int:
+        """Its processes' niceness by the richest tier it serves: `enterprise` for a pool
+        serving enterprise (or every tier), 0 for pro, `free_only` for free alone."""
+        if self.serves(Tier.ENTERPRISE):
+            return enterprise
+        return 0 if self.serves(Tier.PRO) else free_only
+
 
 def pool_name(tiers: Collection[Tier]) -> str:
     """A pool's name from its tiers, richest first: `enterprise+pro`; `all` for none."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mesh import launcher
 from mesh.config import ConfigError, load_config
 from mesh.launcher import bridge_children
 from mesh.ports import service_ports
@@ -39,3 +40,24 @@ def test_unpooled_bridges_keep_the_normal_priority() -> None:
 def test_a_bad_spec_is_a_configuration_error_naming_the_variable() -> None:
     with pytest.raises(ConfigError, match="TICKMESH_BRIDGES: no pool serves free"):
         load_config({"TICKMESH_BRIDGES": "enterprise+pro"})
+
+
+def test_each_pool_runs_at_the_priority_of_its_richest_tier() -> None:
+    config = load_config(
+        {"TICKMESH_BRIDGES": "enterprise,pro,free", "TICKMESH_BRIDGE_ENTERPRISE_NICE": "-5"}
+    )
+    assert [c.nice for c in bridge_children(config)] == [-5, 0, 10]
+
+
+def test_a_higher_priority_than_the_process_may_give_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = load_config({"TICKMESH_BRIDGE_ENTERPRISE_NICE": "-10"})
+    monkeypatch.setattr(launcher.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(launcher.resource, "getrlimit", lambda _which: (0, 0))
+    with pytest.raises(ConfigError, match="TICKMESH_BRIDGE_ENTERPRISE_NICE=-10: a negative"):
+        launcher.check_niceness(config)
+    monkeypatch.setattr(launcher.resource, "getrlimit", lambda _which: (30, 30))
+    launcher.check_niceness(config)  # RLIMIT_NICE 30 allows down to -10
+    with pytest.raises(ConfigError, match="from -20 to 19"):
+        load_config({"TICKMESH_BRIDGE_ENTERPRISE_NICE": "20"})
