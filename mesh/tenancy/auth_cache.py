@@ -244,6 +244,19 @@ class AuthCache:
         # Shielded: one caller giving up must not cancel the others' shared lookup.
         return await asyncio.shield(future)
 
+    async def shared_generation(self) -> bytes | None:
+        """The shared generation, which every invalidation anywhere bumps (one GET); None
+        without a shared Redis or when it cannot be read: then nothing is known unchanged."""
+        if self._redis is None:
+            return None
+        try:
+            generation = await self._redis.get(self._gen_key())
+        except STORE_ERRORS as exc:
+            self._outage.failed(exc)
+            return None
+        self._outage.answered()
+        return cast(bytes | None, generation) or b"0"
+
     async def _still_current(self, entry: _Entry) -> bool:
         if not self._strict or self._redis is None:
             return True

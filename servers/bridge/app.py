@@ -78,9 +78,13 @@ def bridge_spec(tuning: BridgeTuning | None = None) -> ServiceSpec[BridgeSetting
         ctx.add(background("stream-minutes", minutes.run))
         ctx.add(Part("upstream", start=upstream.open, stop=upstream.stop))
         # Open streams are re-checked when their company's keys or tier change.
-        revalidator = StreamRevalidator(tenancy.authenticate_key)
-        if tenancy.cache is not None:
-            tenancy.cache.add_listener(revalidator.on_invalidation)
+        cache = tenancy.cache
+        revalidator = StreamRevalidator(
+            tenancy.authenticate_key,
+            generation=cache.shared_generation if cache is not None else None,
+        )
+        if cache is not None:
+            cache.add_listener(revalidator.on_invalidation)
         ctx.add(background("revalidation", revalidator.run))
         servicer = BridgeServicer(fanout, tenancy.quota, usage, leases, revalidator)
         binding = bind(SERVICE, servicer, pre_serialized=PRE_SERIALIZED)

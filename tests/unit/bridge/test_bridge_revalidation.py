@@ -113,3 +113,52 @@ async def test_a_stream_without_its_own_key_is_not_watched() -> None:
     with checker.watching(session, None):
         await checker.check(None)
     assert keys.lookups == [] and not session.closed
+
+
+class Generation:
+    """A fake shared generation; `reads_past(n)` waits until it was read n more times."""
+
+    def __init__(self) -> None:
+        self.value = b"1"
+        self.reads = 0
+        self._read = asyncio.Condition()
+
+    async def __call__(self) -> bytes:
+        async with self._read:
+            self.reads += 1
+            self._read.notify_all()
+        return self.value
+
+    async def reads_past(self, more: int) -> None:
+        target = self.reads + more
+        async with asyncio.timeout(5), self._read:
+            await self._read.wait_for(lambda: self.reads >= target)
+
+
+async def test_a_sweep_looks_keys_up_again_only_after_a_change_or_an_expiry() -> None:
+    keys, fanout, generation, wall = Keys(), _fanout(), Generation(), [0]
+    alice, bob = (
+        tenant(company="a"),
+        dataclasses.replace(tenant(company="b"), key_expires_at_us=500),
+    )
+    keys.answers = {"ka": alice, "kb": bob}
+    checker = StreamRevalidator(
+        keys.authenticate, sweep_interval_s=0.001, generation=generation, wall_us=lambda: wall[0]
+    )
+    a1, b1 = _open(fanout, "a1", alice), _open(fanout, "b1", bob)
+    runner = asyncio.create_task(checker.run())
+    try:
+        with checker.watching(a1, "ka"), checker.watching(b1, "kb"):
+            await generation.reads_past(5)  # the first sweep checks all, the next ones none
+            assert sorted(keys.lookups) == ["ka", "kb"]
+            wall[0] = 1_000  # bob's key expires: an expiry bumps no generation
+            keys.answers["kb"] = Unauthenticated("API key expired", reason="API_KEY_EXPIRED")
+            async with asyncio.timeout(5):
+                assert await b1.next_message() is None
+            assert sorted(keys.lookups) == ["ka", "kb", "kb"]
+            generation.value = b"2"  # an invalidation somewhere: everyone again, once
+            await generation.reads_past(5)
+            assert sorted(keys.lookups) == ["ka", "ka", "kb", "kb"]
+    finally:
+        runner.cancel()
+    assert not a1.closed and b1.error is not None and b1.error.reason == "API_KEY_EXPIRED"
