@@ -176,14 +176,6 @@ def parse_bridges(spec: str) -> list[Pool]:
         raise argparse.ArgumentTypeError(f"--bridges: {exc}") from None
 
 
-def pool_nice(pool: Pool, free_nice: int, enterprise_nice: int) -> int:
-    """By the pool's richest tier: enterprise at `enterprise_nice`, pro at 0, free-only at
-    `free_nice` (as `tickmesh up` starts its pools)."""
-    if pool.serves(Tier.ENTERPRISE):
-        return enterprise_nice
-    return 0 if pool.serves(Tier.PRO) else free_nice
-
-
 def bridge_plans(pools: list[Pool], nice: int, enterprise_nice: int = 0) -> list[ServerPlan]:
     """A Bridge process per pool member, each on its own port; a pool serving no
     enterprise tier runs at niceness `nice`, the others at `enterprise_nice`."""
@@ -194,7 +186,7 @@ def bridge_plans(pools: list[Pool], nice: int, enterprise_nice: int = 0) -> list
             port = free_port()
             ranked = sorted(pool.tiers, key=lambda t: t.rank, reverse=True)
             env = {"TICKMESH_INSTANCE_POOL": ",".join(t.value for t in ranked)}
-            niced = pool_nice(pool, nice, enterprise_nice)
+            niced = pool.niceness(nice, enterprise_nice)
             plans.append(
                 ServerPlan(
                     "bridge" if single else f"bridge[{pool.name}]#{k + 1}",
@@ -1364,7 +1356,7 @@ async def main() -> None:
     if args.bridges:
         print("bridges: " + ", ".join(
             f"{p.processes} x {p.name} (nice "
-            f"{pool_nice(p, args.bridge_nice, args.enterprise_nice)})"
+            f"{p.niceness(args.bridge_nice, args.enterprise_nice)})"
             for p in pools))  # fmt: skip
     if args.workload != "mix":
         print("workload: every subscriber enterprise, all on the same 10 majors")
