@@ -1258,8 +1258,8 @@ async def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--enterprise-nice", type=int, default=0, metavar="N",
-        help="niceness of the pools that serve enterprise (negative: a higher priority; "
-        "needs root or CAP_SYS_NICE)",
+        help="niceness of the pools that serve enterprise, and of Ingestion (negative: a "
+        "higher priority; needs root or CAP_SYS_NICE)",
     )  # fmt: skip
     parser.add_argument(
         "--competing-load", type=float, default=0.0, metavar="CORES",
@@ -1376,8 +1376,10 @@ async def main() -> None:
     if not args.no_bridge:
         ingestion = spawn(
             [sys.executable, str(HELPER), "ingestion", "--port", str(ingestion_port)],
-            {**base_env, "BENCH_PROBE_FILE": str(args.ingestion_probe)},
-        )
+            {**base_env, "BENCH_PROBE_FILE": str(args.ingestion_probe),
+             # On the enterprise path: at the enterprise pool's priority, as `up` runs it.
+             **({"BENCH_NICE": str(args.enterprise_nice)} if args.enterprise_nice else {})},
+        )  # fmt: skip
     stop = asyncio.Event()
     counts = collections.Counter[str]()
     publisher: asyncio.Task[None] | None = None

@@ -286,8 +286,9 @@ class MeshConfig:
     tiers' pools get the CPU first on a busy machine; 0: the same priority as the rest."""
 
     bridge_enterprise_nice: int = setting(0, cast=niceness)
-    """Niceness `up` gives Bridges whose pool serves enterprise; negative (a higher
-    priority than everything else on the machine) needs root or CAP_SYS_NICE."""
+    """Niceness `up` gives Bridges whose pool serves enterprise, and Ingestion (every
+    tier's upstream); negative (a higher priority than everything else on the machine)
+    needs root or CAP_SYS_NICE."""
 
     workflow_port: int = setting(50056, cast=as_port)
     """The Workflow service's port (lifecycle schedules, test clock); 0 binds an ephemeral port."""

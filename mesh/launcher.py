@@ -105,6 +105,15 @@ def check_niceness(config: MeshConfig) -> None:
         )
 
 
+def service_children(config: MeshConfig, service: str) -> list[Child]:
+    """The processes `up` runs for `service`: one, or the Bridge's pools (bridge_children);
+    Ingestion, every tier's upstream, at the enterprise pool's priority."""
+    if service == "bridge":
+        return bridge_children(config)
+    nice = config.bridge_enterprise_nice if service == "ingestion" else 0
+    return [Child(service, config.address_of(service), nice=nice)]
+
+
 def bridge_children(config: MeshConfig) -> list[Child]:
     """One child per Bridge process of `config.bridges` (mesh.tier_pools): the first on
     bridge_port (the address the other services and the demo use), the others on free
@@ -208,11 +217,7 @@ class Mesh:
         self.env = env
         self.started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         for service in services:
-            if service == "bridge":
-                children = bridge_children(self.config)
-            else:
-                children = [Child(service, self.config.address_of(service))]
-            for child in children:
+            for child in service_children(self.config, service):
                 self.spawn(child)
                 self.children.append(child)
         self.write_state()

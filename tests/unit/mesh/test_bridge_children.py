@@ -6,7 +6,7 @@ import pytest
 
 from mesh import launcher
 from mesh.config import ConfigError, load_config
-from mesh.launcher import bridge_children
+from mesh.launcher import bridge_children, service_children
 from mesh.ports import service_ports
 
 
@@ -61,3 +61,10 @@ def test_a_higher_priority_than_the_process_may_give_is_refused(
     launcher.check_niceness(config)  # RLIMIT_NICE 30 allows down to -10
     with pytest.raises(ConfigError, match="from -20 to 19"):
         load_config({"TICKMESH_BRIDGE_ENTERPRISE_NICE": "20"})
+
+
+def test_ingestion_is_on_the_enterprise_path_and_the_rest_keep_the_default() -> None:
+    config = load_config({"TICKMESH_BRIDGE_ENTERPRISE_NICE": "-3"})
+    assert [c.nice for c in service_children(config, "ingestion")] == [-3]
+    assert [c.nice for c in service_children(config, "storage")] == [0]
+    assert [c.service for c in service_children(config, "bridge")] == ["bridge"]
