@@ -46,9 +46,11 @@ Issue 22's variants, each a flag (without them a run is as before, plus a summar
     serving every tier, subscribers round-robin) or tier pools (`enterprise+pro,free*2`:
     each started with TICKMESH_INSTANCE_POOL, each subscriber sent to a Bridge of its
     tier's pool, round-robin within it); reported per process (CPU, messages/s, us/msg,
-    subscribers) and as subscribers per core of Bridge CPU. --bridge-nice N starts the
-    pools that serve no enterprise tier at that niceness. --profile follows the first
-    Bridge; --pin puts every Bridge on the last core.
+    subscribers) and as subscribers per core of Bridge CPU. Pools run at the niceness of
+    their richest tier, as under `tickmesh up` (mesh.tier_pools.Pool.niceness):
+    --bridge-nice N for free-only pools, 0 for pro, --enterprise-nice N for enterprise
+    pools and Ingestion. --profile follows the first Bridge; --pin puts every Bridge on
+    the last core.
   --competing-load CORES: a process of this benchmark busy that share of a core in every
     measured run (bench/competing_load.py: a duty-cycle busy loop with its own deadline),
     its measured CPU shown beside the foreign load.
@@ -177,8 +179,8 @@ def parse_bridges(spec: str) -> list[Pool]:
 
 
 def bridge_plans(pools: list[Pool], nice: int, enterprise_nice: int = 0) -> list[ServerPlan]:
-    """A Bridge process per pool member, each on its own port; a pool serving no
-    enterprise tier runs at niceness `nice`, the others at `enterprise_nice`."""
+    """A Bridge process per pool member, each on its own port, at its pool's niceness
+    (free-only `nice`, pro 0, enterprise `enterprise_nice`)."""
     plans = []
     single = len(pools) == 1 and pools[0].processes == 1 and not pools[0].pooled
     for pool in pools:
