@@ -84,6 +84,14 @@ def _select_list(fields: Sequence[str]) -> str:
     return ", ".join(columns)
 
 
+def _with_schema(sql: str, format_schema: str) -> str:
+    """`sql` with its format schema as a SETTINGS clause. Passed as a per-call setting,
+    clickhouse-connect's chDB backend reads system.settings, SETs and restores it around
+    the query (four engine calls, ~6 ms of CPU); in the query it costs nothing."""
+    quoted = format_schema.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{sql} SETTINGS format_schema = '{quoted}'"
+
+
 def _strip_length(raw: bytes) -> bytes:
     """ProtobufList output is one length-delimited envelope whose rows are field 1:
     without its length prefix it is exactly a serialized TickBatch."""
@@ -166,9 +174,8 @@ class MarketStore:
             f" {cursor} ORDER BY time, sequence LIMIT {{limit:UInt32}}"
         )
         raw = self._reader.raw_query(
-            sql, parameters=parameters, fmt="ProtobufList",
-            settings={"format_schema": self._format_schema},
-        )  # fmt: skip
+            _with_schema(sql, self._format_schema), parameters=parameters, fmt="ProtobufList"
+        )
         batch = _strip_length(raw) if raw else b""
         if not batch:
             return TickPage(b"", 0, 0, 0)
@@ -194,9 +201,8 @@ class MarketStore:
         )
         parameters = {"symbol": symbol, "start": start_us, "end": end_us, "limit": limit}
         raw = self._reader.raw_query(
-            sql, parameters=parameters, fmt="ProtobufList",
-            settings={"format_schema": self._bar_schema},
-        )  # fmt: skip
+            _with_schema(sql, self._bar_schema), parameters=parameters, fmt="ProtobufList"
+        )
         return _strip_length(raw) if raw else b""
 
     def latest(self, symbols: Sequence[str]) -> list[market_pb2.Tick]:
@@ -214,9 +220,10 @@ class MarketStore:
                 " ORDER BY symbol, time DESC, sequence DESC LIMIT 1 BY symbol"
             )
             raw = self._reader.raw_query(
-                sql, parameters={"symbols": missing}, fmt="ProtobufList",
-                settings={"format_schema": self._format_schema},
-            )  # fmt: skip
+                _with_schema(sql, self._format_schema),
+                parameters={"symbols": missing},
+                fmt="ProtobufList",
+            )
             if raw:
                 for tick in market_pb2.TickBatch.FromString(_strip_length(raw)).ticks:
                     found[tick.symbol] = tick
