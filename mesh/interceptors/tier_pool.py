@@ -11,7 +11,7 @@ import grpc
 from mesh.errors import FailedPrecondition
 from mesh.interceptors.base import CallInfo, MeshInterceptor
 from mesh.pool_directory import PoolDirectory
-from mesh.tenancy.current import PrincipalKind, optional_principal
+from mesh.tenancy.current import optional_principal
 from mesh.tier_pools import pool_name
 from mesh.tiers import Tier
 
@@ -33,10 +33,9 @@ class TierPoolInterceptor(MeshInterceptor):
         self, call: CallInfo, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[None]:
         principal = optional_principal()
-        if principal is not None and principal.kind is PrincipalKind.TENANT:
-            tier = principal.require_tenant().tier
-            if tier not in self._tiers:
-                raise await self._refusal(tier)
+        tenant = principal.tenant if principal is not None else None  # a tenant's call
+        if tenant is not None and tenant.tier not in self._tiers:
+            raise await self._refusal(tenant.tier)
         yield
 
     async def _refusal(self, tier: Tier) -> FailedPrecondition:
