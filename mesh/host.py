@@ -26,7 +26,7 @@ from mesh.known_settings import check_known
 from mesh.lifecycle import Lifecycle, Part
 from mesh.logging import configure_logging
 from mesh.registration import new_instance_id
-from mesh.server import MeshServer, build_server, serve
+from mesh.server import MeshServer, build_server, freeze_startup_heap, serve
 from mesh.telemetry import configure_telemetry, shutdown_telemetry
 from mesh.tenancy_stack import Tenancy, TenancyOptions, open_tenancy
 
@@ -180,7 +180,9 @@ def run_service(spec: ServiceSpec[Any]) -> None:
     configure_logging(config.log_level, config.log_format, service=spec.name)
 
     async def main() -> None:
-        await serve(await build_service(spec, config))
+        # A process of its own: its startup heap can be frozen (tests serving in their
+        # own process call serve() without it).
+        await serve(await build_service(spec, config), on_started=freeze_startup_heap)
 
     try:
         asyncio.run(main())

@@ -9,7 +9,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -285,8 +285,18 @@ def _with_metrics(
     return out
 
 
-async def serve(mesh_server: MeshServer) -> None:
-    """Start, serve until SIGTERM/SIGINT (or until something calls stop()), stop gracefully."""
+def freeze_startup_heap() -> None:
+    """Collect once and move every object alive now (imports, stores, channels: most of
+    a service's heap) to the collector's permanent generation. A full collection then
+    scans only what came after: Storage's took 55-75 ms with the startup heap in it,
+    stalling every call in flight (GetBars p99, bench/RESULTS.md)."""
+    gc.collect()
+    gc.freeze()
+
+
+async def serve(mesh_server: MeshServer, on_started: Callable[[], None] | None = None) -> None:
+    """Start, serve until SIGTERM/SIGINT (or until something calls stop()), stop gracefully.
+    `on_started` runs once the server is SERVING."""
     loop = asyncio.get_running_loop()
     installed = []
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -305,6 +315,8 @@ async def serve(mesh_server: MeshServer) -> None:
         await asyncio.wait({starting, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
         if starting.done():
             starting.result()
+            if on_started is not None:
+                on_started()
             await stop_requested
         else:
             await cancel(starting)
