@@ -170,3 +170,55 @@ async def test_a_store_made_before_the_cascade_gets_its_bar_views_replaced(
     assert "FROM default.market_ticks" in after["market_bars_1s_mv"]
     assert "FROM default.market_bars_1s AS b" in after["market_bars_1m_mv"]
     assert "FROM default.market_bars_1h AS b" in after["market_bars_1d_mv"]
+
+
+async def test_a_store_with_monthly_long_bars_is_repartitioned_keeping_its_bars(
+    store: AnalyticsStore, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_bars = ("market_bars_1h", "market_bars_1d")
+    history = await open_market_history(store, tmp_path_factory.mktemp("schemas"))
+    base = history.last_seq
+    symbol = "HISTRP"
+    every_5_h = 5 * 3600 * SECOND
+    await history.record_batch(_ticks(symbol, range(base + 1, base + 41), base, every_5_h))
+
+    def partition_keys() -> dict[str, str]:
+        rows = (
+            store.client()
+            .query(
+                "SELECT name, partition_key FROM system.tables"
+                " WHERE database = currentDatabase() AND name IN {names:Array(String)}",
+                parameters={"names": list(long_bars)},
+            )
+            .result_rows
+        )
+        return {str(name): str(key) for name, key in rows}
+
+    def tick_counts() -> dict[str, int]:
+        return {
+            table: int(
+                store.client()
+                .query(
+                    f"SELECT sum(tick_count) FROM {table} WHERE symbol = {{s:String}}",
+                    parameters={"s": symbol},
+                )
+                .result_rows[0][0]
+            )
+            for table in long_bars
+        }
+
+    # A store as they were made before: every bar table partitioned by month.
+    for interval in (history_pb2.BAR_INTERVAL_1H, history_pb2.BAR_INTERVAL_1D):
+        monkeypatch.setitem(market_schema._BAR_PARTITION, interval, "toYYYYMM(start)")
+    await store.run(lambda: market_schema.apply_market_schema(store.client()))
+    old_keys, old_counts = await store.run(partition_keys), await store.run(tick_counts)
+    monkeypatch.undo()
+
+    await store.run(lambda: market_schema.apply_market_schema(store.client()))
+    assert old_keys == {table: "toYYYYMM(start)" for table in long_bars}
+    assert await store.run(partition_keys) == {table: "toYear(start)" for table in long_bars}
+    assert await store.run(tick_counts) == old_counts == {table: 40 for table in long_bars}
+    # The views into and out of the rebuilt tables are back: new ticks reach the 1 d bars.
+    await history.record_batch(_ticks(symbol, range(base + 41, base + 51), base, every_5_h))
+    assert await store.run(tick_counts) == {table: 50 for table in long_bars}
+    assert not await store.query("SELECT name FROM system.tables WHERE name LIKE '%_repartitioned'")
