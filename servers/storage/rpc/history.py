@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from functools import partial
 
 import grpc
 from tickmesh.storage.v1 import storage_pb2
 
 from mesh.errors import Unavailable
-from mesh.lifecycle import cancel
 from mesh.wire import len_field, tag, uint_field
 from servers.storage.analytics import market_requests as check
 from servers.storage.analytics.market import MarketHistory, TickPage
+from servers.storage.analytics.tick_pages import tick_pages
 from servers.storage.rpc._base import SERVICE, StorageRpcs, require
 
 PRE_SERIALIZED = ("QueryTicks", "QueryBars")
@@ -54,25 +54,11 @@ class HistoryRpcs(StorageRpcs):
         start, end = check.time_range(request.start_time_us, request.end_time_us)
         fields = check.fields(request.fields)
         limit = check.batch_ticks(request.max_batch_ticks)
-        # Symbol by symbol, each oldest first; the next page is read while this one goes
-        # out (reads have a thread of their own), so the query and the send overlap.
+        # Symbol by symbol, each oldest first, in pages bounded in time (tick_pages).
         for symbol in symbols:
-            pending: asyncio.Future[TickPage] | None = asyncio.ensure_future(
-                market.tick_page(symbol, start, end, fields, None, limit)
-            )
-            try:
-                while pending is not None:
-                    page = await pending
-                    pending = None
-                    if page.count == limit:
-                        after = (page.last_time_us, page.last_seq)
-                        pending = asyncio.ensure_future(
-                            market.tick_page(symbol, start, end, fields, after, limit)
-                        )
-                    if page.count:
-                        yield uint_field(_COUNT, page.count) + len_field(_BATCH, page.batch)
-            finally:
-                await cancel(pending)
+            read = partial(_page_of, market, symbol, start, fields, limit)
+            async for page in tick_pages(read, start, end, limit):
+                yield uint_field(_COUNT, page.count) + len_field(_BATCH, page.batch)
 
     async def QueryBars(
         self, request: storage_pb2.QueryBarsRequest, context: grpc.aio.ServicerContext
@@ -90,3 +76,15 @@ class HistoryRpcs(StorageRpcs):
         require(SERVICE)
         symbols = check.symbols(request.symbols, check.MAX_LATEST_SYMBOLS)
         return storage_pb2.LatestTicksResponse(ticks=await self._market().latest(symbols))
+
+
+async def _page_of(
+    market: MarketHistory,
+    symbol: str,
+    start: int,
+    fields: Sequence[str],
+    limit: int,
+    high: int,
+    after: tuple[int, int] | None,
+) -> TickPage:
+    return await market.tick_page(symbol, start, high, fields, after, limit)
