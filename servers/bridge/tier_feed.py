@@ -102,6 +102,8 @@ class HandOut:
 
     def add(self, deliveries: list[tuple[Deliver, Member]]) -> None:
         """Run every delivery: at once when the emission is small and none is pending."""
+        if not deliveries:  # every session it was for has left
+            return
         if not self._backlog and len(deliveries) <= SLICE:
             for deliver, session in deliveries:
                 deliver(session)  # a session that left meanwhile is closed: a no-op

@@ -251,3 +251,16 @@ def test_so_many_sessions_that_paced_slices_would_be_late_get_them_closer() -> N
     while mesh.timers.fire_all():
         pass
     assert all(s.queue_depth == 1 for s in sessions)
+
+
+def test_an_emission_for_nobody_while_slices_are_pending_is_dropped() -> None:
+    mesh = Mesh()
+    sessions = [mesh.open(f"s{n}", Tier.PRO, "EURUSD")[0] for n in range(SLICE * 2)]
+    mesh.feed(tick("EURUSD", 1))  # the first slice handed, the second pending
+    for session in sessions:
+        mesh.fanout.close(session.session_id)
+    # Nobody left to tell (found by the benchmark: a modulo by zero in the timer callback).
+    mesh.fanout.on_gap(2, 3, "lost upstream")
+    while mesh.timers.fire_all():
+        pass
+    assert mesh.timers.live() == []
