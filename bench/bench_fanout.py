@@ -634,6 +634,22 @@ def run_bound_s(args: argparse.Namespace) -> float:
     return 30 + 1 + 240 + args.warmup + 1.2 + args.window + 120 + args.quiet_wait
 
 
+def client_shares(subscribers: list[Any], procs: int, by_tier: bool) -> list[list[Any]]:
+    """The subscribers (tier second in each tuple) of each client process: round-robin
+    over `procs`; or, `by_tier`, enterprise and pro in a process each of their own and
+    free over `procs`, as different customers run different clients, so a paying
+    tier's reads never wait behind 800 free streams parsed in the same process."""
+    if not by_tier:
+        return [subscribers[i::procs] for i in range(procs)]
+    free = [s for s in subscribers if s[1] == "free"]
+    shares = [free[i::procs] for i in range(procs)]
+    for tier in ("pro", "enterprise"):
+        paying = [s for s in subscribers if s[1] == tier]
+        split = 1 if len(paying) <= 200 else procs  # the all-enterprise workload: spread
+        shares += [paying[i::split] for i in range(split)]
+    return [share for share in shares if share]
+
+
 def route(specs: list[tuple[str, str, list[str]]], plans: list[ServerPlan]) -> list[Routed]:
     """Each subscriber to a server of its tier, round-robin among those (a tier pool)."""
     pools = {t: [p for p in plans if Tier.parse(t) in p.tiers] for t in {s[1] for s in specs}}
@@ -764,7 +780,7 @@ async def measure(
         await asyncio.sleep(1.0)  # the upstream flows; the baseline is idle
         rss_before = sum(map(rss_mb, sprocs))
         routed = route(specs, plans)
-        shares = [routed[i :: args.client_procs] for i in range(args.client_procs)]
+        shares = client_shares(routed, args.client_procs, args.clients_by_tier)
 
         def start_client(ctx: Any, share: list[Routed], queue: Any, results: Any) -> Any:
             return ctx.Process(target=client_process, daemon=True,
@@ -849,7 +865,7 @@ async def measure_nats(
             sprocs.insert(0, psutil.Process(server.pid))
             labels.insert(0, "nats-server" + (" (shared)" if server.shared else ""))
         rss_before = sum(map(rss_mb, sprocs))
-        shares = [specs[i :: args.client_procs] for i in range(args.client_procs)]
+        shares = client_shares(specs, args.client_procs, args.clients_by_tier)
 
         def start_client(ctx: Any, share: Any, queue: Any, results: Any) -> Any:
             return ctx.Process(target=nats_peer.client_process, daemon=True,
@@ -1217,6 +1233,11 @@ async def main() -> None:
     parser.add_argument("--symbols", type=int, default=40, help="published symbols (>= 28)")
     parser.add_argument("--publish-ms", type=float, default=5.0, help="PublishTicks cadence")
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument(
+        "--clients-by-tier", action="store_true",
+        help="enterprise and pro subscribers in client processes of their own (free over "
+             "--client-procs); default: every process a mix of tiers",
+    )  # fmt: skip
     parser.add_argument("--streams-per-channel", type=int, default=50)
     parser.add_argument(
         "--quiet-load",
