@@ -576,6 +576,16 @@ def hop_split(run: RunResult) -> str:
             f"steal {run.steal:.0%} of a core")  # fmt: skip
 
 
+def own_split(hist: dict[str, collections.Counter[int]]) -> str:
+    """One Bridge's own upstream read delay and loop lag, p50/p99 ms (the run's probe line
+    merges every Bridge's, so a niced free pool's would hide the enterprise pool's)."""
+    shown = []
+    for label, name in (("read", "publish_to_read"), ("lag", "loop_lag"), ("stalls", "stall_cpu")):
+        if h := hist.get(name):
+            shown.append(f"{label} {percentile(h, 0.5):.1f}/{percentile(h, 0.99):.1f}")
+    return ", ".join(shown)
+
+
 def percentile(hist: collections.Counter[int], q: float) -> float:
     """The q-quantile of a latency histogram, in milliseconds."""
     total = sum(hist.values())
@@ -609,6 +619,7 @@ class ServerShare:
     subscribers: int
     cpu_s: float
     messages: int = 0
+    split: str = ""  # its own probe figures (a Bridge of several)
 
 
 @dataclass
@@ -802,18 +813,21 @@ async def measure(
         probe1 = [read_probes(p, args.ingestion_probe) for p in probes]
         gc = [0.0] * 6
         hist: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
+        splits = []
         for before, after in zip(readings["probe0"], probe1, strict=True):
             gc = [a + b for a, b in zip(gc, after.gc_minus(before), strict=True)]
-            for name, h in after.hist_minus(before).items():
+            own = after.hist_minus(before)
+            for name, h in own.items():
                 if not name.startswith("ingestion ") or not hist.get(name):
                     hist[name].update(h)  # Ingestion's own: once, not once per Bridge
+            splits.append(own_split(own))
         profiler = readings.get("profiler")
         profile = finish_profiler(profiler) if profiler else ""
         addresses = [f"127.0.0.1:{plan.port}" for plan in plans]
         assigned = collections.Counter(spec[3] for spec in routed)
         parts = [
-            ServerShare(plan.label, assigned[a], c, seen.delivered[a])
-            for plan, a, c in zip(plans, addresses, seen.cpu, strict=True)
+            ServerShare(plan.label, assigned[a], c, seen.delivered[a], split)
+            for plan, a, c, split in zip(plans, addresses, seen.cpu, splits, strict=True)
         ]
         return RunResult(
             kind, len(specs), seen.opened, seen.errors, args.window, sum(seen.cpu),
@@ -1172,6 +1186,7 @@ def server_parts(run: RunResult) -> list[str]:
         lines.append(
             f"    {p.label:<26} {p.subscribers:>6} subscribers  CPU {p.cpu_s / w:5.2f} cores  "
             f"{p.messages / w:>9,.0f} msgs/s  {p.cpu_s * 1e6 / max(p.messages, 1):7.1f} us/msg"
+            + (f"  {p.split}" if p.split else "")
         )
     cores = run.cpu_s / w
     lines.append(
