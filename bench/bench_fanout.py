@@ -55,6 +55,10 @@ Issue 22's variants, each a flag (without them a run is as before, plus a summar
     measured run (bench/competing_load.py: a duty-cycle busy loop with its own deadline),
     its measured CPU shown beside the foreign load.
   --workload enterprise: every subscriber enterprise, all on the same 10 majors.
+  --clients-by-tier: enterprise and pro subscribers in client processes of their own
+    (free over --client-procs), as different customers run different clients; with
+    several Bridges, each one's own upstream read delay, loop lag and stall CPU follow
+    its CPU line.
   --peer nats: the same feed (bench/fanout_feed.py) through NATS core to nats-py
     subscribers in the client processes, with the same tier mix, the publisher applying
     each tier's interval with the Bridge's Throttle (bench/nats_peer.py); --no-bridge
