@@ -79,6 +79,22 @@ _LAST_SEQ = tag(market_pb2.TickBatch, "last_seq")
 _SEND_TIME = tag(market_pb2.TickBatch, "send_time_us")
 
 
+_RELEASED_TIME = tag(market_pb2.Tick, "released_time_us")
+
+TICK_DELIVERY_FIELDS = frozenset({"released_time_us"})
+"""Tick fields the Bridge sets as it delivers a tick: never a producer's, never recorded
+with the history, never part of a tier's projection."""
+
+
+def released(entry: bytes, released_time_us: int) -> bytes:
+    """A tick_field encoding with Tick.released_time_us appended (a field after the
+    others is simply more of the message), for an update the tier's throttle held."""
+    position = len(_TICKS)
+    while entry[position] & 0x80:  # the payload's length, a varint
+        position += 1
+    return tick_field(entry[position + 1 :] + uint_field(_RELEASED_TIME, released_time_us))
+
+
 def tick_field(tick_payload: bytes) -> bytes:
     """One serialized Tick as an entry of TickBatch.ticks: what the Bridge's projection caches."""
     return len_field(_TICKS, tick_payload)

@@ -214,6 +214,7 @@ class Fanout:
                 schedule=schedule,
                 soon=soon,
                 clock=self._clock,
+                wall_us=self._wall_us,
             )
         return feed
 

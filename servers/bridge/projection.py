@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from tickmesh.common.v1 import market_pb2
 
 from mesh.tiers import Feature, Tier, limits
-from mesh.wire import tick_field
+from mesh.wire import TICK_DELIVERY_FIELDS, tick_field
 
 Entry = tuple[int, str, bytes]
 """A projected tick: (sequence, symbol, its encoding as one TickBatch.ticks entry)."""
@@ -29,7 +29,12 @@ FIELDS_BY_FEATURE: dict[Feature, tuple[str, ...]] = {
     Feature.BROKER_COMPARISON: ("broker_quotes", "ask_broker", "views"),
 }  # fmt: skip
 
-_TICK_FIELDS = market_pb2.Tick.DESCRIPTOR.fields_by_name
+# What a producer's tick carries (the Bridge adds the delivery fields after projecting).
+_TICK_FIELDS = {
+    name: field
+    for name, field in market_pb2.Tick.DESCRIPTOR.fields_by_name.items()
+    if name not in TICK_DELIVERY_FIELDS
+}
 
 
 def tier_fields(tier: Tier) -> frozenset[str]:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from mesh.tiers import Tier, limits
+from mesh.wire import released
 from servers.bridge.chunk import Chunk
 from servers.bridge.projection import BatchView, Entry
 from servers.bridge.throttle import Throttle
@@ -151,6 +152,7 @@ class TierFeed:
         schedule: Schedule,
         soon: Soon,
         clock: Callable[[], float],
+        wall_us: Callable[[], int],
     ) -> None:
         self.tier = tier
         interval_s = limits(tier).update_interval_ms / 1000
@@ -162,6 +164,7 @@ class TierFeed:
         self._watermark = watermark
         self._schedule = schedule
         self._clock = clock
+        self._wall_us = wall_us
         self._groups: dict[frozenset[str], Group] = {}
         self._by_symbol: dict[str, list[Group]] = {}
         self._timer: Cancellable | None = None
@@ -232,7 +235,7 @@ class TierFeed:
         if self._timer_at is not None and self._timer_at <= now:
             # Held updates now due go out with this batch (one message, not two); the
             # timer is for a quiet market, when no batch comes.
-            out += throttle.pop_due(now)
+            out += self._released(throttle.pop_due(now))
             out.sort()
             self._rearm(now)
         if out:
@@ -242,11 +245,19 @@ class TierFeed:
         """Emit the held-back updates whose interval has elapsed (the tier's timer)."""
         self._timer, self._timer_at = None, None
         now = self._clock()
-        due = self._throttle.pop_due(now)
+        due = self._released(self._throttle.pop_due(now))
         if due:
             due.sort()
             self._emit(due, self._watermark(), True)
         self._rearm(now)
+
+    def _released(self, held: list[Entry]) -> list[Entry]:
+        """Held updates stamped with the time they go (Tick.released_time_us), so their
+        latency can be told from the hold the tier's interval imposes by design."""
+        if not held:
+            return held
+        wall = self._wall_us()
+        return [(seq, symbol, released(encoding, wall)) for seq, symbol, encoding in held]
 
     def _rearm(self, now: float) -> None:
         if self._timer is not None:

@@ -30,7 +30,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from tickmesh.common.v1 import market_pb2
 
-from mesh.wire import varint
+from mesh.wire import TICK_DELIVERY_FIELDS, varint
 from servers.storage.analytics import market_schema
 from servers.storage.analytics.engine import AnalyticsStore
 from servers.storage.analytics.market_schema import QUOTES, TICKS, bars_table
@@ -40,7 +40,10 @@ R = TypeVar("R")
 
 # A tick is always read with these, so a page can be continued after its last tick.
 CURSOR_FIELDS = ("ingest_time_us", "sequence")
-TICK_FIELDS = tuple(market_pb2.Tick.DESCRIPTOR.fields_by_name)
+# As recorded: what Ingestion sent, without what a Bridge adds as it delivers.
+TICK_FIELDS = tuple(
+    name for name in market_pb2.Tick.DESCRIPTOR.fields_by_name if name not in TICK_DELIVERY_FIELDS
+)
 _QUOTE_FIELDS = tuple(market_pb2.Quote.DESCRIPTOR.fields_by_name)
 # A row written must be visible to the next read of the watermark (async_insert 0).
 # optimize_on_insert 0: by default a (Replacing|Aggregating)MergeTree collapses each inserted

@@ -6,12 +6,14 @@ import pytest
 from tickmesh.common.v1 import market_pb2
 
 from mesh.tiers import Tier
+from mesh.wire import TICK_DELIVERY_FIELDS
 from servers.bridge.projection import BatchView, tier_fields
 from tests.unit.bridge.helpers import tick
 
 BASIC = {"symbol", "bid", "ask", "broker", "broker_time_us", "ingest_time_us", "sequence"}
 PRO = BASIC | {"spread_pips", "quality_score"}
-ALL = {f.name for f in market_pb2.Tick.DESCRIPTOR.fields}
+# Every field a producer sets (the Bridge adds the delivery fields after projecting).
+ALL = {f.name for f in market_pb2.Tick.DESCRIPTOR.fields} - TICK_DELIVERY_FIELDS
 
 
 def _set_fields(encoded: bytes) -> set[str]:

@@ -25,7 +25,11 @@ class Mesh:
         self.clock = FakeClock()
         self.timers = FakeTimers()
         self.fanout = Fanout(
-            UsageCounter(), bounds=SessionLimits(), clock=self.clock, schedule=self.timers
+            UsageCounter(),
+            bounds=SessionLimits(),
+            clock=self.clock,
+            wall_us=lambda: round(self.clock.now * 1_000_000),
+            schedule=self.timers,
         )
         self.fanout.on_universe(SYMBOLS)
 
@@ -264,3 +268,15 @@ def test_an_emission_for_nobody_while_slices_are_pending_is_dropped() -> None:
     while mesh.timers.fire_all():
         pass
     assert mesh.timers.live() == []
+
+
+def test_a_held_update_says_when_it_was_released_and_one_sent_at_once_does_not() -> None:
+    mesh = Mesh()
+    session, _ = mesh.open("s", Tier.PRO, "EURUSD", "GBPUSD")
+    mesh.feed(tick("EURUSD", 1))  # quiet until now: goes at once
+    mesh.feed(tick("EURUSD", 2), after_s=0.01)  # too soon: held for the grid's boundary
+    mesh.feed(tick("GBPUSD", 3), after_s=0.01)  # another symbol, quiet: at once
+    mesh.flush(0.2)  # the boundary passed: the held EURUSD goes, stamped
+    released = {t.sequence: t.released_time_us for m in _drain(session) for t in m.batch.ticks}
+    assert released[1] == released[3] == 0
+    assert released[2] == round(mesh.clock.now * 1_000_000)

@@ -25,7 +25,7 @@ class Quote(_message.Message):
     def __init__(self, symbol: _Optional[str] = ..., bid: _Optional[float] = ..., ask: _Optional[float] = ..., broker: _Optional[str] = ..., broker_time_us: _Optional[int] = ..., bid_size: _Optional[float] = ..., ask_size: _Optional[float] = ...) -> None: ...
 
 class Tick(_message.Message):
-    __slots__ = ("symbol", "bid", "ask", "broker", "broker_time_us", "ingest_time_us", "sequence", "spread_pips", "quality_score", "liquidity_score", "broker_quotes", "ask_broker", "views")
+    __slots__ = ("symbol", "bid", "ask", "broker", "broker_time_us", "ingest_time_us", "sequence", "spread_pips", "quality_score", "liquidity_score", "broker_quotes", "ask_broker", "views", "released_time_us")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     BID_FIELD_NUMBER: _ClassVar[int]
     ASK_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class Tick(_message.Message):
     BROKER_QUOTES_FIELD_NUMBER: _ClassVar[int]
     ASK_BROKER_FIELD_NUMBER: _ClassVar[int]
     VIEWS_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_TIME_US_FIELD_NUMBER: _ClassVar[int]
     symbol: str
     bid: float
     ask: float
@@ -52,7 +53,8 @@ class Tick(_message.Message):
     broker_quotes: _containers.RepeatedCompositeFieldContainer[Quote]
     ask_broker: str
     views: int
-    def __init__(self, symbol: _Optional[str] = ..., bid: _Optional[float] = ..., ask: _Optional[float] = ..., broker: _Optional[str] = ..., broker_time_us: _Optional[int] = ..., ingest_time_us: _Optional[int] = ..., sequence: _Optional[int] = ..., spread_pips: _Optional[float] = ..., quality_score: _Optional[float] = ..., liquidity_score: _Optional[float] = ..., broker_quotes: _Optional[_Iterable[_Union[Quote, _Mapping]]] = ..., ask_broker: _Optional[str] = ..., views: _Optional[int] = ...) -> None: ...
+    released_time_us: int
+    def __init__(self, symbol: _Optional[str] = ..., bid: _Optional[float] = ..., ask: _Optional[float] = ..., broker: _Optional[str] = ..., broker_time_us: _Optional[int] = ..., ingest_time_us: _Optional[int] = ..., sequence: _Optional[int] = ..., spread_pips: _Optional[float] = ..., quality_score: _Optional[float] = ..., liquidity_score: _Optional[float] = ..., broker_quotes: _Optional[_Iterable[_Union[Quote, _Mapping]]] = ..., ask_broker: _Optional[str] = ..., views: _Optional[int] = ..., released_time_us: _Optional[int] = ...) -> None: ...
 
 class TickBatch(_message.Message):
     __slots__ = ("ticks", "first_seq", "last_seq", "send_time_us")

@@ -692,6 +692,14 @@ class Tick(betterproto2.Message):
     0 means every tier (a producer that does not compute per-tier views).
     """
 
+    released_time_us: "int" = betterproto2.field(14, betterproto2.TYPE_INT64)
+    """
+    Set by the Bridge on an update its tier's throttle held back because the
+    symbol moved faster than the tier's update interval: when the throttle let it
+    go, unix microseconds (the newest price replaced older ones meanwhile). 0: it
+    went out as it arrived. A held update's delivery latency counts from here.
+    """
+
 
 default_message_pool.register_message("tickmesh.common.v1", "Tick", Tick)
 
