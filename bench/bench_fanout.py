@@ -255,13 +255,19 @@ class TierStats:
     # Ingest -> the server's send stamp (TickBatch.send_time_us): the part before the
     # write; the rest of `latency` is the write, the wire and the client.
     to_send: collections.Counter[int] = field(default_factory=collections.Counter)
+    # From the tick's release (Tick.released_time_us: when the tier's throttle let a held
+    # update go; its ingest time when it was not held) to receipt: the pipeline without
+    # the hold the tier's interval imposes by design.
+    released: collections.Counter[int] = field(default_factory=collections.Counter)
+    held: int = 0  # ticks that carried a release time
 
     def merge(self, other: TierStats) -> None:
         for name in ("messages", "data_messages", "ticks", "bytes", "skipped", "heartbeats",
-                     "gaps", "streams"):  # fmt: skip
+                     "gaps", "streams", "held"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.latency.update(other.latency)
         self.to_send.update(other.to_send)
+        self.released.update(other.released)
 
 
 Routed = tuple[str, str, list[str], str]
@@ -355,11 +361,15 @@ async def _clients(specs: list[Routed], per_channel: int, commands: Any, results
                     st.data_messages += 1
                     ticks = message.batch.ticks
                     st.ticks += len(ticks)
-                    latency, to_send = st.latency, st.to_send
+                    latency, to_send, released = st.latency, st.to_send, st.released
                     sent = message.batch.send_time_us
                     for tick in ticks:
                         latency[int(log(max(now - tick.ingest_time_us, 1)) * BINS_PER_E)] += 1
                         to_send[int(log(max(sent - tick.ingest_time_us, 1)) * BINS_PER_E)] += 1
+                        if tick.released_time_us:
+                            st.held += 1
+                        start = tick.released_time_us or tick.ingest_time_us
+                        released[int(log(max(now - start, 1)) * BINS_PER_E)] += 1
                 elif kind == "heartbeat":
                     st.heartbeats += 1
                 elif kind == "gap":
@@ -1147,6 +1157,13 @@ def report(runs: list[RunResult], asked_load: float = 0.0) -> list[str]:
                     f"  to send p50/p99 "
                     f"{percentile(st.to_send, 0.5):.2f}/{percentile(st.to_send, 0.99):.2f} ms"
                     f"  skipped {st.skipped}"
+                    + (
+                        f"  held {st.held / max(st.ticks, 1):.0%}, release -> client p50/p99 "
+                        f"{percentile(st.released, 0.5):.2f}/{percentile(st.released, 0.99):.2f}"
+                        f" ms"
+                        if st.held
+                        else ""
+                    )
                     + (f" gaps {st.gaps}" if st.gaps else "")
                     + (f" heartbeats {st.heartbeats}" if st.heartbeats else "")
                 )
