@@ -13,6 +13,7 @@ from tickmesh.bridge.v1 import bridge_pb2
 from tickmesh.common.v1 import market_pb2, tenancy_pb2
 
 from mesh.tiers import Tier
+from mesh.wire import TICK_DELIVERY_FIELDS
 from tests.integration.bridge.conftest import (
     SYNTHETIC,
     Bridge,
@@ -23,7 +24,8 @@ from tests.integration.bridge.fake_ingestion import WAIT
 
 BASIC = {"symbol", "bid", "ask", "broker", "broker_time_us", "ingest_time_us", "sequence"}
 PRO = BASIC | {"spread_pips", "quality_score"}
-ALL = {f.name for f in market_pb2.Tick.DESCRIPTOR.fields}
+# Every field a producer sets (a held update also gets the delivery fields).
+ALL = {f.name for f in market_pb2.Tick.DESCRIPTOR.fields} - TICK_DELIVERY_FIELDS
 
 
 def _details(error: grpc.aio.AioRpcError) -> list[object]:
