@@ -9,13 +9,15 @@
 // --target is Storage (GetSubscription: the caller's tier), --billing adds
 // Billing.GetTierCatalog, --bridge subscribes and stops after --messages tick
 // batches; --retries resubscribes (resuming after the last sequence) that many
-// times at most when the stream fails UNAVAILABLE. Without --key every address
+// times at most when the stream fails UNAVAILABLE; a Bridge of another tier pool
+// (FAILED_PRECONDITION, WRONG_POOL) names the one that serves the key's tier, and the
+// stream moves there (at most 3 times in a row). Without --key every address
 // is a tickmesh sidecar, which attaches its own key. Exit status: 0 on success; the gRPC status code (1..16) on an RPC
 // error, with its name on stderr; 64 on bad usage; 70 on any other failure.
 'use strict';
 
 const { parseArgs } = require('node:util');
-const { load, connect, unary, grpc } = require('./tickmesh');
+const { load, connect, unary, poolAddress, grpc } = require('./tickmesh');
 
 // Distinct from every gRPC status code (1..16), which an RPC error exits with.
 const USAGE_ERROR = 64; // EX_USAGE
@@ -112,17 +114,23 @@ function consumeOnce(bridge, request, wanted, deadline, summary, seen) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Refusals by a Bridge of another tier pool followed in a row (clients/subscriber.py).
+const MAX_POOL_MOVES = 3;
+
 /**
  * Subscribe and collect until `wanted` tick batches arrived. A stream failing
  * UNAVAILABLE (the server or the sidecar restarting) is resubscribed at most
- * `retries` times, with a growing pause, resuming after the last sequence seen.
+ * `retries` times, with a growing pause, resuming after the last sequence seen. A
+ * WRONG_POOL refusal moves to the Bridge it names (`reconnect(address)` gives the
+ * client there).
  */
-async function consume(bridge, request, wanted, timeoutS, retries) {
+async function consume(bridge, request, wanted, timeoutS, retries, reconnect) {
   const summary = {
     ack: false, granted: [], refused: [],
     messages: 0, batches: 0, heartbeats: 0, gaps: 0, ticks: 0, symbols: [], last_seq: '0',
-    retries: 0,
+    retries: 0, moved_to: [],
   };
+  let moves = 0;
   const seen = new Set();
   const deadline = new Date(Date.now() + timeoutS * 1000);
   for (;;) {
@@ -131,6 +139,14 @@ async function consume(bridge, request, wanted, timeoutS, retries) {
       await consumeOnce(bridge, resumed, wanted, deadline, summary, seen);
       break;
     } catch (err) {
+      const moved = poolAddress(err);
+      if (moved && moves < MAX_POOL_MOVES) {
+        moves += 1;
+        summary.moved_to.push(moved);
+        console.error(`stream: ${err.details}; moving to ${moved}`);
+        bridge = reconnect(moved);
+        continue;
+      }
       if (err.code !== grpc.status.UNAVAILABLE || summary.retries >= retries) throw err;
       summary.retries += 1;
       const pauseMs = Math.min(100 * 2 ** summary.retries, 2000);
@@ -162,11 +178,14 @@ async function run(options, clients) {
   }
 
   if (options.bridge) {
-    const bridge = connect(tickmesh.bridge.v1.BridgeService, options.bridge, options.key, { ca: options.ca });
-    clients.push(bridge);
+    const bridgeAt = (address) => {
+      const client = connect(tickmesh.bridge.v1.BridgeService, address, options.key, { ca: options.ca });
+      clients.push(client);
+      return client;
+    };
     const request = { symbols: options.symbols, options: { best_effort: options.bestEffort } };
     const stream = await consume(
-      bridge, request, options.messages, options.timeoutS, options.retries,
+      bridgeAt(options.bridge), request, options.messages, options.timeoutS, options.retries, bridgeAt,
     );
     console.log(`stream: ${stream.ticks} ticks in ${stream.batches} batches of ${stream.symbols.join(' ')}`);
     Object.assign(result, stream);

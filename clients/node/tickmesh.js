@@ -9,6 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
+const protobuf = require('protobufjs');
 
 const PROTO_ROOT = path.resolve(__dirname, '..', '..', 'proto');
 
@@ -100,4 +101,58 @@ function unary(client, method, request, timeoutS = 10) {
   });
 }
 
-module.exports = { PROTO_ROOT, LOADER_OPTIONS, load, apiKeyInterceptor, connect, unary, grpc };
+// The rich error model's messages (google/rpc/status.proto, error_details.proto), the
+// few fields read here: every tickmesh refusal carries an ErrorInfo in the trailer
+// grpc-status-details-bin.
+const RPC_TYPES = protobuf.Root.fromJSON({
+  nested: {
+    google: {
+      nested: {
+        protobuf: { nested: { Any: { fields: { type_url: { type: 'string', id: 1 }, value: { type: 'bytes', id: 2 } } } } },
+        rpc: {
+          nested: {
+            Status: {
+              fields: {
+                code: { type: 'int32', id: 1 },
+                message: { type: 'string', id: 2 },
+                details: { rule: 'repeated', type: 'google.protobuf.Any', id: 3 },
+              },
+            },
+            ErrorInfo: {
+              fields: {
+                reason: { type: 'string', id: 1 },
+                domain: { type: 'string', id: 2 },
+                metadata: { keyType: 'string', type: 'string', id: 3 },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+});
+const STATUS = RPC_TYPES.lookupType('google.rpc.Status');
+const ERROR_INFO = RPC_TYPES.lookupType('google.rpc.ErrorInfo');
+
+/** The ErrorInfo of a failed call ({reason, domain, metadata}), or null when it has none. */
+function errorInfo(err) {
+  const raw = err && err.metadata ? err.metadata.get('grpc-status-details-bin') : [];
+  if (!raw.length) return null;
+  const status = STATUS.decode(raw[0]);
+  const any = status.details.find((d) => d.type_url.endsWith('/google.rpc.ErrorInfo'));
+  return any ? ERROR_INFO.toObject(ERROR_INFO.decode(any.value), { defaults: true }) : null;
+}
+
+/**
+ * Where a Bridge of another tier pool says this key's tier is served: the address of a
+ * FAILED_PRECONDITION / WRONG_POOL refusal, or null (any other error, or an address
+ * the refusing Bridge did not know yet). Reconnect there, as the Python SDK does.
+ */
+function poolAddress(err) {
+  const info = errorInfo(err);
+  return info && info.reason === 'WRONG_POOL' && info.metadata.address ? info.metadata.address : null;
+}
+
+module.exports = {
+  PROTO_ROOT, LOADER_OPTIONS, load, apiKeyInterceptor, connect, unary, errorInfo, poolAddress, grpc,
+};

@@ -21,6 +21,7 @@ from clients.subscriber import Ack, Reconnecting, Ticks, subscribe
 from mesh.client_interceptors import api_key_interceptors
 from mesh.tiers import FREE_SYMBOLS
 from tests.e2e.conftest import RunningMesh, mesh_up
+from tests.e2e.test_clients import client_command, summary_of
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -93,20 +94,27 @@ async def test_a_pool_refuses_another_tier_naming_where_it_is_served(
     pooled_mesh: RunningMesh,
 ) -> None:
     keys = demo_keys(pooled_mesh)
-    paid, free = bridges(pooled_mesh)
+    paid, _free = bridges(pooled_mesh)
     err = await refusal(str(paid["address"]), keys["free"], list(FREE_SYMBOLS))
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "serves the enterprise+pro pool, not free tenants" in (err.details() or "")
     # The free Bridge serves free only: pro is turned away too, pointed at the paid pool.
-    # The address comes from the Hub's registry, which sees both once health-checked.
+    err = await pro_refused_by_the_free_pool(pooled_mesh)
+    assert f"the enterprise+pro pool serves it at {paid['address']}" in (err.details() or "")
+
+
+async def pro_refused_by_the_free_pool(mesh: RunningMesh) -> grpc.aio.AioRpcError:
+    """The free Bridge's refusal of a pro key, once it names the paid pool's address: that
+    comes from the Hub's registry, which sees both Bridges once health-checked."""
+    keys = demo_keys(mesh)
+    paid, free = bridges(mesh)
     deadline = time.monotonic() + 30
     while True:
         err = await refusal(str(free["address"]), keys["pro"], ["EURUSD"])
         assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
         if str(paid["address"]) in (err.details() or "") or time.monotonic() > deadline:
-            break
+            return err
         await asyncio.sleep(0.5)  # poll: the Hub's registry fills as health checks pass
-    assert f"the enterprise+pro pool serves it at {paid['address']}" in (err.details() or "")
 
 
 async def test_the_sdk_follows_a_refusal_to_its_pool(pooled_mesh: RunningMesh) -> None:
@@ -124,6 +132,26 @@ async def test_the_sdk_follows_a_refusal_to_its_pool(pooled_mesh: RunningMesh) -
     assert acks and list(acks[0].ack.symbols) == list(FREE_SYMBOLS)
     moved = [e for e in events if isinstance(e, Reconnecting)]
     assert moved and moved[0].error.reason == "WRONG_POOL"
+
+
+async def test_the_node_client_follows_a_refusal_to_its_pool(pooled_mesh: RunningMesh) -> None:
+    keys = demo_keys(pooled_mesh)
+    paid, free = bridges(pooled_mesh)
+    await pro_refused_by_the_free_pool(pooled_mesh)
+    command = [
+        *client_command("node"), "--target", pooled_mesh.address("storage"),
+        "--key", keys["pro"], "--bridge", str(free["address"]), "--symbols", "EURUSD",
+        "--messages", "1", "--timeout", "60",
+    ]  # fmt: skip
+    result = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=90
+    )
+    summary = summary_of(result)
+    assert summary["tier"] == "TIER_PRO"
+    assert summary["moved_to"] == [paid["address"]]
+    assert summary["batches"] >= 1 and summary["symbols"] == ["EURUSD"]
+    assert "WRONG_POOL" not in result.stdout  # the move is on stderr, the summary clean
+    assert f"moving to {paid['address']}" in result.stderr
 
 
 def test_a_bridges_spec_that_leaves_a_tier_out_is_refused(tmp_path: Path) -> None:
