@@ -10,6 +10,8 @@ start and stop. Whatever a build opened is closed again when a later step fails.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -166,10 +168,13 @@ def _default_port(config: MeshConfig, name: str) -> int:
     return config.port_of(name) if name in SERVICES else 0
 
 
-def run_service(spec: ServiceSpec[Any]) -> None:
+def run_service(spec: ServiceSpec[Any], *, skip_finalization: bool = False) -> None:
     """Entry point of `python -m servers.<svc>`: config, logging, serve; exit 0 when stopped.
 
-    A configuration error prints one line on stderr and exits with status 2.
+    A configuration error prints one line on stderr and exits with status 2. With
+    `skip_finalization`, a clean stop ends the process without the interpreter's teardown,
+    for a service whose native libraries keep threads that may call into Python while it
+    finalizes (a fatal error and SIGABRT, not a clean exit).
     """
     try:
         config = load_config()
@@ -192,3 +197,13 @@ def run_service(spec: ServiceSpec[Any]) -> None:
     finally:
         # The last spans and metrics out before the process ends (a no-op when off).
         shutdown_telemetry()
+    if skip_finalization:
+        _exit_without_finalizing()
+
+
+def _exit_without_finalizing() -> None:
+    """Exit 0 once every log line is out; atexit hooks and the teardown do not run."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

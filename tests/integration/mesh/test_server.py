@@ -224,12 +224,16 @@ async def test_reflection_describes_health(
 
 TINY_SERVER = textwrap.dedent(
     """
+    import atexit, sys
     from mesh.host import Service, ServiceSpec, run_service
 
     async def build(ctx):
         return Service([])
 
-    run_service(ServiceSpec("tiny", build))  # not one of the five: any free port
+    atexit.register(lambda: print("interpreter teardown ran", flush=True))
+    skip = sys.argv[1:] == ["--skip-finalization"]
+    # Not one of the five: any free port.
+    run_service(ServiceSpec("tiny", build), skip_finalization=skip)
     """
 )
 
@@ -252,11 +256,15 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
-async def test_run_exits_zero_on_sigterm(tmp_path: Path, aio_channel: ChannelFactory) -> None:
+@pytest.mark.parametrize("skip_finalization", [False, True])
+async def test_run_exits_zero_on_sigterm(
+    tmp_path: Path, aio_channel: ChannelFactory, skip_finalization: bool
+) -> None:
     script = tmp_path / "tiny_server.py"
     script.write_text(TINY_SERVER)
+    flag = ["--skip-finalization"] if skip_finalization else []
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(script),
+        sys.executable, str(script), *flag,
         env=subprocess_env(TICKMESH_GRACE_SECONDS="1", TICKMESH_LOG_FORMAT="json"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -273,9 +281,12 @@ async def test_run_exits_zero_on_sigterm(tmp_path: Path, aio_channel: ChannelFac
         proc.send_signal(signal.SIGTERM)
         assert (await asyncio.wait_for(watch.read(), WAIT)).status == NOT_SERVING
         watch.cancel()
-        _, stderr = await asyncio.wait_for(proc.communicate(), 5.0)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 5.0)
         assert proc.returncode == 0, stderr.decode()
         assert b'"service": "tiny"' in stderr  # JSON log lines, named after the component
+        # Every log line out, the last one included, whether the teardown runs or not.
+        assert json.loads(stderr.splitlines()[-1])["msg"] == "tiny stopped"
+        assert (b"interpreter teardown ran" in stdout) is not skip_finalization
     finally:
         if proc.returncode is None:
             proc.kill()
