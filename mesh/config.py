@@ -343,6 +343,11 @@ class MeshConfig:
     instance_address: str | None = setting(None, cast=as_optional_str)
     """`host:port` this server registers at the Hub; None: this host and the bound port."""
 
+    instance_public_address: str | None = setting(None, cast=as_optional_str)
+    """`host:port` clients outside the mesh reach this server's pool at (its load
+    balancer), registered beside instance_address; a pool's refusal names it. None: the
+    instance address."""
+
     instance_zone: str = setting("local", cast=as_host)
     """Availability zone or machine this server runs in, as registered at the Hub."""
 

@@ -30,6 +30,7 @@ class PoolMember:
     """An instance serving some tiers, as the Hub last reported it."""
 
     address: str
+    """Where a client reaches it: its pool's public address if it registered one."""
     tiers: frozenset[Tier]
     pooled: bool
     free_allowed: bool
@@ -75,7 +76,7 @@ class PoolDirectory:
             return  # the Hub is away: keep what was known, try again next refusal
         self._members = [
             PoolMember(
-                address=i.spec.address,
+                address=i.spec.public_address or i.spec.address,
                 tiers=frozenset(tier_from_proto(t, "tiers") for t in i.spec.tiers),
                 pooled=i.spec.tier_pool,
                 free_allowed=i.spec.free_tier_allowed,

@@ -67,6 +67,7 @@ def instance_spec(
         free_tier_allowed="free" in pool if pool else config.instance_free_tier,
         cost_per_request_micros=config.instance_cost_micros,
         tier_pool=bool(pool),
+        public_address=config.instance_public_address or "",
     )
 
 

@@ -55,6 +55,7 @@ def spec_from_proto(spec: hub_pb2.InstanceSpec) -> InstanceSpec:
         cost_per_request_micros=spec.cost_per_request_micros,
         labels=dict(spec.labels),
         tier_pool=spec.tier_pool,
+        public_address=spec.public_address,
     )
 
 
@@ -94,6 +95,7 @@ def instance_to_proto(
             cost_per_request_micros=spec.cost_per_request_micros,
             labels=dict(spec.labels),
             tier_pool=spec.tier_pool,
+            public_address=spec.public_address,
         ),
         health=health,
         lease_id="",  # never shown: whoever holds a lease can deregister the instance

@@ -72,6 +72,8 @@ class InstanceSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     tier_pool: bool = False
     """It serves only `tiers` and refuses the rest (mesh.tier_pools)."""
+    public_address: str = ""
+    """Where clients outside the mesh reach its pool; empty: `address`."""
 
     def refuses(self, tier: Tier) -> bool:
         """Whether it turns tenants of `tier` away (a pool that does not serve it)."""
@@ -180,6 +182,8 @@ def validate_spec(spec: InstanceSpec) -> None:
             reason="UNKNOWN_SERVICE",
         )
     parse_address(spec.address)
+    if spec.public_address:
+        parse_address(spec.public_address, "spec.public_address")
     if spec.tier_pool and not spec.tiers:
         raise InvalidArgument(
             "spec.tier_pool: a pool serves some tiers: name them in spec.tiers",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import graphlib
 from urllib.parse import urlsplit
 
-from mesh.config import SERVICES, env_key
+from mesh.config import SERVICES, env_key, tier_names
+from mesh.tiers import Tier
 from tests.deploy.manifests import (
     ENV_EXAMPLE,
     PORT_SETTINGS,
@@ -28,6 +29,15 @@ def services() -> dict[str, Doc]:
     return services
 
 
+def mesh_containers() -> dict[str, str]:
+    """Each compose service that runs a tickmesh server, and which server it runs."""
+    return {
+        name: spec["command"][-1].removeprefix("servers.")
+        for name, spec in services().items()
+        if spec.get("command", [None])[0] == "python"
+    }
+
+
 def strings(node: object) -> list[str]:
     """Every string value in a loaded YAML tree (comments are gone by then)."""
     if isinstance(node, dict):
@@ -38,16 +48,19 @@ def strings(node: object) -> list[str]:
 
 
 def test_the_six_services_and_their_backing_stores() -> None:
-    assert set(services()) == set(SERVICES) | set(BACKING_IMAGES)
+    containers = mesh_containers()
+    assert set(services()) == set(containers) | set(BACKING_IMAGES)
     for name, prefix in BACKING_IMAGES.items():
         assert services()[name]["image"].startswith(prefix), name
     for service in SERVICES:
         assert services()[service]["command"] == ["python", "-m", f"servers.{service}"]
+    # Besides one container per service, only Bridges of another tier pool.
+    assert {s for n, s in containers.items() if n not in SERVICES} == {"bridge"}
 
 
 def test_every_service_has_a_grpc_health_check() -> None:
-    for service in SERVICES:
-        check = services()[service]["healthcheck"]
+    for name, service in mesh_containers().items():
+        check = services()[name]["healthcheck"]
         # mesh.healthcheck reads the service's port from its own TICKMESH_*_PORT.
         assert check["test"] == ["CMD", "python", "-m", "mesh.healthcheck", service]
     # The backing stores too: depends_on waits for their health.
@@ -61,7 +74,42 @@ def test_each_service_publishes_the_port_it_binds() -> None:
         port = spec["environment"][PORT_SETTINGS[service]]
         # Published on loopback only: `tickmesh status` works from the host, nothing more.
         assert spec["ports"] == [f"127.0.0.1:{port}:{port}"], service
-        assert spec["environment"]["TICKMESH_HOST"] == "0.0.0.0", service
+    published = []
+    for name, service in mesh_containers().items():
+        spec = services()[name]
+        port = spec["environment"][PORT_SETTINGS[service]]
+        (mapping,) = spec["ports"]
+        loopback, host_port, bound = mapping.split(":")
+        assert (loopback, bound) == ("127.0.0.1", str(port)), name
+        assert spec["environment"]["TICKMESH_HOST"] == "0.0.0.0", name
+        published.append(host_port)
+    assert len(set(published)) == len(published), "two containers on one host port"
+
+
+def bridge_pools() -> dict[str, frozenset[Tier]]:
+    return {
+        name: frozenset(Tier(t) for t in tier_names(env.get("TICKMESH_INSTANCE_POOL", "")))
+        for name, service in mesh_containers().items()
+        if service == "bridge"
+        for env in [services()[name]["environment"]]
+    }
+
+
+def test_the_bridges_are_tier_pools_the_paid_one_first_for_cpu() -> None:
+    pools = bridge_pools()
+    assert all(pools.values()) and len(pools) > 1, pools
+    for tier in Tier:
+        assert sum(tier in tiers for tiers in pools.values()) == 1, (tier, pools)
+    for name in pools:
+        spec = services()[name]
+        # A refusal names the pool by what a client on the host can dial: its published port.
+        public = spec["environment"]["TICKMESH_INSTANCE_PUBLIC_ADDRESS"]
+        assert public == ":".join(spec["ports"][0].split(":")[:2]), name
+    shares = {name: services()[name].get("cpu_shares", 1024) for name in pools}
+    paid = next(n for n, tiers in pools.items() if Tier.ENTERPRISE in tiers)
+    free = next(n for n, tiers in pools.items() if tiers == {Tier.FREE})
+    assert shares[paid] > 1024 > shares[free]
+    assert services()["ingestion"]["cpu_shares"] == shares[paid]
 
 
 def test_every_service_reaches_its_peers_by_compose_name() -> None:
@@ -71,8 +119,10 @@ def test_every_service_reaches_its_peers_by_compose_name() -> None:
         assert {s: env[PORT_SETTINGS[s]] for s in SERVICES} == ports, service
         for peer in SERVICES:
             assert env[env_key(f"{peer}_address")] == f"{peer}:{ports[peer]}", service
+    for name, service in mesh_containers().items():
+        env = services()[name]["environment"]
         # What the Hub hands out for this instance must be reachable from the others.
-        assert env["TICKMESH_INSTANCE_ADDRESS"] == f"{service}:{ports[service]}", service
+        assert env["TICKMESH_INSTANCE_ADDRESS"] == f"{name}:{ports[service]}", name
 
 
 def test_store_urls_point_at_the_compose_stores() -> None:

@@ -50,7 +50,9 @@ async def next_event(call: grpc.aio.UnaryStreamCall) -> Event:
 
 
 async def test_a_server_registers_itself_and_deregisters_on_stop(hub_mesh: HubMesh) -> None:
-    billing = await hub_mesh.start_instance(instance_zone="eu-1", instance_capacity=7)
+    billing = await hub_mesh.start_instance(
+        instance_zone="eu-1", instance_capacity=7, instance_public_address="billing.example:443"
+    )
     listed = await hub_mesh.instance(billing.instance_id)
     assert listed is not None
     assert billing.instance_id.startswith("billing-") and len(billing.instance_id) == 16
@@ -58,6 +60,8 @@ async def test_a_server_registers_itself_and_deregisters_on_stop(hub_mesh: HubMe
     assert (listed.spec.zone, listed.spec.capacity, listed.spec.free_tier_allowed) == (
         "eu-1", 7, True,
     )  # fmt: skip
+    # Where clients outside the mesh reach it, beside where the mesh does.
+    assert listed.spec.public_address == "billing.example:443"
     assert listed.lease_id == ""  # never shown
     assert listed.score > 0
 
@@ -176,6 +180,11 @@ async def test_a_missed_heartbeat_is_info_until_the_lease_lapses(
         ({"address": "127.0.0.1:70000"}, grpc.StatusCode.INVALID_ARGUMENT, "spec.address"),
         ({"address": "127.0.0.1:0"}, grpc.StatusCode.INVALID_ARGUMENT, "spec.address"),
         ({"address": "bad host:1"}, grpc.StatusCode.INVALID_ARGUMENT, "spec.address"),
+        (
+            {"public_address": "free.example"},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "spec.public_address",
+        ),
         ({"service": "trading"}, grpc.StatusCode.INVALID_ARGUMENT, "spec.service"),
         ({"instance_id": ""}, grpc.StatusCode.INVALID_ARGUMENT, "spec.instance_id"),
         ({"tiers": [0]}, grpc.StatusCode.INVALID_ARGUMENT, "spec.tiers[0]"),

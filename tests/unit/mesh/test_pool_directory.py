@@ -58,6 +58,14 @@ async def test_the_least_loaded_serving_member_of_the_tiers_pool() -> None:
     assert hub.calls == 1  # cached for max_age_s
 
 
+async def test_a_pool_behind_a_load_balancer_is_named_by_its_public_address() -> None:
+    behind = instance("10.1.2.3:50053", tenancy_pb2.TIER_FREE)
+    behind.spec.public_address = "free.tickmesh.example:443"
+    member = await PoolDirectory(FakeHub(behind)).serving(Tier.FREE)
+    # The pod's own address is no use to a client outside the cluster.
+    assert member is not None and member.address == "free.tickmesh.example:443"
+
+
 async def test_a_hub_that_fails_or_hangs_leaves_the_address_out() -> None:
     hub = FakeHub(instance("free:1", tenancy_pb2.TIER_FREE))
     hub.failing = True

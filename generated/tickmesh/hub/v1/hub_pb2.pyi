@@ -25,7 +25,7 @@ INSTANCE_HEALTH_UNREACHABLE: InstanceHealth
 INSTANCE_HEALTH_EJECTED: InstanceHealth
 
 class InstanceSpec(_message.Message):
-    __slots__ = ("instance_id", "service", "address", "zone", "tiers", "capacity", "free_tier_allowed", "cost_per_request_micros", "labels", "tier_pool")
+    __slots__ = ("instance_id", "service", "address", "zone", "tiers", "capacity", "free_tier_allowed", "cost_per_request_micros", "labels", "tier_pool", "public_address")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class InstanceSpec(_message.Message):
     COST_PER_REQUEST_MICROS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     TIER_POOL_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     service: str
     address: str
@@ -53,7 +54,8 @@ class InstanceSpec(_message.Message):
     cost_per_request_micros: int
     labels: _containers.ScalarMap[str, str]
     tier_pool: bool
-    def __init__(self, instance_id: _Optional[str] = ..., service: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[_tenancy_pb2.Tier, str]]] = ..., capacity: _Optional[int] = ..., free_tier_allowed: _Optional[bool] = ..., cost_per_request_micros: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., tier_pool: _Optional[bool] = ...) -> None: ...
+    public_address: str
+    def __init__(self, instance_id: _Optional[str] = ..., service: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[_tenancy_pb2.Tier, str]]] = ..., capacity: _Optional[int] = ..., free_tier_allowed: _Optional[bool] = ..., cost_per_request_micros: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., tier_pool: _Optional[bool] = ..., public_address: _Optional[str] = ...) -> None: ...
 
 class Instance(_message.Message):
     __slots__ = ("spec", "health", "lease_id", "lease_expires_at", "active_sessions", "score", "registered_at")

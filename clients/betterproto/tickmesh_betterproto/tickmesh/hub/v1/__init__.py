@@ -500,6 +500,13 @@ class InstanceSpec(betterproto2.Message):
     Bridges kept for enterprise and pro); the Hub routes no other tier to it.
     """
 
+    public_address: "str" = betterproto2.field(11, betterproto2.TYPE_STRING)
+    """
+    Where clients outside the mesh reach its pool, "host:port" (the load balancer in
+    front of the pool's replicas), when that is not `address`; a pooled server that
+    turns a tenant away names this one. Empty: `address`.
+    """
+
 
 default_message_pool.register_message("tickmesh.hub.v1", "InstanceSpec", InstanceSpec)
 
