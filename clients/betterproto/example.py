@@ -6,7 +6,9 @@
 
 The same command line and the same JSON summary as ../node/example.js. --target is
 Storage (GetSubscription: the caller's tier), --billing adds Billing.GetTierCatalog,
---bridge subscribes and stops after --messages tick batches. Exit status: 0 on
+--bridge subscribes and stops after --messages tick batches; a Bridge of another tier
+pool refuses with FAILED_PRECONDITION / WRONG_POOL naming the Bridge that serves the
+key's tier, and the example moves there (at most 3 times). Exit status: 0 on
 success; the gRPC status code (1..16) on an RPC error, with its name on stderr;
 64 on bad usage; 70 on any other failure.
 
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import grpc
+from tickmesh_betterproto.google.rpc import ErrorInfo, Status
 from tickmesh_betterproto.tickmesh.billing.v1 import BillingServiceStub
 from tickmesh_betterproto.tickmesh.bridge.v1 import (
     BridgeServiceStub,
@@ -35,6 +38,7 @@ from tickmesh_betterproto.tickmesh.storage.v1 import StorageServiceStub
 
 USAGE_ERROR = 64  # EX_USAGE: distinct from every gRPC status code (1..16)
 OTHER_ERROR = 70  # EX_SOFTWARE, e.g. the stream ended before enough batches
+MAX_POOL_MOVES = 3  # refusals by a Bridge of another tier pool followed in a row
 
 
 class _Details(NamedTuple):
@@ -90,6 +94,27 @@ def connect(target: str, api_key: str, timeout_s: float, ca: Path | None = None)
     else:
         channel = grpc.insecure_channel(target)
     return grpc.intercept_channel(channel, ApiKeyInterceptor(api_key, timeout_s))
+
+
+def error_info(err: grpc.RpcError) -> ErrorInfo | None:
+    """The google.rpc.ErrorInfo a failed call carries in its status details, if any."""
+    trailers = err.trailing_metadata() if isinstance(err, grpc.Call) else None
+    raw = next((v for k, v in trailers or () if k == "grpc-status-details-bin"), None)
+    if not isinstance(raw, bytes):
+        return None
+    for detail in Status.parse(raw).details:
+        if detail.type_url.endswith("/google.rpc.ErrorInfo"):
+            return ErrorInfo.parse(detail.value)
+    return None
+
+
+def pool_address(err: grpc.RpcError) -> str | None:
+    """Where a WRONG_POOL refusal says this key's tier is served, or None (any other
+    error, or an address the refusing Bridge did not know yet)."""
+    info = error_info(err)
+    if info is None or info.reason != "WRONG_POOL":
+        return None
+    return info.metadata.get("address") or None
 
 
 def consume(stub: BridgeServiceStub, request: SubscribeRequest, wanted: int) -> dict[str, Any]:
@@ -157,8 +182,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         request = SubscribeRequest(
             symbols=args.symbols, options=SubscribeOptions(best_effort=args.best_effort)
         )
-        with connect(args.bridge, args.key, args.timeout, args.ca) as channel:
-            stream = consume(BridgeServiceStub(channel), request, args.messages)
+        address: str = args.bridge
+        moved_to: list[str] = []
+        while True:
+            try:
+                with connect(address, args.key, args.timeout, args.ca) as channel:
+                    stream = consume(BridgeServiceStub(channel), request, args.messages)
+                break
+            except grpc.RpcError as err:
+                address = pool_address(err) or ""
+                if not address or len(moved_to) == MAX_POOL_MOVES:
+                    raise
+                details = err.details() if isinstance(err, grpc.Call) else err
+                print(f"stream: {details}; moving to {address}", file=sys.stderr)
+                moved_to.append(address)
+        stream["moved_to"] = moved_to
         print(f"stream: {stream['ticks']} ticks in {stream['batches']} batches of "
               f"{' '.join(stream['symbols'])}")  # fmt: skip
         result.update(stream)

@@ -12,6 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from google.rpc import status_pb2
 from grpc_tools import protoc
 
 HERE = Path(__file__).resolve().parent
@@ -23,6 +24,12 @@ BIN = Path(sys.executable).parent
 # client_generation=sync: plain grpcio stubs, the transport the servers already
 # use, so this client needs no second HTTP/2 stack (grpclib) to install.
 OPTIONS = "client_generation=sync"
+
+# google.rpc.Status and ErrorInfo: what a refusal's details (grpc-status-details-bin)
+# carry, e.g. the Bridge a WRONG_POOL refusal names. Their .proto files ship with
+# googleapis-common-protos, beside its _pb2 modules.
+GOOGLEAPIS = Path(status_pb2.__file__).resolve().parents[2]
+RPC_PROTOS = ["google/rpc/status.proto", "google/rpc/error_details.proto"]
 
 
 def main() -> int:
@@ -43,14 +50,16 @@ def main() -> int:
             "grpc_tools.protoc",
             f"-I{PROTO}",
             f"-I{well_known}",
+            f"-I{GOOGLEAPIS}",
             f"--plugin=protoc-gen-python_betterproto2={plugin}",
             f"--python_betterproto2_out={OUT}",
             f"--python_betterproto2_opt={OPTIONS}",
             *protos,
+            *RPC_PROTOS,
         ]
     )
     if code == 0:
-        print(f"generated {len(protos)} protos into {OUT.relative_to(ROOT)}/")
+        print(f"generated {len(protos) + len(RPC_PROTOS)} protos into {OUT.relative_to(ROOT)}/")
     return code
 
 

@@ -21,7 +21,7 @@ from clients.subscriber import Ack, Reconnecting, Ticks, subscribe
 from mesh.client_interceptors import api_key_interceptors
 from mesh.tiers import FREE_SYMBOLS
 from tests.e2e.conftest import RunningMesh, mesh_up
-from tests.e2e.test_clients import client_command, summary_of
+from tests.e2e.test_clients import CLIENTS, client_command, summary_of
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -134,12 +134,15 @@ async def test_the_sdk_follows_a_refusal_to_its_pool(pooled_mesh: RunningMesh) -
     assert moved and moved[0].error.reason == "WRONG_POOL"
 
 
-async def test_the_node_client_follows_a_refusal_to_its_pool(pooled_mesh: RunningMesh) -> None:
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_the_other_clients_follow_a_refusal_to_its_pool(
+    pooled_mesh: RunningMesh, client: str
+) -> None:
     keys = demo_keys(pooled_mesh)
     paid, free = bridges(pooled_mesh)
     await pro_refused_by_the_free_pool(pooled_mesh)
     command = [
-        *client_command("node"), "--target", pooled_mesh.address("storage"),
+        *client_command(client), "--target", pooled_mesh.address("storage"),
         "--key", keys["pro"], "--bridge", str(free["address"]), "--symbols", "EURUSD",
         "--messages", "1", "--timeout", "60",
     ]  # fmt: skip
