@@ -1,5 +1,8 @@
 """Channels by address with cached raw-bytes multi-callables: what a forwarding proxy (the
-Hub's, the sidecar's) calls its upstreams through."""
+Hub's, the sidecar's) calls its upstreams through.
+
+Each channel is opened knowing which mesh service the instance at its address serves, so
+TLS verifies the instance as that service (mesh.transport.aio_channel)."""
 
 from __future__ import annotations
 
@@ -25,29 +28,41 @@ class _Entry:
         self.callables: dict[tuple[str, str], Any] = {}
 
 
+ChannelFactory = Callable[[str, str], grpc.aio.Channel]
+"""A channel to (address, the mesh service the instance there serves)."""
+
+
 class ChannelPool:
     """Channels by address, with cached raw-bytes multi-callables per method."""
 
-    def __init__(self, factory: Callable[[str], grpc.aio.Channel]) -> None:
+    def __init__(self, factory: ChannelFactory) -> None:
         self._factory = factory
         self._entries: dict[str, _Entry] = {}
         self._draining: set[asyncio.Task[None]] = set()
 
-    def channel(self, address: str) -> grpc.aio.Channel:
-        """The channel to `address`, opened on first use."""
-        return self._entry(address).channel
+    def channel(self, address: str, service: str) -> grpc.aio.Channel:
+        """The channel to the `service` instance at `address`, opened on first use."""
+        return self._entry(address, service).channel
 
-    def unary_unary(self, address: str, method: str) -> grpc.aio.UnaryUnaryMultiCallable:
-        return self._callable(address, method, "unary_unary")
+    def unary_unary(
+        self, address: str, service: str, method: str
+    ) -> grpc.aio.UnaryUnaryMultiCallable:
+        return self._callable(address, service, method, "unary_unary")
 
-    def unary_stream(self, address: str, method: str) -> grpc.aio.UnaryStreamMultiCallable:
-        return self._callable(address, method, "unary_stream")
+    def unary_stream(
+        self, address: str, service: str, method: str
+    ) -> grpc.aio.UnaryStreamMultiCallable:
+        return self._callable(address, service, method, "unary_stream")
 
-    def stream_unary(self, address: str, method: str) -> grpc.aio.StreamUnaryMultiCallable:
-        return self._callable(address, method, "stream_unary")
+    def stream_unary(
+        self, address: str, service: str, method: str
+    ) -> grpc.aio.StreamUnaryMultiCallable:
+        return self._callable(address, service, method, "stream_unary")
 
-    def stream_stream(self, address: str, method: str) -> grpc.aio.StreamStreamMultiCallable:
-        return self._callable(address, method, "stream_stream")
+    def stream_stream(
+        self, address: str, service: str, method: str
+    ) -> grpc.aio.StreamStreamMultiCallable:
+        return self._callable(address, service, method, "stream_stream")
 
     def release(self, address: str) -> None:
         """No instance lives at `address` any more: close its channel once in-flight calls
@@ -65,14 +80,16 @@ class ChannelPool:
             await entry.channel.close()
         await cancel(*self._draining)
 
-    def _entry(self, address: str) -> _Entry:
+    def _entry(self, address: str, service: str) -> _Entry:
+        # Keyed by address alone: an address serves one instance at a time, and a new
+        # instance there gets a fresh channel (release() when the old one goes).
         entry = self._entries.get(address)
         if entry is None:
-            entry = self._entries[address] = _Entry(self._factory(address))
+            entry = self._entries[address] = _Entry(self._factory(address, service))
         return entry
 
-    def _callable(self, address: str, method: str, shape: str) -> object:
-        entry = self._entry(address)
+    def _callable(self, address: str, service: str, method: str, shape: str) -> object:
+        entry = self._entry(address, service)
         key = (method, shape)
         found = entry.callables.get(key)
         if found is None:

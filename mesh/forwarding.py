@@ -302,9 +302,9 @@ class Forwarder(grpc.GenericRpcHandler):
         target = await self._first_pick(m, context)
         while True:
             multi = (
-                self._channels.stream_unary(target.address, m.path)
+                self._channels.stream_unary(target.address, m.service, m.path)
                 if m.request_streaming
-                else self._channels.unary_unary(target.address, m.path)
+                else self._channels.unary_unary(target.address, m.service, m.path)
             )
             call = multi(request, timeout=context.time_remaining(), metadata=metadata)
             if timer is not None:
@@ -338,9 +338,9 @@ class Forwarder(grpc.GenericRpcHandler):
         target = await self._first_pick(m, context)
         while True:
             multi = (
-                self._channels.stream_stream(target.address, m.path)
+                self._channels.stream_stream(target.address, m.service, m.path)
                 if m.request_streaming
-                else self._channels.unary_stream(target.address, m.path)
+                else self._channels.unary_stream(target.address, m.service, m.path)
             )
             call = multi(request, timeout=context.time_remaining(), metadata=metadata)
             sent = False

@@ -130,11 +130,18 @@ def aio_channel(
     *,
     interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
     options: Sequence[tuple[str, object]] = (),
+    service: str | None = None,
 ) -> grpc.aio.Channel:
-    """An asyncio channel to a mesh address, secured as the mesh is configured."""
+    """An asyncio channel to a mesh address, secured as the mesh is configured.
+
+    `service`: the server is an instance of that mesh service, so its certificate is
+    checked for the service's name (every leaf carries it) rather than the address's host:
+    an instance registers its pod IP, which no certificate made beforehand can name."""
     credentials = channel_credentials(config)
     if credentials is None:
         return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+    if service is not None:
+        options = (*options, ("grpc.ssl_target_name_override", service))
     return grpc.aio.secure_channel(address, credentials, options=options, interceptors=interceptors)
 
 

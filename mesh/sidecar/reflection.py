@@ -108,7 +108,9 @@ class ReflectionRelay(grpc.GenericRpcHandler):
 
     async def _ask(self, path: str, service: str, raw: bytes) -> bytes:
         target = await self._routing.resolve(service, fresh=False)
-        call = self._channels.stream_stream(target.address, path)(timeout=UPSTREAM_TIMEOUT_S)
+        call = self._channels.stream_stream(target.address, service, path)(
+            timeout=UPSTREAM_TIMEOUT_S
+        )
         try:
             await call.write(raw)
             await call.done_writing()

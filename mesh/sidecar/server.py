@@ -91,7 +91,7 @@ class Sidecar:
         self.instance_id = f"sidecar-{secrets.token_hex(4)}"
         self.metrics = SidecarMetrics()
         upstream = functools.partial(open_upstream_channel, config=settings.mesh)
-        self._hub_channel = upstream(settings.hub_address)
+        self._hub_channel = upstream(settings.hub_address, "hub")
         self.routing = SidecarRouting(
             settings.hub_address, self._hub_channel, key_metadata(settings.key)
         )

@@ -27,9 +27,12 @@ UPSTREAM_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 
-def open_upstream_channel(address: str, config: MeshConfig | None = None) -> grpc.aio.Channel:
-    """A channel from the sidecar to `address` (`host:port`) in the mesh; with no config,
-    plaintext (a test mesh on loopback)."""
+def open_upstream_channel(
+    address: str, service: str, config: MeshConfig | None = None
+) -> grpc.aio.Channel:
+    """A channel from the sidecar to the `service` instance at `address` (`host:port`) in
+    the mesh, verified as that service; with no config, plaintext (a test mesh on
+    loopback)."""
     if config is None:
         return grpc.aio.insecure_channel(address, options=UPSTREAM_OPTIONS)
-    return aio_channel(address, config, options=UPSTREAM_OPTIONS)
+    return aio_channel(address, config, options=UPSTREAM_OPTIONS, service=service)

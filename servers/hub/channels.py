@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from mesh.channel_options import reconnect_options
-from mesh.channel_pool import ChannelPool
+from mesh.channel_pool import ChannelFactory, ChannelPool
 from mesh.config import MeshConfig
 from mesh.telemetry import tracer_for
 from mesh.telemetry.client import tracing_interceptors
@@ -25,17 +24,22 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 
-def _traced_channel(address: str, config: MeshConfig | None = None) -> grpc.aio.Channel:
+def _traced_channel(
+    address: str, service: str, config: MeshConfig | None = None
+) -> grpc.aio.Channel:
     # Tracing is looked up per channel, not per pool: the Hub's telemetry is configured
     # by the time it opens its first channel (the pool itself exists earlier).
     interceptors = tracing_interceptors(tracer_for("hub"))
     config = config if config is not None else MeshConfig(tls_insecure=True)
-    return aio_channel(address, config, interceptors=interceptors, options=CHANNEL_OPTIONS)
+    return aio_channel(
+        address, config, interceptors=interceptors, options=CHANNEL_OPTIONS, service=service
+    )
 
 
-def channel_factory(config: MeshConfig) -> Callable[[str], grpc.aio.Channel]:
-    """Channels to instances, secured as the mesh is (TLS trusting the mesh CA). Forwarded
-    calls carry their caller's own credentials, so these present no certificate."""
+def channel_factory(config: MeshConfig) -> ChannelFactory:
+    """Channels to instances, secured as the mesh is (TLS trusting the mesh CA, each
+    instance verified as its service). Forwarded calls carry their caller's own
+    credentials, so these present no certificate."""
     return functools.partial(_traced_channel, config=config)
 
 

@@ -53,7 +53,7 @@ class MetricsCollector:
 
     async def _fetch(self, instance: Instance) -> Report:
         stub = metrics_pb2_grpc.BusinessMetricsServiceStub(
-            self._channels.channel(instance.spec.address)
+            self._channels.channel(instance.spec.address, instance.spec.service)
         )
         try:
             reply = await stub.GetBusinessMetrics(

@@ -63,7 +63,7 @@ class HealthWatcher:
         self._started = True
         self._registry.add_listener(self._on_event)
         for instance in self._registry.instances():
-            self._watch(instance.instance_id, instance.spec.address)
+            self._watch(instance.instance_id, instance.spec.address, instance.spec.service)
 
     async def stop(self) -> None:
         """Stop every watch."""
@@ -76,7 +76,7 @@ class HealthWatcher:
             return
         instance = event.instance
         if event.type is EventType.ADDED:
-            self._watch(instance.instance_id, instance.spec.address)
+            self._watch(instance.instance_id, instance.spec.address, instance.spec.service)
         elif event.type is EventType.REMOVED:
             task = self._tasks.pop(instance.instance_id, None)
             if task is not None:
@@ -85,21 +85,22 @@ class HealthWatcher:
             if not any(i.spec.address == instance.spec.address for i in self._registry.instances()):
                 self._channels.release(instance.spec.address)
 
-    def _watch(self, instance_id: str, address: str) -> None:
+    def _watch(self, instance_id: str, address: str, service: str) -> None:
         if instance_id not in self._tasks:
             self._tasks[instance_id] = asyncio.create_task(
-                self._run(instance_id, address), name=f"health {instance_id}"
+                self._run(instance_id, address, service), name=f"health {instance_id}"
             )
 
-    async def _run(self, instance_id: str, address: str) -> None:
+    async def _run(self, instance_id: str, address: str, service: str) -> None:
         await asyncio.gather(
-            self._watch_loop(instance_id, address), self._probe_loop(instance_id, address)
+            self._watch_loop(instance_id, address, service),
+            self._probe_loop(instance_id, address, service),
         )
 
-    async def _watch_loop(self, instance_id: str, address: str) -> None:
+    async def _watch_loop(self, instance_id: str, address: str, service: str) -> None:
         delay = self._retry_s[0]
         while True:
-            stub = health_pb2_grpc.HealthStub(self._channels.channel(address))
+            stub = health_pb2_grpc.HealthStub(self._channels.channel(address, service))
             call = stub.Watch(health_pb2.HealthCheckRequest(service=""))
             last: Health | None = None
             try:
@@ -118,11 +119,11 @@ class HealthWatcher:
             await asyncio.sleep(delay)
             delay = min(self._retry_s[1], delay * 2)
 
-    async def _probe_loop(self, instance_id: str, address: str) -> None:
+    async def _probe_loop(self, instance_id: str, address: str, service: str) -> None:
         loop = asyncio.get_running_loop()
         misses = 0
         while True:
-            stub = health_pb2_grpc.HealthStub(self._channels.channel(address))
+            stub = health_pb2_grpc.HealthStub(self._channels.channel(address, service))
             started = loop.time()
             try:
                 reply = await stub.Check(

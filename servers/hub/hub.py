@@ -4,12 +4,9 @@ proxy, and their background work."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import grpc
-
-from mesh.channel_pool import ChannelPool
+from mesh.channel_pool import ChannelFactory, ChannelPool
 from mesh.forwarding import Forwarder
 from mesh.lifecycle import cancel
 from servers.hub.channels import hub_channel_pool
@@ -38,7 +35,7 @@ class Hub:
         cls,
         settings: HubSettings,
         clock: Clock | None = None,
-        channel_factory: Callable[[str], grpc.aio.Channel] | None = None,
+        channel_factory: ChannelFactory | None = None,
     ) -> Hub:
         registry = Registry(
             clock,
