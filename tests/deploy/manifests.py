@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from mesh.config import SERVICES, MeshConfig, env_key, env_keys
+from mesh.config import SERVICES, MeshConfig, env_key, env_keys, tier_names
 from mesh.temporal_server import SECTION as TEMPORAL
 from mesh.temporal_server import TemporalSettings
+from mesh.tier_pools import parse_pools, pool_name
+from mesh.tiers import Tier
 from servers.billing.app import SPEC as BILLING
 from servers.bridge.app import SPEC as BRIDGE
 from servers.hub.app import SPEC as HUB
@@ -168,3 +170,15 @@ def container(deployment: Doc) -> Doc:
     containers: list[Doc] = deployment["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1, deployment["metadata"]["name"]
     return containers[0]
+
+
+def pool_tiers(env: Mapping[str, str]) -> frozenset[Tier]:
+    """The tiers a server's TICKMESH_INSTANCE_POOL gives it (empty: no pool)."""
+    return frozenset(Tier(t) for t in tier_names(env.get("TICKMESH_INSTANCE_POOL", "")))
+
+
+def check_bridge_pools(pools: Mapping[str, frozenset[Tier]]) -> None:
+    """The deployed Bridges as `up --bridges` would start them, under the same rule (every
+    tier in exactly one pool; mesh.tier_pools raises naming the tier otherwise)."""
+    assert len(pools) > 1 and all(pools.values()), f"not tier pools: {pools}"
+    parse_pools(",".join(pool_name(tiers) for tiers in pools.values()))

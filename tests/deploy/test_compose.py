@@ -5,14 +5,16 @@ from __future__ import annotations
 import graphlib
 from urllib.parse import urlsplit
 
-from mesh.config import SERVICES, env_key, tier_names
+from mesh.config import SERVICES, env_key
 from mesh.tiers import Tier
 from tests.deploy.manifests import (
     ENV_EXAMPLE,
     PORT_SETTINGS,
     Doc,
+    check_bridge_pools,
     interpolated_names,
     load_compose,
+    pool_tiers,
     read_env_file,
 )
 
@@ -87,19 +89,17 @@ def test_each_service_publishes_the_port_it_binds() -> None:
 
 
 def bridge_pools() -> dict[str, frozenset[Tier]]:
+    """Each Bridge container and the tiers its pool serves."""
     return {
-        name: frozenset(Tier(t) for t in tier_names(env.get("TICKMESH_INSTANCE_POOL", "")))
+        name: pool_tiers(services()[name]["environment"])
         for name, service in mesh_containers().items()
         if service == "bridge"
-        for env in [services()[name]["environment"]]
     }
 
 
 def test_the_bridges_are_tier_pools_the_paid_one_first_for_cpu() -> None:
     pools = bridge_pools()
-    assert all(pools.values()) and len(pools) > 1, pools
-    for tier in Tier:
-        assert sum(tier in tiers for tiers in pools.values()) == 1, (tier, pools)
+    check_bridge_pools(pools)
     for name in pools:
         spec = services()[name]
         # A refusal names the pool by what a client on the host can dial: its published port.

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.config import SERVICES, env_key, tier_names
+from mesh.config import SERVICES, env_key
 from mesh.tiers import Tier
 from tests.deploy.manifests import (
     DOCKERFILE,
     PORT_SETTINGS,
     Doc,
+    check_bridge_pools,
     container,
     find,
     of_kind,
     pod_env,
+    pool_tiers,
 )
 
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
@@ -41,12 +43,7 @@ def deployments_of(service: str) -> list[Doc]:
 
 def bridge_pools() -> dict[str, frozenset[Tier]]:
     """Each Bridge Deployment's name and the tiers its pool serves (empty: every tier)."""
-    return {
-        d["metadata"]["name"]: frozenset(
-            Tier(t) for t in tier_names(pod_env(d).get("TICKMESH_INSTANCE_POOL", ""))
-        )
-        for d in deployments_of("bridge")
-    }
+    return {d["metadata"]["name"]: pool_tiers(pod_env(d)) for d in deployments_of("bridge")}
 
 
 def pod_spec(deployment: Doc) -> Doc:
@@ -166,10 +163,7 @@ def test_each_bridge_pool_autoscales_on_its_own_cpu() -> None:
 
 
 def test_every_tier_is_served_by_exactly_one_bridge_pool() -> None:
-    pools = bridge_pools()
-    assert all(pools.values()) and len(pools) > 1, pools
-    for tier in Tier:
-        assert sum(tier in tiers for tiers in pools.values()) == 1, (tier, pools)
+    check_bridge_pools(bridge_pools())
 
 
 def test_the_paid_pool_gets_the_cpu_first() -> None:
